@@ -1,0 +1,46 @@
+# The two commands of the README, and the steps they are made of.
+#   make run    the product locally on the embedded default (no Google account)
+#   make test   every check: lint, types, and the whole pytest suite
+# Each target installs what it needs (venv, pip, npm) on first use and again
+# only when the requirement files change.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8080
+
+.PHONY: run test lint typecheck pytest bench clean
+
+run: $(VENV)/.run-installed
+	$(PY) main.py serve --port $(PORT)
+
+test: lint typecheck pytest
+
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(VENV)/.dev-installed
+	$(PY) -m mypy
+
+pytest: $(VENV)/.dev-installed node_modules/.installed
+	$(PY) -m pytest
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.run-installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .local test-artifacts

@@ -1,0 +1,1 @@
+"""The Calendar sidebar: HTTP Workspace add-on endpoints and card builders."""

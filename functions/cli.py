@@ -1,0 +1,141 @@
+"""`python main.py ...`: run the local server and try the product's rules.
+
+Bad input exits with status 2 and one line on stderr, so scripts can tell
+"you called me wrong" (2) from "something failed" (1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NoReturn
+
+from functions.config import SettingsError, load_settings
+from functions.domain.meeting_types import ConfigError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+class UsageError(Exception):
+    """Bad input noticed after parsing (a value of the right type but wrong meaning)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _aware_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time like 2026-12-01T09:00:00+01:00, got {text!r}"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("the time needs a UTC offset, e.g. +00:00")
+    return value
+
+
+def _domain(text: str) -> str:
+    value = text.strip().lower().lstrip("@")
+    if "@" in value:
+        value = value.rpartition("@")[2]
+    if not value or "." not in value or any(c.isspace() for c in value):
+        raise argparse.ArgumentTypeError(f"not an email domain: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="main.py", description="Meeting prep for Google Calendar.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run the product locally on the embedded default")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_positive_int, default=8080)
+
+    classify = sub.add_parser("classify", help="classify a meeting with the configured rules")
+    classify.add_argument("--title", required=True)
+    classify.add_argument("--description", default="")
+    classify.add_argument(
+        "--attendees", type=_positive_int, default=1, help="people attending, you included"
+    )
+    classify.add_argument(
+        "--attendee-domain",
+        action="append",
+        type=_domain,
+        default=[],
+        help="email domain of an attendee (repeatable); outside --user-domain means external",
+    )
+    classify.add_argument("--user-domain", type=_domain, default="example.com")
+    classify.add_argument(
+        "--start", type=_aware_datetime, help="meeting start, to print the prep trigger time"
+    )
+    classify.add_argument("--config", help="rules file (default: config/meeting_types.yaml)")
+    return parser
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from functions.domain.classification import (
+        Classifier,
+        MeetingFacts,
+        prep_trigger_time,
+    )
+    from functions.domain.meeting_types import load_rules
+
+    path = args.config or load_settings().meeting_types_path
+    classifier = Classifier(load_rules(path))
+    if not args.title.strip():
+        raise UsageError("--title must not be empty")
+    facts = MeetingFacts(
+        title=args.title,
+        description=args.description,
+        attendee_count=max(args.attendees, len(args.attendee_domain) + 1),
+        attendee_domains=frozenset(args.attendee_domain),
+    )
+    result = classifier.classify_facts(facts, user_domain=args.user_domain)
+    internal = classifier.internal_domains_for(args.user_domain)
+    out: dict[str, object] = {
+        "meeting_type": result.meeting_type,
+        "label": result.label,
+        "prep_hours_before": result.prep_hours_before,
+        "decided_by": result.decided_by,
+        "attendee_count": facts.attendee_count,
+        "external": any(d not in internal for d in facts.attendee_domains),
+    }
+    if args.start is not None:
+        trigger = prep_trigger_time(args.start, result.prep_hours_before, args.start)
+        out["prep_trigger_at"] = trigger.isoformat()
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from functions.local_server import serve
+
+    serve(host=args.host, port=args.port)
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    commands = {"classify": _classify, "serve": _serve}
+    try:
+        return commands[args.command](args)
+    except (UsageError, ConfigError, SettingsError) as exc:
+        print(f"main.py {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,88 @@
+"""Runtime configuration: one schema, read from the environment, validated at start.
+
+Every setting is documented in `docs/configuration.md`; a missing or malformed
+value fails the process at start with a message naming the variable, rather
+than failing the first request that happens to need it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_PATH = REPO_ROOT / ".local" / "prep.db"
+DEFAULT_MEETING_TYPES = REPO_ROOT / "config" / "meeting_types.yaml"
+
+
+class Mode(StrEnum):
+    LOCAL = "local"
+    PRODUCTION = "production"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    mode: Mode = Mode.LOCAL
+    store: str = "sqlite"
+    sqlite_path: Path = DEFAULT_SQLITE_PATH
+    meeting_types_path: Path = DEFAULT_MEETING_TYPES
+    project: str | None = None
+    firestore_database: str = "(default)"
+    log_level: str = "INFO"
+
+    @property
+    def is_local(self) -> bool:
+        return self.mode is Mode.LOCAL
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, default).strip().lower() or default
+    if value not in allowed:
+        raise SettingsError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    p = Path(raw)
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build `Settings` from environment variables (PREP_* plus Google's standard ones)."""
+    env = os.environ if env is None else env
+    mode = Mode(_choice(env, "PREP_MODE", "local", tuple(m.value for m in Mode)))
+    default_store = "sqlite" if mode is Mode.LOCAL else "firestore"
+    store = _choice(env, "PREP_STORE", default_store, ("sqlite", "firestore"))
+    project = env.get("GOOGLE_CLOUD_PROJECT", "").strip() or None
+    if store == "firestore" and not project:
+        raise SettingsError("GOOGLE_CLOUD_PROJECT is required when PREP_STORE=firestore")
+    if mode is Mode.PRODUCTION and store == "sqlite":
+        raise SettingsError(
+            "PREP_STORE=sqlite is for local mode only: "
+            "Cloud Functions instances do not share a disk"
+        )
+    level = env.get("PREP_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in _LOG_LEVELS:
+        raise SettingsError(f"PREP_LOG_LEVEL={level!r} is not one of {', '.join(_LOG_LEVELS)}")
+    return Settings(
+        mode=mode,
+        store=store,
+        sqlite_path=_path(env, "PREP_SQLITE_PATH", DEFAULT_SQLITE_PATH),
+        meeting_types_path=_path(env, "PREP_MEETING_TYPES", DEFAULT_MEETING_TYPES),
+        project=project,
+        firestore_database=env.get("PREP_FIRESTORE_DATABASE", "").strip() or "(default)",
+        log_level=level,
+    )

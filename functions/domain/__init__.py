@@ -1,0 +1,1 @@
+"""The domain: meetings, users, classification and prep state. No cloud imports here."""

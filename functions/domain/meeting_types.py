@@ -1,0 +1,325 @@
+"""Meeting-type rules and their loader for `config/meeting_types.yaml`.
+
+The loader walks PyYAML's node tree rather than the parsed dict so that every
+error can name the file, the line and the dotted field path: the people who
+edit this file are admins tuning rules, not Python developers.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from functions.domain.users import MAX_LEAD_HOURS
+
+DEFAULT_TYPE = "default"
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_KNOWN_MATCH_FIELDS = frozenset({"title", "description"})
+# Separators a human might type between the words of one keyword.
+_SEPARATOR_CHARS = " \t-\u2010\u2011\u2012\u2013\u2014_"
+_SEPARATOR_RE = r"[\s\-\u2010-\u2014_]+"
+
+
+class ConfigError(ValueError):
+    """A rules file is wrong; the message says where and why."""
+
+    def __init__(self, path: str, line: int | None, field_path: str, problem: str) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {field_path}: {problem}")
+        self.path = path
+        self.line = line
+        self.field_path = field_path
+        self.problem = problem
+
+
+def normalize_text(text: str) -> str:
+    """Fold case and compatibility forms so "１:１" and "1:1" compare equal."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """Compile a keyword into a whole-word, separator-tolerant pattern.
+
+    Word boundaries fix the seed's substring bug ("several" is not "sev");
+    runs of spaces, hyphens and underscores in a keyword match any such run
+    ("all hands" = "all-hands", "1-on-1" = "1 on 1"); other punctuation is
+    literal with optional spaces around it ("1:1" = "1 : 1"); a trailing plural
+    "s" is allowed ("1:1s", "CEOs").
+    """
+    norm = normalize_text(keyword).strip()
+    parts: list[str] = []
+    i = 0
+    while i < len(norm):
+        ch = norm[i]
+        if ch in _SEPARATOR_CHARS or ch.isspace():
+            while i < len(norm) and (norm[i] in _SEPARATOR_CHARS or norm[i].isspace()):
+                i += 1
+            parts.append(_SEPARATOR_RE)
+            continue
+        if ch.isalnum():
+            parts.append(re.escape(ch))
+        else:
+            parts.append(r"\s*" + re.escape(ch) + r"\s*")
+        i += 1
+    body = "".join(parts)
+    return re.compile(rf"(?<![\w]){body}(?:s|'s)?(?![\w])")
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRule:
+    keywords: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ("title", "description")
+    min_attendees: int | None = None
+    max_attendees: int | None = None
+    #: True: needs a person from outside the user's domains; False: must have none.
+    external: bool | None = None
+    patterns: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def is_empty(self) -> bool:
+        return (
+            not self.keywords
+            and self.min_attendees is None
+            and self.max_attendees is None
+            and self.external is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingTypeRule:
+    name: str
+    label: str
+    priority: int
+    prep_hours_before: float
+    match: MatchRule
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """All meeting types of one config file, highest priority first."""
+
+    rules: tuple[MeetingTypeRule, ...]
+    default: MeetingTypeRule
+    internal_domains: frozenset[str] = frozenset()
+    source: str = "<memory>"
+
+    def get(self, name: str) -> MeetingTypeRule | None:
+        if name == self.default.name:
+            return self.default
+        return next((r for r in self.rules if r.name == name), None)
+
+    @property
+    def type_names(self) -> tuple[str, ...]:
+        return (*(r.name for r in self.rules), self.default.name)
+
+    def label_of(self, name: str) -> str:
+        rule = self.get(name)
+        return rule.label if rule else name
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Node:
+    """A YAML node with the file path and the dotted field path, for errors."""
+
+    def __init__(
+        self, node: yaml.Node, path: str, field_path: str, line: int | None = None
+    ) -> None:
+        self.node = node
+        self.path = path
+        self.field_path = field_path
+        # A block value starts on the line after its key; the key's line is what
+        # a person looks for, so children of a mapping carry their key's line.
+        self.line = line if line is not None else node.start_mark.line + 1
+
+    def error(self, problem: str) -> ConfigError:
+        return ConfigError(self.path, self.line, self.field_path, problem)
+
+    def _value(self) -> object:
+        if not isinstance(self.node, yaml.ScalarNode):
+            raise self.error("expected a single value")
+        return yaml.SafeLoader(self.node.value).construct_object(self.node)
+
+    def items(self) -> Iterator[tuple[str, _Node]]:
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.error("expected a mapping of keys to values")
+        seen: set[str] = set()
+        for key_node, value_node in self.node.value:
+            key = str(key_node.value)
+            child = _Node(
+                value_node,
+                self.path,
+                f"{self.field_path}.{key}".lstrip("."),
+                key_node.start_mark.line + 1,
+            )
+            if key in seen:
+                raise child.error("appears twice")
+            seen.add(key)
+            yield key, child
+
+    def sequence(self) -> list[_Node]:
+        if not isinstance(self.node, yaml.SequenceNode):
+            raise self.error("expected a list")
+        return [
+            _Node(n, self.path, f"{self.field_path}[{i}]") for i, n in enumerate(self.node.value)
+        ]
+
+    def string(self) -> str:
+        value = self._value()
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(f"expected non-empty text, got {value!r}")
+        return value
+
+    def integer(self) -> int:
+        value = self._value()
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(f"expected a whole number, got {value!r}")
+        return value
+
+    def number(self) -> float:
+        value = self._value()
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(f"expected a number, got {value!r}")
+        return float(value)
+
+    def boolean(self) -> bool:
+        value = self._value()
+        if not isinstance(value, bool):
+            raise self.error(f"expected true or false, got {value!r}")
+        return value
+
+
+def _parse_match(node: _Node) -> MatchRule:
+    keywords: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ("title", "description")
+    min_att: int | None = None
+    max_att: int | None = None
+    external: bool | None = None
+    for key, child in node.items():
+        if key == "keywords":
+            keywords = tuple(k.string() for k in child.sequence())
+        elif key == "fields":
+            fields = tuple(f.string() for f in child.sequence())
+            unknown = set(fields) - _KNOWN_MATCH_FIELDS
+            if unknown or not fields:
+                raise child.error(f"fields must be some of {sorted(_KNOWN_MATCH_FIELDS)}")
+        elif key in ("min_attendees", "max_attendees"):
+            value = child.integer()
+            if value < 1:
+                raise child.error("must be at least 1")
+            if key == "min_attendees":
+                min_att = value
+            else:
+                max_att = value
+        elif key == "external":
+            external = child.boolean()
+        else:
+            raise child.error(
+                "unknown field (known: keywords, fields, min_attendees, max_attendees, external)"
+            )
+    if min_att is not None and max_att is not None and min_att > max_att:
+        raise node.error(f"min_attendees {min_att} is larger than max_attendees {max_att}")
+    return MatchRule(
+        keywords=keywords,
+        fields=fields,
+        min_attendees=min_att,
+        max_attendees=max_att,
+        external=external,
+        patterns=tuple(keyword_pattern(k) for k in keywords),
+    )
+
+
+def _parse_type(name: str, node: _Node) -> MeetingTypeRule:
+    if not _NAME_RE.match(name):
+        raise node.error("type names are lower_snake_case, at most 40 characters")
+    label = name.replace("_", " ").capitalize()
+    priority: int | None = None
+    hours: float | None = None
+    match = MatchRule()
+    for key, child in node.items():
+        if key == "label":
+            label = child.string()
+        elif key == "priority":
+            priority = child.integer()
+        elif key == "prep_hours_before":
+            hours = child.number()
+            if not 0 <= hours <= MAX_LEAD_HOURS:
+                raise child.error(f"must be between 0 and {MAX_LEAD_HOURS} hours, got {hours:g}")
+        elif key == "match":
+            match = _parse_match(child)
+        else:
+            raise child.error("unknown field (known: label, priority, prep_hours_before, match)")
+    if hours is None:
+        raise node.error("prep_hours_before is required")
+    if name == DEFAULT_TYPE:
+        if not match.is_empty:
+            raise node.error("the default type matches everything else and takes no match rules")
+        priority = priority if priority is not None else -1
+    elif priority is None:
+        raise node.error("priority is required (higher wins when several types match)")
+    elif match.is_empty:
+        raise node.error("match is required: keywords, attendee bounds or external")
+    return MeetingTypeRule(name, label, priority, hours, match)
+
+
+def parse_rules(text: str, path: str = "<memory>") -> RuleSet:
+    """Parse and validate a rules document; raise `ConfigError` on any mistake."""
+    try:
+        root_node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(path, line, "(document)", f"not valid YAML: {exc.problem}") from None
+    if root_node is None:
+        raise ConfigError(path, None, "(document)", "the file is empty")
+    root = _Node(root_node, path, "")
+    types_node: _Node | None = None
+    internal: frozenset[str] = frozenset()
+    for key, child in root.items():
+        if key == "meeting_types":
+            types_node = child
+        elif key == "internal_domains":
+            internal = frozenset(d.string().lower().lstrip("@") for d in child.sequence())
+        elif key == "version":
+            if child.integer() != 1:
+                raise child.error("only version 1 is understood")
+        else:
+            raise child.error("unknown field (known: version, internal_domains, meeting_types)")
+    if types_node is None:
+        raise root.error("meeting_types is required")
+    rules: list[MeetingTypeRule] = []
+    default: MeetingTypeRule | None = None
+    priorities: dict[int, str] = {}
+    for name, child in types_node.items():
+        rule = _parse_type(name, child)
+        if name == DEFAULT_TYPE:
+            default = rule
+            continue
+        if rule.priority in priorities:
+            raise child.error(
+                f"priority {rule.priority} is already used by {priorities[rule.priority]!r}; "
+                "priorities must be unique so the winner is never ambiguous"
+            )
+        priorities[rule.priority] = name
+        rules.append(rule)
+    if default is None:
+        raise types_node.error("a 'default' type is required")
+    rules.sort(key=lambda r: r.priority, reverse=True)
+    return RuleSet(tuple(rules), default, internal, path)
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), None, "(file)", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(p), None, "(file)", "is not UTF-8 text") from None
+    return parse_rules(text, str(p))

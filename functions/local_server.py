@@ -1,0 +1,38 @@
+"""The embedded default: every endpoint in one local process, no Google account.
+
+Uses functions-framework's own app factory on the `local` target of
+`main.py`, so locally the requests go through exactly the code a deployed
+function runs; only the adapters behind the ports differ.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from functions.config import REPO_ROOT, load_settings
+from functions.logs import configure, log
+from functions.services import Services, set_services
+
+_log = logging.getLogger(__name__)
+
+
+def serve(*, host: str, port: int) -> None:
+    import functions_framework
+
+    settings = load_settings()
+    configure(settings.log_level)
+    # Werkzeug's access lines carry query strings (an OAuth callback's code and
+    # state among them), so they are silenced rather than scrubbed.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if not settings.is_local:
+        raise SystemExit("`serve` runs the embedded default; unset PREP_MODE or set it to local")
+    services = Services(settings)
+    _ = services.store  # create the database before the first request
+    _ = services.classifier  # fail fast on a bad rules file
+    set_services(services)
+    app = functions_framework.create_app(  # type: ignore[no-untyped-call]
+        target="local", source=str(REPO_ROOT / "main.py")
+    )
+    log(_log, logging.INFO, "serving locally", url=f"http://{host}:{port}/", store="sqlite")
+    print(f"Meeting prep is running on http://{host}:{port}/  (health: /healthz, Ctrl-C stops)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)

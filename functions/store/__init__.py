@@ -1,0 +1,1 @@
+"""The store port and its adapters (SQLite embedded default, Firestore production)."""

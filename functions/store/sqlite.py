@@ -1,0 +1,335 @@
+"""SQLite adapter: the embedded default and the reference semantics of the port.
+
+Documents are stored as JSON next to the few columns that queries filter on.
+WAL lets the local server's request threads read while a sync writes, and
+`BEGIN IMMEDIATE` gives real serialisable read-modify-write, which is what the
+contract tests hold the Firestore adapter to.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from functions.domain.meetings import Meeting
+from functions.domain.prep_state import PENDING_STATES
+from functions.domain.sync_state import SyncState
+from functions.domain.users import User
+from functions.store import codec
+from functions.store.port import (
+    Conflict,
+    NotFound,
+    SealedCredentials,
+    Store,
+    UserPage,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY,
+    connected INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_connected ON users (connected, user_id);
+CREATE TABLE IF NOT EXISTS meetings (
+    user_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    start_at TEXT NOT NULL,
+    prep_state TEXT NOT NULL,
+    prep_trigger_at TEXT,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (user_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS meetings_start ON meetings (user_id, start_at);
+CREATE INDEX IF NOT EXISTS meetings_due ON meetings (user_id, prep_state, prep_trigger_at);
+CREATE TABLE IF NOT EXISTS sync_state (
+    user_id TEXT NOT NULL,
+    calendar_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (user_id, calendar_id)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    user_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    user_id TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL
+);
+"""
+
+#: Tables holding per-user rows, for `delete_user_data`.
+_USER_TABLES = ("meetings", "sync_state", "claims", "credentials", "users")
+
+
+def _now() -> str:
+    return codec.ts(datetime.now(UTC)) or ""
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if str(path) == ":memory:":
+            # Each thread gets its own connection, so a plain ":memory:" would give
+            # each thread its own empty database; a named shared-cache one is shared.
+            self.path = f"file:prep-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.path = Path(path).resolve().as_uri()
+        self._conn().executescript(_SCHEMA)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, uri=True, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One immediate (write-locking) transaction: serialisable by construction."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ users
+
+    def get_user(self, user_id: str) -> User | None:
+        row = self._conn().execute("SELECT doc FROM users WHERE user_id = ?", (user_id,)).fetchone()
+        return codec.user_from_doc(json.loads(row[0])) if row else None
+
+    def put_user(self, user: User) -> None:
+        doc = codec.user_to_doc(user)
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO users (user_id, connected, doc) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET connected = excluded.connected, "
+                "doc = excluded.doc",
+                (user.user_id, int(doc["connected"]), json.dumps(doc)),
+            )
+
+    def list_connected_users(self, *, after: str | None = None, limit: int = 100) -> UserPage:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT doc FROM users WHERE connected = 1 AND user_id > ? "
+                "ORDER BY user_id LIMIT ?",
+                (after or "", limit + 1),
+            )
+            .fetchall()
+        )
+        users = tuple(codec.user_from_doc(json.loads(r[0])) for r in rows[:limit])
+        return UserPage(users, users[-1].user_id if len(rows) > limit else None)
+
+    # ------------------------------------------------------------------ meetings
+
+    @staticmethod
+    def _meeting_row(m: Meeting) -> tuple[str, str, str, str, str | None, str]:
+        doc = codec.meeting_to_doc(m)
+        return (
+            m.user_id,
+            m.event_id,
+            doc["start"],
+            doc["prep_state"],
+            doc["prep_trigger_at"],
+            json.dumps(doc),
+        )
+
+    def _write_meetings(self, meetings: Sequence[Meeting]) -> None:
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO meetings "
+                "(user_id, event_id, start_at, prep_state, prep_trigger_at, doc) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [self._meeting_row(m) for m in meetings],
+            )
+
+    def get_meeting(self, user_id: str, event_id: str) -> Meeting | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT doc FROM meetings WHERE user_id = ? AND event_id = ?", (user_id, event_id)
+            )
+            .fetchone()
+        )
+        return codec.meeting_from_doc(json.loads(row[0])) if row else None
+
+    def get_meetings(self, user_id: str, event_ids: Sequence[str]) -> Mapping[str, Meeting]:
+        found: dict[str, Meeting] = {}
+        ids = list(dict.fromkeys(event_ids))
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT doc FROM meetings WHERE user_id = ? AND event_id IN ({marks})",  # noqa: S608
+                    (user_id, *part),
+                )
+                .fetchall()
+            )
+            for (doc,) in rows:
+                m = codec.meeting_from_doc(json.loads(doc))
+                found[m.event_id] = m
+        return found
+
+    def list_meetings(
+        self, user_id: str, *, start_from: datetime, start_before: datetime, limit: int = 500
+    ) -> list[Meeting]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT doc FROM meetings WHERE user_id = ? AND start_at >= ? AND start_at < ? "
+                "ORDER BY start_at, event_id LIMIT ?",
+                (user_id, codec.ts(start_from), codec.ts(start_before), limit),
+            )
+            .fetchall()
+        )
+        return [codec.meeting_from_doc(json.loads(r[0])) for r in rows]
+
+    def list_due_for_prep(
+        self, user_id: str, *, trigger_from: datetime, trigger_before: datetime
+    ) -> list[Meeting]:
+        states = sorted(s.value for s in PENDING_STATES)
+        marks = ",".join("?" * len(states))
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT doc FROM meetings WHERE user_id = ? AND prep_state IN ({marks}) "  # noqa: S608
+                "AND prep_trigger_at >= ? AND prep_trigger_at < ? "
+                "ORDER BY prep_trigger_at, event_id",
+                (user_id, *states, codec.ts(trigger_from), codec.ts(trigger_before)),
+            )
+            .fetchall()
+        )
+        return [codec.meeting_from_doc(json.loads(r[0])) for r in rows]
+
+    def delete_meetings(self, user_id: str, event_ids: Sequence[str]) -> int:
+        with self._tx() as conn:
+            cur = conn.executemany(
+                "DELETE FROM meetings WHERE user_id = ? AND event_id = ?",
+                [(user_id, e) for e in dict.fromkeys(event_ids)],
+            )
+            return cur.rowcount
+
+    def update_meeting(
+        self,
+        user_id: str,
+        event_id: str,
+        change: Callable[[Meeting], Meeting],
+        *,
+        expected_version: str | None = None,
+    ) -> Meeting:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT doc FROM meetings WHERE user_id = ? AND event_id = ?", (user_id, event_id)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no meeting {event_id!r} for this user")
+            current = codec.meeting_from_doc(json.loads(row[0]))
+            if expected_version is not None and current.version != expected_version:
+                raise Conflict("the meeting changed since it was read")
+            updated = change(current)
+            if (updated.user_id, updated.event_id) != (user_id, event_id):
+                raise ValueError("update_meeting cannot move a meeting to another id")
+            conn.execute(
+                "INSERT OR REPLACE INTO meetings "
+                "(user_id, event_id, start_at, prep_state, prep_trigger_at, doc) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                self._meeting_row(updated),
+            )
+            return updated
+
+    # ------------------------------------------------------------------ sync state
+
+    def get_sync_state(self, user_id: str, calendar_id: str) -> SyncState | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT doc FROM sync_state WHERE user_id = ? AND calendar_id = ?",
+                (user_id, calendar_id),
+            )
+            .fetchone()
+        )
+        return codec.sync_state_from_doc(json.loads(row[0])) if row else None
+
+    def put_sync_state(self, state: SyncState) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sync_state (user_id, calendar_id, doc) VALUES (?, ?, ?)",
+                (state.user_id, state.calendar_id, json.dumps(codec.sync_state_to_doc(state))),
+            )
+
+    # ------------------------------------------------------------------ claims
+
+    def claim(self, user_id: str, key: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO claims (user_id, key, claimed_at) VALUES (?, ?, ?)",
+                (user_id, key, _now()),
+            )
+            return cur.rowcount == 1
+
+    def release_claim(self, user_id: str, key: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM claims WHERE user_id = ? AND key = ?", (user_id, key))
+
+    # ------------------------------------------------------------------ credentials
+
+    def put_credentials(self, user_id: str, sealed: SealedCredentials) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO credentials (user_id, sealed) VALUES (?, ?)",
+                (user_id, bytes(sealed)),
+            )
+
+    def get_credentials(self, user_id: str) -> SealedCredentials | None:
+        row = (
+            self._conn()
+            .execute("SELECT sealed FROM credentials WHERE user_id = ?", (user_id,))
+            .fetchone()
+        )
+        return SealedCredentials(bytes(row[0])) if row else None
+
+    # ------------------------------------------------------------------ forgetting
+
+    def delete_user_data(self, user_id: str) -> int:
+        removed = 0
+        with self._tx() as conn:
+            for table in _USER_TABLES:
+                removed += conn.execute(
+                    f"DELETE FROM {table} WHERE user_id = ?",  # noqa: S608 - constant table names
+                    (user_id,),
+                ).rowcount
+        return removed

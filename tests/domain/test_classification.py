@@ -1,0 +1,208 @@
+"""Table tests for meeting classification against the shipped rules file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from functions.config import DEFAULT_MEETING_TYPES
+from functions.domain.classification import (
+    Classifier,
+    MeetingFacts,
+    SkipReason,
+    prep_trigger_time,
+)
+from functions.domain.meeting_types import load_rules
+from functions.domain.meetings import Attendee, EventStatus, Meeting, ResponseStatus
+from functions.domain.users import Preferences
+
+CLASSIFIER = Classifier(load_rules(DEFAULT_MEETING_TYPES))
+START = datetime(2026, 12, 8, 15, 0, tzinfo=UTC)
+
+
+def kind(title: str, people: int = 2, description: str = "", domains: tuple[str, ...] = ()) -> str:
+    facts = MeetingFacts(title, description, people, frozenset(domains))
+    return CLASSIFIER.classify_facts(facts, user_domain="example.com").meeting_type
+
+
+@pytest.mark.parametrize(
+    ("title", "people", "expected"),
+    [
+        # The seed's substring trap: "several" contains "sev", "ceo" hides in words.
+        ("Several updates from the team", 6, "default"),
+        ("Severance policy review", 6, "default"),
+        ("Procedural check-in", 6, "default"),
+        ("Leadershipping", 6, "default"),
+        # Whole words and their punctuation variants still match.
+        ("SEV-2 follow-up", 6, "incident_review"),
+        ("sev1 retro", 6, "incident_review"),
+        ("Post mortem: checkout outage", 6, "incident_review"),
+        ("Postmortem", 6, "incident_review"),
+        ("Weekly 1:1 with Sam", 2, "one_on_one"),
+        ("Sam / Alex 1-on-1", 2, "one_on_one"),
+        ("1 on 1", 2, "one_on_one"),
+        ("1 : 1 catch-up", 2, "one_on_one"),
+        ("１:１ (full-width)", 2, "one_on_one"),
+        ("Skip-level 1:1s", 3, "one_on_one"),
+        ("One-on-one", 2, "one_on_one"),
+        ("Planning 1/1 kickoff", 2, "default"),  # a date, not a 1:1
+        ("Q3 QBR", 12, "qbr"),
+        ("Quarterly business review", 12, "qbr"),
+        ("All-hands", 40, "staff"),
+        ("All hands", 40, "staff"),
+        ("Town hall", 40, "staff"),
+        ("Meeting with the CEO", 4, "executive"),
+        ("CEOs roundtable", 4, "executive"),
+        ("Leadership team sync", 8, "leadership"),
+    ],
+)
+def test_titles(title: str, people: int, expected: str) -> None:
+    assert kind(title, people) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "people", "expected"),
+    [
+        ("Weekly 1:1 with Sam", 3, "one_on_one"),  # upper bound is inclusive
+        ("Weekly 1:1 with Sam", 4, "default"),  # too many people for a 1:1
+        ("Leadership team sync", 4, "leadership"),  # lower bound is inclusive
+        ("Leadership team sync", 3, "default"),
+        ("All hands", 4, "default"),
+        ("Q3 QBR", 2, "default"),
+    ],
+)
+def test_attendee_bounds(title: str, people: int, expected: str) -> None:
+    assert kind(title, people) == expected
+
+
+def test_priority_decides_between_matching_types() -> None:
+    # Incident review (100) beats 1:1 (40) when both keywords appear.
+    assert kind("1:1 to prep the SEV2 postmortem", 2) == "incident_review"
+    # QBR (90) beats external (60) for a customer QBR.
+    assert kind("Acme QBR", 8, domains=("acme.com",)) == "qbr"
+
+
+def test_unknown_user_domain_calls_nobody_external() -> None:
+    facts = MeetingFacts("Intro call", attendee_count=2, attendee_domains=frozenset({"acme.com"}))
+    assert CLASSIFIER.classify_facts(facts).meeting_type == "default"
+
+
+def test_external_detected_from_attendee_domains() -> None:
+    assert kind("Intro call", 2, domains=("acme.com",)) == "external"
+    assert kind("Intro call", 2, domains=("example.com",)) == "default"
+    # Case and subdomain spelling are normalised by the caller's domain parsing.
+    assert kind("Intro call", 3, domains=("EXAMPLE.com".lower(),)) == "default"
+    # External wins over 1:1 by priority: a 1:1 with a customer is a customer meeting.
+    assert kind("1:1 with buyer", 2, domains=("acme.com",)) == "external"
+
+
+def test_description_keywords_count_but_on_word_boundaries() -> None:
+    assert kind("Sync", 6, description="Agenda: SEV-1 timeline") == "incident_review"
+    assert kind("Sync", 6, description="several severe issues") == "default"
+
+
+def meeting(**kw: object) -> Meeting:
+    base: dict[str, object] = {
+        "user_id": "u1",
+        "event_id": "e1",
+        "calendar_id": "primary",
+        "title": "Weekly 1:1 with Sam",
+        "start": START,
+        "end": START + timedelta(minutes=30),
+        "attendees": (
+            Attendee("me@example.com", response_status=ResponseStatus.ACCEPTED, is_self=True),
+            Attendee("sam@example.com", response_status=ResponseStatus.ACCEPTED),
+        ),
+        "series_id": "series-1",
+    }
+    base.update(kw)
+    return Meeting(**base)  # type: ignore[arg-type]
+
+
+def test_overrides_event_beats_series_beats_rules() -> None:
+    m = meeting()
+    assert CLASSIFIER.classify(m, user_domain="example.com").meeting_type == "one_on_one"
+    series = Preferences(type_overrides={"series:series-1": "executive"})
+    got = CLASSIFIER.classify(m, user_domain="example.com", preferences=series)
+    assert (got.meeting_type, got.decided_by) == ("executive", "override:series")
+    # The series override reaches every other occurrence of the series.
+    other = meeting(event_id="e1_20261215T150000Z")
+    assert CLASSIFIER.classify(other, user_domain="example.com", preferences=series).meeting_type == "executive"
+    both = Preferences(type_overrides={"series:series-1": "executive", "event:e1": "qbr"})
+    got = CLASSIFIER.classify(m, user_domain="example.com", preferences=both)
+    assert (got.meeting_type, got.decided_by) == ("qbr", "override:event")
+    assert CLASSIFIER.classify(other, user_domain="example.com", preferences=both).meeting_type == "executive"
+
+
+def test_override_to_unknown_type_falls_back_to_rules() -> None:
+    prefs = Preferences(type_overrides={"series:series-1": "deleted_type"})
+    assert CLASSIFIER.classify(meeting(), user_domain="example.com", preferences=prefs).meeting_type == "one_on_one"
+
+
+def test_user_lead_time_overrides_config() -> None:
+    prefs = Preferences(lead_hours={"one_on_one": 6})
+    assert CLASSIFIER.classify(meeting(), user_domain="example.com", preferences=prefs).prep_hours_before == 6
+    assert CLASSIFIER.classify(meeting(), user_domain="example.com").prep_hours_before == 24
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"status": EventStatus.CANCELLED}, SkipReason.CANCELLED),
+        (
+            {
+                "attendees": (
+                    Attendee("me@example.com", response_status=ResponseStatus.DECLINED, is_self=True),
+                    Attendee("sam@example.com"),
+                )
+            },
+            SkipReason.DECLINED,
+        ),
+        ({"all_day": True}, SkipReason.ALL_DAY),
+        (
+            {
+                "attendees": (
+                    Attendee("me@example.com", is_self=True),
+                    Attendee("room-4@resource.calendar.google.com", resource=True),
+                )
+            },
+            SkipReason.RESOURCES_ONLY,
+        ),
+    ],
+)
+def test_meetings_that_get_no_prep(changes: dict[str, object], reason: SkipReason) -> None:
+    got = CLASSIFIER.classify(meeting(**changes), user_domain="example.com")
+    assert got.skip_reason is reason
+    assert not got.needs_prep
+
+
+def test_tentative_and_unanswered_meetings_still_get_prep() -> None:
+    tentative = meeting(
+        attendees=(
+            Attendee("me@example.com", response_status=ResponseStatus.TENTATIVE, is_self=True),
+            Attendee("sam@example.com"),
+        )
+    )
+    assert CLASSIFIER.classify(tentative, user_domain="example.com").needs_prep
+    a_room_and_a_person = meeting(
+        attendees=(
+            Attendee("me@example.com", is_self=True),
+            Attendee("room@resource.calendar.google.com", resource=True),
+            Attendee("sam@example.com"),
+        )
+    )
+    got = CLASSIFIER.classify(a_room_and_a_person, user_domain="example.com")
+    assert got.needs_prep
+    assert got.meeting_type == "one_on_one"  # the room does not count as a person
+
+
+def test_prep_trigger_time() -> None:
+    now = START - timedelta(days=3)
+    assert prep_trigger_time(START, 24, now) == START - timedelta(hours=24)
+    # Booked at short notice: prep starts now, not in the past.
+    late = START - timedelta(hours=1)
+    assert prep_trigger_time(START, 24, late) == late
+    # A meeting already over keeps its nominal trigger (callers do not schedule it).
+    after = START + timedelta(hours=1)
+    assert prep_trigger_time(START, 24, after) == START - timedelta(hours=24)

@@ -1,0 +1,125 @@
+"""A bad rules file must say which file, which line and which field is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from functions.domain.meeting_types import ConfigError, keyword_pattern, load_rules, parse_rules
+
+GOOD = """\
+version: 1
+meeting_types:
+  one_on_one:
+    priority: 40
+    prep_hours_before: 24
+    match:
+      keywords: ["1:1"]
+      max_attendees: 3
+  default:
+    prep_hours_before: 24
+"""
+
+
+def error_of(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse_rules(text, "rules.yaml")
+    return info.value
+
+
+def test_good_file_parses_in_priority_order() -> None:
+    rules = parse_rules(
+        GOOD.replace(
+            "  default:",
+            "  qbr:\n    priority: 90\n    prep_hours_before: 336\n"
+            "    match:\n      keywords: [QBR]\n  default:",
+        )
+    )
+    assert [r.name for r in rules.rules] == ["qbr", "one_on_one"]
+    assert rules.default.name == "default"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "problem"),
+    [
+        (GOOD.replace("prep_hours_before: 24\n    match", "prep_hours_before: soon\n    match"),
+         5, "meeting_types.one_on_one.prep_hours_before", "expected a number"),
+        (GOOD.replace("max_attendees: 3", "max_attendees: 0"),
+         8, "meeting_types.one_on_one.match.max_attendees", "at least 1"),
+        (GOOD.replace("max_attendees: 3", "max_atendees: 3"),
+         8, "meeting_types.one_on_one.match.max_atendees", "unknown field"),
+        (GOOD.replace("    priority: 40\n", ""),
+         3, "meeting_types.one_on_one", "priority is required"),
+        (GOOD.replace("prep_hours_before: 24\n    match", "prep_hours_before: 9999\n    match"),
+         5, "meeting_types.one_on_one.prep_hours_before", "between 0 and 720"),
+        (GOOD.replace('keywords: ["1:1"]', "keywords: 1:1"),
+         7, "meeting_types.one_on_one.match.keywords", "expected a list"),
+        (GOOD.replace("  default:\n    prep_hours_before: 24\n", ""),
+         2, "meeting_types", "'default' type is required"),
+        (GOOD.replace("version: 1", "version: 2"), 1, "version", "only version 1"),
+        (GOOD.replace("  one_on_one:", "  One-On-One:"),
+         3, "meeting_types.One-On-One", "lower_snake_case"),
+        (GOOD + "  one_on_one:\n    prep_hours_before: 1\n",
+         11, "meeting_types.one_on_one", "appears twice"),
+        (GOOD.replace("    match:\n      keywords", "    match:\n      min_attendees: 5\n      keywords"),
+         6, "meeting_types.one_on_one.match", "larger than max_attendees"),
+    ],
+)
+def test_errors_name_file_line_and_field(text: str, line: int, field: str, problem: str) -> None:
+    err = error_of(text)
+    assert err.path == "rules.yaml"
+    assert err.line == line
+    assert err.field_path == field
+    assert problem in str(err)
+    assert str(err).startswith(f"rules.yaml:{line}: {field}: ")
+
+
+def test_duplicate_priorities_are_refused() -> None:
+    text = GOOD.replace(
+        "  default:",
+        "  qbr:\n    priority: 40\n    prep_hours_before: 1\n"
+        "    match:\n      keywords: [QBR]\n  default:",
+    )
+    err = error_of(text)
+    assert err.field_path == "meeting_types.qbr"
+    assert "already used by 'one_on_one'" in str(err)
+
+
+def test_broken_yaml_names_the_line() -> None:
+    err = error_of("meeting_types:\n  a: [unclosed\n")
+    assert err.line is not None and err.line >= 2
+    assert "not valid YAML" in str(err)
+
+
+def test_empty_and_missing_files(tmp_path: Path) -> None:
+    assert "empty" in str(error_of(""))
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="nope.yaml: \\(file\\): cannot read"):
+        load_rules(missing)
+
+
+def test_shipped_rules_file_is_valid() -> None:
+    rules = load_rules(Path(__file__).resolve().parents[2] / "config" / "meeting_types.yaml")
+    assert {"incident_review", "qbr", "executive", "leadership", "external", "staff",
+            "one_on_one"} <= set(rules.type_names)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text", "hit"),
+    [
+        ("SEV", "several", False),
+        ("SEV", "sev-1 call", True),
+        ("all hands", "all-hands", True),
+        ("all hands", "all   hands", True),
+        ("all hands", "smallhands", False),
+        ("1:1", "11", False),
+        ("1:1", "21:15 slot", False),
+        ("1:1", "(1:1)", True),
+        ("CEO", "ceos", True),
+        ("CEO", "ceosomething", False),
+        ("post-mortem", "post–mortem", True),  # en dash
+    ],
+)
+def test_keyword_patterns(keyword: str, text: str, hit: bool) -> None:
+    assert bool(keyword_pattern(keyword).search(text)) is hit

@@ -1,0 +1,39 @@
+"""Settings fail fast, naming the variable that is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.config import DEFAULT_SQLITE_PATH, REPO_ROOT, Mode, SettingsError, load_settings
+
+
+def test_defaults_are_the_embedded_local_mode() -> None:
+    s = load_settings({})
+    assert s.mode is Mode.LOCAL
+    assert s.store == "sqlite"
+    assert s.sqlite_path == DEFAULT_SQLITE_PATH
+
+
+def test_relative_paths_are_from_the_repo_root() -> None:
+    s = load_settings({"PREP_SQLITE_PATH": "tmp/x.db"})
+    assert s.sqlite_path == REPO_ROOT / "tmp" / "x.db"
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"PREP_MODE": "staging"}, "PREP_MODE"),
+        ({"PREP_STORE": "dynamodb"}, "PREP_STORE"),
+        ({"PREP_STORE": "firestore"}, "GOOGLE_CLOUD_PROJECT"),
+        ({"PREP_MODE": "production", "PREP_STORE": "sqlite"}, "PREP_STORE=sqlite"),
+        ({"PREP_LOG_LEVEL": "loud"}, "PREP_LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        load_settings(env)
+
+
+def test_production_defaults_to_firestore() -> None:
+    s = load_settings({"PREP_MODE": "production", "GOOGLE_CLOUD_PROJECT": "p"})
+    assert (s.store, s.project) == ("firestore", "p")
