@@ -16,6 +16,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = REPO_ROOT / ".local" / "prep.db"
 DEFAULT_MEETING_TYPES = REPO_ROOT / "config" / "meeting_types.yaml"
+DEFAULT_DEV_KEY = REPO_ROOT / ".local" / "dev-signing-key.pem"
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 
 
 class Mode(StrEnum):
@@ -36,6 +38,10 @@ class Settings:
     project: str | None = None
     firestore_database: str = "(default)"
     log_level: str = "INFO"
+    #: Where Google's ID-token certificates are fetched (a loopback URL in tests).
+    google_certs_url: str = GOOGLE_CERTS_URL
+    #: Local mode only: the key that stands in for Google's when signing tokens.
+    dev_key_path: Path = DEFAULT_DEV_KEY
 
     @property
     def is_local(self) -> bool:
@@ -58,6 +64,14 @@ def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
         return default
     p = Path(raw)
     return p if p.is_absolute() else REPO_ROOT / p
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    loopback = value.startswith(("http://127.0.0.1", "http://localhost"))
+    if not (value.startswith("https://") or loopback):
+        raise SettingsError(f"{name}={value!r} must be an https:// URL (or loopback http)")
+    return value
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -85,4 +99,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         project=project,
         firestore_database=env.get("PREP_FIRESTORE_DATABASE", "").strip() or "(default)",
         log_level=level,
+        google_certs_url=_url(env, "PREP_GOOGLE_CERTS_URL", GOOGLE_CERTS_URL),
+        dev_key_path=_path(env, "PREP_DEV_KEY_PATH", DEFAULT_DEV_KEY),
     )

@@ -30,7 +30,7 @@ def serve(*, host: str, port: int) -> None:
     _ = services.store  # create the database before the first request
     _ = services.classifier  # fail fast on a bad rules file
     set_services(services)
-    app = functions_framework.create_app(  # type: ignore[no-untyped-call]
+    app = functions_framework.create_app(
         target="local", source=str(REPO_ROOT / "main.py")
     )
     log(_log, logging.INFO, "serving locally", url=f"http://{host}:{port}/", store="sqlite")

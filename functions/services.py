@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
+from functions.auth.dev_keys import DevSigner, dev_signer
+from functions.auth.id_tokens import HttpCerts, IdTokenVerifier
 from functions.config import Settings, load_settings
 from functions.domain.classification import Classifier
 from functions.domain.clock import Clock, SystemClock
@@ -26,6 +28,24 @@ class Services:
     @cached_property
     def classifier(self) -> Classifier:
         return Classifier(load_rules(self.settings.meeting_types_path))
+
+    @cached_property
+    def dev_signer(self) -> DevSigner:
+        """Local mode's stand-in for Google's token signer; refused in production."""
+        if not self.settings.is_local:
+            raise RuntimeError("the development signer exists only in local mode")
+        return dev_signer(self.settings.dev_key_path)
+
+    @cached_property
+    def id_tokens(self) -> IdTokenVerifier:
+        """Verifies Google-signed ID tokens (add-on requests, task and scheduler OIDC).
+
+        Local mode verifies against the local development key, in process, with
+        the same verifier production uses against Google's published certificates.
+        """
+        if self.settings.is_local:
+            return IdTokenVerifier(self.dev_signer.certs)
+        return IdTokenVerifier(HttpCerts(self.settings.google_certs_url))
 
     @cached_property
     def store(self) -> Store:

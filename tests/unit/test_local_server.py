@@ -54,7 +54,9 @@ def test_a_crashing_handler_gives_a_bare_500() -> None:
 def test_entry_point_is_a_functions_framework_target() -> None:
     app = flask.Flask(__name__)
     with app.test_request_context("/healthz"):
-        assert main.local(flask.request).status_code == 200
+        resp = main.local(flask.request)
+        assert isinstance(resp, flask.Response)
+        assert resp.status_code == 200
 
 
 def test_serve_starts_a_local_server(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Who is calling: verification of Google-signed ID tokens, and local dev keys."""
