@@ -42,6 +42,17 @@ class Settings:
     google_certs_url: str = GOOGLE_CERTS_URL
     #: Local mode only: the key that stands in for Google's when signing tokens.
     dev_key_path: Path = DEFAULT_DEV_KEY
+    #: Public base URL of the deployment; locally the `serve` address.
+    public_url: str = "http://127.0.0.1:8080"
+    #: Audience of add-on systemIdTokens: the add-on endpoint URL in the manifest.
+    addon_audience: str = "http://127.0.0.1:8080/addon"
+    #: service-PROJECT_NUMBER@gcp-sa-gsuiteaddons.iam.gserviceaccount.com in production.
+    addon_sa_email: str = "addon@local.invalid"
+    #: OAuth client id of the add-on deployment: the audience of userIdTokens.
+    oauth_client_id: str = "local-client.apps.googleusercontent.com"
+    #: Audience and caller of OIDC tokens on /tasks/* (Cloud Tasks and Scheduler).
+    tasks_audience: str = "http://127.0.0.1:8080/tasks"
+    tasks_sa_email: str = "tasks@local.invalid"
 
     @property
     def is_local(self) -> bool:
@@ -74,6 +85,17 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _required_in_production(
+    env: Mapping[str, str], mode: Mode, name: str, local_default: str
+) -> str:
+    value = env.get(name, "").strip()
+    if value:
+        return value
+    if mode is Mode.PRODUCTION:
+        raise SettingsError(f"{name} is required when PREP_MODE=production")
+    return local_default
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build `Settings` from environment variables (PREP_* plus Google's standard ones)."""
     env = os.environ if env is None else env
@@ -91,6 +113,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     level = env.get("PREP_LOG_LEVEL", "INFO").strip().upper() or "INFO"
     if level not in _LOG_LEVELS:
         raise SettingsError(f"PREP_LOG_LEVEL={level!r} is not one of {', '.join(_LOG_LEVELS)}")
+    public_url = _url(
+        env,
+        "PREP_PUBLIC_URL",
+        _required_in_production(env, mode, "PREP_PUBLIC_URL", "http://127.0.0.1:8080"),
+    ).rstrip("/")
     return Settings(
         mode=mode,
         store=store,
@@ -101,4 +128,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         google_certs_url=_url(env, "PREP_GOOGLE_CERTS_URL", GOOGLE_CERTS_URL),
         dev_key_path=_path(env, "PREP_DEV_KEY_PATH", DEFAULT_DEV_KEY),
+        public_url=public_url,
+        addon_audience=_url(
+            env,
+            "PREP_ADDON_AUDIENCE",
+            _required_in_production(env, mode, "PREP_ADDON_AUDIENCE", f"{public_url}/addon"),
+        ),
+        addon_sa_email=_required_in_production(
+            env, mode, "PREP_ADDON_SA_EMAIL", "addon@local.invalid"
+        ),
+        oauth_client_id=_required_in_production(
+            env, mode, "PREP_OAUTH_CLIENT_ID", "local-client.apps.googleusercontent.com"
+        ),
+        tasks_audience=_url(
+            env,
+            "PREP_TASKS_AUDIENCE",
+            _required_in_production(env, mode, "PREP_TASKS_AUDIENCE", f"{public_url}/tasks"),
+        ),
+        tasks_sa_email=_required_in_production(
+            env, mode, "PREP_TASKS_SA_EMAIL", "tasks@local.invalid"
+        ),
     )

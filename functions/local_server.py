@@ -8,6 +8,7 @@ function runs; only the adapters behind the ports differ.
 from __future__ import annotations
 
 import logging
+import os
 
 from functions.config import REPO_ROOT, load_settings
 from functions.logs import configure, log
@@ -19,6 +20,9 @@ _log = logging.getLogger(__name__)
 def serve(*, host: str, port: int) -> None:
     import functions_framework
 
+    # Token audiences follow the address actually served, unless set explicitly.
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    os.environ.setdefault("PREP_PUBLIC_URL", f"http://{shown_host}:{port}")
     settings = load_settings()
     configure(settings.log_level)
     # Werkzeug's access lines carry query strings (an OAuth callback's code and
@@ -30,9 +34,7 @@ def serve(*, host: str, port: int) -> None:
     _ = services.store  # create the database before the first request
     _ = services.classifier  # fail fast on a bad rules file
     set_services(services)
-    app = functions_framework.create_app(
-        target="local", source=str(REPO_ROOT / "main.py")
-    )
+    app = functions_framework.create_app(target="local", source=str(REPO_ROOT / "main.py"))
     log(_log, logging.INFO, "serving locally", url=f"http://{host}:{port}/", store="sqlite")
     print(f"Meeting prep is running on http://{host}:{port}/  (health: /healthz, Ctrl-C stops)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)

@@ -106,8 +106,17 @@ def test_unsigned_alg_none_is_rejected(verifier: IdTokenVerifier) -> None:
     token = ".".join(
         [
             b64({"alg": "none", "typ": "JWT"}),
-            b64({"iss": "accounts.google.com", "aud": AUD, "sub": "1", "email": SA,
-                 "email_verified": True, "iat": now, "exp": now + 60}),
+            b64(
+                {
+                    "iss": "accounts.google.com",
+                    "aud": AUD,
+                    "sub": "1",
+                    "email": SA,
+                    "email_verified": True,
+                    "iat": now,
+                    "exp": now + 60,
+                }
+            ),
             "",
         ]
     )

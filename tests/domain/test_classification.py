@@ -128,21 +128,35 @@ def test_overrides_event_beats_series_beats_rules() -> None:
     assert (got.meeting_type, got.decided_by) == ("executive", "override:series")
     # The series override reaches every other occurrence of the series.
     other = meeting(event_id="e1_20261215T150000Z")
-    assert CLASSIFIER.classify(other, user_domain="example.com", preferences=series).meeting_type == "executive"
+    assert (
+        CLASSIFIER.classify(other, user_domain="example.com", preferences=series).meeting_type
+        == "executive"
+    )
     both = Preferences(type_overrides={"series:series-1": "executive", "event:e1": "qbr"})
     got = CLASSIFIER.classify(m, user_domain="example.com", preferences=both)
     assert (got.meeting_type, got.decided_by) == ("qbr", "override:event")
-    assert CLASSIFIER.classify(other, user_domain="example.com", preferences=both).meeting_type == "executive"
+    assert (
+        CLASSIFIER.classify(other, user_domain="example.com", preferences=both).meeting_type
+        == "executive"
+    )
 
 
 def test_override_to_unknown_type_falls_back_to_rules() -> None:
     prefs = Preferences(type_overrides={"series:series-1": "deleted_type"})
-    assert CLASSIFIER.classify(meeting(), user_domain="example.com", preferences=prefs).meeting_type == "one_on_one"
+    assert (
+        CLASSIFIER.classify(meeting(), user_domain="example.com", preferences=prefs).meeting_type
+        == "one_on_one"
+    )
 
 
 def test_user_lead_time_overrides_config() -> None:
     prefs = Preferences(lead_hours={"one_on_one": 6})
-    assert CLASSIFIER.classify(meeting(), user_domain="example.com", preferences=prefs).prep_hours_before == 6
+    assert (
+        CLASSIFIER.classify(
+            meeting(), user_domain="example.com", preferences=prefs
+        ).prep_hours_before
+        == 6
+    )
     assert CLASSIFIER.classify(meeting(), user_domain="example.com").prep_hours_before == 24
 
 
@@ -153,7 +167,9 @@ def test_user_lead_time_overrides_config() -> None:
         (
             {
                 "attendees": (
-                    Attendee("me@example.com", response_status=ResponseStatus.DECLINED, is_self=True),
+                    Attendee(
+                        "me@example.com", response_status=ResponseStatus.DECLINED, is_self=True
+                    ),
                     Attendee("sam@example.com"),
                 )
             },

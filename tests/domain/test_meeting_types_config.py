@@ -43,27 +43,69 @@ def test_good_file_parses_in_priority_order() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "field", "problem"),
     [
-        (GOOD.replace("prep_hours_before: 24\n    match", "prep_hours_before: soon\n    match"),
-         5, "meeting_types.one_on_one.prep_hours_before", "expected a number"),
-        (GOOD.replace("max_attendees: 3", "max_attendees: 0"),
-         8, "meeting_types.one_on_one.match.max_attendees", "at least 1"),
-        (GOOD.replace("max_attendees: 3", "max_atendees: 3"),
-         8, "meeting_types.one_on_one.match.max_atendees", "unknown field"),
-        (GOOD.replace("    priority: 40\n", ""),
-         3, "meeting_types.one_on_one", "priority is required"),
-        (GOOD.replace("prep_hours_before: 24\n    match", "prep_hours_before: 9999\n    match"),
-         5, "meeting_types.one_on_one.prep_hours_before", "between 0 and 720"),
-        (GOOD.replace('keywords: ["1:1"]', "keywords: 1:1"),
-         7, "meeting_types.one_on_one.match.keywords", "expected a list"),
-        (GOOD.replace("  default:\n    prep_hours_before: 24\n", ""),
-         2, "meeting_types", "'default' type is required"),
+        (
+            GOOD.replace("prep_hours_before: 24\n    match", "prep_hours_before: soon\n    match"),
+            5,
+            "meeting_types.one_on_one.prep_hours_before",
+            "expected a number",
+        ),
+        (
+            GOOD.replace("max_attendees: 3", "max_attendees: 0"),
+            8,
+            "meeting_types.one_on_one.match.max_attendees",
+            "at least 1",
+        ),
+        (
+            GOOD.replace("max_attendees: 3", "max_atendees: 3"),
+            8,
+            "meeting_types.one_on_one.match.max_atendees",
+            "unknown field",
+        ),
+        (
+            GOOD.replace("    priority: 40\n", ""),
+            3,
+            "meeting_types.one_on_one",
+            "priority is required",
+        ),
+        (
+            GOOD.replace("prep_hours_before: 24\n    match", "prep_hours_before: 9999\n    match"),
+            5,
+            "meeting_types.one_on_one.prep_hours_before",
+            "between 0 and 720",
+        ),
+        (
+            GOOD.replace('keywords: ["1:1"]', "keywords: 1:1"),
+            7,
+            "meeting_types.one_on_one.match.keywords",
+            "expected a list",
+        ),
+        (
+            GOOD.replace("  default:\n    prep_hours_before: 24\n", ""),
+            2,
+            "meeting_types",
+            "'default' type is required",
+        ),
         (GOOD.replace("version: 1", "version: 2"), 1, "version", "only version 1"),
-        (GOOD.replace("  one_on_one:", "  One-On-One:"),
-         3, "meeting_types.One-On-One", "lower_snake_case"),
-        (GOOD + "  one_on_one:\n    prep_hours_before: 1\n",
-         11, "meeting_types.one_on_one", "appears twice"),
-        (GOOD.replace("    match:\n      keywords", "    match:\n      min_attendees: 5\n      keywords"),
-         6, "meeting_types.one_on_one.match", "larger than max_attendees"),
+        (
+            GOOD.replace("  one_on_one:", "  One-On-One:"),
+            3,
+            "meeting_types.One-On-One",
+            "lower_snake_case",
+        ),
+        (
+            GOOD + "  one_on_one:\n    prep_hours_before: 1\n",
+            11,
+            "meeting_types.one_on_one",
+            "appears twice",
+        ),
+        (
+            GOOD.replace(
+                "    match:\n      keywords", "    match:\n      min_attendees: 5\n      keywords"
+            ),
+            6,
+            "meeting_types.one_on_one.match",
+            "larger than max_attendees",
+        ),
     ],
 )
 def test_errors_name_file_line_and_field(text: str, line: int, field: str, problem: str) -> None:
@@ -95,14 +137,21 @@ def test_broken_yaml_names_the_line() -> None:
 def test_empty_and_missing_files(tmp_path: Path) -> None:
     assert "empty" in str(error_of(""))
     missing = tmp_path / "nope.yaml"
-    with pytest.raises(ConfigError, match="nope.yaml: \\(file\\): cannot read"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: \(file\): cannot read"):
         load_rules(missing)
 
 
 def test_shipped_rules_file_is_valid() -> None:
     rules = load_rules(Path(__file__).resolve().parents[2] / "config" / "meeting_types.yaml")
-    assert {"incident_review", "qbr", "executive", "leadership", "external", "staff",
-            "one_on_one"} <= set(rules.type_names)
+    assert {
+        "incident_review",
+        "qbr",
+        "executive",
+        "leadership",
+        "external",
+        "staff",
+        "one_on_one",
+    } <= set(rules.type_names)
 
 
 @pytest.mark.parametrize(

@@ -37,10 +37,14 @@ def test_classify_external_and_trigger_time(capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(
         capsys,
         "classify",
-        "--title", "Intro",
-        "--attendee-domain", "acme.com",
-        "--user-domain", "example.com",
-        "--start", "2026-12-01T09:00:00+01:00",
+        "--title",
+        "Intro",
+        "--attendee-domain",
+        "acme.com",
+        "--user-domain",
+        "example.com",
+        "--start",
+        "2026-12-01T09:00:00+01:00",
     )
     payload = json.loads(out)
     assert code == 0

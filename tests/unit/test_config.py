@@ -34,6 +34,31 @@ def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
         load_settings(env)
 
 
+PRODUCTION = {
+    "PREP_MODE": "production",
+    "GOOGLE_CLOUD_PROJECT": "p",
+    "PREP_PUBLIC_URL": "https://prep.example.com",
+    "PREP_ADDON_AUDIENCE": "https://prep.example.com/addon",
+    "PREP_ADDON_SA_EMAIL": "service-1@gcp-sa-gsuiteaddons.iam.gserviceaccount.com",
+    "PREP_OAUTH_CLIENT_ID": "1.apps.googleusercontent.com",
+    "PREP_TASKS_AUDIENCE": "https://prep.example.com/tasks",
+    "PREP_TASKS_SA_EMAIL": "tasks@p.iam.gserviceaccount.com",
+}
+
+
 def test_production_defaults_to_firestore() -> None:
-    s = load_settings({"PREP_MODE": "production", "GOOGLE_CLOUD_PROJECT": "p"})
+    s = load_settings(PRODUCTION)
     assert (s.store, s.project) == ("firestore", "p")
+    assert s.addon_audience == "https://prep.example.com/addon"
+
+
+@pytest.mark.parametrize("missing", sorted(set(PRODUCTION) - {"PREP_MODE"}))
+def test_production_requires_each_value(missing: str) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    with pytest.raises(SettingsError, match=missing):
+        load_settings(env)
+
+
+def test_urls_must_be_https_outside_loopback() -> None:
+    with pytest.raises(SettingsError, match="PREP_PUBLIC_URL"):
+        load_settings({**PRODUCTION, "PREP_PUBLIC_URL": "http://prep.example.com"})

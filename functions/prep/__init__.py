@@ -1,0 +1,1 @@
+"""The prep workflow: queueing generation, notifying, delivering materials."""

@@ -1,0 +1,66 @@
+"""Queue materials generation for one meeting, safely under double clicks and retries.
+
+The sidebar button, the Chat button and auto-prep all come through here, so
+"Generate prep" means the same thing everywhere: the task is named after the
+meeting's version and current materials, so a second click (or a retried
+request) finds the same task and queues nothing new, while "Regenerate" on a
+ready meeting gets a fresh name.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from functions.domain.meetings import Meeting
+from functions.domain.prep_state import InvalidTransition, PrepState, can_advance
+from functions.logs import log
+from functions.store.port import Store
+from functions.tasks.port import Task, TaskQueue, task_name
+
+_log = logging.getLogger(__name__)
+
+GENERATE_QUEUE = "generate"
+GENERATE_PATH = "/tasks/generate"
+
+
+class CannotGenerate(ValueError):
+    """The meeting is in a state where generation makes no sense (e.g. cancelled)."""
+
+
+def generation_task(meeting: Meeting, *, schedule_at: datetime | None = None) -> Task:
+    return Task(
+        queue=GENERATE_QUEUE,
+        name=task_name(
+            "gen", meeting.user_id, meeting.event_id, meeting.version, meeting.materials_ref or ""
+        ),
+        path=GENERATE_PATH,
+        payload={
+            "user_id": meeting.user_id,
+            "event_id": meeting.event_id,
+            "version": meeting.version,
+        },
+        schedule_at=schedule_at,
+    )
+
+
+def queue_generation(store: Store, tasks: TaskQueue, meeting: Meeting) -> Meeting:
+    """Queue generation and mark the meeting `generating`; returns the stored meeting.
+
+    Already generating: nothing is queued again (idempotent). The task is
+    created before the state moves, so a crash in between leaves a queued task
+    (which moves the state itself) rather than a meeting stuck in `generating`.
+    """
+    if meeting.prep_state is PrepState.GENERATING:
+        return meeting
+    if not can_advance(meeting.prep_state, PrepState.GENERATING):
+        raise CannotGenerate(f"prep cannot start from {meeting.prep_state.value}")
+    created = tasks.enqueue(generation_task(meeting))
+    try:
+        updated = store.set_prep_state(meeting.user_id, meeting.event_id, PrepState.GENERATING)
+    except InvalidTransition:
+        # Somebody else moved it first (a concurrent click); theirs stands.
+        current = store.get_meeting(meeting.user_id, meeting.event_id)
+        return current or meeting
+    log(_log, logging.INFO, "generation queued", user_id=meeting.user_id, created=created)
+    return updated

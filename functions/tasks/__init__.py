@@ -1,0 +1,1 @@
+"""Background work delivered at least once: the task queue port and task endpoints."""

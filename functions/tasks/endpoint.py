@@ -1,0 +1,79 @@
+"""HTTP task handlers: OIDC-verified, JSON in, status codes that drive retries.
+
+Cloud Tasks (and Cloud Scheduler) retry on any non-2xx answer. So a handler
+returns 2xx when the work is done *or can never succeed* (a malformed task,
+a deleted user) and raises `RetryLater` for transient trouble, which becomes
+a 503 and a retry with the queue's backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Request, Response
+
+from functions.auth.id_tokens import TokenRejected, bearer_token
+from functions.logs import log
+from functions.services import Services, get_services
+from functions.web import json_error, json_response
+
+_log = logging.getLogger(__name__)
+
+TaskHandler = Callable[[Services, Mapping[str, Any]], Mapping[str, Any]]
+
+
+class RetryLater(Exception):
+    """Transient failure: answer 503 so the queue retries with backoff."""
+
+
+class BadTask(Exception):
+    """The task can never succeed as sent: acknowledge it (200) so it is not retried forever."""
+
+
+def task_endpoint(kind: str, handler: TaskHandler) -> Callable[[Request], Response]:
+    """Wrap `handler` with OIDC verification, JSON parsing and retry semantics."""
+
+    def endpoint(request: Request) -> Response:
+        services = get_services()
+        if request.method != "POST":
+            return json_error(405, "method_not_allowed", "tasks are POSTed")
+        token = bearer_token(request.headers.get("Authorization"))
+        settings = services.settings
+        try:
+            if token is None:
+                raise TokenRejected("missing bearer token")
+            services.id_tokens.verify(
+                token, audience=settings.tasks_audience, emails={settings.tasks_sa_email}
+            )
+        except TokenRejected as exc:
+            log(_log, logging.WARNING, "task rejected", kind=kind, reason=exc.reason)
+            return json_error(401, "unauthenticated", "caller is not allowed")
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return json_error(400, "bad_request", "body must be a JSON object")
+        task_id = request.headers.get("X-CloudTasks-TaskName", "")
+        attempt = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
+        try:
+            result = handler(services, payload)
+        except BadTask as exc:
+            # Retrying cannot help; acknowledge so the queue drops it, and say why in logs.
+            log(_log, logging.ERROR, "task dropped", kind=kind, task=task_id, reason=str(exc))
+            return json_response({"status": "dropped", "reason": str(exc)})
+        except RetryLater as exc:
+            log(
+                _log,
+                logging.WARNING,
+                "task will retry",
+                kind=kind,
+                task=task_id,
+                attempt=attempt,
+                reason=str(exc),
+            )
+            return json_error(503, "retry", "transient failure; retry later")
+        log(_log, logging.INFO, "task done", kind=kind, task=task_id, attempt=attempt)
+        return json_response({"status": "ok", **result})
+
+    endpoint.__name__ = f"task_{kind}"
+    return endpoint
