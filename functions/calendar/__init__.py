@@ -1,0 +1,1 @@
+"""Calendar sources: the Calendar API in production, an .ics file locally."""
