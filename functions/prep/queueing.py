@@ -22,6 +22,8 @@ _log = logging.getLogger(__name__)
 
 GENERATE_QUEUE = "generate"
 GENERATE_PATH = "/tasks/generate"
+PREP_QUEUE = "prep"
+PREP_PATH = "/tasks/prep"
 
 
 class CannotGenerate(ValueError):
@@ -41,6 +43,27 @@ def generation_task(meeting: Meeting, *, schedule_at: datetime | None = None) ->
             "version": meeting.version,
         },
         schedule_at=schedule_at,
+    )
+
+
+def prep_task(meeting: Meeting) -> Task:
+    """The task that fires at the meeting's prep trigger time.
+
+    Named after event id *and* version: a rescheduled meeting gets a new task
+    and the stale one finds a version mismatch and does nothing.
+    """
+    if meeting.prep_trigger_at is None:
+        raise ValueError("a meeting without a trigger time has no prep task")
+    return Task(
+        queue=PREP_QUEUE,
+        name=task_name("prep", meeting.user_id, meeting.event_id, meeting.version),
+        path=PREP_PATH,
+        payload={
+            "user_id": meeting.user_id,
+            "event_id": meeting.event_id,
+            "version": meeting.version,
+        },
+        schedule_at=meeting.prep_trigger_at,
     )
 
 
