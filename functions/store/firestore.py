@@ -1,0 +1,509 @@
+"""Firestore adapter: the production implementation of the store port.
+
+Layout, one subtree per user so that forgetting a user is a walk of one subtree
+and no query can cross users by construction::
+
+    users/{uid}                      the user document (`user_id`, `connected`, ...)
+    users/{uid}/meetings/{docid}     one per calendar event occurrence, + `expire_at`
+    users/{uid}/sync/{docid}         per-calendar sync bookkeeping
+    users/{uid}/claims/{docid}       one-time-action claims (created, never overwritten)
+    users/{uid}/private/credentials  sealed OAuth credentials as a bytes field
+
+Document ids come from `doc_id`: event ids, calendar ids and claim keys are
+not valid Firestore ids in general (they may contain '/', be '.' or '..', start
+with '__' or be longer than 1500 bytes), so unsafe ids are hashed and the
+original id is always stored in a field. Reads never parse ids back out of
+document names; they use those fields.
+
+Documents are the codec's dicts, which always carry every field. A `set()`
+is therefore a full replace on real Firestore *and* on an emulator that wrongly
+merges on `set()`.
+
+What is and is not proven by the tests
+--------------------------------------
+The contract suite runs this adapter against the npm emulator
+`@firestore-emulator/server`, which is faithful for single-client reads,
+writes, `create()` preconditions, the filters used here, `order_by` + `limit`,
+`get_all` and single-client transactions. It is NOT faithful for concurrency:
+it loses concurrent transactional updates and applies a `WriteBatch` write by
+write. So two properties of this adapter rest on documented real-Firestore
+semantics and cannot be proven on the emulator:
+
+* `update_meeting` isolation under contention (serialisable read-modify-write
+  through a Firestore transaction, retried by the client library on ABORTED).
+  `tests/contract/test_firestore_real.py` checks it against a real project.
+* atomicity of one `_write_meetings` / `delete_meetings` batch (a `WriteBatch`
+  commit is all-or-nothing on real Firestore).
+
+The adapter also avoids every emulator defect it can avoid without loss:
+paging uses range filters instead of cursors, deletion walks known
+subcollections with `limit()` queries instead of `recursive_delete` /
+`list_documents`, and writes never rely on `set(merge=...)`, `DELETE_FIELD`,
+`BulkWriter` or `last_update_time` preconditions.
+
+`google.cloud.firestore` is imported lazily: the caller builds the client,
+and importing this module must stay cheap for cold starts of functions that
+never touch the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from functions.domain.meetings import Meeting
+from functions.domain.prep_state import PENDING_STATES
+from functions.domain.sync_state import SyncState
+from functions.domain.users import User
+from functions.store import codec
+from functions.store.port import (
+    MAX_BATCH,
+    Conflict,
+    NotFound,
+    SealedCredentials,
+    Store,
+    StoreError,
+    UserPage,
+)
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client, CollectionReference, DocumentReference
+    from google.cloud.firestore_v1.base_document import DocumentSnapshot
+    from google.cloud.firestore_v1.transaction import Transaction
+
+__all__ = ["EXPIRE_AFTER", "FirestoreStore", "doc_id"]
+
+USERS = "users"
+MEETINGS = "meetings"
+SYNC = "sync"
+CLAIMS = "claims"
+PRIVATE = "private"
+CREDENTIALS_DOC = "credentials"
+
+#: Every subcollection a user document can have. `delete_user_data` walks exactly
+#: these, because neither `recursive_delete` nor `collections()` can be relied on
+#: (the emulator implements neither). A new per-user subcollection must be added here.
+USER_SUBCOLLECTIONS: tuple[str, ...] = (MEETINGS, SYNC, CLAIMS, PRIVATE)
+
+#: Field holding a native Firestore timestamp for the TTL policy on `meetings`
+#: (see firestore.indexes.json). Not part of the domain: stripped on read.
+EXPIRE_AT = "expire_at"
+
+#: A meeting document becomes eligible for TTL deletion this long after the meeting
+#: ended. A year, because prep for a quarterly or yearly meeting reads the earlier
+#: occurrences of its series. TTL deletion is best effort (typically within a day
+#: or so of expiry), so nothing may depend on the exact moment.
+EXPIRE_AFTER = timedelta(days=400)
+
+#: Longest id kept readable. Firestore allows 1500 bytes; staying far below keeps
+#: document paths (and therefore index entries) small.
+_MAX_READABLE_ID = 256
+
+#: Conservative set of characters kept readable: what Calendar event ids (base32hex,
+#: `_R...` instance suffixes), calendar ids (e-mail addresses) and our claim keys use.
+_READABLE_ID = re.compile(r"[A-Za-z0-9._@:+=\-]+")
+
+#: Prefix of hashed ids. Readable ids may not start with it, so a readable id can
+#: never equal the hash of another id: the mapping is injective up to SHA-256.
+_HASHED_PREFIX = "h_"
+
+
+def doc_id(raw: str) -> str:
+    """Map an arbitrary id to a valid, deterministic Firestore document id.
+
+    Ids that are already safe stay as they are, so the console stays readable
+    for the common case. Everything else becomes `h_` + SHA-256 hex of the
+    UTF-8 id: Firestore forbids '/', '.' and '..', `__.*__` and more than 1500
+    bytes, and percent-encoding would still hit the length limit. Ids starting
+    with `__` are hashed too (reserved prefix), and so are ids starting with
+    `h_`, which keeps readable ids and hashed ids disjoint.
+    """
+    if (
+        len(raw) <= _MAX_READABLE_ID
+        and raw not in {".", ".."}
+        and not raw.startswith(("__", _HASHED_PREFIX))
+        and _READABLE_ID.fullmatch(raw) is not None
+    ):
+        return raw
+    return _HASHED_PREFIX + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _is_callers_fault(exc: BaseException) -> bool:
+    from google.api_core import exceptions as gexc
+
+    # A malformed request is a bug in this adapter or its caller, not an outage:
+    # let it surface as itself instead of looking like something to retry.
+    return isinstance(exc, gexc.InvalidArgument)
+
+
+@contextmanager
+def _store_errors(action: str) -> Iterator[None]:
+    """Re-raise Google API failures (unavailable, deadline, internal, aborted,
+    quota, permission, missing index, ...) as the port's `StoreError`.
+
+    Callers handle one exception type for "the store could not do it" whatever
+    the backend; the original exception stays attached as `__cause__`.
+    """
+    from google.api_core import exceptions as gexc
+
+    try:
+        yield
+    except gexc.GoogleAPIError as exc:
+        if _is_callers_fault(exc):
+            raise
+        raise StoreError(f"Firestore failed to {action}: {exc}") from exc
+
+
+def _meeting_doc(m: Meeting) -> codec.Doc:
+    doc = codec.meeting_to_doc(m)
+    doc[EXPIRE_AT] = m.end.astimezone(UTC) + EXPIRE_AFTER
+    return doc
+
+
+def _meeting_from_snapshot(snap: DocumentSnapshot[DocumentReference]) -> Meeting:
+    data = snap.to_dict() or {}
+    data.pop(EXPIRE_AT, None)
+    return codec.meeting_from_doc(data)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class FirestoreStore(Store):
+    """The store port on Cloud Firestore (native mode).
+
+    Takes a ready `google.cloud.firestore.Client`; `close()` closes it.
+
+    Concurrency rests on real Firestore semantics that the npm emulator does
+    not reproduce (see the module docstring): `update_meeting` is a Firestore
+    transaction, `claim` is a `create()` precondition, and each `WriteBatch`
+    commit is atomic. The emulator only proves the single-client behaviour.
+    """
+
+    def __init__(self, client: Client, *, max_transaction_attempts: int = 5) -> None:
+        """`max_transaction_attempts` bounds how often the client library re-runs
+        a transaction that Firestore aborted because of contention (5 is the
+        library default); after that `update_meeting` raises `Conflict`."""
+        if max_transaction_attempts < 1:
+            raise ValueError("max_transaction_attempts must be at least 1")
+        self._client = client
+        self._max_attempts = max_transaction_attempts
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    def close(self) -> None:
+        # Client.close() carries no annotations in google-cloud-firestore 2.34.
+        self._client.close()  # type: ignore[no-untyped-call]
+
+    # ------------------------------------------------------------------ references
+
+    def _user_ref(self, user_id: str) -> DocumentReference:
+        return self._client.collection(USERS).document(doc_id(user_id))
+
+    def _sub(self, user_id: str, name: str) -> CollectionReference:
+        # DocumentReference.collection() is unannotated (returns Any) in 2.34.
+        return cast("CollectionReference", self._user_ref(user_id).collection(name))
+
+    def _meeting_ref(self, user_id: str, event_id: str) -> DocumentReference:
+        return self._sub(user_id, MEETINGS).document(doc_id(event_id))
+
+    # ------------------------------------------------------------------ users
+
+    def get_user(self, user_id: str) -> User | None:
+        with _store_errors("read a user"):
+            snap = self._user_ref(user_id).get()
+        return codec.user_from_doc(snap.to_dict() or {}) if snap.exists else None
+
+    def put_user(self, user: User) -> None:
+        with _store_errors("write a user"):
+            self._user_ref(user.user_id).set(codec.user_to_doc(user))
+
+    def list_connected_users(self, *, after: str | None = None, limit: int = 100) -> UserPage:
+        """Page with `user_id > after` + `order_by(user_id)` + `limit(n + 1)`.
+
+        A range filter on the stored `user_id` field rather than a cursor
+        (`start_after`): it is exactly as cheap on Firestore (the composite
+        index `connected, user_id` serves both), it does not depend on document
+        ids (which may be hashed), and it also works on the emulator, which
+        ignores cursors and would make a paging loop never end. Reading one
+        extra document tells whether another page exists without a second query.
+        """
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = (
+            self._client.collection(USERS)
+            .where(filter=FieldFilter("connected", "==", True))
+            .where(filter=FieldFilter("user_id", ">", after or ""))
+            .order_by("user_id")
+            .limit(limit + 1)
+        )
+        with _store_errors("list connected users"):
+            snaps = list(query.stream())
+        users = tuple(codec.user_from_doc(s.to_dict() or {}) for s in snaps[:limit])
+        return UserPage(users, users[-1].user_id if len(snaps) > limit else None)
+
+    # ------------------------------------------------------------------ meetings
+
+    def _write_meetings(self, meetings: Sequence[Meeting]) -> None:
+        """One `WriteBatch` of full-document `set()`s (atomic on real Firestore).
+
+        Not `BulkWriter`: it is not atomic and it is higher throughput than a
+        sync batch needs (and the emulator silently drops its writes).
+        """
+        if len(meetings) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} meetings per batch")
+        batch = self._client.batch()
+        for m in meetings:
+            batch.set(self._meeting_ref(m.user_id, m.event_id), _meeting_doc(m))
+        with _store_errors("write meetings"):
+            batch.commit()
+
+    def get_meeting(self, user_id: str, event_id: str) -> Meeting | None:
+        with _store_errors("read a meeting"):
+            snap = self._meeting_ref(user_id, event_id).get()
+        return _meeting_from_snapshot(snap) if snap.exists else None
+
+    def get_meetings(self, user_id: str, event_ids: Sequence[str]) -> Mapping[str, Meeting]:
+        """One `get_all` (BatchGetDocuments) round trip per MAX_BATCH ids.
+
+        Results are keyed by the stored `event_id` field, not by the order of
+        the answers (Firestore does not promise request order) nor by the
+        document id (which may be a hash).
+        """
+        found: dict[str, Meeting] = {}
+        ids = list(dict.fromkeys(event_ids))
+        for part in _chunks(ids, MAX_BATCH):
+            refs = [self._meeting_ref(user_id, e) for e in part]
+            with _store_errors("read meetings"):
+                snaps = list(self._client.get_all(refs))
+            for snap in snaps:
+                if snap.exists:
+                    m = _meeting_from_snapshot(snap)
+                    found[m.event_id] = m
+        return found
+
+    def list_meetings(
+        self, user_id: str, *, start_from: datetime, start_before: datetime, limit: int = 500
+    ) -> list[Meeting]:
+        """Range on the fixed-width `start` string, ordered by it, then `event_id`.
+
+        The `event_id` tie-break mirrors the SQLite adapter exactly (Firestore
+        would otherwise break ties by document id, which is a hash for odd ids);
+        it needs the `start, event_id` composite index.
+        """
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._sub(user_id, MEETINGS)
+            .where(filter=FieldFilter("start", ">=", codec.ts(start_from)))
+            .where(filter=FieldFilter("start", "<", codec.ts(start_before)))
+            .order_by("start")
+            .order_by("event_id")
+            .limit(limit)
+        )
+        with _store_errors("list meetings"):
+            return [_meeting_from_snapshot(s) for s in query.stream()]
+
+    def list_due_for_prep(
+        self, user_id: str, *, trigger_from: datetime, trigger_before: datetime
+    ) -> list[Meeting]:
+        """`prep_state in PENDING` + range on `prep_trigger_at`, in trigger order.
+
+        Meetings without a trigger store `null`, which no string range matches,
+        exactly like SQL's NULL. Served by the `prep_state, prep_trigger_at,
+        event_id` composite index.
+        """
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        states = sorted(s.value for s in PENDING_STATES)
+        query = (
+            self._sub(user_id, MEETINGS)
+            .where(filter=FieldFilter("prep_state", "in", states))
+            .where(filter=FieldFilter("prep_trigger_at", ">=", codec.ts(trigger_from)))
+            .where(filter=FieldFilter("prep_trigger_at", "<", codec.ts(trigger_before)))
+            .order_by("prep_trigger_at")
+            .order_by("event_id")
+        )
+        with _store_errors("list meetings due for prep"):
+            return [_meeting_from_snapshot(s) for s in query.stream()]
+
+    def delete_meetings(self, user_id: str, event_ids: Sequence[str]) -> int:
+        """Delete the meetings that exist and count them, MAX_BATCH per batch.
+
+        The existence read is what makes the count match the SQLite adapter
+        (a Firestore delete of a missing document succeeds silently).
+        """
+        removed = 0
+        ids = list(dict.fromkeys(event_ids))
+        for part in _chunks(ids, MAX_BATCH):
+            refs = [self._meeting_ref(user_id, e) for e in part]
+            with _store_errors("delete meetings"):
+                existing = [s.reference for s in self._client.get_all(refs) if s.exists]
+                if existing:
+                    batch = self._client.batch()
+                    for ref in existing:
+                        batch.delete(ref)
+                    batch.commit()
+            removed += len(existing)
+        return removed
+
+    def update_meeting(
+        self,
+        user_id: str,
+        event_id: str,
+        change: Callable[[Meeting], Meeting],
+        *,
+        expected_version: str | None = None,
+    ) -> Meeting:
+        """Read-modify-write in a Firestore transaction.
+
+        On real Firestore the read takes a lock and the commit fails with
+        ABORTED if the document changed, upon which the client library re-runs
+        the whole function: `change` may therefore be called more than once
+        and must be a pure function of the meeting it is given. If every
+        attempt is aborted the caller gets `Conflict`. This isolation cannot be
+        shown on the emulator (it loses concurrent updates); see
+        tests/contract/test_firestore_real.py.
+        """
+        from google.api_core import exceptions as gexc
+        from google.cloud.firestore_v1 import transactional
+
+        ref = self._meeting_ref(user_id, event_id)
+
+        def attempt(tx: Transaction) -> Meeting:
+            snap = ref.get(transaction=tx)
+            if not snap.exists:
+                raise NotFound(f"no meeting {event_id!r} for this user")
+            current = _meeting_from_snapshot(snap)
+            if expected_version is not None and current.version != expected_version:
+                raise Conflict("the meeting changed since it was read")
+            updated = change(current)
+            if (updated.user_id, updated.event_id) != (user_id, event_id):
+                raise ValueError("update_meeting cannot move a meeting to another id")
+            tx.set(ref, _meeting_doc(updated))
+            return updated
+
+        run = transactional(attempt)
+        tx = self._client.transaction(max_attempts=self._max_attempts)
+        try:
+            with _store_errors("update a meeting"):
+                result: Meeting = run(tx)
+        except ValueError as exc:
+            # The library wraps "aborted on every attempt" in a bare ValueError.
+            if isinstance(exc.__cause__, gexc.Aborted):
+                raise Conflict(
+                    f"meeting kept changing: gave up after {self._max_attempts} attempts"
+                ) from exc
+            raise
+        return result
+
+    # ------------------------------------------------------------------ sync state
+
+    def get_sync_state(self, user_id: str, calendar_id: str) -> SyncState | None:
+        with _store_errors("read sync state"):
+            snap = self._sub(user_id, SYNC).document(doc_id(calendar_id)).get()
+        return codec.sync_state_from_doc(snap.to_dict() or {}) if snap.exists else None
+
+    def put_sync_state(self, state: SyncState) -> None:
+        ref = self._sub(state.user_id, SYNC).document(doc_id(state.calendar_id))
+        with _store_errors("write sync state"):
+            ref.set(codec.sync_state_to_doc(state))
+
+    # ------------------------------------------------------------------ claims
+
+    def claim(self, user_id: str, key: str) -> bool:
+        """`create()`: the server rejects it with ALREADY_EXISTS if the claim is
+        there, so exactly one of any number of concurrent claimers wins.
+
+        Each attempt writes a random `token`. The client library retries a
+        commit whose answer was lost (UNAVAILABLE); if the lost attempt had in
+        fact succeeded, the retry sees ALREADY_EXISTS for our own claim. Reading
+        the token back tells that case apart, so a retried create never turns a
+        won claim into a lost one (which would drop the action for everybody).
+        """
+        from google.api_core import exceptions as gexc
+
+        token = uuid.uuid4().hex
+        ref = self._sub(user_id, CLAIMS).document(doc_id(key))
+        doc: dict[str, Any] = {
+            "user_id": user_id,
+            "key": key,
+            "token": token,
+            "claimed_at": codec.ts(datetime.now(UTC)),
+        }
+        with _store_errors("claim"):
+            try:
+                ref.create(doc)
+            except gexc.AlreadyExists:
+                existing = ref.get()
+                return existing.exists and (existing.to_dict() or {}).get("token") == token
+        return True
+
+    def release_claim(self, user_id: str, key: str) -> None:
+        with _store_errors("release a claim"):
+            self._sub(user_id, CLAIMS).document(doc_id(key)).delete()
+
+    # ------------------------------------------------------------------ credentials
+
+    def _credentials_ref(self, user_id: str) -> DocumentReference:
+        return self._sub(user_id, PRIVATE).document(CREDENTIALS_DOC)
+
+    def put_credentials(self, user_id: str, sealed: SealedCredentials) -> None:
+        with _store_errors("write credentials"):
+            self._credentials_ref(user_id).set({"user_id": user_id, "sealed": bytes(sealed)})
+
+    def get_credentials(self, user_id: str) -> SealedCredentials | None:
+        with _store_errors("read credentials"):
+            snap = self._credentials_ref(user_id).get()
+        if not snap.exists:
+            return None
+        sealed = (snap.to_dict() or {}).get("sealed")
+        if not isinstance(sealed, bytes):
+            raise StoreError("stored credentials are not a bytes field")
+        return SealedCredentials(sealed)
+
+    # ------------------------------------------------------------------ forgetting
+
+    def delete_user_data(self, user_id: str) -> int:
+        """Delete every document in the user's known subcollections, then the user.
+
+        Pages with `limit()` queries and deletes each page in one batch, until a
+        query comes back empty: no cursors (a deleted page simply is not
+        returned again), and no `recursive_delete` / `list_documents`, which the
+        emulator does not implement. Not one transaction (a user can have more
+        than 500 documents); re-running it after a failure finishes the job.
+        """
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        removed = 0
+        with _store_errors("delete user data"):
+            for name in USER_SUBCOLLECTIONS:
+                collection = self._sub(user_id, name)
+                while True:
+                    # Project on __name__: fetch references, not documents (an empty
+                    # projection would mean "all fields" to Firestore).
+                    names_only = collection.select([FieldPath.document_id()])
+                    page = list(names_only.limit(MAX_BATCH).stream())
+                    if not page:
+                        break
+                    batch = self._client.batch()
+                    for snap in page:
+                        batch.delete(snap.reference)
+                    batch.commit()
+                    removed += len(page)
+            user_ref = self._user_ref(user_id)
+            if user_ref.get().exists:
+                user_ref.delete()
+                removed += 1
+        return removed
