@@ -34,6 +34,13 @@ def serve(*, host: str, port: int) -> None:
     _ = services.store  # create the database before the first request
     _ = services.classifier  # fail fast on a bad rules file
     set_services(services)
+    from functions.tasks.local_queue import LocalTaskQueue
+
+    if isinstance(services.tasks, LocalTaskQueue):
+        services.tasks.start()  # deliver queued and scheduled tasks in the background
+    from functions.sync.local import sync_at_start
+
+    sync_at_start(services)  # the .ics calendar's meetings are there on the first page load
     app = functions_framework.create_app(target="local", source=str(REPO_ROOT / "main.py"))
     log(_log, logging.INFO, "serving locally", url=f"http://{host}:{port}/", store="sqlite")
     print(f"Meeting prep is running on http://{host}:{port}/  (health: /healthz, Ctrl-C stops)")

@@ -150,6 +150,7 @@ def user_to_doc(u: User) -> Doc:
                 else None
             ),
             "type_overrides": dict(p.type_overrides),
+            "auto_prep_types": sorted(p.auto_prep_types),
         },
     }
 
@@ -175,6 +176,7 @@ def user_from_doc(d: Doc) -> User:
                 else None
             ),
             type_overrides=dict(p.get("type_overrides") or {}),
+            auto_prep_types=frozenset(p.get("auto_prep_types") or ()),
         ),
     )
 

@@ -473,6 +473,10 @@ class FirestoreStore(Store):
             raise StoreError("stored credentials are not a bytes field")
         return SealedCredentials(sealed)
 
+    def delete_credentials(self, user_id: str) -> None:
+        with _store_errors("delete credentials"):
+            self._credentials_ref(user_id).delete()
+
     # ------------------------------------------------------------------ forgetting
 
     def delete_user_data(self, user_id: str) -> int:

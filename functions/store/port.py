@@ -177,6 +177,10 @@ class Store(ABC):
     @abstractmethod
     def get_credentials(self, user_id: str) -> SealedCredentials | None: ...
 
+    @abstractmethod
+    def delete_credentials(self, user_id: str) -> None:
+        """Forget the stored grant (disconnect, revoked grant); absent is fine."""
+
     # ---- forgetting
     @abstractmethod
     def delete_user_data(self, user_id: str) -> int:

@@ -322,6 +322,10 @@ class SqliteStore(Store):
         )
         return SealedCredentials(bytes(row[0])) if row else None
 
+    def delete_credentials(self, user_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM credentials WHERE user_id = ?", (user_id,))
+
     # ------------------------------------------------------------------ forgetting
 
     def delete_user_data(self, user_id: str) -> int:

@@ -311,6 +311,16 @@ def test_credentials_are_opaque_bytes(store: Store) -> None:
     assert store.get_credentials("alice") == b"v2"
 
 
+def test_delete_credentials_is_per_user_and_idempotent(store: Store) -> None:
+    store.put_credentials("alice", SealedCredentials(b"a"))
+    store.put_credentials("bob", SealedCredentials(b"b"))
+    store.delete_credentials("alice")
+    store.delete_credentials("alice")
+    store.delete_credentials("nobody")
+    assert store.get_credentials("alice") is None
+    assert store.get_credentials("bob") == b"b"
+
+
 def test_delete_user_data_removes_everything_of_that_user_only(store: Store) -> None:
     for uid in ("alice", "bob"):
         store.put_user(user(uid))

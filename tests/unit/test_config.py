@@ -43,6 +43,7 @@ PRODUCTION = {
     "PREP_OAUTH_CLIENT_ID": "1.apps.googleusercontent.com",
     "PREP_TASKS_AUDIENCE": "https://prep.example.com/tasks",
     "PREP_TASKS_SA_EMAIL": "tasks@p.iam.gserviceaccount.com",
+    "PREP_CHAT_AUDIENCE": "https://prep.example.com/chat",
 }
 
 

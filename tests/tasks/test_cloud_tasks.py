@@ -1,0 +1,201 @@
+"""The production task queue: the real google-cloud-tasks client against gcloud-tasks-emulator.
+
+The emulator proves the request shape (name, URL, method, headers, body, OIDC
+settings, schedule time) and that delivery waits for schedule_time. It cannot
+prove deduplication (it accepts duplicate names) nor that an OIDC token is
+sent (it sends none): ALREADY_EXISTS is tested with a stubbed client raising
+the error the real API returns, and the OIDC token is verified on the
+receiving side by `task_endpoint` tests against the local queue.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from google.api_core import exceptions
+from google.cloud import tasks_v2
+
+from functions.config import Settings, SettingsError
+from functions.tasks.cloud_tasks import CloudTasksQueue
+from functions.tasks.port import Task, task_name
+from tests.support.tasks_emulator import TasksEmulator, tasks_emulator
+
+PROJECT, LOCATION, QUEUE = "prep-test", "europe-west1", "sync"
+SA = "tasks@prep-test.iam.gserviceaccount.com"
+AUDIENCE = "https://prep.example.com/tasks"
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: datetime
+
+
+@dataclass
+class Receiver:
+    url: str
+    received: list[Received] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, count: int, timeout: float = 20.0) -> list[Received]:
+        end = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < end:
+            self.arrived.wait(0.1)
+            self.arrived.clear()
+        return list(self.received)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[TasksEmulator]:
+    with tasks_emulator() as running:
+        client = running.client()
+        client.create_queue(
+            parent=f"projects/{PROJECT}/locations/{LOCATION}",
+            queue=tasks_v2.Queue(name=f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}"),
+        )
+        yield running
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    box = Receiver("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            box.received.append(
+                Received(
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},  # case-insensitive
+                    body,
+                    datetime.now(UTC),
+                )
+            )
+            box.arrived.set()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    box.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield box
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _queue(client: Any, base_url: str) -> CloudTasksQueue:
+    return CloudTasksQueue(
+        client,
+        project=PROJECT,
+        location=LOCATION,
+        base_url=base_url,
+        service_account_email=SA,
+        audience=AUDIENCE,
+    )
+
+
+def test_a_task_is_created_as_an_oidc_http_target(
+    emulator: TasksEmulator, receiver: Receiver
+) -> None:
+    client = emulator.client()
+    queue = _queue(client, receiver.url)
+    name = task_name("sync", "user-1", "primary", "slot:1")
+    when = datetime.now(UTC) + timedelta(hours=1)  # stays queued while we look at it
+    task = Task(QUEUE, name, "/tasks/sync", {"user_id": "user-1"}, schedule_at=when)
+
+    assert queue.enqueue(task) is True
+
+    listed = {t.name: t for t in client.list_tasks(parent=queue.queue_path(QUEUE))}
+    stored = listed[f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}/tasks/{name}"]
+    http = stored.http_request
+    assert http.url == f"{receiver.url}/tasks/sync"
+    assert http.http_method == tasks_v2.HttpMethod.POST
+    assert dict(http.headers) == {"Content-Type": "application/json"}
+    assert json.loads(http.body) == {"user_id": "user-1"}
+    assert (http.oidc_token.service_account_email, http.oidc_token.audience) == (SA, AUDIENCE)
+    assert stored.schedule_time.timestamp() == pytest.approx(when.timestamp(), abs=1e-3)
+    assert stored.dispatch_deadline.total_seconds() == 300
+
+
+def test_the_task_is_delivered_no_earlier_than_its_schedule_time(
+    emulator: TasksEmulator, receiver: Receiver
+) -> None:
+    queue = _queue(emulator.client(), receiver.url)
+    when = datetime.now(UTC) + timedelta(seconds=1.5)
+    name = task_name("prep", "user-2", "event-1", "v1")
+    assert queue.enqueue(Task(QUEUE, name, "/tasks/prep", {"event_id": "e1"}, schedule_at=when))
+
+    [got] = receiver.wait(1)
+
+    assert got.at >= when
+    assert got.path == "/tasks/prep"
+    assert json.loads(got.body) == {"event_id": "e1"}
+    assert got.headers["content-type"] == "application/json"
+    assert got.headers["x-cloudtasks-taskname"] == name
+    assert got.headers["x-cloudtasks-taskretrycount"] == "0"
+
+
+def test_an_unscheduled_task_is_delivered(emulator: TasksEmulator, receiver: Receiver) -> None:
+    queue = _queue(emulator.client(), receiver.url)
+    name = task_name("gen", "user-3", "event-9")
+    assert queue.enqueue(Task(QUEUE, name, "/tasks/generate", {"n": 1}))
+    [got] = receiver.wait(1)
+    assert (got.path, json.loads(got.body)) == ("/tasks/generate", {"n": 1})
+
+
+class _AlreadyExistsClient:
+    """The real API's answer to a duplicate name, which the emulator never gives."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def create_task(self, *, request: dict[str, Any], retry: Any, timeout: float) -> None:
+        self.requests.append(request)
+        if len(self.requests) > 1:
+            raise exceptions.AlreadyExists("Requested entity already exists")
+
+
+def test_already_exists_is_false_not_an_error() -> None:
+    client = _AlreadyExistsClient()
+    queue = _queue(client, "https://prep.example.com")
+    task = Task(QUEUE, task_name("sync", "u", "primary", "slot:7"), "/tasks/sync", {})
+
+    assert queue.enqueue(task) is True
+    assert queue.enqueue(task) is False
+    assert client.requests[0]["task"]["name"] == client.requests[1]["task"]["name"]
+
+
+def test_other_errors_propagate() -> None:
+    class Refusing:
+        def create_task(self, *, request: dict[str, Any], retry: Any, timeout: float) -> None:
+            raise exceptions.PermissionDenied("caller lacks cloudtasks.tasks.create")
+
+    with pytest.raises(exceptions.PermissionDenied):
+        _queue(Refusing(), "https://prep.example.com").enqueue(
+            Task(QUEUE, "t-1", "/tasks/sync", {})
+        )
+
+
+def test_production_settings_need_a_location() -> None:
+    settings = Settings(project="p")
+    with pytest.raises(SettingsError, match="PREP_TASKS_LOCATION"):
+        CloudTasksQueue.from_settings(settings)
+    with pytest.raises(SettingsError, match="GOOGLE_CLOUD_PROJECT"):
+        CloudTasksQueue.from_settings(Settings(tasks_location="europe-west1"))
