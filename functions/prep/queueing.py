@@ -10,7 +10,7 @@ ready meeting gets a fresh name.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState, can_advance
@@ -30,11 +30,23 @@ class CannotGenerate(ValueError):
     """The meeting is in a state where generation makes no sense (e.g. cancelled)."""
 
 
-def generation_task(meeting: Meeting, *, schedule_at: datetime | None = None) -> Task:
+def generation_task(
+    meeting: Meeting, *, attempt: str = "", schedule_at: datetime | None = None
+) -> Task:
+    """The generation task; `attempt` separates deliberate retries of the same content.
+
+    Cloud Tasks refuses a task name for about an hour after a task of that name
+    ran, so "Try again" after a failure needs a name of its own.
+    """
     return Task(
         queue=GENERATE_QUEUE,
         name=task_name(
-            "gen", meeting.user_id, meeting.event_id, meeting.version, meeting.materials_ref or ""
+            "gen",
+            meeting.user_id,
+            meeting.event_id,
+            meeting.version,
+            meeting.materials_ref or "",
+            attempt,
         ),
         path=GENERATE_PATH,
         payload={
@@ -67,22 +79,41 @@ def prep_task(meeting: Meeting) -> Task:
     )
 
 
-def queue_generation(store: Store, tasks: TaskQueue, meeting: Meeting) -> Meeting:
+class _Moved(Exception):
+    """The meeting's prep state changed between our read and our write."""
+
+
+def queue_generation(
+    store: Store, tasks: TaskQueue, meeting: Meeting, *, now: datetime | None = None
+) -> Meeting:
     """Queue generation and mark the meeting `generating`; returns the stored meeting.
 
     Already generating: nothing is queued again (idempotent). The task is
     created before the state moves, so a crash in between leaves a queued task
     (which moves the state itself) rather than a meeting stuck in `generating`.
+    The state then moves only if nobody moved it meanwhile: had the task already
+    finished (`ready`), moving back to `generating` would strand the meeting.
+    A retry after `failed` gets a fresh task name per minute.
     """
     if meeting.prep_state is PrepState.GENERATING:
         return meeting
     if not can_advance(meeting.prep_state, PrepState.GENERATING):
         raise CannotGenerate(f"prep cannot start from {meeting.prep_state.value}")
-    created = tasks.enqueue(generation_task(meeting))
+    attempt = ""
+    if meeting.prep_state is PrepState.FAILED:
+        attempt = str(int((now or datetime.now(UTC)).timestamp() // 60))
+    created = tasks.enqueue(generation_task(meeting, attempt=attempt))
+    seen = meeting.prep_state
+
+    def start(current: Meeting) -> Meeting:
+        if current.prep_state is not seen:
+            raise _Moved
+        return current.with_prep_state(PrepState.GENERATING)
+
     try:
-        updated = store.set_prep_state(meeting.user_id, meeting.event_id, PrepState.GENERATING)
-    except InvalidTransition:
-        # Somebody else moved it first (a concurrent click); theirs stands.
+        updated = store.update_meeting(meeting.user_id, meeting.event_id, start)
+    except (_Moved, InvalidTransition):
+        # A concurrent click or the task itself moved it first; that state stands.
         current = store.get_meeting(meeting.user_id, meeting.event_id)
         return current or meeting
     log(_log, logging.INFO, "generation queued", user_id=meeting.user_id, created=created)

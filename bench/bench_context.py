@@ -1,0 +1,203 @@
+"""Context building time and prompt size as a meeting's history grows: the prompt stays bounded.
+
+    .venv/bin/python bench/bench_context.py [--rounds 5]
+
+For a weekly meeting with 2, 20 and 200 earlier related meetings (alternately
+earlier occurrences of its series and other meetings with the same people,
+every one with stored materials and a realistic summary record), this builds
+the context the generation task builds (store reads in windows, ranking,
+summary reads from the local materials storage, the budget fit) and renders
+the prompt. It prints the median build time, the prompt size in characters
+and in estimated tokens (4 characters per token), each relative to the
+2-prior case measured in the same run, and an estimated cost per generation
+at the configured list prices (output size taken from an offline generation
+of the same meeting, serialised as the model would answer).
+
+No thresholds (this is not a test); docs/materials.md records a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from functions.domain.clock import FixedClock
+from functions.domain.meetings import Attendee, Meeting, ResponseStatus
+from functions.domain.users import User
+from functions.materials.context import (
+    DEFAULT_BUDGET,
+    build_context,
+    estimate_tokens,
+)
+from functions.materials.generator import Prices, Usage
+from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
+from functions.materials.model import SummaryRecord
+from functions.materials.offline import offline_materials
+from functions.materials.prompt import build_prompt
+from functions.materials.settings import DEFAULT_TEMPLATES, MaterialsSettings
+from functions.materials.storage import MaterialsObjects, materials_ref
+from functions.materials.templates import load_templates
+from functions.store.sqlite import SqliteStore
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+USER = User(user_id="bench-user", email="me@example.com", time_zone="Europe/Berlin")
+TEAM = [f"person{i}@example.com" for i in range(8)] + ["client@partner.test"]
+DESCRIPTION = (
+    "Weekly product sync.\n- Launch readiness\n- Open risks\n- Customer feedback\n"
+    "Notes doc: https://docs.example.com/d/launch-notes\n"
+) * 6
+
+
+@dataclass(frozen=True)
+class Result:
+    prior: int
+    seconds: float
+    chars: int
+    tokens: int
+    included: int
+
+
+def attendees(offset: int) -> tuple[Attendee, ...]:
+    people = [Attendee(USER.email, "Me", ResponseStatus.ACCEPTED, is_self=True)]
+    for k in range(5):
+        email = TEAM[(offset + k) % len(TEAM)]
+        people.append(Attendee(email, email.split("@")[0].title(), organizer=k == 0))
+    return tuple(people)
+
+
+def seed(store: SqliteStore, storage: LocalMaterialsStorage, prior: int) -> Meeting:
+    start = NOW + timedelta(days=1)
+    target = Meeting(
+        user_id=USER.user_id,
+        event_id="target",
+        calendar_id="primary",
+        title="Product sync",
+        start=start,
+        end=start + timedelta(minutes=45),
+        description=DESCRIPTION,
+        series_id="weekly",
+        attendees=attendees(0),
+        organizer_email=TEAM[0],
+        version="v1",
+    )
+    earlier = []
+    for i in range(prior):
+        at = start - timedelta(days=(i // 2) * 7 + 1 + (i % 2) * 3, hours=i % 5)
+        ref = materials_ref(USER.user_id, f"prior-{i}", f"{i:040x}")
+        earlier.append(
+            Meeting(
+                user_id=USER.user_id,
+                event_id=f"prior-{i}",
+                calendar_id="primary",
+                title=f"Product sync #{i}" if i % 2 == 0 else f"Design review {i}",
+                start=at,
+                end=at + timedelta(minutes=45),
+                description=DESCRIPTION,
+                series_id="weekly" if i % 2 == 0 else None,
+                attendees=attendees(i),
+                organizer_email=TEAM[i % len(TEAM)],
+                version="v1",
+                materials_ref=ref,
+            )
+        )
+        storage.put(
+            ref,
+            MaterialsObjects(
+                html="<!DOCTYPE html>",
+                markdown="#",
+                summary=SummaryRecord(
+                    meeting_start=at,
+                    summary="We reviewed launch readiness, agreed owners for the open risks "
+                    "and decided to move the beta by one week. " * 3,
+                    open_questions=[
+                        f"Who signs off item {k} of the launch checklist?" for k in range(6)
+                    ],
+                    follow_ups=[f"Owner {k} sends the revised plan for area {k}" for k in range(6)],
+                ),
+            ),
+        )
+    store.upsert_meetings([target, *earlier])
+    return target
+
+
+def measure(prior: int, rounds: int, root: Path) -> tuple[Result, int]:
+    folder = root / f"prior-{prior}"
+    store = SqliteStore(folder / "prep.db")
+    store.put_user(USER)
+    storage = LocalMaterialsStorage(
+        folder / "materials",
+        LocalSigningKey.generate(),
+        "http://127.0.0.1:8080",
+        FixedClock(NOW),
+    )
+    target = seed(store, storage, prior)
+    templates = load_templates(DEFAULT_TEMPLATES)
+    timings = []
+    prompt = None
+    ctx = None
+    for _ in range(rounds):
+        began = time.perf_counter()
+        ctx = build_context(
+            store=store,
+            read_summary=storage.read_summary,
+            user=USER,
+            meeting=target,
+            template=templates.for_type("default"),
+            template_version=templates.version,
+            type_label="Meeting",
+            internal_domains=frozenset({"example.com"}),
+        )
+        prompt = build_prompt(ctx)
+        timings.append(time.perf_counter() - began)
+    assert prompt is not None and ctx is not None
+    output_tokens = estimate_tokens(offline_materials(ctx).model_dump_json())
+    store.close()
+    result = Result(
+        prior=prior,
+        seconds=statistics.median(timings),
+        chars=prompt.chars,
+        tokens=prompt.estimated_tokens,
+        included=len(ctx.prior),
+    )
+    return result, output_tokens
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    settings = MaterialsSettings()
+    prices = Prices(settings.price_input_per_million, settings.price_output_per_million)
+    budget_tokens = DEFAULT_BUDGET.max_prompt_chars // 4
+    print(f"prompt budget: {DEFAULT_BUDGET.max_prompt_chars} chars (~{budget_tokens} tokens)")
+    print(
+        f"{'prior':>6} {'included':>8} {'build ms':>9} {'x base':>7} "
+        f"{'prompt chars':>12} {'tokens':>7} {'x base':>7} {'est. USD':>9}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        results = [measure(n, args.rounds, Path(tmp)) for n in (2, 20, 200)]
+    base = results[0][0]
+    for r, output_tokens in results:
+        cost = prices.cost(Usage(r.tokens, output_tokens))
+        print(
+            f"{r.prior:>6} {r.included:>8} {r.seconds * 1000:>9.1f} "
+            f"{r.seconds / base.seconds:>7.2f} {r.chars:>12} {r.tokens:>7} "
+            f"{r.tokens / base.tokens:>7.2f} {cost:>9.5f}"
+        )
+    print(
+        f"cost at {settings.vertex_model} list prices: ${prices.input_per_million}/M input, "
+        f"${prices.output_per_million}/M output tokens; output estimated from an offline answer"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

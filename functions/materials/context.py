@@ -1,0 +1,372 @@
+"""Everything the generator may know about one meeting, gathered once and bounded in size.
+
+The context is the single input of generation: the prompt is a pure function
+of it, and its canonical JSON is hashed into the cache key, so "same context"
+means "same materials" without another model call. It holds the event's own
+fields, its attendees (internal or external by the user's domains), earlier
+occurrences of the same series and earlier meetings with the same people (with
+the summaries and open questions their materials left behind), and the
+meeting type's template.
+
+Size is bounded twice: every field has its own cap (description, titles,
+attendee count, number of earlier meetings, summary lengths), and the rendered
+prompt must fit `ContextBudget.max_prompt_chars`; if it does not, the least
+relevant earlier meetings go first, then attendees, then description text.
+Tokens are estimated at 4 characters per token (Google's rule of thumb for
+Gemini on English text; other scripts use fewer characters per token, so the
+character budget is the bound that is actually enforced).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict
+
+from functions.domain.meetings import EventStatus, Meeting
+from functions.domain.users import User
+from functions.logs import log
+from functions.materials.model import SummaryRecord
+from functions.materials.templates import PrepTemplate
+from functions.materials.text import clean_text, urls_in
+from functions.store.port import Store
+
+_log = logging.getLogger(__name__)
+
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count for budgeting and benchmarks (ceil of characters / 4)."""
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBudget:
+    #: The whole prompt (system + user text); 24,000 characters is about 6,000 tokens.
+    max_prompt_chars: int = 24_000
+    title_chars: int = 200
+    description_chars: int = 4_000
+    max_attendees: int = 40
+    name_chars: int = 80
+    max_attachments: int = 10
+    #: Earlier occurrences of the same series, most recent first.
+    max_series: int = 5
+    #: Earlier meetings sharing people, most overlap first.
+    max_same_people: int = 5
+    prior_title_chars: int = 160
+    prior_summary_chars: int = 600
+    prior_items: int = 4
+    prior_item_chars: int = 200
+    lookback_days: int = 180
+    #: Store pages are read newest first in windows of this many days, at most
+    #: `page_limit` meetings per read (a full window is split in two).
+    window_days: int = 14
+    page_limit: int = 500
+
+
+DEFAULT_BUDGET = ContextBudget()
+
+
+class AttendeeFact(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    email: str
+    internal: bool
+    organizer: bool
+    optional: bool
+    is_self: bool
+    response: str
+
+
+class AttachmentFact(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    url: str
+
+
+class PriorMeeting(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    relation: Literal["series", "same_people"]
+    start: str
+    title: str
+    shared_people: int
+    summary: str = ""
+    open_questions: tuple[str, ...] = ()
+    follow_ups: tuple[str, ...] = ()
+
+
+class MeetingContext(BaseModel):
+    """The bounded, sanitised facts about one meeting (hashable via `canonical_json`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    meeting_type: str
+    type_label: str
+    title: str
+    description: str
+    description_clipped: bool
+    start: str
+    end: str
+    duration_minutes: int
+    time_zone: str
+    locale: str
+    recurring: bool
+    organizer: str
+    attendees: tuple[AttendeeFact, ...]
+    attendees_omitted: int
+    internal_count: int
+    external_count: int
+    conference_link: str
+    attachments: tuple[AttachmentFact, ...]
+    prior: tuple[PriorMeeting, ...]
+    prior_found: int
+    template: PrepTemplate
+    template_version: str
+
+    def canonical_json(self) -> str:
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def allowed_urls(self) -> frozenset[str]:
+        """Links the generator may repeat: those that appear in the context itself."""
+        texts = [self.description, self.conference_link, *(a.url for a in self.attachments)]
+        for p in self.prior:
+            texts.extend([p.summary, *p.open_questions, *p.follow_ups])
+        found: set[str] = set()
+        for t in texts:
+            found |= urls_in(t)
+        return frozenset(found)
+
+
+SummaryReader = Callable[[str], SummaryRecord | None]
+"""Reads the summary record of a materials ref (None when missing or unreadable)."""
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _local_iso(at: datetime, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).isoformat(timespec="minutes")
+
+
+def _people(meeting: Meeting, own_email: str) -> frozenset[str]:
+    """The other humans in a meeting, by lower-cased email."""
+    own = own_email.lower()
+    return frozenset(
+        a.email.lower()
+        for a in meeting.human_attendees
+        if not a.is_self and a.email and a.email.lower() != own
+    )
+
+
+def _newest_first(
+    store: Store, user_id: str, before: datetime, budget: ContextBudget
+) -> Iterator[Meeting]:
+    """The user's meetings before `before`, newest first, read in windows.
+
+    The store lists a window earliest first with a limit; reading windows from
+    the newest backwards means a busy calendar cannot crowd out the most recent
+    meetings, and a window that hits the limit is split until it does not.
+    """
+    oldest = before - timedelta(days=budget.lookback_days)
+    limit = budget.page_limit
+    end = before
+    while end > oldest:
+        start = max(oldest, end - timedelta(days=budget.window_days))
+        windows = [(start, end)]
+        batch: list[Meeting] = []
+        while windows:
+            lo, hi = windows.pop()
+            found = store.list_meetings(user_id, start_from=lo, start_before=hi, limit=limit)
+            if len(found) >= limit and hi - lo > timedelta(minutes=2):
+                mid = lo + (hi - lo) / 2
+                windows.extend([(lo, mid), (mid, hi)])
+                continue
+            batch.extend(found)
+        yield from sorted(batch, key=lambda m: m.start, reverse=True)
+        end = start
+
+
+def _related(
+    store: Store, user: User, meeting: Meeting, budget: ContextBudget
+) -> tuple[list[tuple[Literal["series", "same_people"], Meeting, int]], int]:
+    """Pick earlier meetings: same series (most recent), then most shared people."""
+    mine = _people(meeting, user.email)
+    series: list[Meeting] = []
+    overlapping: list[tuple[int, Meeting]] = []
+    found = 0
+    # Enough candidates to rank overlap well without walking a huge calendar.
+    enough_overlap = budget.max_same_people * 4
+    for other in _newest_first(store, user.user_id, meeting.start, budget):
+        if other.event_id == meeting.event_id or other.all_day:
+            continue
+        if other.status is EventStatus.CANCELLED:
+            continue
+        if meeting.series_id and other.series_id == meeting.series_id:
+            found += 1
+            if len(series) < budget.max_series:
+                series.append(other)
+            continue
+        shared = len(mine & _people(other, user.email))
+        if shared:
+            found += 1
+            overlapping.append((shared, other))
+        series_done = not meeting.series_id or len(series) >= budget.max_series
+        if series_done and len(overlapping) >= enough_overlap:
+            break
+    # Most shared people first; among equals the most recent (the list is newest first).
+    overlapping.sort(key=lambda pair: -pair[0])
+    picked: list[tuple[Literal["series", "same_people"], Meeting, int]] = [
+        ("series", m, len(mine & _people(m, user.email))) for m in series
+    ]
+    picked.extend(("same_people", m, n) for n, m in overlapping[: budget.max_same_people])
+    return picked, found
+
+
+def _prior_fact(
+    *,
+    relation: Literal["series", "same_people"],
+    other: Meeting,
+    shared: int,
+    zone: ZoneInfo,
+    read_summary: SummaryReader,
+    budget: ContextBudget,
+) -> PriorMeeting:
+    record = None
+    if other.materials_ref:
+        try:
+            record = read_summary(other.materials_ref)
+        except Exception as exc:  # an unreadable old summary must not block new materials
+            log(_log, logging.WARNING, "prior summary unreadable", error=type(exc).__name__)
+    items = budget.prior_items
+    width = budget.prior_item_chars
+    return PriorMeeting(
+        relation=relation,
+        start=_local_iso(other.start, zone),
+        title=clean_text(other.title, budget.prior_title_chars, multiline=False),
+        shared_people=shared,
+        summary=clean_text(record.summary, budget.prior_summary_chars) if record else "",
+        open_questions=tuple(clean_text(q, width) for q in record.open_questions[:items])
+        if record
+        else (),
+        follow_ups=tuple(clean_text(f, width) for f in record.follow_ups[:items]) if record else (),
+    )
+
+
+def build_context(
+    *,
+    store: Store,
+    read_summary: SummaryReader,
+    user: User,
+    meeting: Meeting,
+    template: PrepTemplate,
+    template_version: str,
+    type_label: str,
+    internal_domains: frozenset[str],
+    budget: ContextBudget = DEFAULT_BUDGET,
+) -> MeetingContext:
+    """Gather and bound the context for `meeting` (reads the store and prior summaries)."""
+    zone = _zone(user.time_zone)
+    own = user.email.lower()
+    humans = list(meeting.human_attendees)
+    # Organizer first, then the user, then everybody else in calendar order.
+    humans.sort(key=lambda a: (not a.organizer, not (a.is_self or a.email.lower() == own)))
+    facts = tuple(
+        AttendeeFact(
+            name=clean_text(a.display_name, budget.name_chars, multiline=False),
+            email=clean_text(a.email, budget.name_chars, multiline=False),
+            internal=a.domain in internal_domains,
+            organizer=a.organizer or a.email.lower() == meeting.organizer_email.lower(),
+            optional=a.optional,
+            is_self=a.is_self or a.email.lower() == own,
+            response=a.response_status.value,
+        )
+        for a in humans
+    )
+    internal = sum(1 for f in facts if f.internal)
+    picked, found = _related(store, user, meeting, budget)
+    prior = tuple(
+        _prior_fact(
+            relation=rel,
+            other=m,
+            shared=shared,
+            zone=zone,
+            read_summary=read_summary,
+            budget=budget,
+        )
+        for rel, m, shared in picked
+    )
+    description = clean_text(meeting.description)
+    ctx = MeetingContext(
+        event_id=meeting.event_id,
+        meeting_type=meeting.meeting_type,
+        type_label=type_label,
+        title=clean_text(meeting.title, budget.title_chars, multiline=False),
+        description=clean_text(description, budget.description_chars),
+        description_clipped=len(description) > budget.description_chars,
+        start=_local_iso(meeting.start, zone),
+        end=_local_iso(meeting.end, zone),
+        duration_minutes=max(0, int((meeting.end - meeting.start).total_seconds() // 60)),
+        time_zone=str(zone.key),
+        locale=user.locale,
+        recurring=bool(meeting.series_id),
+        organizer=clean_text(meeting.organizer_email, budget.name_chars, multiline=False),
+        attendees=facts[: budget.max_attendees],
+        attendees_omitted=max(0, len(facts) - budget.max_attendees),
+        internal_count=internal,
+        external_count=len(facts) - internal,
+        conference_link=clean_text(meeting.conference_link or "", 500, multiline=False),
+        attachments=tuple(
+            AttachmentFact(
+                title=clean_text(a.title, budget.prior_title_chars, multiline=False),
+                url=clean_text(a.url, 500, multiline=False),
+            )
+            for a in meeting.attachments[: budget.max_attachments]
+        ),
+        prior=prior,
+        prior_found=found,
+        template=template,
+        template_version=template_version,
+    )
+    return fit_to_budget(ctx, budget)
+
+
+def fit_to_budget(ctx: MeetingContext, budget: ContextBudget) -> MeetingContext:
+    """Shrink the context until its prompt fits: least relevant history first."""
+    from functions.materials.prompt import build_prompt
+
+    while build_prompt(ctx).chars > budget.max_prompt_chars:
+        if ctx.prior:
+            ctx = ctx.model_copy(update={"prior": ctx.prior[:-1]})
+        elif len(ctx.attendees) > 5:
+            keep = len(ctx.attendees) // 2
+            omitted = ctx.attendees_omitted + len(ctx.attendees) - keep
+            ctx = ctx.model_copy(
+                update={"attendees": ctx.attendees[:keep], "attendees_omitted": omitted}
+            )
+        elif len(ctx.description) > 200:
+            shorter = clean_text(ctx.description, len(ctx.description) // 2)
+            ctx = ctx.model_copy(update={"description": shorter, "description_clipped": True})
+        else:
+            break  # what is left is fixed text and configuration
+    return ctx

@@ -1,0 +1,241 @@
+"""`POST /tasks/generate`: write one meeting's prep materials, exactly once in effect.
+
+Queued by the sidebar and Chat buttons (functions/prep/queueing.py) with
+{user_id, event_id, version}. Cloud Tasks delivers at least once, so:
+
+- A meeting already `ready` (or `delivered`) with materials is done: the
+  delivery is acknowledged and no model is called.
+- Identical input reuses stored objects (see pipeline.cache_key).
+- Concurrent deliveries of the same work race for a claim on the cache key;
+  the loser answers 503 and by its retry the winner's objects exist. The
+  claim is per 10-minute slot (the current and the previous slot are both
+  taken) so a worker that died holding it blocks retries for 20 minutes at
+  most instead of forever.
+- The "ready" message is sent under a claim on the materials ref: one message
+  per set of materials, however often the task runs.
+
+Version: the task names the version the user clicked on, but the stored
+meeting is the truth. If the meeting moved since, materials are written for
+the current version (dropping the task would leave the meeting `generating`
+forever, since planning never moves a generating meeting). The state moves
+to `ready` only if the version is still the one generated for; if the
+meeting changed meanwhile the task retries and generates for the new one.
+
+Failures: quota, 5xx and timeouts (after the client's own retries) answer
+503 so the queue retries with backoff, until `max_transient_failures` such
+failures for the same input; then, like a schema mismatch or the daily cap,
+the meeting becomes `failed` and the task is acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import UTC, timedelta
+from typing import Any
+
+from functions.domain.meetings import Meeting
+from functions.domain.prep_state import InvalidTransition, PrepState, can_advance
+from functions.domain.users import User
+from functions.logs import log
+from functions.materials.generator import GenerationFailed, TransientGenerationError
+from functions.materials.pipeline import Prepared, prepare, store_materials
+from functions.materials.quota import DailyCap, take_slot
+from functions.materials.storage import StorageError
+from functions.services import Services
+from functions.store.port import Conflict, NotFound, StoreError
+from functions.tasks.endpoint import BadTask, RetryLater
+
+_log = logging.getLogger(__name__)
+
+#: Length of one generation-lock slot; longer than any single generation attempt.
+LOCK_SLOT = timedelta(minutes=10)
+_DONE = (PrepState.READY, PrepState.DELIVERED)
+
+
+def _text_field(payload: Mapping[str, Any], name: str, *, required: bool = True) -> str:
+    value = payload.get(name, "")
+    if not isinstance(value, str) or (required and not value) or len(value) > 1024:
+        raise BadTask(f"payload field {name} is missing or not a short string")
+    return value
+
+
+def handle_generate(services: Services, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    user_id = _text_field(payload, "user_id")
+    event_id = _text_field(payload, "event_id")
+    version = _text_field(payload, "version", required=False)
+    store = services.store
+    try:
+        user = store.get_user(user_id)
+        meeting = store.get_meeting(user_id, event_id)
+    except StoreError:
+        raise RetryLater("store unavailable") from None
+    if user is None or meeting is None:
+        raise BadTask("the user or the meeting no longer exists")
+    if version and meeting.version != version:
+        log(_log, logging.INFO, "generation for a newer meeting version", user_id=user_id)
+
+    if meeting.prep_state in _DONE and meeting.materials_ref:
+        announce_ready(services, user, meeting)
+        return {"outcome": "already_ready"}
+    if meeting.prep_state is PrepState.CANCELLED:
+        return {"outcome": "cancelled"}
+    if meeting.prep_state is not PrepState.GENERATING:
+        meeting = _start(services, meeting)
+        if meeting.prep_state is not PrepState.GENERATING:
+            return {"outcome": f"skipped_{meeting.prep_state.value}"}
+
+    try:
+        prepared = prepare(services, user, meeting)
+        cached = services.materials_storage.exists(prepared.ref)
+    except (StorageError, StoreError):
+        raise RetryLater("storage unavailable") from None
+    if not cached:
+        failure = _generate(services, user, meeting, prepared)
+        if failure is not None:
+            return {"outcome": failure}
+    try:
+        ready = store.set_prep_state(
+            user_id,
+            event_id,
+            PrepState.READY,
+            expected_version=meeting.version,
+            materials_ref=prepared.ref,
+        )
+    except Conflict:
+        raise RetryLater("the meeting changed while its materials were written") from None
+    except (InvalidTransition, NotFound):
+        # Cancelled or deleted meanwhile, or another delivery finished first.
+        return {"outcome": "superseded"}
+    log(_log, logging.INFO, "materials ready", user_id=user_id, cached=cached)
+    announce_ready(services, user, ready)
+    return {"outcome": "ready", "cached": cached}
+
+
+def _start(services: Services, meeting: Meeting) -> Meeting:
+    """The task may arrive before the queueing side moved the state: move it here."""
+    if not can_advance(meeting.prep_state, PrepState.GENERATING):
+        return meeting
+    try:
+        return services.store.set_prep_state(
+            meeting.user_id, meeting.event_id, PrepState.GENERATING
+        )
+    except InvalidTransition:
+        current = services.store.get_meeting(meeting.user_id, meeting.event_id)
+        return current or meeting
+
+
+def _lock_keys(services: Services, key: str) -> list[str]:
+    now = services.clock.now().astimezone(UTC)
+    slot = int(now.timestamp() // LOCK_SLOT.total_seconds())
+    return [f"gen-lock:{key}:{slot}", f"gen-lock:{key}:{slot - 1}"]
+
+
+def _generate(services: Services, user: User, meeting: Meeting, prepared: Prepared) -> str | None:
+    """Call the generator and store the result; returns a failure outcome or None."""
+    store = services.store
+    taken: list[str] = []
+    for lock in _lock_keys(services, prepared.key):
+        if not store.claim(user.user_id, lock):
+            for held in taken:
+                store.release_claim(user.user_id, held)
+            raise RetryLater("another delivery is generating these materials")
+        taken.append(lock)
+    try:
+        return _generate_locked(services, user, meeting, prepared)
+    finally:
+        for held in taken:
+            store.release_claim(user.user_id, held)
+
+
+def _generate_locked(
+    services: Services, user: User, meeting: Meeting, prepared: Prepared
+) -> str | None:
+    generator = services.generator
+    cap = DailyCap(services.store, services.settings.materials.daily_generations, services.clock)
+    slot = None
+    if generator.metered:
+        slot = cap.take(user.user_id)
+        if slot is None:
+            log(_log, logging.WARNING, "daily generation cap reached", user_id=user.user_id)
+            _fail(services, meeting)
+            return "daily_cap"
+    try:
+        generation = generator.generate(prepared.context, prepared.prompt)
+    except TransientGenerationError as exc:
+        _log_usage(user, exc.usage.input_tokens, exc.usage.output_tokens, "transient")
+        if slot is not None:
+            cap.give_back(user.user_id, slot)
+        limit = services.settings.materials.max_transient_failures
+        if take_slot(services.store, user.user_id, f"gen-retry:{prepared.key}", limit) is None:
+            log(_log, logging.ERROR, "generation kept failing", user_id=user.user_id)
+            _fail(services, meeting)
+            return "failed"
+        raise RetryLater(str(exc)) from None
+    except GenerationFailed as exc:
+        _log_usage(user, exc.usage.input_tokens, exc.usage.output_tokens, "failed")
+        log(_log, logging.ERROR, "generation failed", user_id=user.user_id, reason=str(exc))
+        _fail(services, meeting)
+        return "failed"
+    try:
+        info = store_materials(
+            storage=services.materials_storage,
+            prepared=prepared,
+            generation=generation,
+            generator=generator,
+            services=services,
+            meeting=meeting,
+        )
+    except StorageError:
+        raise RetryLater("could not store the materials") from None
+    _log_usage(user, info.input_tokens, info.output_tokens, "ok", cost_usd=info.cost_usd)
+    return None
+
+
+def _log_usage(
+    user: User, input_tokens: int, output_tokens: int, result: str, cost_usd: float = 0.0
+) -> None:
+    """One line per generation attempt: the source for usage and cost dashboards."""
+    log(
+        _log,
+        logging.INFO,
+        "generation usage",
+        user_id=user.user_id,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=cost_usd,
+        result=result,
+    )
+
+
+def _fail(services: Services, meeting: Meeting) -> None:
+    # Cancelled or deleted meanwhile: nothing left to fail.
+    with contextlib.suppress(InvalidTransition, NotFound):
+        services.store.set_prep_state(meeting.user_id, meeting.event_id, PrepState.FAILED)
+
+
+def announce_ready(services: Services, user: User, meeting: Meeting) -> None:
+    """Send the one "materials ready" message for this set of materials.
+
+    Delivery lives in functions/notify (another module); when it is not
+    deployed the materials are still ready and the sidebar shows them.
+    """
+    if meeting.prep_state is not PrepState.READY or not meeting.materials_ref:
+        return
+    key = f"ready-msg:{meeting.materials_ref}"
+    if not services.store.claim(user.user_id, key):
+        return
+    try:
+        from functions.notify.ready import send_ready
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("functions.notify", "functions.notify.ready"):
+            raise
+        log(_log, logging.WARNING, "ready notification unavailable", user_id=user.user_id)
+        return
+    try:
+        send_ready(services, user, meeting)
+    except Exception as exc:
+        services.store.release_claim(user.user_id, key)
+        log(_log, logging.WARNING, "ready message not sent", error=type(exc).__name__)
+        raise RetryLater("ready message not sent") from None

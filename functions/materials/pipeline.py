@@ -1,0 +1,119 @@
+"""From a stored meeting to stored materials: context, cache key, generation, rendering.
+
+The cache key is sha256 of the canonical context, the template version and
+the generator id. Identical input finds the objects already stored and makes
+no model call. "Regenerate" must give new materials even when nothing
+changed, so when the meeting's current materials were made from this very
+input, the key gets a suffix derived from the previous ref: a new object
+set, yet deterministic, so a duplicate delivery of the same regenerate task
+still lands on the same key (and on the cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from functions.domain.meetings import Meeting
+from functions.domain.users import User
+from functions.materials.context import MeetingContext, build_context
+from functions.materials.generator import Generation, Generator
+from functions.materials.model import GenerationInfo, SummaryRecord
+from functions.materials.prompt import Prompt, build_prompt
+from functions.materials.render import render_html, render_markdown
+from functions.materials.storage import (
+    MaterialsObjects,
+    MaterialsStorage,
+    materials_ref,
+    object_metadata,
+)
+
+if TYPE_CHECKING:
+    from functions.services import Services
+
+_KEY_CHARS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    context: MeetingContext
+    prompt: Prompt
+    key: str
+    ref: str
+
+
+def cache_key(ctx: MeetingContext, generator_id: str, previous_ref: str | None) -> str:
+    material = "\x1f".join([ctx.canonical_json(), ctx.template_version, generator_id])
+    base = hashlib.sha256(material.encode()).hexdigest()[:_KEY_CHARS]
+    previous_key = (previous_ref or "").rpartition("/")[2]
+    if previous_ref and previous_key.startswith(base):
+        return f"{base}-r{hashlib.sha256(previous_ref.encode()).hexdigest()[:8]}"
+    return base
+
+
+def prepare(services: Services, user: User, meeting: Meeting) -> Prepared:
+    """Build the bounded context and prompt and decide where the result lives."""
+    templates = services.prep_templates
+    storage = services.materials_storage
+    rules = services.classifier.rules
+    ctx = build_context(
+        store=services.store,
+        read_summary=storage.read_summary,
+        user=user,
+        meeting=meeting,
+        template=templates.for_type(meeting.meeting_type),
+        template_version=templates.version,
+        type_label=rules.label_of(meeting.meeting_type),
+        internal_domains=services.classifier.internal_domains_for(user.domain),
+    )
+    key = cache_key(ctx, services.generator.generator_id, meeting.materials_ref)
+    return Prepared(
+        context=ctx,
+        prompt=build_prompt(ctx),
+        key=key,
+        ref=materials_ref(user.user_id, meeting.event_id, key),
+    )
+
+
+def store_materials(
+    *,
+    storage: MaterialsStorage,
+    prepared: Prepared,
+    generation: Generation,
+    generator: Generator,
+    services: Services,
+    meeting: Meeting,
+) -> GenerationInfo:
+    """Validate the content once more, render both formats and upload them (HTML last)."""
+    ctx = prepared.context
+    content = generation.content.cleaned(ctx.allowed_urls())
+    info = GenerationInfo(
+        generator=generator.generator_id,
+        model=generation.model,
+        offline=generation.offline,
+        input_tokens=generation.usage.input_tokens,
+        output_tokens=generation.usage.output_tokens,
+        cost_usd=generator.prices.cost(generation.usage),
+        template_version=ctx.template_version,
+        cache_key=prepared.key,
+        generated_at=services.clock.now(),
+    )
+    summary = SummaryRecord(
+        meeting_start=meeting.start,
+        summary=content.summary,
+        open_questions=content.questions,
+        follow_ups=content.follow_ups,
+        generator=generator.generator_id,
+        generated_at=info.generated_at,
+    )
+    storage.put(
+        prepared.ref,
+        MaterialsObjects(
+            html=render_html(ctx, content, info),
+            markdown=render_markdown(ctx, content, info),
+            summary=summary,
+            metadata=object_metadata(info),
+        ),
+    )
+    return info
