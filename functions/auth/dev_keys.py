@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import threading
 import time
+from functools import cached_property
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,17 @@ class DevSigner:
         return {self.key_id: self.cert_pem}
 
     def sign(self, claims: Mapping[str, Any]) -> str:
-        from google.auth import crypt, jwt
+        from google.auth import jwt
 
-        signer = crypt.RSASigner.from_string(self._private_pem, key_id=self.key_id)
-        token: bytes = jwt.encode(signer, dict(claims))
+        token: bytes = jwt.encode(self._signer, dict(claims))
         return token.decode()
+
+    @cached_property
+    def _signer(self) -> Any:
+        """Parsing the PEM costs ~50 ms, so it happens once per key, not per token."""
+        from google.auth import crypt
+
+        return crypt.RSASigner.from_string(self._private_pem, key_id=self.key_id)
 
     def id_token(
         self,

@@ -56,6 +56,8 @@ class Preferences:
     quiet_hours: QuietHours | None = None
     #: Type chosen by the user, keyed "event:<event id>" or "series:<series id>".
     type_overrides: Mapping[str, str] = field(default_factory=dict)
+    #: Meeting types prepared automatically at trigger time ("ready" message, no button).
+    auto_prep_types: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for meeting_type, hours in self.lead_hours.items():
@@ -65,6 +67,7 @@ class Preferences:
                 )
         object.__setattr__(self, "lead_hours", _frozen(self.lead_hours))
         object.__setattr__(self, "type_overrides", _frozen(self.type_overrides))
+        object.__setattr__(self, "auto_prep_types", frozenset(self.auto_prep_types))
 
     def override_for(self, event_id: str, series_id: str | None) -> str | None:
         """The user's chosen type: one occurrence beats its series."""

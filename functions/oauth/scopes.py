@@ -20,7 +20,10 @@ GMAIL_SEND = _G + "gmail.send"
 #: token naming the Google account that consented (checked against the state's user).
 OPENID = "openid"
 
-DEFAULT_SCOPES = (CALENDAR_EVENTS_OWNED_READONLY,)
+#: Calendar to sync; gmail.send (the narrowest Gmail scope) so reminders can be
+#: sent as the user while they are away. Chat messages come from the Chat app's
+#: own identity and need nothing here.
+DEFAULT_SCOPES = (CALENDAR_EVENTS_OWNED_READONLY, GMAIL_SEND)
 
 #: Broader scopes that also grant what a narrow one does.
 _COVERED_BY: dict[str, frozenset[str]] = {

@@ -20,7 +20,11 @@ from functions.oauth.credentials import (
     ReconnectNeeded,
 )
 from functions.oauth.flow import disconnect
-from functions.oauth.scopes import CALENDAR_EVENTS_OWNED_READONLY, GMAIL_SEND
+from functions.oauth.scopes import (
+    CALENDAR_EVENTS_OWNED_READONLY,
+    CALENDAR_EVENTS_READONLY,
+    GMAIL_SEND,
+)
 from functions.services import Services, set_services
 from tests.oauth.conftest import ALICE, CLIENT_SECRET, World, make_settings
 
@@ -142,7 +146,9 @@ def test_a_newly_configured_scope_asks_the_user_to_reconnect(
         world.tmp,
         world.fake,
         dev_key_path,
-        PREP_OAUTH_SCOPES=f"{CALENDAR_EVENTS_OWNED_READONLY} {GMAIL_SEND}",
+        PREP_OAUTH_SCOPES=" ".join(
+            (CALENDAR_EVENTS_OWNED_READONLY, GMAIL_SEND, CALENDAR_EVENTS_READONLY)
+        ),
     )
     services = Services(load_settings(env), clock=world.clock)
     set_services(services)

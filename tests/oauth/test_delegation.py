@@ -22,7 +22,7 @@ from functions.domain.clock import FixedClock
 from functions.domain.users import ConnectionState, User
 from functions.oauth.credentials import ReconnectNeeded
 from functions.oauth.flow import connect_delegated
-from functions.oauth.scopes import CALENDAR_EVENTS_OWNED_READONLY
+from functions.oauth.scopes import DEFAULT_SCOPES
 from functions.services import Services, set_services
 from tests.oauth.conftest import ALICE, BOB, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, make_settings
 from tests.support.fake_oauth import (
@@ -55,7 +55,7 @@ def delegated(tmp_path: Path, dev_key_path: Path) -> Iterator[tuple[Services, Fa
         fake.service_accounts[SA_EMAIL] = ServiceAccount(
             SA_EMAIL,
             public_pem,
-            delegated={ALICE.email: frozenset({CALENDAR_EVENTS_OWNED_READONLY})},
+            delegated={ALICE.email: frozenset(DEFAULT_SCOPES)},
         )
         key_file = tmp_path / "dwd-key.json"
         key_file.write_text(
@@ -96,7 +96,7 @@ def test_the_service_account_acts_as_the_user(
     claims = jwt.decode(request.form["assertion"], verify=False)
     assert claims["sub"] == ALICE.email
     assert claims["iss"] == SA_EMAIL
-    assert claims["scope"] == CALENDAR_EVENTS_OWNED_READONLY
+    assert claims["scope"].split() == list(DEFAULT_SCOPES)
     # Nothing is stored per user with delegation.
     assert services.store.get_credentials(ALICE.subject) is None
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from functions.domain.users import ConnectionState, User
 from functions.oauth.flow import disconnect
-from functions.oauth.scopes import CALENDAR_EVENTS_OWNED_READONLY
+from functions.oauth.scopes import CALENDAR_EVENTS_OWNED_READONLY, DEFAULT_SCOPES, GMAIL_SEND
 from functions.sync.tasks import SYNC_PATH
 from functions.tasks.local_queue import LocalTaskQueue
 from tests.oauth.conftest import ALICE, BOB, CLIENT_ID, REDIRECT_URI, World
@@ -37,7 +37,8 @@ def test_authorization_url_asks_for_offline_consent_with_pkce(world: World) -> N
     assert q["prompt"] == "consent"
     assert q["include_granted_scopes"] == "true"
     assert q["login_hint"] == ALICE.email
-    assert q["scope"].split() == ["openid", CALENDAR_EVENTS_OWNED_READONLY]
+    assert q["scope"].split() == ["openid", *DEFAULT_SCOPES]
+    assert set(DEFAULT_SCOPES) == {CALENDAR_EVENTS_OWNED_READONLY, GMAIL_SEND}
     assert q["code_challenge_method"] == "S256"
     assert len(q["code_challenge"]) == 43
     assert "code_verifier" not in q
@@ -72,7 +73,7 @@ def test_connecting_stores_a_sealed_grant_and_marks_the_user_connected(world: Wo
     stored = world.services.credentials.load(ALICE.subject)
     assert stored is not None
     assert stored.refresh_token == grant.refresh_token
-    assert set(stored.scopes) == {"openid", CALENDAR_EVENTS_OWNED_READONLY}
+    assert set(stored.scopes) == {"openid", *DEFAULT_SCOPES}
 
     # PKCE: the verifier went to the token endpoint and hashes to the URL's challenge.
     [exchange] = world.fake.requests_of("authorization_code")
@@ -209,7 +210,7 @@ def test_broader_earlier_grants_satisfy_the_narrow_scope(world: World) -> None:
     """include_granted_scopes may hand back more than asked (oauthlib calls it a scope change)."""
     broader = "https://www.googleapis.com/auth/calendar.readonly"
     url = world.start(ALICE)
-    response = world.callback(world.fake.consent(url, ALICE, grant=["openid", broader]))
+    response = world.callback(world.fake.consent(url, ALICE, grant=["openid", broader, GMAIL_SEND]))
 
     assert response.status_code == 200
     stored = world.services.credentials.load(ALICE.subject)

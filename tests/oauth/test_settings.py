@@ -25,7 +25,7 @@ def test_local_defaults_point_at_the_apps_own_stand_in() -> None:
     assert s.oauth_auth_uri == "http://127.0.0.1:9000/dev/oauth/authorize"
     assert s.oauth_token_uri == "http://127.0.0.1:9000/dev/oauth/token"
     assert s.oauth_revoke_uri == "http://127.0.0.1:9000/dev/oauth/revoke"
-    assert s.oauth_scopes == (CALENDAR_EVENTS_OWNED_READONLY,)
+    assert s.oauth_scopes == (CALENDAR_EVENTS_OWNED_READONLY, GMAIL_SEND)
 
 
 def test_production_talks_to_google() -> None:

@@ -1,0 +1,1 @@
+"""Telling users about their meetings: Gmail and Google Chat delivery, exactly once."""

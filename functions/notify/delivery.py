@@ -1,0 +1,163 @@
+"""Send one notice on every channel the user wants, each at most once.
+
+Exactly-once rests on a store claim per (notice, channel), taken *before*
+the send: a duplicated or retried task finds the claim and sends nothing.
+A transient failure gives the claim back, so the queue's retry can send; a
+permanent one keeps it (retrying cannot help) and records the problem on
+the user for their homepage card. Channels are independent: Chat being down
+does not hold back the email, and a retry only re-sends what failed.
+
+The one gap claims cannot close: a process that dies between claiming and
+sending leaves the claim taken and that one message unsent. Chat adds a
+second guard for the opposite gap (a send that reached Google but whose
+answer was lost): its `requestId` is derived from the claim key, so the
+retried create returns the first message instead of posting another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.errors
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from functions.domain.users import Preferences, User
+from functions.logs import log
+from functions.notify import problems
+from functions.notify.chat_message import chat_message_for
+from functions.notify.content import Notice
+from functions.notify.email_message import build_email
+from functions.notify.port import (
+    Channel,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from functions.services import Services
+from functions.store.port import Store
+
+_log = logging.getLogger(__name__)
+
+#: Fixed namespace: request ids and Message-IDs derived from claim keys stay stable forever.
+_IDS = uuid.UUID("5f1d0a52-8f3e-4c1b-9a55-2f0c6f0e9b21")
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    DISABLED = "disabled"
+    UNDELIVERABLE = "undeliverable"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    outcomes: Mapping[Channel, Outcome]
+
+    @property
+    def needs_retry(self) -> bool:
+        return Outcome.RETRY in self.outcomes.values()
+
+    def as_dict(self) -> dict[str, str]:
+        return {c.value: o.value for c, o in self.outcomes.items()}
+
+
+def channel_enabled(preferences: Preferences, channel: Channel) -> bool:
+    return preferences.email_enabled if channel is Channel.EMAIL else preferences.chat_enabled
+
+
+def stable_id(user_id: str, key: str) -> uuid.UUID:
+    return uuid.uuid5(_IDS, f"{user_id}\x1f{key}")
+
+
+def _send(services: Services, channel: Channel, notice: Notice, key: str) -> None:
+    user = notice.user
+    if channel is Channel.EMAIL:
+        host = urlsplit(services.settings.public_url).hostname or "localhost"
+        try:
+            message = build_email(
+                notice,
+                sender_name=services.settings.notify.mail_from_name,
+                sent_at=services.clock.now(),
+                message_id=f"<{stable_id(user.user_id, key).hex}@{host}>",
+            )
+        except (ValueError, email.errors.MessageError):
+            raise PermanentDeliveryError(
+                Channel.EMAIL, problems.EMAIL_NO_ADDRESS, "unusable address"
+            ) from None
+        services.notifiers.email.send(user.user_id, message)
+    else:
+        services.notifiers.chat.send_direct(
+            user.user_id, chat_message_for(notice), request_id=str(stable_id(user.user_id, key))
+        )
+
+
+def set_problem(store: Store, user_id: str, problem: str) -> None:
+    """Record a problem the user must fix (re-read first: the user may have changed)."""
+    current = store.get_user(user_id)
+    if current is not None and current.delivery_problem != problem:
+        store.put_user(dataclasses.replace(current, delivery_problem=problem))
+
+
+def clear_problem(store: Store, user_id: str, channel: Channel) -> None:
+    """A send on `channel` worked, so a problem recorded for that channel is over."""
+    current = store.get_user(user_id)
+    if current is not None and problems.channel_of(current.delivery_problem) is channel:
+        store.put_user(dataclasses.replace(current, delivery_problem=None))
+
+
+def deliver(services: Services, user: User, notice: Notice, *, claim_prefix: str) -> DeliveryReport:
+    """Send `notice` on each enabled channel under the claim `{claim_prefix}:{channel}`."""
+    store = services.store
+    outcomes: dict[Channel, Outcome] = {}
+    for channel in Channel:
+        if not channel_enabled(user.preferences, channel):
+            outcomes[channel] = Outcome.DISABLED
+            continue
+        key = f"{claim_prefix}:{channel.value}"
+        if not store.claim(user.user_id, key):
+            outcomes[channel] = Outcome.ALREADY_SENT
+            continue
+        try:
+            _send(services, channel, notice, key)
+        except PermanentDeliveryError as exc:
+            # The claim stays: this notice is settled for this channel.
+            set_problem(store, user.user_id, exc.problem)
+            outcomes[channel] = Outcome.UNDELIVERABLE
+            log(
+                _log,
+                logging.WARNING,
+                "notification undeliverable",
+                user_id=user.user_id,
+                channel=channel.value,
+                problem=exc.problem,
+            )
+        except TransientDeliveryError as exc:
+            store.release_claim(user.user_id, key)
+            outcomes[channel] = Outcome.RETRY
+            log(
+                _log,
+                logging.WARNING,
+                "notification failed, will retry",
+                user_id=user.user_id,
+                channel=channel.value,
+                reason=exc.reason,
+            )
+        except BaseException:
+            store.release_claim(user.user_id, key)
+            raise
+        else:
+            outcomes[channel] = Outcome.SENT
+            clear_problem(store, user.user_id, channel)
+            log(
+                _log,
+                logging.INFO,
+                "notification sent",
+                user_id=user.user_id,
+                channel=channel.value,
+                kind=notice.kind.value,
+            )
+    return DeliveryReport(outcomes)

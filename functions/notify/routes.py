@@ -1,0 +1,32 @@
+"""The prep workflow's HTTP routes, for `functions.routes` to mount (imports stay inside)."""
+
+from __future__ import annotations
+
+from functions.web import Handler
+
+CHAT_PATH = "/chat"
+OUTBOX_PATH = "/dev/outbox"
+OUTBOX_CLICK_PATH = "/dev/outbox/click"
+
+
+def task_routes() -> dict[str, Handler]:
+    """The prep task at each meeting's trigger time (OIDC-verified by `task_endpoint`)."""
+    from functions.prep.notify_task import handle_prep_task
+    from functions.prep.queueing import PREP_PATH
+    from functions.tasks.endpoint import task_endpoint
+
+    return {PREP_PATH: task_endpoint("prep", handle_prep_task)}
+
+
+def chat_routes() -> dict[str, Handler]:
+    """The Chat app's interaction endpoint (verified Chat bearer token)."""
+    from functions.chat.endpoint import chat_endpoint
+
+    return {CHAT_PATH: chat_endpoint}
+
+
+def dev_routes() -> dict[str, Handler]:
+    """Local mode only (404 otherwise): the outbox page and its Chat-click stand-in."""
+    from functions.notify.outbox_page import outbox_click, outbox_page
+
+    return {OUTBOX_PATH: outbox_page, OUTBOX_CLICK_PATH: outbox_click}

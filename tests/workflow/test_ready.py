@@ -1,0 +1,99 @@
+""" "Your prep is ready": once per set of materials, on each channel, then `delivered`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from functions.domain.prep_state import PrepState
+from functions.notify.content import calendar_event_url
+from functions.notify.port import Channel, Notifiers, TransientDeliveryError
+from functions.notify.ready import send_ready
+from functions.services import Services
+from functions.tasks.endpoint import RetryLater
+from tests.notify.factories import (
+    USER_ID,
+    MemoryChat,
+    MemoryEmail,
+    make_meeting,
+    make_services,
+    make_user,
+)
+
+URL = "https://storage.googleapis.com/prep/materials.html?X-Goog-Signature=abc&X-Goog-Expires=900"
+
+
+@pytest.fixture
+def email() -> MemoryEmail:
+    return MemoryEmail()
+
+
+@pytest.fixture
+def chat() -> MemoryChat:
+    return MemoryChat()
+
+
+@pytest.fixture
+def services(tmp_path: Path, email: MemoryEmail, chat: MemoryChat) -> Services:
+    s = make_services(tmp_path, notifiers=Notifiers(email=email, chat=chat))
+    s.store.put_user(make_user())
+    s.store.upsert_meetings([make_meeting(prep_state=PrepState.READY, materials_ref="m/1")])
+    return s
+
+
+def ready(services: Services) -> None:
+    meeting = services.store.get_meeting(USER_ID, "evt0001")
+    assert meeting is not None
+    send_ready(services, make_user(), meeting, materials_url=URL)
+
+
+def test_sent_once_with_the_materials_link_then_delivered(
+    services: Services, email: MemoryEmail, chat: MemoryChat
+) -> None:
+    ready(services)
+    ready(services)
+    assert len(email.sent) == 1 and len(chat.sent) == 1
+    _, message = email.sent[0]
+    assert str(message["Subject"]).startswith("Your prep is ready")
+    text = message.get_body(("plain",))
+    assert text is not None and URL in text.get_content()
+    _, card_message, _ = chat.sent[0]
+    buttons = card_message["cardsV2"][0]["card"]["sections"][0]["widgets"][-1]["buttonList"]
+    urls = [b["onClick"]["openLink"]["url"] for b in buttons["buttons"]]
+    meeting = services.store.get_meeting(USER_ID, "evt0001")
+    assert meeting is not None
+    assert urls == [URL, calendar_event_url(meeting)]
+    assert "Generate prep" not in json.dumps(card_message)
+    assert meeting.prep_state is PrepState.DELIVERED
+
+
+def test_new_materials_get_a_new_message(services: Services, email: MemoryEmail) -> None:
+    ready(services)
+    services.store.upsert_meetings([make_meeting(prep_state=PrepState.READY, materials_ref="m/2")])
+    ready(services)
+    assert len(email.sent) == 2
+
+
+def test_transient_failure_retries_that_channel_only(
+    services: Services, email: MemoryEmail, chat: MemoryChat
+) -> None:
+    chat.failures.append(TransientDeliveryError(Channel.CHAT, "http 503"))
+    with pytest.raises(RetryLater):
+        ready(services)
+    meeting = services.store.get_meeting(USER_ID, "evt0001")
+    assert meeting is not None and meeting.prep_state is PrepState.READY  # not settled yet
+    ready(services)
+    assert len(email.sent) == 1 and len(chat.sent) == 1
+    meeting = services.store.get_meeting(USER_ID, "evt0001")
+    assert meeting is not None and meeting.prep_state is PrepState.DELIVERED
+
+
+def test_refuses_a_meeting_without_materials_or_of_another_user(services: Services) -> None:
+    with pytest.raises(ValueError, match="materials"):
+        send_ready(services, make_user(), make_meeting(materials_ref=None), materials_url=URL)
+    other = dataclasses.replace(make_user(), user_id="someone-else")
+    with pytest.raises(ValueError, match="another user"):
+        send_ready(services, other, make_meeting(materials_ref="m/1"), materials_url=URL)
