@@ -22,6 +22,44 @@ def health(request: Request) -> Response:
 
 
 @functions_framework.http
+def addon(request: Request) -> Response:
+    """The Calendar sidebar: the Workspace add-on's one HTTP endpoint."""
+    from addon.routes import addon_routes
+
+    return web.dispatch(addon_routes(), request)
+
+
+@functions_framework.http
+def tasks(request: Request) -> Response:
+    """Every /tasks/* path (Cloud Tasks and Cloud Scheduler), OIDC-verified per route."""
+    return web.dispatch(routes.task_routes(), request)
+
+
+@functions_framework.http
+def calendar_webhook(request: Request) -> Response:
+    """Calendar push notifications: verified by channel token, they queue a sync."""
+    return web.dispatch(routes.webhook_routes(), request)
+
+
+@functions_framework.http
+def oauth(request: Request) -> Response:
+    """The OAuth consent redirect (`/oauth/callback`): trusted only through its state."""
+    return web.dispatch(routes.oauth_routes(), request)
+
+
+@functions_framework.http
+def chat(request: Request) -> Response:
+    """The Google Chat app: card clicks (Generate prep), verified as coming from Chat.
+
+    Deployed on its own, the function's URL is the Chat app's endpoint, so any
+    path is the Chat endpoint.
+    """
+    from functions.chat.endpoint import chat_endpoint
+
+    return chat_endpoint(request)
+
+
+@functions_framework.http
 def local(request: Request) -> Response:
     """Every route in one process: the embedded default used by `python main.py serve`."""
     return web.dispatch(routes.local_routes(), request)

@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", type=_aware_datetime, help="meeting start, to print the prep trigger time"
     )
     classify.add_argument("--config", help="rules file (default: config/meeting_types.yaml)")
+    from addon.cli import add_addon_commands
+
+    add_addon_commands(sub)
+    from functions.sync.cli import add_sync_commands
+
+    add_sync_commands(sub)
     return parser
 
 
@@ -133,7 +139,10 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"classify": _classify, "serve": _serve}
+    from addon.cli import ADDON_COMMANDS
+    from functions.sync.cli import SYNC_COMMANDS
+
+    commands = {"classify": _classify, "serve": _serve, **ADDON_COMMANDS, **SYNC_COMMANDS}
     try:
         return commands[args.command](args)
     except (UsageError, ConfigError, SettingsError) as exc:

@@ -9,15 +9,35 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+
+from functions.materials.settings import (
+    MaterialsSettings,
+    MaterialsSettingsError,
+    load_materials_settings,
+)
+from functions.notify.settings import (
+    NotifySettings,
+    NotifySettingsError,
+    load_notify_settings,
+)
+from functions.oauth.scopes import DEFAULT_SCOPES, is_valid_scope
+from functions.oauth.sealing import parse_kek_spec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = REPO_ROOT / ".local" / "prep.db"
 DEFAULT_MEETING_TYPES = REPO_ROOT / "config" / "meeting_types.yaml"
 DEFAULT_DEV_KEY = REPO_ROOT / ".local" / "dev-signing-key.pem"
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+DEFAULT_TOKEN_KEK = REPO_ROOT / ".local" / "token-kek"
+LOCAL_WEB_CLIENT_ID = "local-web-client.apps.googleusercontent.com"
+GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
+DEFAULT_ICS = REPO_ROOT / "config" / "sample.ics"
 
 
 class Mode(StrEnum):
@@ -53,6 +73,39 @@ class Settings:
     #: Audience and caller of OIDC tokens on /tasks/* (Cloud Tasks and Scheduler).
     tasks_audience: str = "http://127.0.0.1:8080/tasks"
     tasks_sa_email: str = "tasks@local.invalid"
+    #: Cloud Tasks region of the queues; required to enqueue in production.
+    tasks_location: str | None = None
+    #: OAuth *web* client of the offline-access consent flow (not the add-on's own client).
+    oauth_web_client_id: str = LOCAL_WEB_CLIENT_ID
+    oauth_web_client_secret: str = field(default="local-web-client-secret", repr=False)
+    oauth_redirect_uri: str = "http://127.0.0.1:8080/oauth/callback"
+    #: Google's endpoints in production; the app's own /dev/oauth/* stand-ins locally.
+    oauth_auth_uri: str = "http://127.0.0.1:8080/dev/oauth/authorize"
+    oauth_token_uri: str = "http://127.0.0.1:8080/dev/oauth/token"  # noqa: S105 - a URL
+    oauth_revoke_uri: str = "http://127.0.0.1:8080/dev/oauth/revoke"
+    oauth_scopes: tuple[str, ...] = DEFAULT_SCOPES
+    #: Key-encryption keys for stored credentials: "id:base64[,id:base64...]", first encrypts.
+    token_kek: str = field(default="", repr=False)
+    #: Local mode without PREP_TOKEN_KEK: the key file, created 0600 on first use.
+    token_kek_path: Path = DEFAULT_TOKEN_KEK
+    #: Domain-wide delegation: a service-account key file; set, it replaces per-user consent.
+    dwd_key_path: Path | None = None
+    #: Local mode: the calendar the embedded default imports (see docs/sync.md).
+    ics_path: Path = DEFAULT_ICS
+    #: The local user's email: their attendee entries in the .ics are "you".
+    local_user_email: str = "you@example.com"
+    #: Calendar API base URL; None is Google's. Set locally, background sync uses the API.
+    calendar_api_endpoint: str | None = None
+    #: Where Google delivers push pings; push is off unless it is an https:// URL.
+    webhook_url: str = "http://127.0.0.1:8080/calendar/webhook"
+    #: Key of the push channel tokens (HMAC); required for push in production.
+    webhook_secret: str = field(default="", repr=False)
+    #: How often Cloud Scheduler calls the fan-out; task names are per slot of this length.
+    sync_interval: timedelta = timedelta(minutes=15)
+    #: Prep materials: generator, Vertex AI, storage, links (functions/materials/settings.py).
+    materials: MaterialsSettings = field(default_factory=MaterialsSettings)
+    #: Notification delivery and the Chat app (functions/notify/settings.py).
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     @property
     def is_local(self) -> bool:
@@ -77,6 +130,10 @@ def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return p if p.is_absolute() else REPO_ROOT / p
 
 
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    return _path(env, name, REPO_ROOT) if env.get(name, "").strip() else None
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "").strip() or default
     loopback = value.startswith(("http://127.0.0.1", "http://localhost"))
@@ -94,6 +151,46 @@ def _required_in_production(
     if mode is Mode.PRODUCTION:
         raise SettingsError(f"{name} is required when PREP_MODE=production")
     return local_default
+
+
+def _scopes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "").replace(",", " ").split()
+    if not raw:
+        return DEFAULT_SCOPES
+    bad = [s for s in raw if not is_valid_scope(s)]
+    if bad:
+        raise SettingsError(f"{name}: {bad[0]!r} is not a Google OAuth scope")
+    return tuple(dict.fromkeys(raw))
+
+
+def _kek(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name, "").strip()
+    if raw:
+        try:
+            parse_kek_spec(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+    return raw
+
+
+def _production_or_local(env: Mapping[str, str], mode: Mode, name: str, local: str) -> str:
+    """A secret needed only by some functions: empty in production until set.
+
+    Checked where it is used (with a SettingsError naming it), so functions that
+    never need it do not have to be deployed with it.
+    """
+    return env.get(name, "").strip() or ("" if mode is Mode.PRODUCTION else local)
+
+
+def _minutes(env: Mapping[str, str], name: str, default: int) -> timedelta:
+    raw = env.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number of minutes") from None
+    if not 1 <= value <= 24 * 60:
+        raise SettingsError(f"{name}={value} must be between 1 and 1440 minutes")
+    return timedelta(minutes=value)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -148,4 +245,57 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tasks_sa_email=_required_in_production(
             env, mode, "PREP_TASKS_SA_EMAIL", "tasks@local.invalid"
         ),
+        tasks_location=env.get("PREP_TASKS_LOCATION", "").strip() or None,
+        oauth_web_client_id=_production_or_local(
+            env, mode, "PREP_OAUTH_WEB_CLIENT_ID", LOCAL_WEB_CLIENT_ID
+        ),
+        oauth_web_client_secret=_production_or_local(
+            env, mode, "PREP_OAUTH_WEB_CLIENT_SECRET", "local-web-client-secret"
+        ),
+        oauth_redirect_uri=_url(env, "PREP_OAUTH_REDIRECT_URI", f"{public_url}/oauth/callback"),
+        oauth_auth_uri=_url(
+            env,
+            "PREP_OAUTH_AUTH_URI",
+            f"{public_url}/dev/oauth/authorize" if mode is Mode.LOCAL else GOOGLE_AUTH_URI,
+        ),
+        oauth_token_uri=_url(
+            env,
+            "PREP_OAUTH_TOKEN_URI",
+            f"{public_url}/dev/oauth/token" if mode is Mode.LOCAL else GOOGLE_TOKEN_URI,
+        ),
+        oauth_revoke_uri=_url(
+            env,
+            "PREP_OAUTH_REVOKE_URI",
+            f"{public_url}/dev/oauth/revoke" if mode is Mode.LOCAL else GOOGLE_REVOKE_URI,
+        ),
+        oauth_scopes=_scopes(env, "PREP_OAUTH_SCOPES"),
+        token_kek=_kek(env, "PREP_TOKEN_KEK"),
+        token_kek_path=_path(env, "PREP_TOKEN_KEK_PATH", DEFAULT_TOKEN_KEK),
+        dwd_key_path=_optional_path(env, "PREP_DWD_KEY_FILE"),
+        ics_path=_path(env, "PREP_ICS_PATH", DEFAULT_ICS),
+        local_user_email=env.get("PREP_LOCAL_USER_EMAIL", "").strip() or "you@example.com",
+        calendar_api_endpoint=(
+            _url(env, "PREP_CALENDAR_API_ENDPOINT", "")
+            if env.get("PREP_CALENDAR_API_ENDPOINT", "").strip()
+            else None
+        ),
+        webhook_url=_url(env, "PREP_WEBHOOK_URL", f"{public_url}/calendar/webhook"),
+        webhook_secret=env.get("PREP_WEBHOOK_SECRET", "").strip(),
+        sync_interval=_minutes(env, "PREP_SYNC_INTERVAL_MINUTES", 15),
+        materials=_materials(env, mode, project),
+        notify=_notify(env, mode, public_url),
     )
+
+
+def _materials(env: Mapping[str, str], mode: Mode, project: str | None) -> MaterialsSettings:
+    try:
+        return load_materials_settings(env, production=mode is Mode.PRODUCTION, project=project)
+    except MaterialsSettingsError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _notify(env: Mapping[str, str], mode: Mode, public_url: str) -> NotifySettings:
+    try:
+        return load_notify_settings(env, production=mode is Mode.PRODUCTION, public_url=public_url)
+    except NotifySettingsError as exc:
+        raise SettingsError(str(exc)) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from functions.auth.dev_keys import DevSigner, dev_signer
 from functions.auth.id_tokens import HttpCerts, IdTokenVerifier
@@ -17,6 +18,17 @@ from functions.domain.classification import Classifier
 from functions.domain.clock import Clock, SystemClock
 from functions.domain.meeting_types import load_rules
 from functions.store.port import Store
+
+if TYPE_CHECKING:
+    from functions.calendar.port import CalendarSource
+    from functions.chat.auth import ChatVerifier
+    from functions.domain.users import User
+    from functions.materials.generator import Generator
+    from functions.materials.storage import MaterialsStorage
+    from functions.materials.templates import TemplateSet
+    from functions.notify.port import Notifiers
+    from functions.oauth.credentials import CredentialsProvider
+    from functions.tasks.port import TaskQueue
 
 
 class Services:
@@ -62,6 +74,68 @@ class Services:
             from functions.store.sqlite import SqliteStore
 
             return SqliteStore(self.settings.sqlite_path)
+
+    @cached_property
+    def credentials(self) -> CredentialsProvider:
+        """Users' sealed OAuth credentials (or domain-wide delegation), refreshed on use."""
+        from functions.oauth.credentials import CredentialsProvider
+
+        return CredentialsProvider.for_services(self)
+
+    @cached_property
+    def tasks(self) -> TaskQueue:
+        """Cloud Tasks in production; locally an in-process queue with the same semantics.
+
+        The local queue delivers only when driven: the local server calls its
+        `start()`, tests call `run_due()` / `drain()`.
+        """
+        if self.settings.is_local:
+            from functions.tasks.local_queue import LocalTaskQueue
+
+            return LocalTaskQueue.for_app(self)
+        from functions.tasks.cloud_tasks import CloudTasksQueue
+
+        return CloudTasksQueue.from_settings(self.settings)
+
+    @cached_property
+    def notifiers(self) -> Notifiers:
+        """Gmail and Chat delivery in production; the local outbox (/dev/outbox) locally."""
+        from functions.notify.wiring import build_notifiers
+
+        return build_notifiers(self)
+
+    @cached_property
+    def chat_verifier(self) -> ChatVerifier:
+        """Checks that a request to /chat comes from Google Chat (the configured audience)."""
+        from functions.chat.auth import ChatVerifier
+
+        return ChatVerifier.for_services(self)
+
+    @cached_property
+    def generator(self) -> Generator:
+        """Gemini on Vertex AI in production; the offline template generator locally."""
+        from functions.materials.wiring import build_generator
+
+        return build_generator(self.settings)
+
+    @cached_property
+    def materials_storage(self) -> MaterialsStorage:
+        """Cloud Storage in production; files under .local served by the app locally."""
+        from functions.materials.wiring import build_materials_storage
+
+        return build_materials_storage(self.settings, self.clock)
+
+    @cached_property
+    def prep_templates(self) -> TemplateSet:
+        from functions.materials.templates import load_templates
+
+        return load_templates(self.settings.materials.templates_path)
+
+    def calendar_for(self, user: User) -> CalendarSource:
+        """The calendar `user`'s background sync reads: the .ics locally, else the Calendar API."""
+        from functions.sync.sources import calendar_source
+
+        return calendar_source(self, user)
 
 
 class _Current:

@@ -12,8 +12,8 @@ import datetime as dt
 import hashlib
 import threading
 import time
-from functools import cached_property
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 

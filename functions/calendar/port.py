@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 Event = Mapping[str, Any]
@@ -41,6 +41,10 @@ class AccessRevoked(CalendarError):
 
 class EventNotFound(CalendarError):
     """404: no such event (or no access to it)."""
+
+
+class PermissionDenied(CalendarError):
+    """403 other than usage limits: the grant does not reach this calendar; retrying won't help."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +83,21 @@ class CalendarSource(ABC):
     @abstractmethod
     def get_event(self, calendar_id: str, event_id: str) -> Event:
         """events.get; raises `EventNotFound`."""
+
+
+class PushCalendarSource(CalendarSource):
+    """A calendar that can tell us when it changes (events.watch), so syncs run on change.
+
+    Separate from `CalendarSource` because the local .ics source has nobody to
+    push; callers check for it with `isinstance` and fall back to polling.
+    """
+
+    @abstractmethod
+    def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, token: str, ttl: timedelta
+    ) -> Channel:
+        """events.watch: open a web_hook channel to `address` carrying `token` back."""
+
+    @abstractmethod
+    def stop_channel(self, channel_id: str, resource_id: str) -> None:
+        """channels.stop; a channel that is already gone counts as stopped."""

@@ -1,0 +1,47 @@
+"""`python main.py sync-local [--ics PATH]`: import an .ics through the production sync path."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def add_sync_commands(sub: Any) -> None:
+    parser = sub.add_parser(
+        "sync-local",
+        help="import an .ics calendar for the local user (default: PREP_ICS_PATH)",
+    )
+    parser.add_argument("--ics", type=Path, help="an .ics file, e.g. an export of your calendar")
+
+
+def _sync_local(args: argparse.Namespace) -> int:
+    from functions.calendar.ics import IcsFileError
+    from functions.config import load_settings
+    from functions.logs import configure
+    from functions.services import Services
+    from functions.sync.local import sync_local
+
+    settings = load_settings()
+    configure(settings.log_level)
+    if not settings.is_local:
+        print("main.py sync-local: error: runs on the embedded default only", file=sys.stderr)
+        return EXIT_USAGE
+    services = Services(settings)
+    try:
+        report = sync_local(services, args.ics, create_prep_tasks=False)
+    except IcsFileError as exc:
+        print(f"main.py sync-local: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        services.store.close()
+    print(json.dumps(report.as_dict()))
+    return 0
+
+
+SYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"sync-local": _sync_local}

@@ -1,0 +1,340 @@
+"""One calendar sync for one user: list, plan, write, schedule prep, then advance the token.
+
+The order of effects is what makes a crash anywhere harmless:
+
+1. Every page is planned and written before the next page is fetched
+   (batched; events whose meeting did not change cost no write).
+2. Prep tasks are created for every scheduled meeting whose trigger falls
+   within the horizon (two days) and that this run listed, changed or not,
+   plus every one whose trigger *entered* the horizon since the last run.
+3. Only then are the new sync token and `last_sync_at` stored.
+
+A crash or failure anywhere before 3 leaves the old token and the old
+`last_sync_at`: the retry lists the same events again (rewriting them is
+free, they compare equal) and recreates their tasks (free too: task names
+carry the event version, so a task that exists is not created twice). So a
+meeting can never be stored without its prep task for longer than one run.
+What the horizon sweep does *not* do is re-create every task on every run:
+with Cloud Tasks each creation is a network call, and a user with many
+long-lead meetings would pay hundreds of them every fifteen minutes. A full
+sync (first run, after a 410) sweeps the whole horizon.
+
+The engine knows ports only; the task handler decides what its exceptions
+(rate limits, revoked grants) mean for the queue and the user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from functions.calendar.mapping import UnusableEvent, meeting_from_event
+from functions.calendar.port import CalendarSource, CalendarUnavailable, Event, SyncTokenExpired
+from functions.domain.classification import Classifier
+from functions.domain.meetings import EventStatus, Meeting
+from functions.domain.planning import plan_meeting
+from functions.domain.prep_state import PrepState
+from functions.domain.sync_state import SyncState
+from functions.domain.users import MAX_LEAD_HOURS, User
+from functions.logs import log
+from functions.prep.queueing import prep_task
+from functions.store.port import MAX_BATCH, Store
+from functions.tasks.port import TaskQueue
+
+_log = logging.getLogger(__name__)
+
+#: Event types that are not meetings (out of office, focus time, ...): never prepared for.
+MEETING_EVENT_TYPES = frozenset({"default"})
+
+#: Far enough ahead to cover every stored meeting when looking for ones a full sync lost.
+_FOREVER = timedelta(days=365 * 20)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    #: A full sync lists events ending after now minus this (Calendar's timeMin).
+    lookback: timedelta = timedelta(days=1)
+    #: Prep tasks are created for triggers before now plus this; later ones wait for a later sync.
+    prep_horizon: timedelta = timedelta(days=2)
+    #: A listing longer than this is treated as a server fault rather than followed forever.
+    max_pages: int = 400
+    #: Concurrent prep-task creations (each is one Cloud Tasks call in production).
+    enqueue_workers: int = 4
+
+
+@dataclass(slots=True)
+class SyncReport:
+    calendar_id: str
+    full: bool = False
+    #: The stored token was gone (410) and a clean full sync replaced it.
+    resynced: bool = False
+    pages: int = 0
+    events: int = 0
+    written: int = 0
+    unchanged: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    prep_tasks_created: int = 0
+    prep_tasks_existing: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class _Run:
+    """Per-run state shared by the listing and writing steps."""
+
+    store: Store
+    source: CalendarSource
+    classifier: Classifier
+    user: User
+    calendar_id: str
+    now: datetime
+    options: SyncOptions
+    report: SyncReport
+    seen: set[str] = field(default_factory=set)
+    #: Every meeting this run planned (written or found unchanged), by event id.
+    planned: dict[str, Meeting] = field(default_factory=dict)
+
+
+def sync_calendar(
+    *,
+    store: Store,
+    source: CalendarSource,
+    tasks: TaskQueue,
+    classifier: Classifier,
+    user: User,
+    calendar_id: str,
+    now: datetime,
+    state: SyncState | None = None,
+    options: SyncOptions | None = None,
+) -> SyncReport:
+    """Bring the stored meetings of one calendar up to date; returns what it did.
+
+    Raises the calendar port's errors other than `SyncTokenExpired` (which it
+    handles with a clean full sync): `RateLimited`, `CalendarUnavailable`,
+    `AccessRevoked`, `PermissionDenied`, `EventNotFound`.
+    """
+    opts = options or SyncOptions()
+    if state is None:
+        state = store.get_sync_state(user.user_id, calendar_id) or SyncState(
+            user.user_id, calendar_id
+        )
+    run = _Run(store, source, classifier, user, calendar_id, now, opts, SyncReport(calendar_id))
+    token: str
+    if state.sync_token:
+        try:
+            token = _listing(run, sync_token=state.sync_token)
+        except SyncTokenExpired:
+            # 410: the token is dead for good. Forget it before the full sync so a
+            # failure during that sync does not spend a call on it again.
+            log(_log, logging.INFO, "sync token expired", user_id=user.user_id)
+            state = dataclasses.replace(state, sync_token=None)
+            store.put_sync_state(state)
+            run.report.resynced = True
+            run.seen.clear()
+            run.planned.clear()
+            token = _listing(run, sync_token=None)
+    else:
+        token = _listing(run, sync_token=None)
+    swept_until = (
+        None
+        if run.report.full or state.last_sync_at is None
+        else (state.last_sync_at + opts.prep_horizon)
+    )
+    _schedule_prep(run, tasks, swept_until)
+    state = dataclasses.replace(
+        state,
+        sync_token=token,
+        last_sync_at=now,
+        last_full_sync_at=now if run.report.full else state.last_full_sync_at,
+    )
+    store.put_sync_state(state)
+    return run.report
+
+
+def _listing(run: _Run, *, sync_token: str | None) -> str:
+    """Follow every page of one listing, writing as it goes; returns the next sync token."""
+    full = sync_token is None
+    run.report.full = full
+    time_min = run.now - run.options.lookback if full else None
+    # What a full listing must account for, read *before* it writes: usually
+    # little on a first sync, and never the meetings this listing is about to store.
+    stored_before = list(_stored_in_window(run, time_min)) if time_min is not None else []
+    page_token: str | None = None
+    for _ in range(run.options.max_pages):
+        page = run.source.list_events(
+            run.calendar_id, sync_token=sync_token, page_token=page_token, time_min=time_min
+        )
+        run.report.pages += 1
+        run.report.events += len(page.events)
+        _apply(run, page.events)
+        if page.next_page_token:
+            page_token = page.next_page_token
+            continue
+        if not page.next_sync_token:
+            raise CalendarUnavailable("the listing ended without a sync token")
+        if full:
+            _cancel_unseen(run, stored_before)
+        return page.next_sync_token
+    raise CalendarUnavailable("the listing did not end within the page limit")
+
+
+def _is_cancellation(event: Event) -> bool:
+    if event.get("status") == "cancelled":
+        return True
+    return event.get("eventType", "default") not in MEETING_EVENT_TYPES
+
+
+def _apply(run: _Run, events: Sequence[Event]) -> None:
+    """Plan one page of events against what is stored and write the result in batches."""
+    uid = run.user.user_id
+    incoming: list[Meeting] = []
+    cancellations: dict[str, Event] = {}
+    for event in events:
+        event_id = event.get("id")
+        if not isinstance(event_id, str) or not event_id:
+            run.report.skipped += 1
+            continue
+        run.seen.add(event_id)
+        if _is_cancellation(event):
+            cancellations[event_id] = event
+            continue
+        try:
+            incoming.append(
+                meeting_from_event(
+                    event,
+                    user_id=uid,
+                    calendar_id=run.calendar_id,
+                    default_tz=run.user.time_zone,
+                )
+            )
+        except UnusableEvent:
+            run.report.skipped += 1
+    ids = [m.event_id for m in incoming] + list(cancellations)
+    existing = _stored(run.store, uid, ids)
+    planned: dict[str, Meeting] = {}
+    for meeting in incoming:
+        planned[meeting.event_id] = _plan(run, meeting, existing.get(meeting.event_id))
+    for event_id, event in cancellations.items():
+        old = existing.get(event_id)
+        if old is None:
+            continue  # never stored (or not a meeting): nothing to cancel
+        etag = event.get("etag")
+        version = etag if isinstance(etag, str) and etag else old.version
+        planned[event_id] = _plan(
+            run, dataclasses.replace(old, status=EventStatus.CANCELLED, version=version), old
+        )
+        run.report.cancelled += 1
+    _write(run, list(planned.values()), existing)
+
+
+def _plan(run: _Run, incoming: Meeting, existing: Meeting | None) -> Meeting:
+    return plan_meeting(incoming, existing, user=run.user, classifier=run.classifier, now=run.now)
+
+
+def _stored(store: Store, user_id: str, event_ids: Sequence[str]) -> Mapping[str, Meeting]:
+    found: dict[str, Meeting] = {}
+    unique = list(dict.fromkeys(event_ids))
+    for i in range(0, len(unique), MAX_BATCH):
+        found.update(store.get_meetings(user_id, unique[i : i + MAX_BATCH]))
+    return found
+
+
+def _write(
+    run: _Run, meetings: Sequence[Meeting], existing: Mapping[str, Meeting] | None = None
+) -> None:
+    run.planned.update((m.event_id, m) for m in meetings)
+    """Write what changed; meetings equal to what was just read are not even sent.
+
+    The store compares too, but that costs it another read per meeting; a
+    resync of an unchanged calendar then reads each meeting once, not twice.
+    """
+    known = existing or {}
+    changed = [m for m in meetings if known.get(m.event_id) != m]
+    run.report.unchanged += len(meetings) - len(changed)
+    if not changed:
+        return
+    result = run.store.upsert_meetings(changed)
+    run.report.written += result.written
+    run.report.unchanged += result.unchanged
+
+
+def _stored_in_window(run: _Run, time_min: datetime) -> Iterable[Meeting]:
+    """Stored meetings of this calendar that a full listing from `time_min` must include."""
+    start_from = time_min - run.options.lookback - timedelta(days=1)
+    start_before = run.now + _FOREVER
+    returned: set[str] = set()
+    while True:
+        batch = run.store.list_meetings(
+            run.user.user_id, start_from=start_from, start_before=start_before, limit=MAX_BATCH
+        )
+        fresh = [m for m in batch if m.event_id not in returned]
+        for m in fresh:
+            returned.add(m.event_id)
+            if m.calendar_id == run.calendar_id and m.end > time_min:
+                yield m
+        if len(batch) < MAX_BATCH or not fresh:
+            return
+        start_from = batch[-1].start
+
+
+def _cancel_unseen(run: _Run, stored_before: Sequence[Meeting]) -> None:
+    """After a full listing: what we stored but Calendar no longer lists was deleted.
+
+    Marked cancelled rather than deleted, so prep already made (and the
+    "last time" history) survives; a restored event comes back through
+    `plan_meeting` like any re-accepted one.
+    """
+    lost = [
+        m
+        for m in stored_before
+        if m.event_id not in run.seen and m.status is not EventStatus.CANCELLED
+    ]
+    planned = [_plan(run, dataclasses.replace(m, status=EventStatus.CANCELLED), m) for m in lost]
+    run.report.cancelled += len(planned)
+    for i in range(0, len(planned), MAX_BATCH):
+        _write(run, planned[i : i + MAX_BATCH])
+
+
+def _owes_prep(run: _Run, m: Meeting) -> bool:
+    return (
+        m.prep_state is PrepState.SCHEDULED
+        and m.calendar_id == run.calendar_id
+        and m.start > run.now
+        and m.prep_trigger_at is not None
+        and m.prep_trigger_at < run.now + run.options.prep_horizon
+    )
+
+
+def _schedule_prep(run: _Run, tasks: TaskQueue, swept_until: datetime | None) -> None:
+    """Create the prep tasks this run is responsible for (see the module doc).
+
+    `swept_until` is where the previous run's horizon ended; None sweeps back
+    by the longest possible lead time, which covers every meeting still ahead.
+    """
+    due = {m.event_id: m for m in run.planned.values() if _owes_prep(run, m)}
+    horizon_end = run.now + run.options.prep_horizon
+    sweep_from = swept_until or run.now - timedelta(hours=MAX_LEAD_HOURS, days=1)
+    if sweep_from < horizon_end:
+        for m in run.store.list_due_for_prep(
+            run.user.user_id, trigger_from=sweep_from, trigger_before=horizon_end
+        ):
+            if m.event_id not in due and _owes_prep(run, m):
+                due[m.event_id] = m
+    if not due:
+        return
+    todo = list(due.values())
+    if len(todo) == 1 or run.options.enqueue_workers <= 1:
+        results = [tasks.enqueue(prep_task(m)) for m in todo]
+    else:
+        with ThreadPoolExecutor(max_workers=run.options.enqueue_workers) as pool:
+            results = list(pool.map(lambda m: tasks.enqueue(prep_task(m)), todo))
+    run.report.prep_tasks_created += sum(results)
+    run.report.prep_tasks_existing += len(results) - sum(results)

@@ -1,0 +1,26 @@
+"""The sync's HTTP routes for `functions.routes` to mount (lazy imports: cheap cold start)."""
+
+from __future__ import annotations
+
+from functions.web import Handler
+
+WEBHOOK_PATH = "/calendar/webhook"
+
+
+def task_routes() -> dict[str, Handler]:
+    """OIDC-verified task handlers (Cloud Tasks, Cloud Scheduler)."""
+    from functions.sync.handlers import handle_fanout, handle_sync
+    from functions.sync.tasks import FANOUT_PATH, SYNC_PATH
+    from functions.tasks.endpoint import task_endpoint
+
+    return {
+        SYNC_PATH: task_endpoint("sync", handle_sync),
+        FANOUT_PATH: task_endpoint("fanout", handle_fanout),
+    }
+
+
+def webhook_routes() -> dict[str, Handler]:
+    """Google's push pings: public, authenticated by the channel token instead of OIDC."""
+    from functions.sync.webhook import calendar_webhook
+
+    return {WEBHOOK_PATH: calendar_webhook}

@@ -1,0 +1,937 @@
+"""A fake Google Calendar v3 API and OAuth token endpoint, on loopback, for tests and benches.
+
+The production adapter (`GoogleCalendarSource`, google-api-python-client) talks
+to this server unchanged through `client_options={"api_endpoint": ...}`, so the
+code under test is the code that talks to Google. What it implements follows
+Google's documentation (Calendar API reference rev 20261030, the sync, push
+and errors guides; OAuth 2.0 for web-server apps):
+
+- events.list: `maxResults` (default 250, at most 2500; `page_cap` lowers the
+  server's page size to force paging), `pageToken` over a snapshot taken on
+  the first page, `nextSyncToken` only on the last page, `timeMin`/`timeMax`
+  (end > timeMin, start < timeMax), `showDeleted`, `updatedMin`, `iCalUID`,
+  `eventTypes`. With `syncToken`: only entries changed since that token,
+  deletions always included as `status: cancelled` (a deleted event carries
+  little more than its id); iCalUID, orderBy, privateExtendedProperty, q,
+  sharedExtendedProperty, timeMin, timeMax and updatedMin are refused with
+  400, as is showDeleted=false; an invalidated token answers 410
+  `fullSyncRequired`.
+- events.get, events.watch (web_hook channels: id at most 64 characters and
+  unique, HTTPS address, token at most 256, `params.ttl` seconds, default
+  604800; answers `api#channel` with `resourceId` and `expiration` in Unix
+  milliseconds as a string), channels.stop (204; unknown channel 404).
+- Per-user access: every request needs a bearer token this server issued;
+  `primary` is the token owner's calendar, another user's calendar is 404,
+  `self` flags are computed for the caller.
+- Error injection per method and call number (429/403 usageLimits, 500, 401,
+  410, 404, or a dropped connection), and call counting.
+- OAuth: POST /token (refresh_token and authorization_code grants with PKCE
+  S256; a revoked or unknown refresh token is 400 `invalid_grant`), POST
+  /revoke.
+
+What it does not do: recurrence (events are stored as single instances, as
+`singleEvents=true` returns them), free-text search, ACL changes, delivering
+push notifications (tests POST `notification_headers()` to the webhook
+themselves: Google only delivers to public HTTPS addresses).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import itertools
+import json
+import secrets
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from google.oauth2.credentials import Credentials
+
+API_PREFIX = "/calendar/v3/"
+DEFAULT_PAGE = 250
+MAX_PAGE = 2500
+DEFAULT_CHANNEL_TTL_S = 604800
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events.readonly"
+TEST_CLIENT = "test-client"
+TEST_SECRET = "test-secret"
+
+#: Parameters Google refuses next to a syncToken (events.list reference).
+SYNC_TOKEN_FORBIDDEN = (
+    "iCalUID",
+    "orderBy",
+    "privateExtendedProperty",
+    "q",
+    "sharedExtendedProperty",
+    "timeMin",
+    "timeMax",
+    "updatedMin",
+)
+_KNOWN_LIST_PARAMS = frozenset(
+    {
+        "alt",
+        "alwaysIncludeEmail",
+        "eventTypes",
+        "iCalUID",
+        "maxAttendees",
+        "maxResults",
+        "orderBy",
+        "pageToken",
+        "showDeleted",
+        "showHiddenInvitations",
+        "singleEvents",
+        "syncToken",
+        "timeMax",
+        "timeMin",
+        "timeZone",
+        "updatedMin",
+        *SYNC_TOKEN_FORBIDDEN,
+    }
+)
+
+# Error bodies as the Calendar errors guide shows them: (domain, reason, message).
+_ERRORS: dict[int, tuple[str, str, str]] = {
+    400: ("global", "badRequest", "Bad Request"),
+    401: ("global", "authError", "Invalid Credentials"),
+    403: ("usageLimits", "userRateLimitExceeded", "User Rate Limit Exceeded"),
+    404: ("global", "notFound", "Not Found"),
+    410: (
+        "calendar",
+        "fullSyncRequired",
+        "Sync token is no longer valid, a full sync is required.",
+    ),
+    429: ("usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
+    500: ("global", "backendError", "Backend Error"),
+    503: ("global", "backendError", "Backend Error"),
+}
+_REASON_DOMAINS = {
+    "rateLimitExceeded": "usageLimits",
+    "userRateLimitExceeded": "usageLimits",
+    "quotaExceeded": "usageLimits",
+    "forbidden": "global",
+    "forbiddenForNonOrganizer": "calendar",
+}
+
+#: An injected status 0 closes the connection without answering.
+DROP_CONNECTION = 0
+
+
+def error_body(status: int, reason: str | None = None, message: str | None = None) -> bytes:
+    domain, default_reason, default_message = _ERRORS.get(status, ("global", "error", "Error"))
+    if reason is not None:
+        domain = _REASON_DOMAINS.get(reason, domain)
+    item = {"domain": domain, "reason": reason or default_reason}
+    text = message or default_message
+    item["message"] = text
+    return json.dumps({"error": {"errors": [item], "code": status, "message": text}}).encode()
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, reason: str | None = None, message: str | None = None):
+        super().__init__(status)
+        self.status = status
+        self.body = error_body(status, reason, message)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _ApiError(400, "invalid", "Invalid value for a time parameter") from None
+    if parsed.tzinfo is None:
+        raise _ApiError(400, "invalid", "A time parameter needs a time zone offset")
+    return parsed
+
+
+def _event_bound(value: Any) -> datetime | None:
+    """An EventDateTime as an instant (all-day dates at UTC midnight: close enough here)."""
+    if not isinstance(value, Mapping):
+        return None
+    if isinstance(value.get("dateTime"), str):
+        return datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
+    if isinstance(value.get("date"), str):
+        d = date.fromisoformat(value["date"])
+        return datetime(d.year, d.month, d.day, tzinfo=UTC)
+    return None
+
+
+def _bool_param(params: Mapping[str, list[str]], name: str) -> bool | None:
+    if name not in params:
+        return None
+    return params[name][-1].lower() == "true"
+
+
+@dataclass
+class Grant:
+    """One user's consent to one OAuth client: what the token endpoint knows."""
+
+    email: str
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    scope: str = CALENDAR_SCOPE
+    revoked: bool = False
+
+
+@dataclass
+class Call:
+    method: str
+    owner: str | None
+    params: dict[str, str]
+    status: int
+
+
+@dataclass
+class _Stored:
+    #: Replaced, never mutated, on every change: listings may hold on to it as a snapshot.
+    event: dict[str, Any]
+    seq: int
+
+
+@dataclass
+class _Injection:
+    method: str
+    status: int
+    reason: str | None
+    skip: int
+    times: int
+
+
+@dataclass
+class _PageCursor:
+    calendar_id: str
+    owner: str
+    params: dict[str, str]
+    remaining: list[dict[str, Any]]
+    sync_seq: int
+
+
+@dataclass
+class FakeChannel:
+    channel_id: str
+    resource_id: str
+    calendar_id: str
+    owner: str
+    address: str
+    token: str | None
+    expires_at: datetime
+    params: dict[str, str] = field(default_factory=dict)
+    messages: int = 0
+
+
+@dataclass
+class _Code:
+    email: str
+    client_id: str
+    redirect_uri: str | None
+    code_challenge: str | None
+    scope: str
+
+
+class FakeCalendar:
+    """State and behaviour of the fake; `fake_calendar()` serves it over HTTP."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._seq = itertools.count(1)
+        self.now: datetime | None = None  #: fixed "now" for expirations; None = real time
+        self.page_cap: int | None = None  #: server-side page size limit (forces paging)
+        self.calendars: dict[str, dict[str, _Stored]] = {}
+        self.shares: dict[str, set[str]] = {}  #: calendar id -> emails that may read it
+        self.grants: dict[str, Grant] = {}  #: refresh token -> grant
+        self.clients: dict[str, str] = {}  #: client id -> secret
+        self.access_tokens: dict[str, str] = {}  #: access token -> email
+        self._token_of_refresh: dict[str, set[str]] = {}
+        self.codes: dict[str, _Code] = {}
+        self.channels: dict[str, FakeChannel] = {}
+        self.stopped_channels: list[FakeChannel] = []
+        self._sync_tokens: dict[str, tuple[str, int]] = {}
+        self._dead_sync_tokens: set[str] = set()
+        self._pages: dict[str, _PageCursor] = {}
+        self._injections: list[_Injection] = []
+        self.calls: list[Call] = []
+        self.base_url = ""
+
+    # ------------------------------------------------------------ addresses
+    @property
+    def api_endpoint(self) -> str:
+        """What the client gets as `api_endpoint` (Google's is .../calendar/v3/)."""
+        return f"{self.base_url}{API_PREFIX}"
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.base_url}/token"
+
+    @property
+    def revoke_uri(self) -> str:
+        return f"{self.base_url}/revoke"
+
+    def _now(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+    # ------------------------------------------------------------ users and OAuth
+    def register_client(self, client_id: str = TEST_CLIENT, secret: str = TEST_SECRET) -> None:
+        with self._lock:
+            self.clients[client_id] = secret
+
+    def add_user(
+        self, email: str, *, client_id: str = TEST_CLIENT, client_secret: str = TEST_SECRET
+    ) -> Grant:
+        """A user who consented: their calendar exists and a refresh token is issued."""
+        with self._lock:
+            self.clients.setdefault(client_id, client_secret)
+            self.calendars.setdefault(email, {})
+            grant = Grant(email, client_id, client_secret, f"1//fake-{secrets.token_urlsafe(16)}")
+            self.grants[grant.refresh_token] = grant
+            return grant
+
+    def access_token_for(self, email: str) -> str:
+        """Issue an access token directly (for tests that skip the refresh step)."""
+        with self._lock:
+            self.calendars.setdefault(email, {})
+            token = f"ya29.fake-{secrets.token_urlsafe(16)}"
+            self.access_tokens[token] = email
+            return token
+
+    def credentials(self, grant: Grant) -> Credentials:
+        """google-auth user credentials that refresh against this fake's token endpoint."""
+        from google.oauth2.credentials import Credentials
+
+        return Credentials(
+            token=None,
+            refresh_token=grant.refresh_token,
+            token_uri=self.token_uri,
+            client_id=grant.client_id,
+            client_secret=grant.client_secret,
+            scopes=[grant.scope],
+        )
+
+    def revoke(self, email: str) -> None:
+        """The user removed the app's access: refresh and access tokens stop working."""
+        with self._lock:
+            for token, grant in self.grants.items():
+                if grant.email == email:
+                    grant.revoked = True
+                    for access in self._token_of_refresh.get(token, set()):
+                        self.access_tokens.pop(access, None)
+            for access, owner in list(self.access_tokens.items()):
+                if owner == email:
+                    del self.access_tokens[access]
+
+    def expire_access_tokens(self) -> None:
+        """Every issued access token is now expired (401); refresh tokens still work."""
+        with self._lock:
+            self.access_tokens.clear()
+
+    def issue_code(
+        self,
+        email: str,
+        *,
+        client_id: str = "test-client",
+        redirect_uri: str | None = None,
+        code_challenge: str | None = None,
+        scope: str = CALENDAR_SCOPE,
+    ) -> str:
+        """What Google's consent screen would hand back on the redirect: a one-time code."""
+        with self._lock:
+            self.clients.setdefault(client_id, "test-secret")
+            self.calendars.setdefault(email, {})
+            code = f"4/fake-{secrets.token_urlsafe(16)}"
+            self.codes[code] = _Code(email, client_id, redirect_uri, code_challenge, scope)
+            return code
+
+    def share(self, calendar_id: str, email: str) -> None:
+        with self._lock:
+            self.calendars.setdefault(calendar_id, {})
+            self.shares.setdefault(calendar_id, set()).add(email)
+
+    # ------------------------------------------------------------ calendar data
+    def put_event(self, calendar_id: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Insert or update an event (a new etag and `updated` every time)."""
+        with self._lock:
+            events = self.calendars.setdefault(calendar_id, {})
+            body = copy.deepcopy(dict(event))
+            event_id = body.get("id") or secrets.token_hex(13)
+            seq = next(self._seq)
+            previous = events.get(event_id)
+            body.update(
+                kind="calendar#event",
+                id=event_id,
+                etag=f'"{3300000000000000 + seq}"',
+                updated=_rfc3339(self._now()),
+                status=body.get("status", "confirmed"),
+            )
+            body.setdefault("iCalUID", f"{event_id}@google.com")
+            body.setdefault(
+                "created", (previous.event if previous else body).get("created", body["updated"])
+            )
+            body.setdefault("organizer", {"email": calendar_id})
+            body.setdefault("creator", body["organizer"])
+            events[event_id] = _Stored(body, seq)
+            return copy.deepcopy(body)
+
+    def delete_event(self, calendar_id: str, event_id: str) -> None:
+        """Delete: later incremental listings return it as cancelled, with little else."""
+        with self._lock:
+            stored = self.calendars[calendar_id][event_id]
+            seq = next(self._seq)
+            kept: dict[str, Any] = {
+                k: stored.event[k]
+                for k in ("recurringEventId", "originalStartTime")
+                if k in stored.event
+            }
+            stored.event = {
+                "kind": "calendar#event",
+                "etag": f'"{3300000000000000 + seq}"',
+                "id": event_id,
+                "status": "cancelled",
+                **kept,
+            }
+            stored.seq = seq
+
+    def events(self, calendar_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(s.event) for s in self.calendars.get(calendar_id, {}).values()]
+
+    def invalidate_sync_tokens(self, calendar_id: str | None = None) -> None:
+        """Every sync token issued so far (for one calendar, or all) now answers 410."""
+        with self._lock:
+            for token, (cal, _) in self._sync_tokens.items():
+                if calendar_id is None or cal == calendar_id:
+                    self._dead_sync_tokens.add(token)
+
+    # ------------------------------------------------------------ faults and counting
+    def fail(
+        self, method: str, status: int, *, reason: str | None = None, after: int = 0, times: int = 1
+    ) -> None:
+        """Answer `status` to `method` after `after` more successful calls, `times` times.
+
+        Methods: events.list, events.get, events.watch, channels.stop, token.
+        Status 0 drops the connection (note httplib2 retries a dropped request once).
+        """
+        with self._lock:
+            self._injections.append(_Injection(method, status, reason, after, times))
+
+    def _injected(self, method: str) -> _Injection | None:
+        for inj in self._injections:
+            if inj.method != method or inj.times <= 0:
+                continue
+            if inj.skip > 0:
+                inj.skip -= 1
+                continue
+            inj.times -= 1
+            return inj
+        return None
+
+    def count(self, method: str | None = None, *, owner: str | None = None) -> int:
+        with self._lock:
+            return sum(
+                1
+                for c in self.calls
+                if (method is None or c.method == method) and (owner is None or c.owner == owner)
+            )
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    # ------------------------------------------------------------ push helpers
+    def notification_headers(self, channel_id: str, *, state: str = "exists") -> dict[str, str]:
+        """The headers Google would POST to the channel's address (no body)."""
+        with self._lock:
+            ch = self.channels[channel_id]
+            ch.messages += 1
+            headers = {
+                "X-Goog-Channel-ID": ch.channel_id,
+                "X-Goog-Message-Number": str(ch.messages),
+                "X-Goog-Resource-ID": ch.resource_id,
+                "X-Goog-Resource-State": state,
+                "X-Goog-Resource-URI": f"{self.api_endpoint}calendars/{ch.calendar_id}/events",
+                "X-Goog-Channel-Expiration": format_datetime(ch.expires_at, usegmt=True),
+            }
+            if ch.token is not None:
+                headers["X-Goog-Channel-Token"] = ch.token
+            return headers
+
+    # ------------------------------------------------------------ request handling
+    def handle(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, bytes, str]:
+        """One HTTP request -> (status, body, content type). Status 0 drops the connection."""
+        params = dict(parse_qs(query, keep_blank_values=True))
+        flat = {k: v[-1] for k, v in params.items()}
+        with self._lock:
+            if path == "/token" and method == "POST":
+                return self._token(body, headers.get("authorization", ""))
+            if path == "/revoke" and method == "POST":
+                return self._revoke(query, body)
+            api_method, calendar_id, event_id = self._route(method, path)
+            owner = self._owner(headers)
+            call = Call(api_method, owner, flat, 200)
+            self.calls.append(call)
+            try:
+                injected = self._injected(api_method)
+                if injected is not None:
+                    call.status = injected.status
+                    if injected.status == DROP_CONNECTION:
+                        return DROP_CONNECTION, b"", ""
+                    raise _ApiError(injected.status, injected.reason)
+                if owner is None:
+                    raise _ApiError(401)
+                payload = self._dispatch(
+                    api_method,
+                    owner,
+                    calendar_id=calendar_id,
+                    event_id=event_id,
+                    params=params,
+                    body=body,
+                )
+            except _ApiError as exc:
+                call.status = exc.status
+                return exc.status, exc.body, "application/json; charset=UTF-8"
+            if payload is None:
+                call.status = 204
+                return 204, b"", ""
+            return 200, json.dumps(payload).encode(), "application/json; charset=UTF-8"
+
+    @staticmethod
+    def _route(method: str, path: str) -> tuple[str, str, str]:
+        if not path.startswith(API_PREFIX):
+            return "unknown", "", ""
+        parts = [unquote(p) for p in path[len(API_PREFIX) :].split("/")]
+        if method == "POST" and parts == ["channels", "stop"]:
+            return "channels.stop", "", ""
+        if len(parts) >= 3 and parts[0] == "calendars" and parts[2] == "events":
+            if len(parts) == 3 and method == "GET":
+                return "events.list", parts[1], ""
+            if len(parts) == 4 and parts[3] == "watch" and method == "POST":
+                return "events.watch", parts[1], ""
+            if len(parts) == 4 and method == "GET":
+                return "events.get", parts[1], parts[3]
+        return "unknown", "", ""
+
+    def _owner(self, headers: Mapping[str, str]) -> str | None:
+        auth = headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            return None
+        return self.access_tokens.get(auth[7:].strip())
+
+    def _calendar_for(self, owner: str, calendar_id: str) -> str:
+        resolved = owner if calendar_id == "primary" else calendar_id
+        if resolved not in self.calendars or (
+            resolved != owner and owner not in self.shares.get(resolved, set())
+        ):
+            raise _ApiError(404)
+        return resolved
+
+    def _dispatch(
+        self,
+        api_method: str,
+        owner: str,
+        *,
+        calendar_id: str,
+        event_id: str,
+        params: dict[str, list[str]],
+        body: bytes,
+    ) -> dict[str, Any] | None:
+        if api_method == "events.list":
+            return self._list(owner, self._calendar_for(owner, calendar_id), params)
+        if api_method == "events.get":
+            cal = self._calendar_for(owner, calendar_id)
+            stored = self.calendars[cal].get(event_id)
+            if stored is None:
+                raise _ApiError(404)
+            return self._for_caller(stored.event, owner)
+        if api_method == "events.watch":
+            return self._watch(owner, self._calendar_for(owner, calendar_id), params, body)
+        if api_method == "channels.stop":
+            self._stop(owner, body)
+            return None
+        raise _ApiError(404)
+
+    @staticmethod
+    def _for_caller(event: Mapping[str, Any], owner: str) -> dict[str, Any]:
+        """The event as `owner` sees it: `self` set on their attendee and organizer entries."""
+        out = dict(event)
+        if isinstance(out.get("attendees"), list):
+            out["attendees"] = [dict(a) if isinstance(a, dict) else a for a in out["attendees"]]
+        if isinstance(out.get("organizer"), dict):
+            out["organizer"] = dict(out["organizer"])
+        for person in [*out.get("attendees", []), out.get("organizer")]:
+            if isinstance(person, dict) and "email" in person:
+                if person["email"].lower() == owner.lower():
+                    person["self"] = True
+                else:
+                    person.pop("self", None)
+        return out
+
+    def _list(self, owner: str, cal: str, params: dict[str, list[str]]) -> dict[str, Any]:
+        flat = {k: v[-1] for k, v in params.items()}
+        unknown = set(flat) - _KNOWN_LIST_PARAMS
+        if unknown:
+            raise _ApiError(400, "invalidParameter", f"Unknown parameter: {sorted(unknown)[0]}")
+        try:
+            max_results = int(flat.get("maxResults", DEFAULT_PAGE))
+        except ValueError:
+            raise _ApiError(400, "invalid", "Invalid value for maxResults") from None
+        if not 1 <= max_results <= MAX_PAGE:
+            raise _ApiError(400, "invalid", "Invalid value for maxResults")
+        page_size = min(max_results, self.page_cap or MAX_PAGE)
+        sync_token = flat.get("syncToken")
+        query = {k: v for k, v in flat.items() if k not in ("pageToken", "alt")}
+
+        page_token = flat.get("pageToken")
+        if page_token is not None:
+            cursor = self._pages.get(page_token)
+            if cursor is None or cursor.params != query or cursor.owner != owner:
+                raise _ApiError(400, "invalid", "Invalid page token value")
+        else:
+            if sync_token is not None:
+                for name in SYNC_TOKEN_FORBIDDEN:
+                    if name in flat:
+                        raise _ApiError(
+                            400, "invalidParameter", f"{name} is not allowed with syncToken"
+                        )
+                if _bool_param(params, "showDeleted") is False:
+                    raise _ApiError(400, "invalidParameter", "showDeleted=false with syncToken")
+                if sync_token in self._dead_sync_tokens or sync_token not in self._sync_tokens:
+                    raise _ApiError(410)
+                token_cal, since = self._sync_tokens[sync_token]
+                if token_cal != cal:
+                    raise _ApiError(410)
+                items = self._changes_since(cal, since, params)
+            else:
+                items = self._full_listing(cal, params)
+            cursor = _PageCursor(cal, owner, query, items, self._current_seq())
+        page, rest = cursor.remaining[:page_size], cursor.remaining[page_size:]
+        response: dict[str, Any] = {
+            "kind": "calendar#events",
+            "etag": f'"p{cursor.sync_seq}"',
+            "summary": cal,
+            "updated": _rfc3339(self._now()),
+            "timeZone": "UTC",
+            "accessRole": "owner" if cal == owner else "reader",
+            "defaultReminders": [],
+            "items": [self._for_caller(e, owner) for e in page],
+        }
+        if page_token is not None:
+            del self._pages[page_token]
+        if rest:
+            next_token = f"pg-{secrets.token_urlsafe(12)}"
+            self._pages[next_token] = _PageCursor(cal, owner, query, rest, cursor.sync_seq)
+            response["nextPageToken"] = next_token
+        else:
+            token = f"sy-{secrets.token_urlsafe(12)}"
+            self._sync_tokens[token] = (cal, cursor.sync_seq)
+            response["nextSyncToken"] = token
+        return response
+
+    def _current_seq(self) -> int:
+        """A sequence number above every change so far: where a listing's snapshot stands."""
+        return next(self._seq)
+
+    def _changes_since(
+        self, cal: str, since: int, params: dict[str, list[str]]
+    ) -> list[dict[str, Any]]:
+        types = set(params.get("eventTypes", []))
+        return [
+            s.event
+            for s in self.calendars[cal].values()
+            if s.seq > since and (not types or s.event.get("eventType", "default") in types)
+        ]
+
+    def _full_listing(self, cal: str, params: dict[str, list[str]]) -> list[dict[str, Any]]:
+        flat = {k: v[-1] for k, v in params.items()}
+        time_min = _parse_time(flat["timeMin"]) if "timeMin" in flat else None
+        time_max = _parse_time(flat["timeMax"]) if "timeMax" in flat else None
+        updated_min = _parse_time(flat["updatedMin"]) if "updatedMin" in flat else None
+        if time_min and time_max and time_max <= time_min:
+            raise _ApiError(400, "timeRangeEmpty", "The specified time range is empty.")
+        show_deleted = bool(_bool_param(params, "showDeleted")) or updated_min is not None
+        types = set(params.get("eventTypes", []))
+        ical_uid = flat.get("iCalUID")
+        order_by = flat.get("orderBy")
+        if order_by == "startTime" and not _bool_param(params, "singleEvents"):
+            raise _ApiError(400, "invalid", "orderBy=startTime needs singleEvents=true")
+        if order_by not in (None, "startTime", "updated"):
+            raise _ApiError(400, "invalid", "Invalid value for orderBy")
+        if "q" in flat or "privateExtendedProperty" in flat or "sharedExtendedProperty" in flat:
+            raise _ApiError(400, "invalidParameter", "this fake does not search")
+        out = []
+        for stored in self.calendars[cal].values():
+            event = stored.event
+            cancelled = event.get("status") == "cancelled"
+            if cancelled and not show_deleted:
+                continue
+            if types and event.get("eventType", "default") not in types:
+                continue
+            if ical_uid is not None and event.get("iCalUID") != ical_uid:
+                continue
+            if (
+                updated_min is not None
+                and "updated" in event
+                and _parse_time(event["updated"]) < updated_min
+            ):
+                continue
+            start, end = _event_bound(event.get("start")), _event_bound(event.get("end"))
+            if time_min is not None and end is not None and end <= time_min:
+                continue
+            if time_max is not None and start is not None and start >= time_max:
+                continue
+            out.append(event)
+        if order_by == "startTime":
+            out.sort(key=lambda e: _event_bound(e.get("start")) or datetime.min.replace(tzinfo=UTC))
+        elif order_by == "updated":
+            out.sort(key=lambda e: e.get("updated", ""))
+        return out
+
+    def _watch(
+        self, owner: str, cal: str, params: dict[str, list[str]], body: bytes
+    ) -> dict[str, Any]:
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            raise _ApiError(400, "parseError", "Parse Error") from None
+        channel_id = req.get("id")
+        if not isinstance(channel_id, str) or not channel_id:
+            raise _ApiError(400, "required", "Required channel id")
+        if len(channel_id) > 64:
+            raise _ApiError(400, "invalid", "Channel id is too long")
+        if channel_id in self.channels:
+            raise _ApiError(400, "channelIdNotUnique", "Channel id not unique")
+        if req.get("type") not in ("web_hook", "webhook"):
+            raise _ApiError(400, "invalid", "Invalid channel type")
+        address = req.get("address")
+        if not isinstance(address, str) or not address.startswith("https://"):
+            raise _ApiError(400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS")
+        token = req.get("token")
+        if token is not None and (not isinstance(token, str) or len(token) > 256):
+            raise _ApiError(400, "invalid", "Channel token is too long")
+        now = self._now()
+        ttl_raw = (req.get("params") or {}).get("ttl")
+        if ttl_raw is not None:
+            expires = now + timedelta(seconds=int(ttl_raw))
+        elif req.get("expiration") is not None:
+            expires = datetime.fromtimestamp(int(req["expiration"]) / 1000, UTC)
+        else:
+            expires = now + timedelta(seconds=DEFAULT_CHANNEL_TTL_S)
+        resource_id = base64.b32encode(hashlib.sha256(cal.encode()).digest()[:15]).decode()
+        channel = FakeChannel(
+            channel_id,
+            resource_id.lower(),
+            cal,
+            owner,
+            address,
+            token,
+            expires,
+            {k: v[-1] for k, v in params.items()},
+            messages=1,  # Google's "sync" message on creation is number 1
+        )
+        self.channels[channel_id] = channel
+        return {
+            "kind": "api#channel",
+            "id": channel_id,
+            "resourceId": channel.resource_id,
+            "resourceUri": f"{self.api_endpoint}calendars/{cal}/events?alt=json",
+            "token": token,
+            "expiration": str(int(expires.timestamp() * 1000)),
+        }
+
+    def _stop(self, owner: str, body: bytes) -> None:
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            raise _ApiError(400, "parseError", "Parse Error") from None
+        channel = self.channels.get(req.get("id", ""))
+        if (
+            channel is None
+            or channel.resource_id != req.get("resourceId")
+            or channel.owner != owner
+        ):
+            raise _ApiError(404, "notFound", "Channel not found for project")
+        self.stopped_channels.append(self.channels.pop(channel.channel_id))
+
+    # ------------------------------------------------------------ OAuth endpoints
+    def _token(self, body: bytes, authorization: str = "") -> tuple[int, bytes, str]:
+        form = {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        if authorization.lower().startswith("basic "):
+            # Client authentication by HTTP Basic (RFC 6749 2.3.1), as requests-oauthlib does.
+            try:
+                pair = base64.b64decode(authorization[6:].strip()).decode()
+            except ValueError:
+                pair = ""
+            basic_id, _, basic_secret = pair.partition(":")
+            form.setdefault("client_id", unquote(basic_id))
+            form.setdefault("client_secret", unquote(basic_secret))
+        self.calls.append(Call("token", None, {"grant_type": form.get("grant_type", "")}, 200))
+        injected = self._injected("token")
+        if injected is not None:
+            self.calls[-1].status = injected.status
+            if injected.status == DROP_CONNECTION:
+                return DROP_CONNECTION, b"", ""
+            return _oauth_error(injected.status, "server_error", "injected failure")
+        client_id = form.get("client_id", "")
+        if self.clients.get(client_id) is None or (
+            "client_secret" in form and self.clients[client_id] != form["client_secret"]
+        ):
+            return _oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        grant_type = form.get("grant_type")
+        if grant_type == "refresh_token":
+            grant = self.grants.get(form.get("refresh_token", ""))
+            if grant is None or grant.revoked or grant.client_id != client_id:
+                return _oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
+            access = self._mint_access(grant)
+            payload: dict[str, Any] = {
+                "access_token": access,
+                "expires_in": 3599,
+                "scope": grant.scope,
+                "token_type": "Bearer",
+            }
+            return 200, json.dumps(payload).encode(), "application/json; charset=utf-8"
+        if grant_type == "authorization_code":
+            code = self.codes.pop(form.get("code", ""), None)
+            if code is None or code.client_id != client_id:
+                return _oauth_error(400, "invalid_grant", "Malformed auth code.")
+            if code.redirect_uri is not None and form.get("redirect_uri") != code.redirect_uri:
+                return _oauth_error(400, "redirect_uri_mismatch", "Bad Request")
+            if code.code_challenge is not None:
+                verifier = form.get("code_verifier", "")
+                digest = hashlib.sha256(verifier.encode()).digest()
+                challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+                if not secrets.compare_digest(challenge, code.code_challenge):
+                    return _oauth_error(400, "invalid_grant", "Invalid code verifier.")
+            grant = Grant(
+                code.email,
+                client_id,
+                self.clients[client_id],
+                f"1//fake-{secrets.token_urlsafe(16)}",
+                code.scope,
+            )
+            self.grants[grant.refresh_token] = grant
+            payload = {
+                "access_token": self._mint_access(grant),
+                "expires_in": 3599,
+                "refresh_token": grant.refresh_token,
+                "scope": grant.scope,
+                "token_type": "Bearer",
+            }
+            return 200, json.dumps(payload).encode(), "application/json; charset=utf-8"
+        return _oauth_error(400, "unsupported_grant_type", "Invalid grant_type.")
+
+    def _mint_access(self, grant: Grant) -> str:
+        access = f"ya29.fake-{secrets.token_urlsafe(16)}"
+        self.access_tokens[access] = grant.email
+        self._token_of_refresh.setdefault(grant.refresh_token, set()).add(access)
+        return access
+
+    def _revoke(self, query: str, body: bytes) -> tuple[int, bytes, str]:
+        form = {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        form.update({k: v[-1] for k, v in parse_qs(query).items()})
+        token = form.get("token", "")
+        self.calls.append(Call("revoke", None, {}, 200))
+        grant = self.grants.get(token)
+        if grant is not None:
+            grant.revoked = True
+            for access in self._token_of_refresh.get(token, set()):
+                self.access_tokens.pop(access, None)
+            return 200, b"{}", "application/json"
+        if token in self.access_tokens:
+            del self.access_tokens[token]
+            return 200, b"{}", "application/json"
+        return _oauth_error(400, "invalid_token", "Token expired or revoked")
+
+
+def _oauth_error(status: int, error: str, description: str) -> tuple[int, bytes, str]:
+    body = json.dumps({"error": error, "error_description": description}).encode()
+    return status, body, "application/json; charset=utf-8"
+
+
+@contextmanager
+def fake_calendar(fake: FakeCalendar | None = None) -> Iterator[FakeCalendar]:
+    """Serve a `FakeCalendar` on a free loopback port for the duration of the block."""
+    state = fake or FakeCalendar()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in separate writes; without this, Nagle plus
+            # the client's delayed ACK adds ~40 ms to every keep-alive request.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, payload, ctype = state.handle(
+                self.command, split.path, split.query, headers, body
+            )
+            if status == DROP_CONNECTION:
+                self.close_connection = True
+                return
+            self.send_response(status)
+            if ctype:
+                self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if payload:
+                self.wfile.write(payload)
+
+        do_GET = _serve
+        do_POST = _serve
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def timed_event(
+    event_id: str,
+    start: datetime,
+    *,
+    minutes: int = 30,
+    summary: str = "Meeting",
+    attendees: tuple[str, ...] = (),
+    organizer: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A Calendar-API-shaped timed event for seeding the fake."""
+    end = start + timedelta(minutes=minutes)
+    tz = str(start.tzinfo) if start.tzinfo is not None else "UTC"
+    body: dict[str, Any] = {
+        "id": event_id,
+        "summary": summary,
+        "start": {"dateTime": start.isoformat(), "timeZone": tz},
+        "end": {"dateTime": end.isoformat(), "timeZone": tz},
+        "attendees": [{"email": a, "responseStatus": "accepted"} for a in attendees],
+        **extra,
+    }
+    if organizer is not None:
+        body["organizer"] = {"email": organizer}
+    return body
