@@ -24,6 +24,7 @@ typecheck: $(VENV)/.dev-installed
 	$(PY) -m mypy
 
 pytest: $(VENV)/.dev-installed node_modules/.installed
+	sh tests/browser/ensure_chromium.sh
 	$(PY) -m pytest
 
 $(VENV)/bin/python:

@@ -49,7 +49,12 @@ class DevSigner:
             .sign(key, hashes.SHA256())
         )
         self.cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-        self.key_id = hashlib.sha256(self.cert_pem.encode()).hexdigest()[:16]
+        # From the public key, not the certificate: the certificate is re-made on
+        # every load, and every process must name the same key id for one key file.
+        public_der = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.key_id = hashlib.sha256(public_der).hexdigest()[:16]
 
     @classmethod
     def generate(cls) -> DevSigner:

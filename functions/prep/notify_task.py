@@ -33,7 +33,7 @@ from functions.logs import log
 from functions.notify.content import NoticeKind, build_notice
 from functions.notify.delivery import Outcome, deliver
 from functions.notify.quiet_hours import quiet_until
-from functions.prep.queueing import PREP_PATH, PREP_QUEUE, queue_generation
+from functions.prep.queueing import PREP_PATH, PREP_QUEUE, prep_task, queue_generation
 from functions.services import Services
 from functions.store.port import Conflict, NotFound
 from functions.tasks.endpoint import BadTask, RetryLater
@@ -54,6 +54,8 @@ class PrepJob:
     version: str
     #: Set on a task deferred past quiet hours: it must not act before this.
     not_before: datetime | None = None
+    #: The trigger time the task was created for (absent on deferred tasks).
+    trigger_at: datetime | None = None
 
     @classmethod
     def parse(cls, payload: Mapping[str, Any]) -> PrepJob:
@@ -62,16 +64,26 @@ class PrepJob:
             raise BadTask("user_id and event_id must be non-empty strings")
         if not isinstance(ids[2], str) or len(ids[2]) > MAX_ID:
             raise BadTask("version must be a string")
-        raw = payload.get("not_before")
-        not_before = None
-        if raw is not None:
-            try:
-                not_before = datetime.fromisoformat(str(raw))
-            except ValueError:
-                raise BadTask("not_before is not an ISO timestamp") from None
-            if not_before.tzinfo is None:
-                raise BadTask("not_before must carry a UTC offset")
-        return cls(str(ids[0]), str(ids[1]), str(ids[2]), not_before)
+        return cls(
+            str(ids[0]),
+            str(ids[1]),
+            str(ids[2]),
+            _instant(payload, "not_before"),
+            _instant(payload, "trigger_at"),
+        )
+
+
+def _instant(payload: Mapping[str, Any], key: str) -> datetime | None:
+    raw = payload.get(key)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise BadTask(f"{key} is not an ISO timestamp") from None
+    if value.tzinfo is None:
+        raise BadTask(f"{key} must carry a UTC offset")
+    return value
 
 
 def deferred_prep_task(job: PrepJob, until: datetime) -> Task:
@@ -151,6 +163,16 @@ def run_prep(services: Services, job: PrepJob) -> Result:
     reason = _why_not(meeting, job, now)
     if reason is not None or meeting is None:
         return {"outcome": reason}
+    if (
+        job.trigger_at is not None
+        and meeting.prep_trigger_at is not None
+        and meeting.prep_trigger_at != job.trigger_at
+        and meeting.prep_trigger_at > now
+    ):
+        # The lead time changed after this task was queued: the meeting's own
+        # trigger time rules. Make sure its task exists (deduped by name).
+        created = services.tasks.enqueue(prep_task(meeting))
+        return {"outcome": "rescheduled", "created": created}
 
     prefs = user.preferences
     until = quiet_until(now, prefs.quiet_hours, user.time_zone)

@@ -61,19 +61,23 @@ def generation_task(
 def prep_task(meeting: Meeting) -> Task:
     """The task that fires at the meeting's prep trigger time.
 
-    Named after event id *and* version: a rescheduled meeting gets a new task
-    and the stale one finds a version mismatch and does nothing.
+    Named after event id, version *and* trigger time: a moved meeting (new
+    version) or a new lead time (a type or settings change moves the trigger
+    without touching the calendar) gets a new task, and the stale one finds a
+    mismatch when it fires and does nothing but make sure the right one exists.
     """
     if meeting.prep_trigger_at is None:
         raise ValueError("a meeting without a trigger time has no prep task")
+    trigger = meeting.prep_trigger_at.astimezone(UTC).isoformat()
     return Task(
         queue=PREP_QUEUE,
-        name=task_name("prep", meeting.user_id, meeting.event_id, meeting.version),
+        name=task_name("prep", meeting.user_id, meeting.event_id, meeting.version, trigger),
         path=PREP_PATH,
         payload={
             "user_id": meeting.user_id,
             "event_id": meeting.event_id,
             "version": meeting.version,
+            "trigger_at": trigger,
         },
         schedule_at=meeting.prep_trigger_at,
     )

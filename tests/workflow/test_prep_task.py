@@ -466,3 +466,24 @@ def test_a_duplicate_that_loses_the_claim_does_not_lose_the_message(tmp_path: Pa
 
 def time_sleep(seconds: float) -> None:
     threading.Event().wait(seconds)
+
+
+def test_new_lead_time_after_queueing_moves_the_reminder(world: World) -> None:
+    """A type or settings change moves the trigger without a calendar change."""
+    m = world.meeting()
+    assert m.prep_trigger_at is not None
+    old_task = prep_task(m)
+    later = dataclasses.replace(m, prep_trigger_at=m.prep_trigger_at + timedelta(hours=3))
+    world.put(later)
+    world.clock.set(m.prep_trigger_at)
+    resp = world.run(old_task)
+    assert body(resp)["outcome"] == "rescheduled"
+    assert (world.emails, world.chats) == (0, 0)
+    new_task = prep_task(later)
+    assert new_task.name != old_task.name
+    assert new_task.name in world.queue.tasks
+    assert world.queue.tasks[new_task.name].schedule_at == later.prep_trigger_at
+    world.clock.set(later.prep_trigger_at)  # type: ignore[arg-type]
+    assert body(world.run(new_task))["outcome"] == "notified"
+    assert body(world.run(old_task))["outcome"] == "already_notified"
+    assert (world.emails, world.chats) == (1, 1)

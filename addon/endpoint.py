@@ -1,0 +1,134 @@
+"""The add-on's one HTTP endpoint: verify, parse, check scopes, route, answer.
+
+Order matters. A bearer token in the Authorization header is verified before
+the body is even parsed, so an unauthenticated caller learns nothing (not
+even whether its body was well formed). Refusals are a bare 401; malformed
+bodies a 400; anything that goes wrong past that point becomes a friendly
+card (HTTP 200) so Calendar shows a message instead of a broken sidebar, and
+only the error's type is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from flask import Request, Response
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from addon import cards as c
+from addon import handlers, scopes, views
+from addon.event_object import AddonEvent, MalformedEvent, parse_event
+from addon.sidebar import Sidebar, open_call, sidebar_for
+from addon.verify import verify_system_token, verify_user_token
+from functions.auth.id_tokens import TokenRejected, bearer_token
+from functions.logs import log
+from functions.services import get_services
+from functions.web import MAX_BODY_BYTES, Handler, json_error, json_response
+
+_log = logging.getLogger(__name__)
+
+SidebarSource = Callable[[], Sidebar]
+
+
+def _unauthenticated(reason: str) -> Response:
+    log(_log, logging.WARNING, "add-on request rejected", reason=reason)
+    return json_error(401, "unauthenticated", "caller is not allowed")
+
+
+def _malformed() -> Response:
+    return json_error(400, "bad_request", "not an add-on event object")
+
+
+def _read_event(request: Request) -> AddonEvent:
+    request.max_content_length = MAX_BODY_BYTES
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedEvent("body is not JSON") from None
+    return parse_event(body)
+
+
+def make_endpoint(source: SidebarSource) -> Handler:
+    """The add-on endpoint over the sidebar `source` gives (tests pass fakes in)."""
+
+    def endpoint(request: Request) -> Response:
+        if request.method != "POST":
+            return json_error(405, "method_not_allowed", "add-on events are POSTed")
+        started = time.perf_counter()
+        app = source()
+        settings = app.settings
+        header_token = bearer_token(request.headers.get("Authorization"))
+        try:
+            if header_token is not None:
+                verify_system_token(app.id_tokens, settings, header_token)
+        except TokenRejected as exc:
+            return _unauthenticated(exc.reason)
+        try:
+            event = _read_event(request)
+        except RequestEntityTooLarge:
+            return json_error(413, "too_large", "request body is too large")
+        except MalformedEvent:
+            return _malformed()
+        try:
+            if header_token is None:
+                # Workspace sends the same token in the body; it gets the same checks.
+                verify_system_token(app.id_tokens, settings, event.system_id_token)
+        except TokenRejected as exc:
+            return _unauthenticated(exc.reason)
+
+        needed = handlers.needed_scopes(event.op, event.opened is not None)
+        if scopes.missing(needed, event.authorized_scopes or frozenset()):
+            return json_response(c.request_all_scopes())
+        try:
+            who = verify_user_token(app.id_tokens, settings, event.user_id_token)
+        except TokenRejected as exc:
+            return _unauthenticated(exc.reason)
+
+        try:
+            call = open_call(app, event, who)
+            answer = handlers.route(call)
+        except MalformedEvent:
+            return _malformed()
+        except Exception as exc:  # a message card rather than a broken sidebar
+            log(_log, logging.ERROR, "add-on request failed", op=event.op, error=type(exc).__name__)
+            answer = _trouble(event)
+        for card in c.cards_in(answer):
+            problems = c.card_problems(card)
+            if problems:  # a bug in a builder: visible in logs, the card still goes out
+                log(_log, logging.ERROR, "card breaks host limits", problems=problems)
+        log(
+            _log,
+            logging.INFO,
+            "add-on request",
+            op=event.op or ("event_open" if event.opened else "homepage"),
+            user_id=who.user_id,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return json_response(answer)
+
+    endpoint.__name__ = "addon"
+    return endpoint
+
+
+def _trouble(event: AddonEvent) -> c.Json:
+    text = "Meeting prep ran into a problem. Please try again in a moment."
+    if event.op is not None:
+        return c.notify(text)
+    view_card = c.card(
+        views.TITLE,
+        [c.section([c.decorated(text, top="Something went wrong", icon="error")])],
+        name="trouble",
+    )
+    return c.push_card(view_card)
+
+
+def _default_source() -> Sidebar:
+    return sidebar_for(get_services())
+
+
+#: The deployed handler: wiring from the process-wide services.
+handle = make_endpoint(_default_source)

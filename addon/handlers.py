@@ -1,0 +1,465 @@
+"""What each sidebar request does: the two triggers and the button actions.
+
+Routing: a button click carries `op` in its parameters; without one, an
+event object that names an opened event is the eventOpen trigger, anything
+else the homepage. Every id that arrives in the body is looked up under the
+verified user (`call.user_id`), so one user can never reach another's
+meeting by sending its event id.
+
+Nothing here waits on slow work: "Generate prep" queues a task and answers
+with the card in its "Preparing…" state at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import time, timedelta
+
+from addon import cards as c
+from addon import scopes, views
+from addon.event_object import MalformedEvent
+from addon.sidebar import Call
+from functions.calendar.mapping import UnusableEvent, meeting_from_event
+from functions.calendar.port import CalendarError, EventNotFound, PermissionDenied
+from functions.domain.meetings import Meeting
+from functions.domain.planning import plan_meeting
+from functions.domain.prep_state import PrepState
+from functions.domain.users import (
+    MAX_LEAD_HOURS,
+    OverrideScope,
+    Preferences,
+    QuietHours,
+    User,
+    override_key,
+)
+from functions.logs import log
+from functions.prep.queueing import CannotGenerate, prep_task, queue_generation
+
+_log = logging.getLogger(__name__)
+
+Action = Callable[[Call], c.Json]
+
+#: How far ahead a series-wide type change re-plans stored meetings.
+SERIES_HORIZON = timedelta(days=400)
+SERIES_SCAN_LIMIT = 2000
+
+
+# ---------------------------------------------------------------- routing
+
+
+def needed_scopes(call_op: str | None, has_opened_event: bool) -> tuple[str, ...]:
+    if call_op is None and has_opened_event:
+        return scopes.EVENT_OPEN
+    return scopes.BASE
+
+
+def route(call: Call) -> c.Json:
+    op = call.event.op
+    if op is None:
+        opened = call.event.opened
+        if opened is not None:
+            return event_open(call)
+        return homepage(call)
+    handler = ACTIONS.get(op)
+    if handler is None:
+        raise MalformedEvent("unknown action")
+    return handler(call)
+
+
+def _event_id(call: Call) -> str:
+    event_id = call.event.parameters.get("eventId")
+    if not event_id:
+        raise MalformedEvent("this action needs an eventId")
+    return event_id
+
+
+# ---------------------------------------------------------------- homepage
+
+
+def home_card(call: Call) -> c.Json:
+    meetings = call.app.store.list_meetings(
+        call.user_id,
+        start_from=call.now,
+        start_before=call.now + timedelta(days=views.HOME_DAYS),
+        limit=500,
+    )
+    return views.home_card(call.view, call.user, meetings)
+
+
+def homepage(call: Call) -> c.Json:
+    return c.push_card(home_card(call))
+
+
+def refresh_home(call: Call) -> c.Json:
+    return c.update_card(home_card(call))
+
+
+# ---------------------------------------------------------------- one meeting
+
+
+MATERIALS_LINKS = "functions.materials.links"
+
+
+def materials_available() -> bool:
+    """Whether the signed-URL module is deployed (it is built separately)."""
+    try:
+        importlib.import_module(MATERIALS_LINKS)
+    except ImportError:
+        return False
+    return True
+
+
+def meeting_card(call: Call, meeting: Meeting) -> c.Json:
+    classification = call.app.classifier.classify(
+        meeting, user_domain=call.user.domain, preferences=call.user.preferences
+    )
+    return views.event_card(
+        call.view, meeting, classification, materials_available=materials_available()
+    )
+
+
+def event_open(call: Call) -> c.Json:
+    opened = call.event.opened
+    assert opened is not None
+    if not opened.event_id:
+        return c.push_card(views.unsaved_event_card(call.view))
+    meeting = call.app.store.get_meeting(call.user_id, opened.event_id)
+    if meeting is not None:
+        return c.push_card(meeting_card(call, meeting))
+    try:
+        return c.push_card(_unseen_event(call, opened.calendar_id or "primary", opened.event_id))
+    except NeedScopes:
+        return c.request_all_scopes()
+
+
+def reopen(call: Call) -> c.Json:
+    """ "Try again" after Calendar did not answer: the same lookup, as a button."""
+    event_id = _event_id(call)
+    meeting = call.app.store.get_meeting(call.user_id, event_id)
+    if meeting is not None:
+        return c.update_card(meeting_card(call, meeting))
+    calendar_id = call.event.parameters.get("calendarId") or "primary"
+    try:
+        return c.update_card(_unseen_event(call, calendar_id, event_id))
+    except NeedScopes:
+        return c.request_all_scopes()
+
+
+class NeedScopes(Exception):
+    """The user has not granted what fetching the event needs; Workspace must ask."""
+
+
+_NOT_AVAILABLE = "Prep covers events on your own calendars; this one is not available to it."
+
+
+def _unseen_event(call: Call, calendar_id: str, event_id: str) -> c.Json:
+    """An event the sync has not stored: fetch it as the user, plan it, keep it; a card."""
+    view = call.view
+    factory = call.app.calendar_for
+    if factory is None:
+        return views.not_synced_card(view)
+    if scopes.missing(scopes.EVENT_FETCH, call.event.authorized_scopes or frozenset()):
+        raise NeedScopes
+    token = call.event.user_oauth_token
+    if not token:
+        return views.message_card(view, "Not available", "Calendar did not share this event.")
+    try:
+        raw = factory(token).get_event(calendar_id, event_id)
+        incoming = meeting_from_event(
+            raw, user_id=call.user_id, calendar_id=calendar_id, default_tz=call.user.time_zone
+        )
+    except (EventNotFound, PermissionDenied):
+        return views.message_card(view, "Not available", _NOT_AVAILABLE)
+    except UnusableEvent:
+        return views.message_card(view, "Not available", "This event has no usable time.")
+    except CalendarError as exc:
+        log(_log, logging.WARNING, "calendar fetch failed", error=type(exc).__name__)
+        retry = view.act("reopen", eventId=event_id, calendarId=calendar_id)
+        return views.message_card(
+            view, "Calendar did not answer", "Please try again in a moment.", retry=retry
+        )
+    if incoming.event_id != event_id:
+        # The sidebar asked for one event; never file a different one under its id.
+        log(_log, logging.WARNING, "calendar answered with another event")
+        return views.message_card(view, "Not available", _NOT_AVAILABLE)
+    planned = plan_meeting(
+        incoming, None, user=call.user, classifier=call.app.classifier, now=call.now
+    )
+    if not call.user_stored:
+        call.save_user(call.user)
+    call.app.store.upsert_meetings([planned])
+    _schedule_prep(call, planned)
+    log(_log, logging.INFO, "unseen event planned", user_id=call.user_id)
+    return meeting_card(call, planned)
+
+
+def _schedule_prep(call: Call, meeting: Meeting) -> None:
+    """Queue the trigger-time task (named deterministically, so the sync's own is the same)."""
+    if meeting.prep_state is not PrepState.SCHEDULED or meeting.prep_trigger_at is None:
+        return
+    try:
+        call.app.tasks.enqueue(prep_task(meeting))
+    except Exception as exc:  # the sync schedules it too; the card must not fail for this
+        log(_log, logging.WARNING, "prep task not queued", error=type(exc).__name__)
+
+
+def _stored_meeting(call: Call) -> Meeting | None:
+    return call.app.store.get_meeting(call.user_id, _event_id(call))
+
+
+_GONE = "That meeting is not in your prep list any more. Open it again from Calendar."
+
+
+def show_event(call: Call) -> c.Json:
+    meeting = _stored_meeting(call)
+    if meeting is None:
+        return c.notify(_GONE)
+    return c.render([{"pushCard": meeting_card(call, meeting)}])
+
+
+def refresh_event(call: Call) -> c.Json:
+    meeting = _stored_meeting(call)
+    if meeting is None:
+        return c.notify(_GONE)
+    return c.update_card(meeting_card(call, meeting))
+
+
+def generate(call: Call) -> c.Json:
+    meeting = _stored_meeting(call)
+    if meeting is None:
+        return c.notify(_GONE)
+    try:
+        updated = queue_generation(call.app.store, call.app.tasks, meeting)
+    except CannotGenerate:
+        return c.notify("Prep cannot start for this meeting (it was cancelled or declined).")
+    except Exception as exc:  # the queue is remote; the user gets a retryable answer
+        log(_log, logging.ERROR, "generation not queued", error=type(exc).__name__)
+        return c.notify("Prep could not start just now. Please try again in a minute.")
+    return c.update_card(
+        meeting_card(call, updated), note=f"{views.PREPARING} this takes a minute."
+    )
+
+
+def open_materials(call: Call) -> c.Json:
+    meeting = _stored_meeting(call)
+    if meeting is None:
+        return c.notify(_GONE)
+    if (
+        meeting.prep_state not in (PrepState.READY, PrepState.DELIVERED)
+        or not meeting.materials_ref
+    ):
+        return c.notify("The materials are not ready yet.")
+    if not materials_available():
+        return c.notify("Materials cannot be opened in this deployment.")
+    links = importlib.import_module(MATERIALS_LINKS)
+    url = str(links.signed_url_for(call.app.services, meeting))
+    return c.render(opens=c.link(url, overlay=False, reload_on_close=False))
+
+
+# ---------------------------------------------------------------- change type
+
+
+def set_type(call: Call) -> c.Json:
+    meeting = _stored_meeting(call)
+    if meeting is None:
+        return c.notify(_GONE)
+    chosen = call.event.form_value("meeting_type")
+    rules = call.app.classifier.rules
+    if not chosen or rules.get(chosen) is None:
+        return c.notify("Pick one of the listed meeting types.")
+    scope_value = call.event.form_value("type_scope") or OverrideScope.EVENT.value
+    try:
+        scope = OverrideScope(scope_value)
+    except ValueError:
+        raise MalformedEvent("type_scope is event or series") from None
+    if scope is OverrideScope.SERIES and not meeting.series_id:
+        return c.notify("This meeting is not part of a series.")
+
+    overrides = dict(call.user.preferences.type_overrides)
+    event_key = override_key(OverrideScope.EVENT, meeting.event_id)
+    if scope is OverrideScope.SERIES:
+        assert meeting.series_id is not None
+        overrides[override_key(OverrideScope.SERIES, meeting.series_id)] = chosen
+        # The series choice should show on this occurrence too.
+        overrides.pop(event_key, None)
+    else:
+        overrides[event_key] = chosen
+    prefs = dataclasses.replace(call.user.preferences, type_overrides=overrides)
+    call.save_user(dataclasses.replace(call.user, preferences=prefs))
+
+    affected = [meeting]
+    if scope is OverrideScope.SERIES:
+        upcoming = call.app.store.list_meetings(
+            call.user_id,
+            start_from=call.now,
+            start_before=call.now + SERIES_HORIZON,
+            limit=SERIES_SCAN_LIMIT,
+        )
+        affected += [
+            m
+            for m in upcoming
+            if m.series_id == meeting.series_id and m.event_id != meeting.event_id
+        ]
+    replanned = [
+        plan_meeting(m, m, user=call.user, classifier=call.app.classifier, now=call.now)
+        for m in affected
+    ]
+    call.app.store.upsert_meetings(replanned)
+    for m in replanned:
+        _schedule_prep(call, m)  # a new type can mean a new trigger time
+    where = "every meeting in this series" if scope is OverrideScope.SERIES else "this meeting"
+    label = rules.label_of(chosen)
+    return c.update_card(meeting_card(call, replanned[0]), note=f"Type set to {label} for {where}.")
+
+
+# ---------------------------------------------------------------- settings
+
+
+class SettingsInputError(ValueError):
+    """A settings field the user typed is not usable; the message says which."""
+
+
+def _parse_clock(text: str, label: str) -> time:
+    try:
+        hours, minutes = text.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise SettingsInputError(f"{label}: use HH:MM, like 22:00") from None
+
+
+def _parse_preferences(call: Call) -> Preferences:
+    event = call.event
+    rules = call.app.classifier.rules
+    channels = set(event.form.get("channels", ()))
+    lead_hours: dict[str, float] = {}
+    for name in rules.type_names:
+        raw = (event.form_value(f"lead_{name}") or "").strip()
+        if not raw:
+            continue
+        label = rules.label_of(name)
+        try:
+            hours = float(raw.replace(",", "."))
+        except ValueError:
+            raise SettingsInputError(f"{label}: enter a number of hours") from None
+        if not 0 <= hours <= MAX_LEAD_HOURS:
+            raise SettingsInputError(f"{label}: between 0 and {MAX_LEAD_HOURS} hours")
+        rule = rules.get(name)
+        if rule is not None and hours != rule.prep_hours_before:
+            lead_hours[name] = hours
+    start_raw = (event.form_value("quiet_start") or "").strip()
+    end_raw = (event.form_value("quiet_end") or "").strip()
+    quiet: QuietHours | None = None
+    if start_raw or end_raw:
+        if not (start_raw and end_raw):
+            raise SettingsInputError("Quiet hours: fill in both times, or neither")
+        quiet = QuietHours(
+            _parse_clock(start_raw, "Quiet from"), _parse_clock(end_raw, "Quiet until")
+        )
+        if quiet.start == quiet.end:
+            raise SettingsInputError("Quiet hours: start and end must differ")
+    return dataclasses.replace(
+        call.user.preferences,
+        email_enabled="email" in channels,
+        chat_enabled="chat" in channels,
+        lead_hours=lead_hours,
+        quiet_hours=quiet,
+    )
+
+
+def _replan_upcoming(call: Call) -> None:
+    """New lead times move trigger times: replan stored meetings and queue their tasks."""
+    upcoming = call.app.store.list_meetings(
+        call.user_id,
+        start_from=call.now,
+        start_before=call.now + SERIES_HORIZON,
+        limit=SERIES_SCAN_LIMIT,
+    )
+    replanned = [
+        plan_meeting(m, m, user=call.user, classifier=call.app.classifier, now=call.now)
+        for m in upcoming
+    ]
+    call.app.store.upsert_meetings(replanned)
+    for m in replanned:
+        _schedule_prep(call, m)
+
+
+def show_settings(call: Call) -> c.Json:
+    return c.render([{"pushCard": views.settings_card(call.view, call.user)}])
+
+
+def save_settings(call: Call) -> c.Json:
+    try:
+        prefs = _parse_preferences(call)
+    except SettingsInputError as exc:
+        return c.notify(str(exc))
+    user: User = dataclasses.replace(call.user, preferences=prefs)
+    lead_changed = user.preferences.lead_hours != call.user.preferences.lead_hours
+    if user != call.user or not call.user_stored:
+        call.save_user(user)
+    if lead_changed:
+        _replan_upcoming(call)
+    return c.update_card(views.settings_card(call.view, call.user), note="Settings saved.")
+
+
+# ---------------------------------------------------------------- connect and forget
+
+
+def connect(call: Call) -> c.Json:
+    try:
+        from functions.oauth.flow import start_authorization
+    except ImportError:
+        return c.notify("Connecting is not available in this deployment yet.")
+    url = start_authorization(call.app.services, call.user_id, call.who.email)
+    return c.render(opens=c.link(url, overlay=True, reload_on_close=True))
+
+
+def confirm_delete(call: Call) -> c.Json:
+    return c.render([{"pushCard": views.confirm_delete_card(call.view)}])
+
+
+def delete_data(call: Call) -> c.Json:
+    """Revoke, stop push channels, forget: a failed revoke must not keep the data."""
+    try:
+        from functions.oauth.flow import disconnect
+
+        disconnect(call.app.services, call.user_id)
+    except Exception as exc:  # deletion is what the user asked for; it goes ahead
+        log(_log, logging.ERROR, "disconnect failed before deletion", error=type(exc).__name__)
+    removed = call.app.store.delete_user_data(call.user_id)
+    log(_log, logging.INFO, "user data deleted", user_id=call.user_id, records=removed)
+    fresh = User(
+        user_id=call.user_id,
+        email=call.who.email,
+        time_zone=call.user.time_zone,
+        locale=call.user.locale,
+    )
+    call.user, call.user_stored = fresh, False
+    home = views.home_card(call.view, fresh, [])
+    return c.render(
+        [{"popToRoot": True}, {"updateCard": home}],
+        note="Disconnected. Everything stored for you was deleted.",
+    )
+
+
+def back(_: Call) -> c.Json:
+    return c.render([{"pop": True}])
+
+
+ACTIONS: dict[str, Action] = {
+    "home": refresh_home,
+    "event": show_event,
+    "refresh": refresh_event,
+    "reopen": reopen,
+    "generate": generate,
+    "materials": open_materials,
+    "set_type": set_type,
+    "settings": show_settings,
+    "save_settings": save_settings,
+    "connect": connect,
+    "confirm_delete": confirm_delete,
+    "delete_data": delete_data,
+    "back": back,
+}

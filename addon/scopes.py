@@ -1,0 +1,52 @@
+"""The OAuth scopes the sidebar asks for, and which of them each request needs.
+
+Workspace's consent is granular: a user may grant some scopes and not others,
+and the event object says which (`authorizedScopes`). Each request checks
+only what it is about to use, so a user who declined Calendar read access can
+still open the homepage, and is asked again exactly when an unseen event must
+be fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+_G = "https://www.googleapis.com/auth/"
+
+EXECUTE = _G + "calendar.addons.execute"
+CURRENT_EVENT_READ = _G + "calendar.addons.current.event.read"
+#: Narrowest scope that lets events.get read an event on the user's own calendars.
+EVENTS_READ = _G + "calendar.events.owned.readonly"
+USER_EMAIL = _G + "userinfo.email"
+LOCALE = _G + "script.locale"
+
+#: Declared in manifest/deployment.json, in this order.
+MANIFEST_SCOPES = (EXECUTE, CURRENT_EVENT_READ, EVENTS_READ, USER_EMAIL, LOCALE)
+
+#: Broader grants that also satisfy a need (a user may have granted these earlier).
+_SATISFIED_BY: dict[str, frozenset[str]] = {
+    EVENTS_READ: frozenset(
+        {
+            EVENTS_READ,
+            _G + "calendar.events.readonly",
+            _G + "calendar.events",
+            _G + "calendar.events.owned",
+            _G + "calendar.readonly",
+            _G + "calendar",
+        }
+    ),
+    USER_EMAIL: frozenset({USER_EMAIL, "email"}),
+}
+
+#: Every request: run the add-on, and know who the user is.
+BASE = (EXECUTE, USER_EMAIL)
+#: Reading the opened event's id and attendees.
+EVENT_OPEN = (*BASE, CURRENT_EVENT_READ)
+#: Fetching an event the sync has not stored yet.
+EVENT_FETCH = (*BASE, EVENTS_READ)
+
+
+def missing(needed: Iterable[str], granted: Collection[str]) -> list[str]:
+    """The needed scopes that no granted scope covers."""
+    have = set(granted)
+    return [s for s in needed if not (_SATISFIED_BY.get(s, frozenset({s})) & have)]

@@ -1,0 +1,364 @@
+"""The sidebar's cards, built from domain objects: no Flask, no store, no Google.
+
+Every function here is pure (same inputs, same card), which is what lets the
+tests validate each card against Google's schema and lets the local preview
+show exactly what Calendar would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from addon import cards as c
+from addon.timefmt import TimeFormat
+from functions.domain.classification import Classification, SkipReason
+from functions.domain.meeting_types import RuleSet
+from functions.domain.meetings import Meeting
+from functions.domain.prep_state import PENDING_STATES, PrepState
+from functions.domain.users import ConnectionState, User
+
+#: Meetings listed on the homepage; the rest are counted, keeping far below 100 widgets.
+HOME_LIST_LIMIT = 40
+#: The homepage looks this far ahead.
+HOME_DAYS = 7
+
+TITLE = "Meeting prep"
+PREPARING = "Preparing…"
+
+STATE_LABELS: dict[PrepState, str] = {
+    PrepState.NOT_STARTED: "Not scheduled",
+    PrepState.SCHEDULED: "Scheduled",
+    PrepState.NOTIFIED: "Reminder sent",
+    PrepState.GENERATING: PREPARING,
+    PrepState.READY: "Ready",
+    PrepState.DELIVERED: "Ready (sent to you)",
+    PrepState.FAILED: "Failed: try again",
+    PrepState.CANCELLED: "No prep needed",
+}
+
+SKIP_LABELS: dict[str, str] = {
+    SkipReason.CANCELLED.value: "the event was cancelled",
+    SkipReason.DECLINED.value: "you declined it",
+    SkipReason.ALL_DAY.value: "it is an all-day event",
+    SkipReason.RESOURCES_ONLY.value: "only rooms or equipment are invited",
+}
+
+DECIDED_BY_LABELS: dict[str, str] = {
+    "override:event": "Chosen by you for this meeting",
+    "override:series": "Chosen by you for the whole series",
+    "rule": "Recognised from the title and guests",
+    "default": "No rule matched",
+}
+
+CONNECTION_TEXT: dict[ConnectionState, tuple[str, str]] = {
+    ConnectionState.CONNECTED: (
+        "Connected",
+        "Reminders and prep arrive ahead of your meetings.",
+    ),
+    ConnectionState.NOT_CONNECTED: (
+        "Not connected",
+        "Connect so reminders and prep arrive ahead of time, even when Calendar is closed.",
+    ),
+    ConnectionState.RECONNECT_NEEDED: (
+        "Reconnect needed",
+        "Google no longer accepts our access (revoked or expired). Reconnect to resume.",
+    ),
+}
+
+#: Prep states from which "Generate prep" / "Regenerate" may start.
+_CAN_GENERATE = frozenset(
+    {PrepState.NOT_STARTED, PrepState.SCHEDULED, PrepState.NOTIFIED, PrepState.FAILED}
+)
+_CAN_REGENERATE = frozenset({PrepState.READY, PrepState.DELIVERED})
+
+WARNING_COLOR = "#b3261e"
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What every card needs besides its subject: where buttons post, how times read."""
+
+    url: str
+    fmt: TimeFormat
+    rules: RuleSet
+    now: datetime
+
+    def act(self, op: str, **params: str) -> c.Json:
+        return c.action(self.url, op, params)
+
+    def type_label(self, name: str) -> str:
+        return self.rules.label_of(name)
+
+
+def type_choices(rules: RuleSet) -> list[tuple[str, str]]:
+    """(name, label) of every type a user may pick, the configured order, default last."""
+    return [(n, rules.label_of(n)) for n in rules.type_names]
+
+
+def needs_prep(m: Meeting) -> bool:
+    return m.skip_reason is None and m.prep_state is not PrepState.CANCELLED
+
+
+# ---------------------------------------------------------------- homepage
+
+
+def home_card(view: View, user: User, meetings: Sequence[Meeting]) -> c.Json:
+    label, explanation = CONNECTION_TEXT[user.connection]
+    access: list[c.Json] = []
+    if user.connection is ConnectionState.CONNECTED:
+        access.append(c.decorated(label, top="Background access", bottom=explanation, icon="sync"))
+    else:
+        verb = "Reconnect" if user.connection is ConnectionState.RECONNECT_NEEDED else "Connect"
+        shown = (
+            c.colored(label, WARNING_COLOR)
+            if user.connection is ConnectionState.RECONNECT_NEEDED
+            else label
+        )
+        access.append(
+            c.decorated(
+                shown,
+                top="Background access",
+                bottom=explanation,
+                icon="sync_problem",
+                side_button=c.button(verb, view.act("connect"), filled=True),
+            )
+        )
+    if user.delivery_problem:
+        access.append(
+            c.decorated(
+                user.delivery_problem,
+                top="Delivery problem",
+                bottom="Reminders cannot reach you until this is fixed.",
+                icon="warning",
+            )
+        )
+
+    upcoming = [m for m in meetings if needs_prep(m)]
+    listed: list[c.Json] = []
+    for m in upcoming[:HOME_LIST_LIMIT]:
+        listed.append(
+            c.decorated(
+                m.title or "(no title)",
+                top=view.fmt.day_time(m.start),
+                bottom=f"{view.type_label(m.meeting_type)} · {STATE_LABELS[m.prep_state]}",
+                on_click=view.act("event", eventId=m.event_id),
+            )
+        )
+    if not upcoming:
+        listed.append(c.paragraph(f"No meetings need prep in the next {HOME_DAYS} days."))
+    elif len(upcoming) > HOME_LIST_LIMIT:
+        listed.append(c.paragraph(f"…and {len(upcoming) - HOME_LIST_LIMIT} more."))
+
+    return c.card(
+        TITLE,
+        [
+            c.section(access),
+            c.section(listed, title=f"Next {HOME_DAYS} days"),
+        ],
+        subtitle="Upcoming meetings that need prep",
+        name="home",
+        footer=c.footer(
+            c.button("Settings", view.act("settings")),
+            c.button("Refresh", view.act("home")),
+        ),
+    )
+
+
+# ---------------------------------------------------------------- one meeting
+
+
+def event_card(
+    view: View,
+    meeting: Meeting,
+    classification: Classification,
+    *,
+    materials_available: bool,
+) -> c.Json:
+    fmt = view.fmt
+    when = f"{fmt.day_time(meeting.start)} – {fmt.time(meeting.end)}"
+    about = [c.decorated(meeting.title or "(no title)", top="Meeting", bottom=when, icon="event")]
+
+    prep: list[c.Json] = [
+        c.decorated(
+            view.type_label(meeting.meeting_type),
+            top="Type",
+            bottom=DECIDED_BY_LABELS.get(classification.decided_by, ""),
+            icon="category",
+        ),
+    ]
+    if meeting.skip_reason is not None or meeting.prep_state is PrepState.CANCELLED:
+        why = SKIP_LABELS.get(meeting.skip_reason or "", "the meeting no longer needs it")
+        prep.append(c.decorated("No prep needed", top="Prep status", bottom=f"Because {why}."))
+    else:
+        prep.append(
+            c.decorated(STATE_LABELS[meeting.prep_state], top="Prep status", icon="checklist")
+        )
+        pending = meeting.prep_state in PENDING_STATES
+        if pending and meeting.prep_trigger_at is not None and meeting.start > view.now:
+            starts = (
+                "Now"
+                if meeting.prep_trigger_at <= view.now
+                else fmt.day_time(meeting.prep_trigger_at)
+            )
+            prep.append(
+                c.decorated(
+                    starts,
+                    top="Prep starts",
+                    bottom=f"Times in {fmt.zone_name(meeting.prep_trigger_at)}",
+                    icon="schedule",
+                )
+            )
+        actions = _prep_buttons(view, meeting, materials_available)
+        if actions:
+            prep.append(c.buttons(*actions))
+
+    sections = [
+        c.section(about),
+        c.section(prep, title="Prep"),
+        c.section(_type_form(view, meeting, classification), title="Change type"),
+    ]
+    return c.card(TITLE, sections, name="event")
+
+
+def _prep_buttons(view: View, m: Meeting, materials_available: bool) -> list[c.Json]:
+    out: list[c.Json] = []
+    ids = {"eventId": m.event_id}
+    if m.prep_state in _CAN_GENERATE:
+        out.append(c.button("Generate prep", view.act("generate", **ids), filled=True))
+    elif m.prep_state in _CAN_REGENERATE:
+        if m.materials_ref and materials_available:
+            out.append(c.button("Open materials", view.act("materials", **ids), filled=True))
+        out.append(c.button("Regenerate", view.act("generate", **ids)))
+    elif m.prep_state is PrepState.GENERATING:
+        out.append(c.button("Refresh", view.act("refresh", **ids)))
+    return out
+
+
+def _type_form(view: View, m: Meeting, classification: Classification) -> list[c.Json]:
+    current = m.meeting_type
+    widgets = [
+        c.selection(
+            "meeting_type",
+            "Meeting type",
+            [(label, name, name == current) for name, label in type_choices(view.rules)],
+        )
+    ]
+    if m.series_id:
+        series_chosen = classification.decided_by == "override:series"
+        widgets.append(
+            c.selection(
+                "type_scope",
+                "Apply to",
+                [
+                    ("This meeting only", "event", not series_chosen),
+                    ("Every meeting in this series", "series", series_chosen),
+                ],
+                kind="RADIO_BUTTON",
+            )
+        )
+    widgets.append(c.buttons(c.button("Save type", view.act("set_type", eventId=m.event_id))))
+    return widgets
+
+
+# ---------------------------------------------------------------- other states
+
+
+def message_card(view: View, heading: str, text: str, *, retry: c.Json | None = None) -> c.Json:
+    """A card that explains why there is nothing else to show (yet)."""
+    widgets = [c.decorated(text, top=heading, icon="info")]
+    row = [c.button("Back to overview", view.act("home"))]
+    if retry is not None:
+        row.insert(0, c.button("Try again", retry, filled=True))
+    widgets.append(c.buttons(*row))
+    return c.card(TITLE, [c.section(widgets)], name="message")
+
+
+def not_synced_card(view: View) -> c.Json:
+    return message_card(
+        view,
+        "Not synced yet",
+        "This event is not in your local prep list yet. Import or sync your calendar, "
+        "then open it again.",
+    )
+
+
+def unsaved_event_card(view: View) -> c.Json:
+    return message_card(view, "New event", "Save the event first; its prep shows up here then.")
+
+
+# ---------------------------------------------------------------- settings
+
+
+def settings_card(view: View, user: User) -> c.Json:
+    prefs = user.preferences
+    channels = c.selection(
+        "channels",
+        "Send reminders by",
+        [
+            ("Email", "email", prefs.email_enabled),
+            ("Google Chat", "chat", prefs.chat_enabled),
+        ],
+        kind="SWITCH",
+    )
+    leads = []
+    for name, label in type_choices(view.rules):
+        rule = view.rules.get(name) or view.rules.default
+        hours = prefs.lead_hours.get(name, rule.prep_hours_before)
+        leads.append(
+            c.text_input(
+                f"lead_{name}",
+                label,
+                _hours(hours),
+                hint=f"Hours before the meeting (default {_hours(rule.prep_hours_before)})",
+            )
+        )
+    quiet = prefs.quiet_hours
+    quiet_widgets = [
+        c.text_input(
+            "quiet_start",
+            "Quiet from (HH:MM)",
+            quiet.start.strftime("%H:%M") if quiet else "",
+            hint="Nothing is sent during quiet hours; leave both empty for none",
+        ),
+        c.text_input(
+            "quiet_end", "Quiet until (HH:MM)", quiet.end.strftime("%H:%M") if quiet else ""
+        ),
+        c.buttons(c.button("Save settings", view.act("save_settings"), filled=True)),
+    ]
+    data = [
+        c.paragraph(
+            "Disconnecting revokes background access, stops calendar notifications and "
+            "deletes everything stored for you."
+        ),
+        c.buttons(c.button("Disconnect and delete my data", view.act("confirm_delete"))),
+    ]
+    return c.card(
+        "Settings",
+        [
+            c.section([channels]),
+            c.section(leads, title="How early prep starts"),
+            c.section(quiet_widgets, title="Quiet hours"),
+            c.section(data, title="Your data"),
+        ],
+        name="settings",
+    )
+
+
+def confirm_delete_card(view: View) -> c.Json:
+    widgets = [
+        c.paragraph(
+            "This revokes background access, stops calendar notifications and deletes your "
+            "meetings, preferences and prep materials. It cannot be undone."
+        ),
+        c.buttons(
+            c.button("Delete everything", view.act("delete_data"), filled=True),
+            c.button("Cancel", view.act("back")),
+        ),
+    ]
+    return c.card("Delete my data", [c.section(widgets)], name="confirm_delete")
+
+
+def _hours(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

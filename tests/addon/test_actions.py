@@ -1,0 +1,438 @@
+"""Button actions: generate, change type, settings, connect, disconnect and delete."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+from datetime import time, timedelta
+
+import pytest
+
+from addon import handlers
+from functions.auth.dev_keys import DevSigner
+from functions.domain.meetings import Meeting
+from functions.domain.prep_state import PrepState
+from functions.domain.users import QuietHours, User
+from functions.prep.queueing import GENERATE_QUEUE, generation_task
+from functions.services import Services
+from functions.store.port import Store
+from tests.addon.conftest import NOW
+from tests.addon.helpers import (
+    Client,
+    RecordingQueue,
+    button_ops,
+    calendar_event,
+    event_body,
+    note,
+    only_card,
+    seed_meeting,
+    texts,
+)
+
+START = NOW + timedelta(days=2)
+
+
+@pytest.fixture
+def meeting(db: Store, alice: User, services: Services) -> Meeting:
+    return seed_meeting(
+        db,
+        alice,
+        calendar_event("ev1", START, title="Weekly 1:1 with Bob"),
+        now=NOW,
+        classifier=services.classifier,
+    )
+
+
+def _act(
+    client: Client, signer: DevSigner, op: str, user: str = "alice", **kwargs: object
+) -> dict[str, object]:
+    return client.post(event_body(signer, user, op=op, **kwargs))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- generate
+
+
+def test_generate_queues_the_work_and_answers_preparing_at_once(
+    client: Client, signer: DevSigner, db: Store, queue: RecordingQueue, meeting: Meeting
+) -> None:
+    answer = _act(client, signer, "generate", params={"eventId": "ev1"})
+    card = only_card(answer)
+    assert "renderActions" in answer
+    assert answer["renderActions"]["action"]["navigations"][0].keys() == {"updateCard"}  # type: ignore[index]
+    assert "Preparing…" in texts(card)
+    assert "Preparing…" in (note(answer) or "")
+    assert queue.of_queue(GENERATE_QUEUE) == [generation_task(meeting)]
+    stored = db.get_meeting("alice", "ev1")
+    assert stored is not None and stored.prep_state is PrepState.GENERATING
+
+
+def test_a_double_click_queues_one_generation(
+    client: Client, signer: DevSigner, queue: RecordingQueue, meeting: Meeting
+) -> None:
+    for _ in range(3):
+        assert "Preparing…" in texts(
+            only_card(_act(client, signer, "generate", params={"eventId": "ev1"}))
+        )
+    assert len(queue.of_queue(GENERATE_QUEUE)) == 1
+
+
+def test_regenerate_on_ready_meetings_queues_again(
+    client: Client, signer: DevSigner, db: Store, queue: RecordingQueue, meeting: Meeting
+) -> None:
+    db.set_prep_state("alice", "ev1", PrepState.GENERATING)
+    db.set_prep_state("alice", "ev1", PrepState.READY, materials_ref="materials/1")
+    _act(client, signer, "generate", params={"eventId": "ev1"})
+    [task] = queue.of_queue(GENERATE_QUEUE)
+    assert task.payload["event_id"] == "ev1"
+
+
+def test_generate_on_a_cancelled_meeting_explains_instead_of_failing(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    alice: User,
+    services: Services,
+    queue: RecordingQueue,
+) -> None:
+    seed_meeting(
+        db,
+        alice,
+        calendar_event("gone", START, status="cancelled"),
+        now=NOW,
+        classifier=services.classifier,
+    )
+    answer = _act(client, signer, "generate", params={"eventId": "gone"})
+    assert "cannot start" in (note(answer) or "")
+    assert queue.tasks == []
+
+
+def test_a_queue_outage_gives_a_retryable_message(
+    client: Client, signer: DevSigner, db: Store, queue: RecordingQueue, meeting: Meeting
+) -> None:
+    queue.fail = True
+    answer = _act(client, signer, "generate", params={"eventId": "ev1"})
+    assert "try again" in (note(answer) or "")
+    stored = db.get_meeting("alice", "ev1")
+    assert stored is not None and stored.prep_state is PrepState.SCHEDULED
+
+
+def test_nobody_can_generate_for_another_users_meeting(
+    client: Client, signer: DevSigner, db: Store, queue: RecordingQueue, meeting: Meeting
+) -> None:
+    answer = _act(client, signer, "generate", "mallory", params={"eventId": "ev1"})
+    assert "not in your prep list" in (note(answer) or "")
+    assert queue.tasks == []
+    stored = db.get_meeting("alice", "ev1")
+    assert stored is not None and stored.prep_state is PrepState.SCHEDULED
+
+
+def test_other_event_actions_are_scoped_to_the_caller(
+    client: Client, signer: DevSigner, meeting: Meeting
+) -> None:
+    for op in ("event", "refresh", "materials", "set_type"):
+        answer = _act(
+            client, signer, op, "mallory", params={"eventId": "ev1"}, form={"meeting_type": ["qbr"]}
+        )
+        assert "not in your prep list" in (note(answer) or ""), op
+
+
+# ---------------------------------------------------------------- open materials
+
+
+def test_open_materials_returns_a_fresh_signed_link(
+    client: Client, signer: DevSigner, db: Store, meeting: Meeting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.set_prep_state("alice", "ev1", PrepState.GENERATING)
+    db.set_prep_state("alice", "ev1", PrepState.READY, materials_ref="materials/alice/ev1")
+    asked: list[Meeting] = []
+
+    def signed_url_for(services: Services, m: Meeting) -> str:
+        asked.append(m)
+        return f"https://storage.googleapis.com/bucket/{m.materials_ref}?X-Goog-Signature=abc"
+
+    stand_in = types.ModuleType("functions.materials.links")
+    stand_in.signed_url_for = signed_url_for  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "functions.materials.links", stand_in)
+
+    card = only_card(_act(client, signer, "refresh", params={"eventId": "ev1"}))
+    assert button_ops(card)["Open materials"] == {"op": "materials", "eventId": "ev1"}
+    answer = _act(client, signer, "materials", params={"eventId": "ev1"})
+    link = answer["renderActions"]["action"]["link"]  # type: ignore[index]
+    assert link["url"].endswith("materials/alice/ev1?X-Goog-Signature=abc")
+    assert [m.event_id for m in asked] == ["ev1"]
+
+
+def test_open_materials_before_they_are_ready(
+    client: Client, signer: DevSigner, meeting: Meeting
+) -> None:
+    answer = _act(client, signer, "materials", params={"eventId": "ev1"})
+    assert note(answer) == "The materials are not ready yet."
+
+
+# ---------------------------------------------------------------- change type
+
+
+def test_change_type_for_one_meeting(
+    client: Client, signer: DevSigner, db: Store, meeting: Meeting
+) -> None:
+    answer = _act(
+        client,
+        signer,
+        "set_type",
+        params={"eventId": "ev1"},
+        form={"meeting_type": ["qbr"], "type_scope": ["event"]},
+    )
+    card = only_card(answer)
+    assert "Quarterly business review" in texts(card)
+    assert "Chosen by you for this meeting" in texts(card)
+    assert note(answer) == "Type set to Quarterly business review for this meeting."
+    user = db.get_user("alice")
+    assert user is not None and dict(user.preferences.type_overrides) == {"event:ev1": "qbr"}
+    stored = db.get_meeting("alice", "ev1")
+    assert stored is not None and stored.meeting_type == "qbr"
+    # QBR prep starts 336 h (two weeks) ahead, which is already past: it starts now.
+    assert stored.prep_trigger_at == NOW
+
+
+def test_change_type_for_the_whole_series(
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+) -> None:
+    for day in range(3):
+        start = START + timedelta(days=7 * day)
+        seed_meeting(
+            db,
+            alice,
+            calendar_event(f"s1_{day}", start, title="Sync", series_id="s1"),
+            now=NOW,
+            classifier=services.classifier,
+        )
+    seed_meeting(
+        db,
+        alice,
+        calendar_event("other", START, title="Sync"),
+        now=NOW,
+        classifier=services.classifier,
+    )
+    db.put_user(
+        dataclasses.replace(
+            alice,
+            preferences=dataclasses.replace(
+                alice.preferences, type_overrides={"event:s1_0": "qbr"}
+            ),
+        )
+    )
+
+    answer = _act(
+        client,
+        signer,
+        "set_type",
+        params={"eventId": "s1_0"},
+        form={"meeting_type": ["leadership"], "type_scope": ["series"]},
+    )
+    assert "Chosen by you for the whole series" in texts(only_card(answer))
+    user = db.get_user("alice")
+    assert user is not None and dict(user.preferences.type_overrides) == {"series:s1": "leadership"}
+    types_now = {
+        m.event_id: m.meeting_type
+        for m in db.list_meetings("alice", start_from=NOW, start_before=NOW + timedelta(days=60))
+    }
+    assert types_now == {
+        "s1_0": "leadership",
+        "s1_1": "leadership",
+        "s1_2": "leadership",
+        "other": "default",
+    }
+
+
+def test_change_type_refuses_unknown_types_and_series_of_one(
+    client: Client, signer: DevSigner, db: Store, meeting: Meeting
+) -> None:
+    answer = _act(
+        client, signer, "set_type", params={"eventId": "ev1"}, form={"meeting_type": ["ceo_whim"]}
+    )
+    assert note(answer) == "Pick one of the listed meeting types."
+    answer = _act(
+        client,
+        signer,
+        "set_type",
+        params={"eventId": "ev1"},
+        form={"meeting_type": ["qbr"], "type_scope": ["series"]},
+    )
+    assert note(answer) == "This meeting is not part of a series."
+    body = event_body(
+        signer,
+        op="set_type",
+        params={"eventId": "ev1"},
+        form={"meeting_type": ["qbr"], "type_scope": ["galaxy"]},
+    )
+    client.post(body, expect=400)
+    user = db.get_user("alice")
+    assert user is not None and not user.preferences.type_overrides
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_settings_card_shows_current_preferences(
+    client: Client, signer: DevSigner, alice: User
+) -> None:
+    answer = _act(client, signer, "settings")
+    card = only_card(answer)
+    assert answer["renderActions"]["action"]["navigations"][0].keys() == {"pushCard"}  # type: ignore[index]
+    shown = texts(card)
+    assert "Send reminders by" in shown and "Quiet hours" in shown
+    assert button_ops(card)["Save settings"] == {"op": "save_settings"}
+    assert button_ops(card)["Disconnect and delete my data"] == {"op": "confirm_delete"}
+
+
+def test_saving_settings(client: Client, signer: DevSigner, db: Store, alice: User) -> None:
+    form = {
+        "channels": ["chat"],
+        "lead_qbr": ["100"],
+        "lead_one_on_one": ["24"],  # the default: not stored as an override
+        "lead_incident_review": ["1,5"],
+        "quiet_start": ["22:00"],
+        "quiet_end": ["07:30"],
+    }
+    answer = _act(client, signer, "save_settings", form=form)
+    assert note(answer) == "Settings saved."
+    user = db.get_user("alice")
+    assert user is not None
+    prefs = user.preferences
+    assert (prefs.email_enabled, prefs.chat_enabled) == (False, True)
+    assert dict(prefs.lead_hours) == {"qbr": 100.0, "incident_review": 1.5}
+    assert prefs.quiet_hours == QuietHours(time(22, 0), time(7, 30))
+    assert "22:00" in str(only_card(answer))
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"lead_qbr": ["soon"]}, "Quarterly business review: enter a number of hours"),
+        ({"lead_qbr": ["-1"]}, "Quarterly business review: between 0 and 720 hours"),
+        ({"quiet_start": ["22:00"]}, "Quiet hours: fill in both times, or neither"),
+        ({"quiet_start": ["25:00"], "quiet_end": ["07:00"]}, "Quiet from: use HH:MM, like 22:00"),
+        (
+            {"quiet_start": ["07:00"], "quiet_end": ["07:00"]},
+            "Quiet hours: start and end must differ",
+        ),
+    ],
+)
+def test_bad_settings_are_explained_and_not_saved(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    alice: User,
+    form: dict[str, list[str]],
+    message: str,
+) -> None:
+    answer = _act(client, signer, "save_settings", form={"channels": ["email", "chat"], **form})
+    assert note(answer) == message
+    assert db.get_user("alice") == alice
+
+
+# ---------------------------------------------------------------- connect, disconnect, delete
+
+
+def test_connect_opens_googles_consent_in_an_overlay(
+    client: Client, signer: DevSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.oauth import flow
+
+    calls: list[tuple[str, str]] = []
+
+    def start_authorization(services: Services, user_id: str, email: str) -> str:
+        calls.append((user_id, email))
+        return "https://accounts.google.com/o/oauth2/v2/auth?state=s&code_challenge=c"
+
+    monkeypatch.setattr(flow, "start_authorization", start_authorization)
+    answer = _act(client, signer, "connect")
+    link = answer["renderActions"]["action"]["link"]  # type: ignore[index]
+    assert link == {
+        "url": "https://accounts.google.com/o/oauth2/v2/auth?state=s&code_challenge=c",
+        "openAs": "OVERLAY",
+        "onClose": "RELOAD",
+    }
+    assert calls == [("alice", "alice@example.com")]  # the verified user, from the token
+
+
+def test_delete_my_data_disconnects_and_forgets_only_the_caller(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    alice: User,
+    services: Services,
+    meeting: Meeting,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from functions.oauth import flow
+
+    bob = User(user_id="bob", email="bob@example.com")
+    db.put_user(bob)
+    seed_meeting(db, bob, calendar_event("bob1", START), now=NOW, classifier=services.classifier)
+    disconnected: list[str] = []
+    monkeypatch.setattr(flow, "disconnect", lambda services, user_id: disconnected.append(user_id))
+
+    confirm = only_card(_act(client, signer, "confirm_delete"))
+    assert button_ops(confirm)["Delete everything"] == {"op": "delete_data"}
+    answer = _act(client, signer, "delete_data")
+    navigations = answer["renderActions"]["action"]["navigations"]  # type: ignore[index]
+    assert navigations[0] == {"popToRoot": True}
+    assert "Not connected" in texts(only_card(answer))
+    assert disconnected == ["alice"]
+    assert db.get_user("alice") is None and db.get_meeting("alice", "ev1") is None
+    assert db.get_user("bob") is not None and db.get_meeting("bob", "bob1") is not None
+
+
+def test_delete_goes_ahead_when_revoking_fails(
+    client: Client, signer: DevSigner, db: Store, meeting: Meeting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.oauth import flow
+
+    def broken(services: Services, user_id: str) -> None:
+        raise ConnectionError("google unreachable")
+
+    monkeypatch.setattr(flow, "disconnect", broken)
+    answer = _act(client, signer, "delete_data")
+    assert "deleted" in (note(answer) or "")
+    assert db.get_user("alice") is None
+
+
+def test_back_and_refresh_navigate(client: Client, signer: DevSigner, meeting: Meeting) -> None:
+    assert _act(client, signer, "back") == {
+        "renderActions": {"action": {"navigations": [{"pop": True}]}}
+    }
+    home = _act(client, signer, "home")
+    assert "Weekly 1:1 with Bob" in texts(only_card(home))
+    pushed = _act(client, signer, "event", params={"eventId": "ev1"})
+    assert pushed["renderActions"]["action"]["navigations"][0].keys() == {"pushCard"}  # type: ignore[index]
+
+
+def test_a_crash_inside_an_action_becomes_a_message_not_a_500(
+    client: Client, signer: DevSigner, meeting: Meeting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(call: object) -> dict[str, object]:
+        raise RuntimeError("secret title in a stack trace")
+
+    monkeypatch.setitem(handlers.ACTIONS, "refresh", boom)
+    answer = _act(client, signer, "refresh", params={"eventId": "ev1"})
+    assert note(answer) == "Meeting prep ran into a problem. Please try again in a moment."
+    assert "secret" not in str(answer)
+
+
+def test_new_lead_time_replans_upcoming_meetings_and_queues_their_reminders(
+    client: Client, signer: DevSigner, db: Store, queue: RecordingQueue, meeting: Meeting
+) -> None:
+    assert meeting.prep_trigger_at == START - timedelta(hours=24)
+    answer = _act(client, signer, "save_settings", form={"lead_one_on_one": ["6"]})
+    assert note(answer) == "Settings saved."
+    stored = db.get_meeting("alice", "ev1")
+    assert stored is not None
+    assert stored.prep_trigger_at == START - timedelta(hours=6)
+    assert stored.prep_state is PrepState.SCHEDULED
+    queued = [t for t in queue.tasks if t.payload.get("event_id") == "ev1"]
+    assert [t.schedule_at for t in queued] == [START - timedelta(hours=6)]
