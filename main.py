@@ -56,7 +56,7 @@ def chat(request: Request) -> Response:
     """
     from functions.chat.endpoint import chat_endpoint
 
-    return chat_endpoint(request)
+    return web.guarded(chat_endpoint, request)
 
 
 @functions_framework.http

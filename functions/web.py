@@ -45,6 +45,11 @@ def dispatch(routes: Mapping[str, Handler], request: Request) -> Response:
     handler = routes.get(request.path.rstrip("/") or "/")
     if handler is None:
         return json_error(404, "not_found", "no such endpoint")
+    return guarded(handler, request)
+
+
+def guarded(handler: Handler, request: Request) -> Response:
+    """Run one handler behind the size limit and the last line of defence."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return json_error(413, "too_large", "request body is too large")
     try:
