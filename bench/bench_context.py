@@ -39,7 +39,7 @@ from functions.materials.context import (
 )
 from functions.materials.generator import Prices, Usage
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
-from functions.materials.model import SummaryRecord
+from functions.materials.model import OpenItem, SummaryRecord
 from functions.materials.offline import offline_materials
 from functions.materials.prompt import build_prompt
 from functions.materials.settings import DEFAULT_TEMPLATES, MaterialsSettings
@@ -117,10 +117,24 @@ def seed(store: SqliteStore, storage: LocalMaterialsStorage, prior: int) -> Meet
                     meeting_start=at,
                     summary="We reviewed launch readiness, agreed owners for the open risks "
                     "and decided to move the beta by one week. " * 3,
-                    open_questions=[
-                        f"Who signs off item {k} of the launch checklist?" for k in range(6)
+                    open_items=[
+                        *(
+                            OpenItem(
+                                kind="question",
+                                text=f"Who signs off item {k} of the launch checklist?",
+                                raised_at=at,
+                            )
+                            for k in range(6)
+                        ),
+                        *(
+                            OpenItem(
+                                kind="follow_up",
+                                text=f"Owner {k} sends the revised plan for area {k}",
+                                raised_at=at,
+                            )
+                            for k in range(6)
+                        ),
                     ],
-                    follow_ups=[f"Owner {k} sends the revised plan for area {k}" for k in range(6)],
                 ),
             ),
         )

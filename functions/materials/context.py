@@ -6,7 +6,9 @@ means "same materials" without another model call. It holds the event's own
 fields, its attendees (internal or external by the user's domains), earlier
 occurrences of the same series and earlier meetings with the same people (with
 the summaries and open questions their materials left behind), and the
-meeting type's template.
+meeting type's template. Open items (questions and follow-ups) that the last
+prepared occurrence of the same series left open are carried over as items of
+their own, so the next materials show them whatever the generator writes.
 
 Size is bounded twice: every field has its own cap (description, titles,
 attendee count, number of earlier meetings, summary lengths), and the rendered
@@ -33,7 +35,17 @@ from pydantic import BaseModel, ConfigDict
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.users import User
 from functions.logs import log
-from functions.materials.model import SummaryRecord
+from functions.materials.model import (
+    ATTENDEES,
+    EVENT,
+    MAX_CARRIED,
+    MAX_EARLIER,
+    SUGGESTION,
+    OpenItem,
+    SummaryRecord,
+    carried_id,
+    earlier_id,
+)
 from functions.materials.templates import PrepTemplate
 from functions.materials.text import clean_text, urls_in
 from functions.store.port import Store
@@ -70,6 +82,17 @@ class ContextBudget:
     #: `page_limit` meetings per read (a full window is split in two).
     window_days: int = 14
     page_limit: int = 500
+    #: Open items carried over from the last prepared occurrence of the series:
+    #: at most this many (the most recently raised), none older than the age limit.
+    carry_max_items: int = 8
+    carry_max_age_days: int = 90
+
+    def __post_init__(self) -> None:
+        # Citation ids are a closed set in the response schema (M1..M20, C1..C12).
+        if self.max_series + self.max_same_people > MAX_EARLIER:
+            raise ValueError(f"at most {MAX_EARLIER} earlier meetings fit the citation ids")
+        if self.carry_max_items > MAX_CARRIED:
+            raise ValueError(f"at most {MAX_CARRIED} carried-over items fit the citation ids")
 
 
 DEFAULT_BUDGET = ContextBudget()
@@ -106,6 +129,17 @@ class PriorMeeting(BaseModel):
     follow_ups: tuple[str, ...] = ()
 
 
+class CarriedItem(BaseModel):
+    """An item the last prepared occurrence left open (times in the user's zone)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["question", "follow_up"]
+    text: str
+    #: When it was first raised (the start of that meeting), local ISO.
+    raised_at: str
+
+
 class MeetingContext(BaseModel):
     """The bounded, sanitised facts about one meeting (hashable via `canonical_json`)."""
 
@@ -134,6 +168,10 @@ class MeetingContext(BaseModel):
     prior_found: int
     template: PrepTemplate
     template_version: str
+    #: Open items of the last prepared occurrence of the series (ids C1, C2, ...).
+    carried: tuple[CarriedItem, ...] = ()
+    #: The start (local ISO) of the occurrence they come from; "" when nothing is carried.
+    carried_from: str = ""
 
     def canonical_json(self) -> str:
         return json.dumps(
@@ -148,10 +186,34 @@ class MeetingContext(BaseModel):
         texts = [self.description, self.conference_link, *(a.url for a in self.attachments)]
         for p in self.prior:
             texts.extend([p.summary, *p.open_questions, *p.follow_ups])
+        texts.extend(c.text for c in self.carried)
         found: set[str] = set()
         for t in texts:
             found |= urls_in(t)
         return frozenset(found)
+
+    def earlier(self) -> dict[str, PriorMeeting]:
+        """Earlier meetings by citation id (M1 is the most relevant)."""
+        return {earlier_id(i): p for i, p in enumerate(self.prior)}
+
+    def carried_items(self) -> dict[str, CarriedItem]:
+        return {carried_id(i): c for i, c in enumerate(self.carried)}
+
+    def carried_from_id(self) -> str | None:
+        """The citation id of the occurrence the carried items come from."""
+        if not self.carried_from:
+            return None
+        for key, p in self.earlier().items():
+            if p.relation == "series" and p.start == self.carried_from:
+                return key
+        return None
+
+    def citable(self) -> frozenset[str]:
+        """Every source id a statement about this meeting may cite."""
+        ids = {EVENT, SUGGESTION, *self.earlier()}
+        if self.attendees or self.attendees_omitted:
+            ids.add(ATTENDEES)
+        return frozenset(ids)
 
 
 SummaryReader = Callable[[str], SummaryRecord | None]
@@ -243,22 +305,33 @@ def _related(
     return picked, found
 
 
+def _read_record(other: Meeting, read_summary: SummaryReader) -> SummaryRecord | None:
+    if not other.materials_ref:
+        return None
+    try:
+        return read_summary(other.materials_ref)
+    except Exception as exc:  # an unreadable old summary must not block new materials
+        log(_log, logging.WARNING, "prior summary unreadable", error=type(exc).__name__)
+        return None
+
+
+def _items(texts: list[str], width: int) -> tuple[str, ...]:
+    cleaned = (clean_text(t, width) for t in texts)
+    return tuple(t for t in cleaned if t)
+
+
 def _prior_fact(
     *,
     relation: Literal["series", "same_people"],
     other: Meeting,
     shared: int,
     zone: ZoneInfo,
-    read_summary: SummaryReader,
+    record: SummaryRecord | None,
+    carried: bool,
     budget: ContextBudget,
 ) -> PriorMeeting:
-    record = None
-    if other.materials_ref:
-        try:
-            record = read_summary(other.materials_ref)
-        except Exception as exc:  # an unreadable old summary must not block new materials
-            log(_log, logging.WARNING, "prior summary unreadable", error=type(exc).__name__)
-    items = budget.prior_items
+    """One earlier meeting; its open items are left out when they are carried over."""
+    items = 0 if carried else budget.prior_items
     width = budget.prior_item_chars
     return PriorMeeting(
         relation=relation,
@@ -266,11 +339,27 @@ def _prior_fact(
         title=clean_text(other.title, budget.prior_title_chars, multiline=False),
         shared_people=shared,
         summary=clean_text(record.summary, budget.prior_summary_chars) if record else "",
-        open_questions=tuple(clean_text(q, width) for q in record.open_questions[:items])
-        if record
-        else (),
-        follow_ups=tuple(clean_text(f, width) for f in record.follow_ups[:items]) if record else (),
+        open_questions=_items(record.open_questions[:items], width) if record else (),
+        follow_ups=_items(record.follow_ups[:items], width) if record else (),
     )
+
+
+def _carried(
+    record: SummaryRecord, meeting: Meeting, zone: ZoneInfo, budget: ContextBudget
+) -> tuple[CarriedItem, ...]:
+    """The open items of the last prepared occurrence: recent enough, the newest kept."""
+    oldest = meeting.start - timedelta(days=budget.carry_max_age_days)
+    fresh: list[OpenItem] = [i for i in record.open_items if i.raised_at >= oldest]
+    seen: set[str] = set()
+    kept: list[CarriedItem] = []
+    for item in fresh:
+        text = clean_text(item.text, budget.prior_item_chars)
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            kept.append(
+                CarriedItem(kind=item.kind, text=text, raised_at=_local_iso(item.raised_at, zone))
+            )
+    return tuple(kept[-budget.carry_max_items :]) if budget.carry_max_items else ()
 
 
 def build_context(
@@ -305,16 +394,30 @@ def build_context(
     )
     internal = sum(1 for f in facts if f.internal)
     picked, found = _related(store, user, meeting, budget)
+    records = [_read_record(m, read_summary) for _, m, _ in picked]
+    # The last prepared occurrence of the series: the newest series pick with a record.
+    source = next(
+        (i for i, (rel, _, _) in enumerate(picked) if rel == "series" and records[i]), None
+    )
+    carried: tuple[CarriedItem, ...] = ()
+    carried_from = ""
+    if source is not None:
+        record = records[source]
+        assert record is not None
+        carried = _carried(record, meeting, zone, budget)
+        carried_from = _local_iso(picked[source][1].start, zone) if carried else ""
     prior = tuple(
         _prior_fact(
             relation=rel,
             other=m,
             shared=shared,
             zone=zone,
-            read_summary=read_summary,
+            record=records[i],
+            # The series' open items travel along the carry-over chain instead.
+            carried=source is not None and rel == "series",
             budget=budget,
         )
-        for rel, m, shared in picked
+        for i, (rel, m, shared) in enumerate(picked)
     )
     description = clean_text(meeting.description)
     ctx = MeetingContext(
@@ -347,6 +450,8 @@ def build_context(
         prior_found=found,
         template=template,
         template_version=template_version,
+        carried=carried,
+        carried_from=carried_from,
     )
     return fit_to_budget(ctx, budget)
 
@@ -357,7 +462,12 @@ def fit_to_budget(ctx: MeetingContext, budget: ContextBudget) -> MeetingContext:
 
     while build_prompt(ctx).chars > budget.max_prompt_chars:
         if ctx.prior:
-            ctx = ctx.model_copy(update={"prior": ctx.prior[:-1]})
+            update: dict[str, object] = {"prior": ctx.prior[:-1]}
+            dropped = ctx.prior[-1]
+            if dropped.relation == "series" and dropped.start == ctx.carried_from:
+                # Carried items cite the occurrence they come from: they go with it.
+                update.update(carried=(), carried_from="")
+            ctx = ctx.model_copy(update=update)
         elif len(ctx.attendees) > 5:
             keep = len(ctx.attendees) // 2
             omitted = ctx.attendees_omitted + len(ctx.attendees) - keep

@@ -4,8 +4,14 @@ No generative model ships in a Python package here, and a 2-core CPU could
 not run one usefully, so local mode fills `MaterialsContent` deterministically
 from the context: the meeting type's template (with its time boxes scaled to
 the meeting's length), facts about the attendees, what earlier related
-meetings left open, and links the invitation carries. Everything it writes
-starts from the words "Offline prep" so nobody mistakes it for AI output.
+meetings left open, and links the invitation carries. Its summary starts
+with the words "Offline prep" so nobody mistakes it for AI output.
+
+Sources are filled honestly: what it reads from the invitation cites
+`event`, what it derives from the guest list cites `attendees`, what earlier
+meetings left open cites that meeting (`M1`, ...), and everything copied
+from the type's template is a `suggestion`. Items carried over from the
+last occurrence are added by the pipeline, not here.
 """
 
 from __future__ import annotations
@@ -14,7 +20,15 @@ import re
 
 from functions.materials.context import MeetingContext
 from functions.materials.generator import Generation, Generator, Usage
-from functions.materials.model import AgendaItem, AttendeeNote, MaterialsContent
+from functions.materials.model import (
+    ATTENDEES,
+    EVENT,
+    SUGGESTION,
+    AgendaItem,
+    AttendeeNote,
+    MaterialsContent,
+    Statement,
+)
 from functions.materials.prompt import Prompt
 from functions.materials.text import clip
 
@@ -30,7 +44,9 @@ _RESPONSES = {
 }
 
 
-def scale_agenda(steps: list[tuple[str, int]], total: int) -> list[AgendaItem]:
+def scale_agenda(
+    steps: list[tuple[str, int]], total: int, source: str = SUGGESTION
+) -> list[AgendaItem]:
     """Scale template time boxes to the meeting length; the boxes add up to `total`.
 
     Items that would get less than a minute are dropped from the end, because
@@ -47,7 +63,7 @@ def scale_agenda(steps: list[tuple[str, int]], total: int) -> list[AgendaItem]:
         longest = max(range(len(minutes)), key=lambda i: minutes[i])
         minutes[longest] += 1 if sum(minutes) < total else -1
     return [
-        AgendaItem(title=clip(title, 200), minutes=m)
+        AgendaItem.model_validate({"title": clip(title, 200), "minutes": m, "source": source})
         for (title, _), m in zip(steps, minutes, strict=True)
     ]
 
@@ -64,15 +80,32 @@ def invitation_points(description: str, limit: int = 5) -> list[str]:
     return points
 
 
-def _dedupe(items: list[str], limit: int) -> list[str]:
+def invitation_questions(description: str, limit: int = 4) -> list[str]:
+    """Lines of the invitation that ask something (bulleted or not)."""
+    found = []
+    for line in description.splitlines():
+        match = _BULLET_RE.match(line)
+        text = (match.group(1) if match else line).strip()
+        if text.endswith("?") and len(text) > 1:
+            found.append(clip(text, 300))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _dedupe(items: list[Statement], limit: int) -> list[Statement]:
     seen: set[str] = set()
     out = []
     for item in items:
-        key = item.casefold()
-        if item and key not in seen:
+        key = item.text.casefold()
+        if item.text and key not in seen:
             seen.add(key)
             out.append(item)
     return out[:limit]
+
+
+def _says(text: str, source: str) -> Statement:
+    return Statement.model_validate({"text": clip(text, 400), "source": source})
 
 
 class OfflineGenerator(Generator):
@@ -88,36 +121,74 @@ class OfflineGenerator(Generator):
 def offline_materials(ctx: MeetingContext) -> MaterialsContent:
     t = ctx.template
     people = len(ctx.attendees) + ctx.attendees_omitted
-    summary = (
-        f"Offline prep (no AI model was used): a {ctx.type_label} of "
-        f"{ctx.duration_minutes} minutes with {people} people "
-        f"({ctx.external_count} external). {t.focus}"
-    )
-    if ctx.prior:
-        summary += f" {len(ctx.prior)} earlier related meetings were found."
+    earlier = ctx.earlier()
+    carried_source = ctx.carried_from_id()
+    summary = [
+        _says(
+            f"Offline prep (no AI model was used): a {ctx.type_label} of "
+            f"{ctx.duration_minutes} minutes.",
+            EVENT,
+        )
+    ]
+    if people:
+        summary.append(
+            _says(
+                f"{people} people are invited, {ctx.external_count} of them from outside "
+                "the company.",
+                ATTENDEES,
+            )
+        )
+    summary.append(_says(t.focus, SUGGESTION))
+    if earlier:
+        summary.append(
+            _says(
+                f"{len(earlier)} earlier related meetings were found; the most relevant was "
+                f"on {ctx.prior[0].start[:10]}.",
+                "M1",
+            )
+        )
 
-    open_questions = [q for p in ctx.prior for q in p.open_questions]
+    # What earlier meetings (other than the carried-over occurrence) left open.
+    leftover = [(key, p) for key, p in earlier.items() if key != carried_source]
+    still_open = [_says(q, k) for k, p in leftover for q in p.open_questions]
+    asked = invitation_questions(ctx.description)
     questions = _dedupe(
-        [*(f"Still open from last time: {q}" for q in open_questions[:4]), *t.questions], 12
+        [
+            *(_says(q, EVENT) for q in asked),
+            *still_open[:4],
+            *(_says(q, SUGGESTION) for q in t.questions),
+        ],
+        12,
     )
-    invitation = invitation_points(ctx.description)
+    invitation = [p for p in invitation_points(ctx.description) if p not in asked]
     talking_points = _dedupe(
-        [*(f"From the invitation: {p}" for p in invitation), *t.talking_points], 12
+        [*(_says(p, EVENT) for p in invitation), *(_says(p, SUGGESTION) for p in t.talking_points)],
+        12,
     )
 
     risks = []
     silent = [a for a in ctx.attendees if a.response == "needsAction" and not a.is_self]
     if silent:
-        risks.append(f"{len(silent)} of the invited people have not responded yet.")
+        risks.append(
+            _says(f"{len(silent)} of the invited people have not responded yet.", ATTENDEES)
+        )
     declined = [a for a in ctx.attendees if a.response == "declined" and not a.is_self]
     if declined:
-        risks.append(f"{len(declined)} invited people declined.")
+        risks.append(_says(f"{len(declined)} invited people declined.", ATTENDEES))
     if ctx.external_count:
-        risks.append("People from outside the company attend: share only what may leave it.")
+        risks.append(
+            _says(
+                "People from outside the company attend: share only what may leave it.", ATTENDEES
+            )
+        )
     if not ctx.description:
-        risks.append("The invitation has no description or agenda.")
+        risks.append(_says("The invitation has no description or agenda.", EVENT))
     if any(a.organizer and not a.internal for a in ctx.attendees):
-        risks.append("The organizer is external: confirm the goal of the meeting with them.")
+        risks.append(
+            _says(
+                "The organizer is external: confirm the goal of the meeting with them.", ATTENDEES
+            )
+        )
 
     notes = []
     for a in ctx.attendees:
@@ -128,22 +199,26 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
         if a.optional:
             traits.append("optional")
         traits.append(_RESPONSES.get(a.response, a.response))
-        notes.append(AttendeeNote(attendee=clip(a.name or a.email, 200), note=", ".join(traits)))
+        notes.append(
+            AttendeeNote.model_validate(
+                {
+                    "attendee": clip(a.name or a.email or "(no name)", 200),
+                    "note": ", ".join(traits),
+                    "source": ATTENDEES,
+                }
+            )
+        )
         if len(notes) >= 20:
             break
 
-    follow_ups = _dedupe([f for p in ctx.prior for f in p.follow_ups], 12)
-    sources = ["This calendar event", f"Template: {ctx.type_label}"]
-    sources += [f"Earlier meeting on {p.start[:10]}" for p in ctx.prior[:6]]
-    sources += [a.url for a in ctx.attachments[:4] if a.url]
+    follow_ups = _dedupe([_says(f, k) for k, p in leftover for f in p.follow_ups], 12)
     return MaterialsContent(
-        summary=clip(summary, 1200),
-        objectives=list(t.objectives)[:8],
+        summary=summary[:4],
+        objectives=[_says(o, SUGGESTION) for o in t.objectives][:8],
         agenda=scale_agenda([(s.item, s.minutes) for s in t.agenda], ctx.duration_minutes),
         questions=questions,
         talking_points=talking_points,
         risks=risks[:8],
         attendee_notes=notes,
         follow_ups=follow_ups,
-        sources=[clip(s, 400) for s in sources][:12],
     )

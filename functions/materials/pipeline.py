@@ -7,19 +7,29 @@ changed, so when the meeting's current materials were made from this very
 input, the key gets a suffix derived from the previous ref: a new object
 set, yet deterministic, so a duplicate delivery of the same regenerate task
 still lands on the same key (and on the cache).
+
+Before anything is rendered, the answer is cleaned (control characters,
+unknown links) and checked against the context (`citations`): statements
+that cite a source the context does not hold are dropped. The summary record
+written beside the document carries the open items forward to the next
+occurrence of a series (`carry_over`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
+from functions.logs import log
+from functions.materials.carry_over import summary_record
+from functions.materials.citations import check_against_context
 from functions.materials.context import MeetingContext, build_context
 from functions.materials.generator import Generation, Generator
-from functions.materials.model import GenerationInfo, SummaryRecord
+from functions.materials.model import GenerationInfo
 from functions.materials.prompt import Prompt, build_prompt
 from functions.materials.render import render_html, render_markdown
 from functions.materials.storage import (
@@ -31,6 +41,8 @@ from functions.materials.storage import (
 
 if TYPE_CHECKING:
     from functions.services import Services
+
+_log = logging.getLogger(__name__)
 
 _KEY_CHARS = 40
 
@@ -85,9 +97,20 @@ def store_materials(
     services: Services,
     meeting: Meeting,
 ) -> GenerationInfo:
-    """Validate the content once more, render both formats and upload them (HTML last)."""
+    """Clean and check the content, render both formats and upload them (HTML last)."""
     ctx = prepared.context
-    content = generation.content.cleaned(ctx.allowed_urls())
+    checked = check_against_context(generation.content.cleaned(ctx.allowed_urls()), ctx)
+    if checked.rejected or checked.ignored_resolutions:
+        log(
+            _log,
+            logging.WARNING,
+            "statements citing unknown sources dropped",
+            user_id=meeting.user_id,
+            rejected=checked.rejected,
+            ignored_resolutions=checked.ignored_resolutions,
+            generator=generator.generator_id,
+        )
+    content = checked.content
     info = GenerationInfo(
         generator=generator.generator_id,
         model=generation.model,
@@ -98,12 +121,12 @@ def store_materials(
         template_version=ctx.template_version,
         cache_key=prepared.key,
         generated_at=services.clock.now(),
+        rejected_statements=checked.rejected,
     )
-    summary = SummaryRecord(
+    summary = summary_record(
+        ctx,
+        content,
         meeting_start=meeting.start,
-        summary=content.summary,
-        open_questions=content.questions,
-        follow_ups=content.follow_ups,
         generator=generator.generator_id,
         generated_at=info.generated_at,
     )

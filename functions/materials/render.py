@@ -7,6 +7,15 @@ only), and links are shown as text rather than made clickable. The HTML is
 served from a storage domain, so this is what stands between a hostile
 invitation and the user's browser.
 
+Facts apart from suggestions: every statement shows where it comes from
+("Source: the invitation", "Source: Weekly sync, Nov 24, 2026") or is marked
+"Suggestion" (a visible tag, and italics). A section with nothing in it says
+so instead of looking forgotten, and the Sources section lists every source
+the generator was given, how often it is cited, how many statements are
+suggestions, and how many were removed for citing a meeting the calendar
+does not hold. Items carried over from the last occurrence of a series have
+their own section with the date they come from.
+
 Dates and times are in the user's time zone (zoneinfo) and formatted for the
 user's locale with Babel; an unknown locale falls back to en-US. Headings are
 English for now (the model writes the body in the user's language).
@@ -16,12 +25,22 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from functions.materials.carry_over import resolutions, still_open
 from functions.materials.context import MeetingContext
-from functions.materials.model import GenerationInfo, MaterialsContent
+from functions.materials.model import (
+    ATTENDEES,
+    EVENT,
+    SUGGESTION,
+    AgendaItem,
+    GenerationInfo,
+    MaterialsContent,
+    Statement,
+)
 from functions.materials.prompt import safe_locale
 
 CSP = (
@@ -45,6 +64,13 @@ th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eee;
   vertical-align: top; }
 td.min { white-space: nowrap; text-align: right; width: 6rem; }
 blockquote { margin: 0; padding: .2rem .8rem; border-left: 3px solid #dadce0; color: #3c4043; }
+.src { color: #137333; white-space: nowrap; }
+.tag { font-size: .7rem; text-transform: uppercase; letter-spacing: .04em; color: #5f6368;
+  border: 1px solid #dadce0; border-radius: 3px; padding: 0 .25rem; font-style: normal; }
+li.suggestion { font-style: italic; color: #3c4043; }
+li.resolved { text-decoration: line-through; color: #5f6368; }
+li.resolved small { text-decoration: none; display: inline-block; }
+.empty { color: #5f6368; font-style: italic; }
 footer { margin-top: 2rem; font-size: .8rem; color: #5f6368; }
 @page { margin: 16mm; }
 @media print {
@@ -100,6 +126,11 @@ class DateFormatter:
 
         return str(format_time(at, "short", tzinfo=self.zone, locale=self.locale))
 
+    def short_date(self, at: datetime) -> str:
+        from babel.dates import format_date
+
+        return str(format_date(at.astimezone(self.zone).date(), "medium", locale=self.locale))
+
     def moment(self, at: datetime) -> str:
         from babel.dates import format_datetime
 
@@ -107,6 +138,81 @@ class DateFormatter:
 
     def span(self, start: datetime, end: datetime) -> str:
         return f"{self.date(start)} · {self.time(start)} – {self.time(end)} ({self.zone.key})"
+
+
+# --------------------------------------------------------------------------- sources
+
+#: What an empty section says: nothing was left out by accident, nothing was invented.
+EMPTY = "Nothing from the calendar supports this section, so it is left empty."
+NOTHING_CARRIED = (
+    "Nothing is carried over: no earlier occurrence of this series left open questions "
+    "or follow-ups."
+)
+
+
+def source_label(ctx: MeetingContext, source: str, fmt: DateFormatter) -> str:
+    """A reader's name for a source id ("the invitation", "Weekly sync, Nov 24, 2026")."""
+    if source == EVENT:
+        return "the invitation"
+    if source == ATTENDEES:
+        return "the guest list"
+    earlier = ctx.earlier().get(source)
+    if earlier is not None:
+        return f"{earlier.title or '(no title)'}, {fmt.short_date(_at(earlier.start))}"
+    return "an unknown source"  # not reachable after check_against_context
+
+
+def _at(local_iso: str) -> datetime:
+    return datetime.fromisoformat(local_iso)
+
+
+def _kind(kind: str) -> str:
+    return "Question" if kind == "question" else "Follow-up"
+
+
+def _source_lines(
+    ctx: MeetingContext, content: MaterialsContent, info: GenerationInfo, fmt: DateFormatter
+) -> list[str]:
+    """Every source the generator was given, how often it is cited; suggestions counted."""
+    cited = Counter(content.sources_cited())
+    carried_from = ctx.carried_from_id()
+
+    def times(source: str) -> str:
+        n = cited[source]
+        return "not cited" if n == 0 else f"cited {n} time{'s' if n != 1 else ''}"
+
+    start, end = _at(ctx.start), _at(ctx.end)
+    lines = [
+        f"The invitation: {ctx.title or '(no title)'}, {fmt.span(start, end)} ({times(EVENT)})"
+    ]
+    lines += [f"Attachment: {a.title or a.url} {a.url}".rstrip() for a in ctx.attachments]
+    people = len(ctx.attendees) + ctx.attendees_omitted
+    if people:
+        lines.append(f"The guest list: {people} people ({times(ATTENDEES)})")
+    for key, p in ctx.earlier().items():
+        relation = (
+            "earlier occurrence of this series"
+            if p.relation == "series"
+            else f"earlier meeting with {p.shared_people} of the same people"
+        )
+        extra = "; its open items are carried over" if key == carried_from else ""
+        lines.append(
+            f"{p.title or '(no title)'}, {fmt.date(_at(p.start))}: {relation} ({times(key)}{extra})"
+        )
+    if not ctx.prior:
+        lines.append("No earlier related meetings were found.")
+    suggestions = cited[SUGGESTION]
+    lines.append(
+        f"Suggestions: {suggestions} item{'s' if suggestions != 1 else ''} from the "
+        f"{ctx.type_label} template or the generator's judgement, not facts from your calendar."
+    )
+    if info.rejected_statements:
+        n = info.rejected_statements
+        lines.append(
+            f"{n} statement{'s were' if n != 1 else ' was'} removed because "
+            f"{'they' if n != 1 else 'it'} cited a meeting that is not in your calendar data."
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------- HTML
@@ -117,9 +223,30 @@ def _h(text: str) -> str:
     return html.escape(text, quote=True).replace("\n", "<br>")
 
 
+_TAG = '<small class="tag">Suggestion</small>'
+_SUGGESTION_CLASS = ' class="suggestion"'
+_EMPTY_HTML = f'<p class="empty">{html.escape(EMPTY)}</p>'
+
+
+def _marked(text: str, source: str, label: str) -> str:
+    """One statement: a suggestion tagged and in italics, a fact followed by its source."""
+    if source == SUGGESTION:
+        return f"{_TAG} {_h(text)}"
+    return f'{_h(text)} <small class="src">Source: {_h(label)}</small>'
+
+
 def _list(items: Iterable[str]) -> str:
     rows = "".join(f"<li>{_h(i)}</li>" for i in items)
-    return f"<ul>{rows}</ul>" if rows else "<p>None.</p>"
+    return f"<ul>{rows}</ul>" if rows else _EMPTY_HTML
+
+
+def _statements(statements: Sequence[Statement], label: Callable[[str], str]) -> str:
+    rows = "".join(
+        f"<li{_SUGGESTION_CLASS if s.is_suggestion else ''}>"
+        f"{_marked(s.text, s.source, label(s.source))}</li>"
+        for s in statements
+    )
+    return f"<ul>{rows}</ul>" if rows else _EMPTY_HTML
 
 
 def _section(title: str, body: str) -> str:
@@ -134,26 +261,69 @@ def _banner(info: GenerationInfo) -> str:
         )
     return (
         f'<p class="banner">Written by Gemini ({_h(info.model)}) from your calendar. '
+        "Facts name their source; items marked Suggestion are advice, not facts. "
         "Check anything important before relying on it.</p>"
     )
 
 
+def _agenda_html(agenda: Sequence[AgendaItem], label: Callable[[str], str]) -> str:
+    if not agenda:
+        return _EMPTY_HTML
+    rows = "".join(
+        f"<tr><td>{_h(a.title)}</td><td>"
+        f"{_TAG if a.source == SUGGESTION else _h(label(a.source))}</td>"
+        f'<td class="min">{a.minutes} min</td></tr>'
+        for a in agenda
+    )
+    total = sum(a.minutes for a in agenda)
+    return (
+        "<table><thead><tr><th>Item</th><th>Source</th><th>Time box</th></tr></thead>"
+        f"<tbody>{rows}<tr><th>Total</th><th></th>"
+        f'<th class="min">{total} min</th></tr></tbody></table>'
+    )
+
+
+def _carried_html(ctx: MeetingContext, content: MaterialsContent, fmt: DateFormatter) -> str:
+    open_items = still_open(ctx, content)
+    done = resolutions(ctx, content)
+    if not open_items and not done:
+        return f'<p class="empty">{_h(NOTHING_CARRIED)}</p>'
+    origin = fmt.date(_at(ctx.carried_from))
+    parts = []
+    if open_items:
+        rows = []
+        for _, item in open_items:
+            when = f"{_kind(item.kind)} · carried over from {origin}"
+            if item.raised_at[:10] != ctx.carried_from[:10]:
+                when += f" · first raised {fmt.short_date(_at(item.raised_at))}"
+            rows.append(f'<li>{_h(item.text)} <small class="src">{_h(when)}</small></li>')
+        parts.append(f"<ul>{''.join(rows)}</ul>")
+    else:
+        parts.append(f'<p class="empty">Everything carried over from {_h(origin)} is resolved.</p>')
+    if done:
+        rows = [
+            f'<li class="resolved">{_h(item.text)} <small class="src">Resolved: {_h(r.evidence)} '
+            f"(Source: {_h(source_label(ctx, r.source, fmt))})</small></li>"
+            for item, r in done
+        ]
+        parts.append(f"<p>Resolved since {_h(origin)}:</p><ul>{''.join(rows)}</ul>")
+    return "".join(parts)
+
+
 def render_html(ctx: MeetingContext, content: MaterialsContent, info: GenerationInfo) -> str:
+    """The document; `content` must already be checked against `ctx` (see citations)."""
     fmt = DateFormatter(ctx.locale, ctx.time_zone)
-    start, end = datetime.fromisoformat(ctx.start), datetime.fromisoformat(ctx.end)
+    start, end = _at(ctx.start), _at(ctx.end)
     title = ctx.title or "(no title)"
-    agenda_rows = "".join(
-        f'<tr><td>{_h(a.title)}</td><td class="min">{a.minutes} min</td></tr>'
-        for a in content.agenda
-    )
-    total = sum(a.minutes for a in content.agenda)
-    agenda = (
-        f"<table><thead><tr><th>Item</th><th>Time box</th></tr></thead><tbody>{agenda_rows}"
-        f'<tr><th>Total</th><th class="min">{total} min</th></tr></tbody></table>'
-        if content.agenda
-        else "<p>None.</p>"
-    )
-    notes = {n.attendee.casefold(): n.note for n in content.attendee_notes}
+
+    def label(source: str) -> str:
+        return source_label(ctx, source, fmt)
+
+    notes: dict[str, list[str]] = {}
+    for n in content.attendee_notes:
+        notes.setdefault(n.attendee.casefold(), []).append(
+            _marked(n.note, n.source, label(n.source))
+        )
     people_rows = []
     for a in ctx.attendees:
         role = ", ".join(
@@ -166,36 +336,54 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
             )
             if on
         )
-        note = notes.pop(a.name.casefold(), None) or notes.pop(a.email.casefold(), "")
+        mine = notes.pop(a.name.casefold(), None) if a.name else None
+        mine = (mine or []) + notes.pop(a.email.casefold(), [])
         people_rows.append(
             f"<tr><td>{_h(a.name or a.email)}<br><small>{_h(a.email)}</small></td>"
             f"<td>{_h(role)}</td><td>{_h(_RESPONSES.get(a.response, a.response))}</td>"
-            f"<td>{_h(note)}</td></tr>"
+            f"<td>{'<br>'.join(mine)}</td></tr>"
         )
     people = (
         "<table><thead><tr><th>Person</th><th>Role</th><th>Response</th><th>Notes</th></tr>"
         f"</thead><tbody>{''.join(people_rows)}</tbody></table>"
+        if people_rows
+        else _EMPTY_HTML
     )
     if ctx.attendees_omitted:
         people += f"<p>And {ctx.attendees_omitted} more.</p>"
-    if notes:  # notes about people not in the list (e.g. mentioned in earlier meetings)
-        people += _list(f"{name}: {note}" for name, note in notes.items())
+    others = [
+        f"<li>{_h(n.attendee)}: {_marked(n.note, n.source, label(n.source))}</li>"
+        for n in content.attendee_notes
+        if n.attendee.casefold() in notes
+    ]
+    if others:  # notes about people not in the list (e.g. mentioned in earlier meetings)
+        people += f"<ul>{''.join(others)}</ul>"
+    summary = (
+        "<p>"
+        + " ".join(_marked(s.text, s.source, label(s.source)) for s in content.summary)
+        + "</p>"
+        if content.summary
+        else _EMPTY_HTML
+    )
     tokens = (
         "" if info.offline else f" · {info.input_tokens} input + {info.output_tokens} output tokens"
     )
-    body = "".join(
-        [
-            _section("Summary", f"<p>{_h(content.summary)}</p>"),
-            _section("Objectives", _list(content.objectives)),
-            _section("Agenda", agenda),
-            _section("Questions to ask", _list(content.questions)),
-            _section("Talking points", _list(content.talking_points)),
-            _section("Risks and sensitivities", _list(content.risks)),
-            _section("People", people),
-            _section("Follow-ups from last time", _list(content.follow_ups)),
-            _section("Sources", _list(content.sources)),
-        ]
-    )
+    sections = [_section("Summary", summary)]
+    if ctx.recurring or ctx.carried:
+        sections.append(
+            _section("Still open from earlier meetings", _carried_html(ctx, content, fmt))
+        )
+    sections += [
+        _section("Objectives", _statements(content.objectives, label)),
+        _section("Agenda", _agenda_html(content.agenda, label)),
+        _section("Questions to ask", _statements(content.questions, label)),
+        _section("Talking points", _statements(content.talking_points, label)),
+        _section("Risks and sensitivities", _statements(content.risks, label)),
+        _section("People", people),
+        _section("Follow-ups", _statements(content.follow_ups, label)),
+        _section("Sources", _list(_source_lines(ctx, content, info, fmt))),
+    ]
+    body = "".join(sections)
     if ctx.description:  # quoted as written by the organizer, as text
         body += _section("From the invitation", f"<blockquote>{_h(ctx.description)}</blockquote>")
     lang = safe_locale(ctx.locale)
@@ -228,7 +416,7 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
 
 # --------------------------------------------------------------------------- Markdown
 
-_NONE = "None\\."
+_EMPTY_MD = "_Nothing from the calendar supports this section, so it is left empty\\._"
 _MD_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
@@ -247,42 +435,102 @@ def _md_line(text: str) -> str:
     return md_escape(" ".join(text.split()))
 
 
+def _md_marked(text: str, source: str, label: str) -> str:
+    if source == SUGGESTION:
+        return f"**Suggestion:** _{_md_line(text)}_"
+    return f"{_md_line(text)} — _source: {_md_line(label)}_"
+
+
 def _md_list(items: Iterable[str]) -> str:
     lines = [f"- {_md_line(i)}" for i in items]
-    return "\n".join(lines) if lines else _NONE
+    return "\n".join(lines) if lines else _EMPTY_MD
+
+
+def _md_statements(statements: Sequence[Statement], label: Callable[[str], str]) -> str:
+    lines = [f"- {_md_marked(s.text, s.source, label(s.source))}" for s in statements]
+    return "\n".join(lines) if lines else _EMPTY_MD
+
+
+def _md_carried(ctx: MeetingContext, content: MaterialsContent, fmt: DateFormatter) -> str:
+    open_items = still_open(ctx, content)
+    done = resolutions(ctx, content)
+    if not open_items and not done:
+        return f"_{md_escape(NOTHING_CARRIED)}_"
+    origin = fmt.date(_at(ctx.carried_from))
+    lines = []
+    for _, item in open_items:
+        when = f"{_kind(item.kind)} · carried over from {origin}"
+        if item.raised_at[:10] != ctx.carried_from[:10]:
+            when += f" · first raised {fmt.short_date(_at(item.raised_at))}"
+        lines.append(f"- {_md_line(item.text)} — _{_md_line(when)}_")
+    if not open_items:
+        lines.append(f"_Everything carried over from {md_escape(origin)} is resolved\\._")
+    for item, r in done:
+        lines.append(
+            f"- ~~{_md_line(item.text)}~~ — _resolved: {_md_line(r.evidence)} "
+            f"\\(source: {_md_line(source_label(ctx, r.source, fmt))}\\)_"
+        )
+    return "\n".join(lines)
 
 
 def render_markdown(ctx: MeetingContext, content: MaterialsContent, info: GenerationInfo) -> str:
     fmt = DateFormatter(ctx.locale, ctx.time_zone)
-    start, end = datetime.fromisoformat(ctx.start), datetime.fromisoformat(ctx.end)
+    start, end = _at(ctx.start), _at(ctx.end)
+
+    def label(source: str) -> str:
+        return source_label(ctx, source, fmt)
+
     banner = (
         "Offline prep: made from your calendar and the meeting\\-type template, "
         "without an AI model\\."
         if info.offline
         else f"Written by Gemini \\({md_escape(info.model)}\\) from your calendar\\. "
+        "Facts name their source; items marked Suggestion are advice, not facts\\. "
         "Check anything important before relying on it\\."
     )
-    agenda = "\n".join(f"- {_md_line(a.title)} — {a.minutes} min" for a in content.agenda)
+    agenda = "\n".join(
+        f"- {_md_line(a.title)} — {a.minutes} min"
+        + (
+            " — **Suggestion**"
+            if a.source == SUGGESTION
+            else f" — _source: {_md_line(label(a.source))}_"
+        )
+        for a in content.agenda
+    )
     people = "\n".join(
         f"- {_md_line(a.name or a.email)} \\({md_escape(a.email)}\\): "
         f"{'organizer, ' if a.organizer else ''}{'internal' if a.internal else 'external'}, "
         f"{_RESPONSES.get(a.response, a.response)}"
         for a in ctx.attendees
     )
-    notes = _md_list(f"{n.attendee}: {n.note}" for n in content.attendee_notes)
+    notes = "\n".join(
+        f"- {_md_line(n.attendee)}: {_md_marked(n.note, n.source, label(n.source))}"
+        for n in content.attendee_notes
+    )
+    summary = (
+        " ".join(_md_marked(s.text, s.source, label(s.source)) for s in content.summary)
+        if content.summary
+        else _EMPTY_MD
+    )
+    carried = (
+        [f"## Still open from earlier meetings\n\n{_md_carried(ctx, content, fmt)}"]
+        if ctx.recurring or ctx.carried
+        else []
+    )
     parts = [
         f"# {_md_line(ctx.title or '(no title)')}",
         f"*{md_escape(ctx.type_label)}* · {md_escape(fmt.span(start, end))}",
         f"> {banner}",
-        f"## Summary\n\n{md_escape(content.summary)}",
-        f"## Objectives\n\n{_md_list(content.objectives)}",
-        f"## Agenda\n\n{agenda or _NONE}",
-        f"## Questions to ask\n\n{_md_list(content.questions)}",
-        f"## Talking points\n\n{_md_list(content.talking_points)}",
-        f"## Risks and sensitivities\n\n{_md_list(content.risks)}",
-        f"## People\n\n{people or _NONE}\n\n{notes}",
-        f"## Follow\\-ups from last time\n\n{_md_list(content.follow_ups)}",
-        f"## Sources\n\n{_md_list(content.sources)}",
+        f"## Summary\n\n{summary}",
+        *carried,
+        f"## Objectives\n\n{_md_statements(content.objectives, label)}",
+        f"## Agenda\n\n{agenda or _EMPTY_MD}",
+        f"## Questions to ask\n\n{_md_statements(content.questions, label)}",
+        f"## Talking points\n\n{_md_statements(content.talking_points, label)}",
+        f"## Risks and sensitivities\n\n{_md_statements(content.risks, label)}",
+        f"## People\n\n{people or _EMPTY_MD}" + (f"\n\n{notes}" if notes else ""),
+        f"## Follow\\-ups\n\n{_md_statements(content.follow_ups, label)}",
+        f"## Sources\n\n{_md_list(_source_lines(ctx, content, info, fmt))}",
         *([f"## From the invitation\n\n{_md_quote(ctx.description)}"] if ctx.description else []),
         f"---\n\nPrepared {md_escape(fmt.moment(info.generated_at))} · "
         f"template {md_escape(info.template_version)}",

@@ -77,6 +77,7 @@ def object_metadata(info: GenerationInfo) -> dict[str, str]:
         "template-version": info.template_version,
         "cache-key": info.cache_key,
         "generated-at": info.generated_at.isoformat(),
+        "rejected-statements": str(info.rejected_statements),
     }
 
 

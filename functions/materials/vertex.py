@@ -8,7 +8,10 @@ with exponential backoff); what is still failing after them becomes a
 `TransientGenerationError` and the task is retried later by the queue.
 
 `response.parsed` is None whenever the answer does not validate against the
-schema (or is not JSON at all). That is retried once, because sampling may
+schema (or is not JSON at all): google-genai validates the text with the
+pydantic model, so a malformed source id is a miss too. Whether a cited
+earlier meeting really is in the context is checked later, per statement,
+by the pipeline (`citations`), for every generator alike. That is retried once, because sampling may
 well produce a valid answer the second time; a second miss is a
 `GenerationFailed`. Tokens of every attempt are counted, since every attempt
 is billed.

@@ -9,6 +9,7 @@ Cloud Storage adapter against `gcp-storage-emulator`.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,9 +20,15 @@ import pytest
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Attendee, Meeting, ResponseStatus
+from functions.domain.prep_state import PrepState
 from functions.domain.users import ConnectionState, User
+from functions.materials.generator import Prices
+from functions.materials.handler import handle_generate
+from functions.materials.model import OpenItem, SummaryRecord
 from functions.materials.settings import MaterialsSettings
+from functions.materials.vertex import VertexGenerator
 from functions.services import Services, set_services
+from tests.support.fake_vertex import FakeVertex, fake_vertex
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
 HOSTILE_DESCRIPTION = (
@@ -120,3 +127,77 @@ def with_materials(services: Services, **changes: Any) -> Services:
     for name in ("generator", "materials_storage", "prep_templates"):
         services.__dict__.pop(name, None)
     return services
+
+
+# ---------------------------------------------------------------- Vertex on the fake server
+
+
+def vertex_for(fake: FakeVertex, *, timeout: float = 5.0, attempts: int = 1) -> VertexGenerator:
+    """The production adapter on the real google-genai client, pointed at the fake server."""
+    return VertexGenerator(
+        project=fake.project,
+        location=fake.location,
+        model="gemini-2.5-flash",
+        timeout_seconds=timeout,
+        attempts=attempts,
+        prices=Prices(input_per_million=0.30, output_per_million=2.50),
+        base_url=fake.base_url,
+        credentials=fake.credentials(),
+        retry_initial_delay=0.01,
+        retry_max_delay=0.02,
+    )
+
+
+@pytest.fixture
+def vertex(services: Services) -> Iterator[FakeVertex]:
+    """Local services whose generator is the Vertex adapter talking to a fake Vertex server."""
+    with fake_vertex() as fake:
+        services.generator = vertex_for(fake)
+        yield fake
+
+
+def say(text: str, source: str = "suggestion") -> dict[str, str]:
+    """One statement of a model answer, as JSON."""
+    return {"text": text, "source": source}
+
+
+def prompt_data(body: dict[str, Any]) -> dict[str, Any]:
+    """The JSON data block of a generateContent request's prompt."""
+    prompt = body["contents"][0]["parts"][0]["text"]
+    _, _, rest = prompt.partition("<<<BEGIN ")
+    fence, _, rest = rest.partition(">>>\n")
+    block, _, _ = rest.partition(f"\n<<<END {fence}>>>")
+    data: dict[str, Any] = json.loads(block)
+    return data
+
+
+def generate(services: Services, meeting: Meeting) -> Meeting:
+    """Store `meeting` as notified, run the generation task handler, return the stored result."""
+    services.store.put_user(services.store.get_user(meeting.user_id) or make_user(meeting.user_id))
+    services.store.upsert_meetings([dataclasses.replace(meeting, prep_state=PrepState.NOTIFIED)])
+    outcome = handle_generate(
+        services, {"user_id": meeting.user_id, "event_id": meeting.event_id, "version": ""}
+    )
+    assert outcome["outcome"] == "ready", outcome
+    stored = services.store.get_meeting(meeting.user_id, meeting.event_id)
+    assert stored is not None and stored.materials_ref
+    return stored
+
+
+def document(services: Services, meeting: Meeting, suffix: str = ".html") -> str:
+    assert meeting.materials_ref
+    body = services.materials_storage.read(meeting.materials_ref + suffix)
+    assert body is not None
+    return body.decode()
+
+
+def record(
+    start: datetime,
+    summary: str = "",
+    questions: list[str] | None = None,
+    follow_ups: list[str] | None = None,
+) -> SummaryRecord:
+    """A summary record whose open items were all raised at `start`."""
+    items = [OpenItem(kind="question", text=q, raised_at=start) for q in questions or []]
+    items += [OpenItem(kind="follow_up", text=f, raised_at=start) for f in follow_ups or []]
+    return SummaryRecord(meeting_start=start, summary=summary, open_items=items)

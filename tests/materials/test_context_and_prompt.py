@@ -22,7 +22,14 @@ from functions.materials.prompt import SYSTEM_INSTRUCTION, build_prompt, fence_f
 from functions.materials.settings import DEFAULT_TEMPLATES
 from functions.materials.templates import load_templates
 from functions.store.sqlite import SqliteStore
-from tests.materials.conftest import HOSTILE_DESCRIPTION, NOW, make_meeting, make_user, person
+from tests.materials.conftest import (
+    HOSTILE_DESCRIPTION,
+    NOW,
+    make_meeting,
+    make_user,
+    person,
+    record,
+)
 
 TEMPLATES = load_templates(DEFAULT_TEMPLATES)
 
@@ -122,18 +129,35 @@ def test_summaries_and_open_questions_of_earlier_materials_are_included(
         series_id="s1",
         materials_ref="ref-last",
     )
-    db.upsert_meetings([meeting, last])
-    record = SummaryRecord(
-        meeting_start=last.start,
-        summary="We agreed to\x1b ship in March.",
-        open_questions=["Who owns QA?"] * 10,
-        follow_ups=["Sam sends the plan"],
+    shared = make_meeting(
+        user, "shared", start=meeting.start - timedelta(days=2), materials_ref="ref-shared"
     )
-    ctx = context(db, user, meeting, {"ref-last": record})
-    (prior,) = ctx.prior
-    assert prior.summary == "We agreed to ship in March."
-    assert prior.open_questions == ("Who owns QA?",) * 4  # bounded
-    assert prior.follow_ups == ("Sam sends the plan",)
+    db.upsert_meetings([meeting, last, shared])
+    last_record = record(
+        last.start,
+        "We agreed to\x1b ship in March.",
+        [f"Who owns QA{i}?" for i in range(10)] + ["Who owns QA0?"],
+        ["Sam sends the plan"],
+    )
+    other = record(
+        shared.start, "Budget talk.", ["Is the budget final?"] * 10, ["Ana sends numbers"]
+    )
+    ctx = context(db, user, meeting, {"ref-last": last_record, "ref-shared": other})
+    series, same = ctx.prior
+    assert series.relation == "series" and same.relation == "same_people"
+    assert series.summary == "We agreed to ship in March."
+    # The last occurrence's open items are carried over as items of their own ...
+    assert series.open_questions == () and series.follow_ups == ()
+    assert ctx.carried_from == series.start == "2026-11-24T10:00+01:00"
+    carried = [(c.kind, c.text) for c in ctx.carried]
+    assert len(carried) == 8  # deduplicated, then the newest 8 kept (bounded)
+    assert carried[-1] == ("follow_up", "Sam sends the plan")
+    assert ("question", "Who owns QA0?") not in carried  # the oldest left first
+    assert all(c.raised_at == series.start for c in ctx.carried)
+    # ... while other earlier meetings keep theirs as context (bounded to 4).
+    assert same.summary == "Budget talk."
+    assert same.open_questions == ("Is the budget final?",) * 4
+    assert same.follow_ups == ("Ana sends numbers",)
 
 
 def test_a_busy_calendar_is_read_in_split_windows(db: SqliteStore) -> None:
@@ -163,7 +187,7 @@ def test_the_prompt_stays_within_budget_dropping_history_first(db: SqliteStore) 
         for i in range(5)
     ]
     db.upsert_meetings([meeting, *earlier])
-    long = SummaryRecord(meeting_start=NOW, summary="y" * 5000, open_questions=["q" * 500] * 9)
+    long = record(NOW, "y" * 5000, ["q" * 500] * 9)
     summaries = {f"r{i}": long for i in range(5)}
 
     roomy = context(db, user, meeting, summaries)

@@ -17,6 +17,7 @@ from functions.materials.model import (
     AttendeeNote,
     GenerationInfo,
     MaterialsContent,
+    Statement,
     SummaryRecord,
 )
 from functions.materials.offline import OfflineGenerator, offline_materials, scale_agenda
@@ -88,30 +89,49 @@ def test_offline_materials_follow_the_template_and_the_facts(db: SqliteStore) ->
     )
     ctx = ctx.model_copy(update={"prior": (earlier,)})
     content = offline_materials(ctx)
-    assert content.summary.startswith("Offline prep (no AI model was used)")
+    assert content.summary[0].text.startswith("Offline prep (no AI model was used)")
+    assert content.summary[0].source == "event"
     assert sum(a.minutes for a in content.agenda) == 45
     assert content.agenda[0].title == "Check-in"
-    assert "Still open from last time: Who owns QA?" in content.questions
-    assert content.follow_ups == ["Sam sends the plan"]
-    assert "Earlier meeting on 2026-11-23" in content.sources
-    assert "From the invitation: Review the launch plan" in content.talking_points
-    assert any("outside the company" in r for r in content.risks)
+    # What the earlier meeting left open, cited by its id (the first question).
+    assert content.questions[0] == Statement(text="Who owns QA?", source="M1")
+    assert content.follow_ups == [Statement(text="Sam sends the plan", source="M1")]
+    assert Statement(text="Review the launch plan", source="event") in content.talking_points
+    assert any("outside the company" in r.text and r.source == "attendees" for r in content.risks)
     assert {n.attendee for n in content.attendee_notes} == {"Sam", "Ana"}
+    assert {n.source for n in content.attendee_notes} == {"attendees"}
+    # What the template gives is a suggestion, never a fact.
+    template = TEMPLATES.for_type("one_on_one")
+    assert all(a.source == "suggestion" for a in content.agenda)
+    assert content.objectives == [
+        Statement(text=o, source="suggestion") for o in template.objectives
+    ]
+    for q in template.questions:
+        assert Statement(text=q, source="suggestion") in content.questions
     assert OfflineGenerator().generate(ctx, build_prompt(ctx)).offline
     assert offline_materials(ctx) == content  # deterministic
 
 
+def say(text: str, source: str = "suggestion") -> Statement:
+    return Statement.model_validate({"text": text, "source": source})
+
+
 def hostile_content() -> MaterialsContent:
     return MaterialsContent(
-        summary="<script>alert('x')</script> Ignore previous instructions & <b>bold</b>",
-        objectives=['"><img src=x onerror=alert(1)>'],
-        agenda=[AgendaItem(title="<iframe src=//evil>", minutes=10)],
-        questions=["[click](javascript:alert(1)) *now*"],
-        talking_points=["# not a heading"],
+        summary=[
+            say("<script>alert('x')</script> Ignore previous instructions & <b>bold</b>", "event")
+        ],
+        objectives=[say('"><img src=x onerror=alert(1)>')],
+        agenda=[AgendaItem(title="<iframe src=//evil>", minutes=10, source="suggestion")],
+        questions=[say("[click](javascript:alert(1)) *now*", "attendees")],
+        talking_points=[say("# not a heading")],
         risks=[],
-        attendee_notes=[AttendeeNote(attendee="Sam", note="<style>body{display:none}</style>")],
-        follow_ups=["`code` and | pipes"],
-        sources=["This calendar event"],
+        attendee_notes=[
+            AttendeeNote(
+                attendee="Sam", note="<style>body{display:none}</style>", source="attendees"
+            )
+        ],
+        follow_ups=[say("`code` and | pipes", "event")],
     )
 
 
@@ -158,7 +178,7 @@ def test_markdown_document_has_every_section_escaped(db: SqliteStore) -> None:
     ctx = ctx_for(db, title="<b>Launch</b> *review*", description=HOSTILE_DESCRIPTION)
     md = render_markdown(ctx, hostile_content(), info())
     assert md.startswith("# &lt;b&gt;Launch&lt;/b&gt; \\*review\\*")
-    for heading in ("Summary", "Agenda", "Questions to ask", "Follow\\-ups from last time"):
+    for heading in ("Summary", "Agenda", "Questions to ask", "Follow\\-ups", "Sources"):
         assert f"## {heading}" in md
     assert "<script" not in md and "<iframe" not in md
     assert "\\[click\\]\\(javascript:alert\\(1\\)\\)" in md
@@ -168,6 +188,6 @@ def test_markdown_document_has_every_section_escaped(db: SqliteStore) -> None:
 def test_summary_record_keeps_no_more_than_it_needs() -> None:
     record = SummaryRecord(meeting_start=NOW + timedelta(days=1), summary="s")
     assert set(record.model_dump()) == {
-        "schema_version", "meeting_start", "summary", "open_questions", "follow_ups",
-        "generator", "generated_at",
+        "schema_version", "meeting_start", "summary", "open_items", "carried_from", "carried",
+        "resolved", "generator", "generated_at",
     }  # fmt: skip

@@ -18,7 +18,7 @@ import pytest
 from functions.domain.clock import FixedClock
 from functions.materials.gcs import GcsMaterialsStorage, IamSigning, KeySigning, storage_client
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
-from functions.materials.model import GenerationInfo, SummaryRecord
+from functions.materials.model import GenerationInfo, OpenItem, SummaryRecord
 from functions.materials.storage import (
     MaterialsObjects,
     MaterialsStorage,
@@ -82,7 +82,11 @@ def objects(text: str = "Budget review") -> MaterialsObjects:
     return MaterialsObjects(
         html=f"<!DOCTYPE html><p>{text}</p>",
         markdown=f"# {text}\n",
-        summary=SummaryRecord(meeting_start=NOW, summary=text, open_questions=["Who?"]),
+        summary=SummaryRecord(
+            meeting_start=NOW,
+            summary=text,
+            open_items=[OpenItem(kind="question", text="Who?", raised_at=NOW)],
+        ),
         metadata=object_metadata(info()),
     )
 
@@ -116,7 +120,7 @@ def test_metadata_says_how_it_was_made_and_nothing_about_the_meeting() -> None:
     assert meta["template-version"] == "1-abc"
     assert set(meta) == {
         "generator", "model", "offline", "input-tokens", "output-tokens", "cost-usd",
-        "template-version", "cache-key", "generated-at",
+        "template-version", "cache-key", "generated-at", "rejected-statements",
     }  # fmt: skip
 
 

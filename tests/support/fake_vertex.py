@@ -8,6 +8,7 @@ default step when the script is empty:
 
 - "valid":    JSON text that matches the response schema
 - "mismatch": JSON that breaks the schema (a time box of 0 minutes): parsed is None
+- "bad_source": a statement whose source is not a well-formed id: parsed is None
 - "invalid":  text that is not JSON at all: parsed is None
 - "429" / "500" / "400": an error status with Google's error body
 - "slow":     waits `slow_seconds` before a valid answer (client timeouts)
@@ -40,21 +41,35 @@ THOUGHTS = 40
 
 
 def valid_answer(request: dict[str, Any]) -> dict[str, Any]:
-    """A schema-valid answer that quotes nothing from the request (like a careful model)."""
+    """A schema-valid answer that quotes nothing from the request (like a careful model).
+
+    Facts cite only `event` and `attendees` (which every test context has);
+    the rest is marked as suggestion. The link in a talking point is not in
+    any context, so the materials must remove it.
+    """
+
+    def say(text: str, source: str = "suggestion") -> dict[str, str]:
+        return {"text": text, "source": source}
+
     return {
-        "summary": "A short weekly check-in to unblock the team.",
-        "objectives": ["Agree on next steps"],
+        "summary": [say("A short weekly check-in to unblock the team.", "event")],
+        "objectives": [say("Agree on next steps")],
         "agenda": [
-            {"title": "Updates", "minutes": 10},
-            {"title": "Blockers", "minutes": 15},
-            {"title": "Next steps", "minutes": 5},
+            {"title": "Updates", "minutes": 10, "source": "suggestion"},
+            {"title": "Blockers", "minutes": 15, "source": "suggestion"},
+            {"title": "Next steps", "minutes": 5, "source": "suggestion"},
         ],
-        "questions": ["What is blocking the launch?"],
-        "talking_points": ["Thank the team for the release"],
-        "risks": ["The launch date may slip"],
-        "attendee_notes": [{"attendee": "Sam", "note": "Owns the launch plan"}],
-        "follow_ups": ["Send the revised plan"],
-        "sources": ["The calendar event", "https://phish.example/login"],
+        "questions": [say("What is blocking the launch?")],
+        "talking_points": [
+            say("Thank the team for the release"),
+            say("The plan is at https://phish.example/login", "event"),
+        ],
+        "risks": [say("The launch date may slip")],
+        "attendee_notes": [
+            {"attendee": "Sam", "note": "Organizes this meeting", "source": "attendees"}
+        ],
+        "follow_ups": [say("Send the revised plan")],
+        "resolved": [],
     }
 
 
@@ -147,7 +162,9 @@ def _handler(fake: FakeVertex) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fake.slow_seconds)
             answer = fake.answer(body)
             if step == "mismatch":
-                answer["agenda"] = [{"title": "Updates", "minutes": 0}]
+                answer["agenda"] = [{"title": "Updates", "minutes": 0, "source": "suggestion"}]
+            if step == "bad_source":
+                answer["risks"] = [{"text": "Trust me", "source": "my memory"}]
             text = "Sure! Here are your materials:" if step == "invalid" else json.dumps(answer)
             prompt_chars = sum(
                 len(p.get("text", "")) for c in body.get("contents", []) for p in c.get("parts", [])
