@@ -19,9 +19,23 @@ CURRENT_EVENT_READ = _G + "calendar.addons.current.event.read"
 EVENTS_READ = _G + "calendar.events.owned.readonly"
 USER_EMAIL = _G + "userinfo.email"
 LOCALE = _G + "script.locale"
+#: Narrowest scope events.insert accepts for the user's own calendars (prep blocks only).
+EVENTS_WRITE = _G + "calendar.events.owned"
+#: Narrowest scope freeBusy.query accepts ("your availability"): where a prep block fits.
+FREEBUSY = _G + "calendar.freebusy"
 
-#: Declared in manifest/deployment.json, in this order.
-MANIFEST_SCOPES = (EXECUTE, CURRENT_EVENT_READ, EVENTS_READ, USER_EMAIL, LOCALE)
+#: Declared in manifest/deployment.json, in this order. The last two are asked for
+#: only when a user clicks "Block 30 min to prepare" (granular consent lets a user
+#: leave them out at install; nothing else needs them).
+MANIFEST_SCOPES = (
+    EXECUTE,
+    CURRENT_EVENT_READ,
+    EVENTS_READ,
+    USER_EMAIL,
+    LOCALE,
+    EVENTS_WRITE,
+    FREEBUSY,
+)
 
 #: Broader grants that also satisfy a need (a user may have granted these earlier).
 _SATISFIED_BY: dict[str, frozenset[str]] = {
@@ -36,6 +50,15 @@ _SATISFIED_BY: dict[str, frozenset[str]] = {
         }
     ),
     USER_EMAIL: frozenset({USER_EMAIL, "email"}),
+    EVENTS_WRITE: frozenset({EVENTS_WRITE, _G + "calendar.events", _G + "calendar"}),
+    FREEBUSY: frozenset(
+        {
+            FREEBUSY,
+            _G + "calendar.events.freebusy",
+            _G + "calendar.readonly",
+            _G + "calendar",
+        }
+    ),
 }
 
 #: Every request: run the add-on, and know who the user is.
@@ -44,6 +67,8 @@ BASE = (EXECUTE, USER_EMAIL)
 EVENT_OPEN = (*BASE, CURRENT_EVENT_READ)
 #: Fetching an event the sync has not stored yet.
 EVENT_FETCH = (*BASE, EVENTS_READ)
+#: Booking a prep block: read the meeting, find free time, insert the block.
+PREP_BLOCK = (*BASE, EVENTS_WRITE, FREEBUSY)
 
 
 def missing(needed: Iterable[str], granted: Collection[str]) -> list[str]:

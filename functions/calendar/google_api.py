@@ -10,6 +10,9 @@ cold start never fetches one and a test can point it at a local fake with
 No retries happen here (`num_retries=0`): a rate-limited or failing sync hands
 the whole task back to Cloud Tasks, whose queue-level backoff spreads retries
 across instances instead of sleeping inside one request.
+
+`GoogleCalendarWriter` adds what booking a prep block needs (freeBusy.query,
+events.insert); it is built only from a sidebar click's token, never by the sync.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from functions.calendar.port import (
     RateLimited,
     SyncTokenExpired,
 )
+from functions.calendar.writer import Busy, CalendarWriter, EventExists
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -84,6 +88,8 @@ def translate_http_error(status: int, content: bytes) -> CalendarError:
         return PermissionDenied(tag)
     if status == 404:
         return EventNotFound(tag)
+    if status == 409:
+        return EventExists(tag)
     if status >= 500 or status == 408:
         return CalendarUnavailable(tag)
     # 400 and other 4xx: a request we built wrong. Not retryable, but not the
@@ -250,3 +256,62 @@ class GoogleCalendarSource(PushCalendarSource):
             )
         except EventNotFound:
             return  # already stopped or expired: the goal is reached
+
+
+def _instant(raw: Any) -> datetime:
+    if not isinstance(raw, str):
+        raise CalendarUnavailable("freeBusy answered a period without a time")
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise CalendarUnavailable("freeBusy answered a malformed time") from None
+    if parsed.tzinfo is None:
+        raise CalendarUnavailable("freeBusy answered a time without an offset")
+    return parsed.astimezone(UTC)
+
+
+class GoogleCalendarWriter(GoogleCalendarSource, CalendarWriter):
+    """The user's own calendars with write access: freeBusy.query and events.insert.
+
+    Built per sidebar click from the add-on's `userOAuthToken`, which carries
+    the write scopes only once the user granted them.
+    """
+
+    def busy_periods(
+        self, calendar_id: str, *, time_min: datetime, time_max: datetime
+    ) -> list[Busy]:
+        """One freeBusy.query; a per-calendar `errors` entry means "unknown", not "free"."""
+        body = {
+            "timeMin": _rfc3339(time_min),
+            "timeMax": _rfc3339(time_max),
+            "items": [{"id": calendar_id}],
+        }
+        got = self._execute(lambda s: s.freebusy().query(body=body))
+        calendars = got.get("calendars") if isinstance(got, Mapping) else None
+        if not isinstance(calendars, Mapping):
+            raise CalendarUnavailable("freeBusy answered without calendars")
+        entry = calendars.get(calendar_id)
+        if entry is None and len(calendars) == 1:
+            # Google may key the answer by the resolved id (the email) rather than "primary".
+            entry = next(iter(calendars.values()))
+        if not isinstance(entry, Mapping):
+            raise CalendarUnavailable("freeBusy answered without the asked calendar")
+        if entry.get("errors"):
+            raise CalendarUnavailable("freeBusy could not compute this calendar")
+        periods = entry.get("busy") or []
+        if not isinstance(periods, list):
+            raise CalendarUnavailable("freeBusy answered busy periods that are not a list")
+        out = []
+        for period in periods:
+            if isinstance(period, Mapping):
+                out.append(Busy(_instant(period.get("start")), _instant(period.get("end"))))
+        return out
+
+    def insert_event(self, calendar_id: str, event: Mapping[str, Any]) -> Event:
+        body = dict(event)
+        got = self._execute(
+            lambda s: s.events().insert(calendarId=calendar_id, body=body, sendUpdates="none")
+        )
+        if not isinstance(got, Mapping):
+            raise CalendarUnavailable("events.insert answered with no JSON object")
+        return got

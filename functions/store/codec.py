@@ -20,7 +20,14 @@ from functions.domain.meetings import (
 )
 from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
-from functions.domain.users import ConnectionState, Preferences, QuietHours, User
+from functions.domain.users import (
+    DEFAULT_DIGEST_TIME,
+    ConnectionState,
+    DeliveryMode,
+    Preferences,
+    QuietHours,
+    User,
+)
 
 Doc = dict[str, Any]
 
@@ -140,6 +147,7 @@ def user_to_doc(u: User) -> Doc:
         "connected": u.connection is ConnectionState.CONNECTED,
         "delivery_problem": u.delivery_problem,
         "created_at": ts(u.created_at),
+        "calendar_problems": dict(u.calendar_problems),
         "preferences": {
             "email_enabled": p.email_enabled,
             "chat_enabled": p.chat_enabled,
@@ -151,8 +159,19 @@ def user_to_doc(u: User) -> Doc:
             ),
             "type_overrides": dict(p.type_overrides),
             "auto_prep_types": sorted(p.auto_prep_types),
+            "delivery_mode": p.delivery_mode.value,
+            "digest_time": _hm(p.digest_time),
+            "delegated_calendars": list(p.delegated_calendars),
         },
     }
+
+
+def _delivery_mode(raw: object) -> DeliveryMode:
+    """Documents written before digest mode existed (or by a newer version) read as EACH."""
+    try:
+        return DeliveryMode(str(raw))
+    except ValueError:
+        return DeliveryMode.EACH
 
 
 def user_from_doc(d: Doc) -> User:
@@ -166,6 +185,7 @@ def user_from_doc(d: Doc) -> User:
         connection=ConnectionState(d.get("connection") or ConnectionState.NOT_CONNECTED.value),
         delivery_problem=d.get("delivery_problem"),
         created_at=parse_ts(d.get("created_at")),
+        calendar_problems={str(k): str(v) for k, v in (d.get("calendar_problems") or {}).items()},
         preferences=Preferences(
             email_enabled=bool(p.get("email_enabled", True)),
             chat_enabled=bool(p.get("chat_enabled", True)),
@@ -177,6 +197,13 @@ def user_from_doc(d: Doc) -> User:
             ),
             type_overrides=dict(p.get("type_overrides") or {}),
             auto_prep_types=frozenset(p.get("auto_prep_types") or ()),
+            delivery_mode=_delivery_mode(p.get("delivery_mode")),
+            digest_time=(
+                time.fromisoformat(p["digest_time"])
+                if p.get("digest_time")
+                else DEFAULT_DIGEST_TIME
+            ),
+            delegated_calendars=tuple(str(c) for c in p.get("delegated_calendars") or ()),
         ),
     )
 

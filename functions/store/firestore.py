@@ -8,6 +8,9 @@ and no query can cross users by construction::
     users/{uid}/sync/{docid}         per-calendar sync bookkeeping
     users/{uid}/claims/{docid}       one-time-action claims (created, never overwritten)
     users/{uid}/private/credentials  sealed OAuth credentials as a bytes field
+    feedback/{docid}                 one answer per user, event and question (top level:
+                                     counted across users with count() aggregations,
+                                     which needs no collection-group query)
 
 Document ids come from `doc_id`: event ids, calendar ids and claim keys are
 not valid Firestore ids in general (they may contain '/', be '.' or '..', start
@@ -49,9 +52,10 @@ never touch the store.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -60,6 +64,7 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
+from functions.feedback.model import Feedback, FeedbackCounts, FeedbackKind
 from functions.store import codec
 from functions.store.port import (
     MAX_BATCH,
@@ -84,6 +89,7 @@ SYNC = "sync"
 CLAIMS = "claims"
 PRIVATE = "private"
 CREDENTIALS_DOC = "credentials"
+FEEDBACK = "feedback"
 
 #: Every subcollection a user document can have. `delete_user_data` walks exactly
 #: these, because neither `recursive_delete` nor `collections()` can be relied on
@@ -99,6 +105,11 @@ EXPIRE_AT = "expire_at"
 #: occurrences of its series. TTL deletion is best effort (typically within a day
 #: or so of expiry), so nothing may depend on the exact moment.
 EXPIRE_AFTER = timedelta(days=400)
+
+#: Claims guard retries of one action; the longest-lived retry (a prep task's
+#: ~4 h, a generation's ~90 min) and the meeting itself are long over after this,
+#: so the TTL policy on `claims.expire_at` can sweep them without reopening a race.
+CLAIM_EXPIRE_AFTER = timedelta(days=90)
 
 #: Longest id kept readable. Firestore allows 1500 bytes; staying far below keeps
 #: document paths (and therefore index entries) small.
@@ -169,6 +180,15 @@ def _meeting_from_snapshot(snap: DocumentSnapshot[DocumentReference]) -> Meeting
     data = snap.to_dict() or {}
     data.pop(EXPIRE_AT, None)
     return codec.meeting_from_doc(data)
+
+
+def _aggregate_value(result: Any, alias: str) -> int:
+    """The value named `alias` in an aggregation answer (a list of lists of results)."""
+    for row in result or []:
+        for item in row if isinstance(row, list) else [row]:
+            if getattr(item, "alias", None) == alias:
+                return int(item.value)
+    return 0
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -436,11 +456,13 @@ class FirestoreStore(Store):
 
         token = uuid.uuid4().hex
         ref = self._sub(user_id, CLAIMS).document(doc_id(key))
+        now = datetime.now(UTC)
         doc: dict[str, Any] = {
             "user_id": user_id,
             "key": key,
             "token": token,
-            "claimed_at": codec.ts(datetime.now(UTC)),
+            "claimed_at": codec.ts(now),
+            EXPIRE_AT: now + CLAIM_EXPIRE_AFTER,
         }
         with _store_errors("claim"):
             try:
@@ -477,6 +499,83 @@ class FirestoreStore(Store):
         with _store_errors("delete credentials"):
             self._credentials_ref(user_id).delete()
 
+    # ------------------------------------------------------------------ feedback
+
+    def _feedback_ref(self, feedback: Feedback) -> DocumentReference:
+        key = json.dumps([feedback.user_id, feedback.event_id, feedback.question])
+        return self._client.collection(FEEDBACK).document(doc_id(key))
+
+    def record_feedback(self, feedback: Feedback) -> bool:
+        """Read, then a full `set()` of the one document for this user, event and question.
+
+        Not a transaction: two racing clicks write the same answer (same
+        document, same fields) or different answers (the later one wins), and
+        either way the counts stay one per question.
+        """
+        ref = self._feedback_ref(feedback)
+        with _store_errors("record feedback"):
+            snap = ref.get()
+            stored = (snap.to_dict() or {}) if snap.exists else {}
+            if (stored.get("kind"), stored.get("meeting_type")) == (
+                feedback.kind.value,
+                feedback.meeting_type,
+            ):
+                return False
+            ref.set(
+                {
+                    "user_id": feedback.user_id,
+                    "event_id": feedback.event_id,
+                    "question": feedback.question,
+                    "kind": feedback.kind.value,
+                    "meeting_type": feedback.meeting_type,
+                    "at": codec.ts(feedback.at or datetime.now(UTC)),
+                }
+            )
+        return True
+
+    def feedback_counts(self, meeting_types: Iterable[str]) -> FeedbackCounts:
+        """One `count()` aggregation per (type, kind): equality filters on two fields,
+        served by Firestore's automatic single-field indexes, and billed per 1,000
+        index entries rather than per document."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        counts: FeedbackCounts = {}
+        collection = self._client.collection(FEEDBACK)
+        with _store_errors("count feedback"):
+            for meeting_type in sorted(set(meeting_types)):
+                for kind in FeedbackKind:
+                    query = collection.where(
+                        filter=FieldFilter("meeting_type", "==", meeting_type)
+                    ).where(filter=FieldFilter("kind", "==", kind.value))
+                    # `count()` is annotated as returning a class in 2.34; it returns a query.
+                    aggregation: Any = query.count(alias="n")
+                    n = _aggregate_value(aggregation.get(), "n")
+                    if n:
+                        counts[(meeting_type, kind)] = n
+        return counts
+
+    def _delete_feedback_of(self, user_id: str) -> int:
+        """The user's answers live at top level: delete them page by page (no cursors)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        removed = 0
+        query = (
+            self._client.collection(FEEDBACK)
+            .where(filter=FieldFilter("user_id", "==", user_id))
+            .select([FieldPath.document_id()])
+            .limit(MAX_BATCH)
+        )
+        while True:
+            page = list(query.stream())
+            if not page:
+                return removed
+            batch = self._client.batch()
+            for snap in page:
+                batch.delete(snap.reference)
+            batch.commit()
+            removed += len(page)
+
     # ------------------------------------------------------------------ forgetting
 
     def delete_user_data(self, user_id: str) -> int:
@@ -506,6 +605,7 @@ class FirestoreStore(Store):
                         batch.delete(snap.reference)
                     batch.commit()
                     removed += len(page)
+            removed += self._delete_feedback_of(user_id)
             user_ref = self._user_ref(user_id)
             if user_ref.get().exists:
                 user_ref.delete()

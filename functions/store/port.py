@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NewType
@@ -20,6 +20,7 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
+from functions.feedback.model import Feedback, FeedbackCounts
 
 #: Credentials exactly as the encryption layer sealed them; the store never sees plaintext.
 SealedCredentials = NewType("SealedCredentials", bytes)
@@ -180,6 +181,20 @@ class Store(ABC):
     @abstractmethod
     def delete_credentials(self, user_id: str) -> None:
         """Forget the stored grant (disconnect, revoked grant); absent is fine."""
+
+    # ---- feedback
+    @abstractmethod
+    def record_feedback(self, feedback: Feedback) -> bool:
+        """Store this answer, replacing the user's earlier answer to the same question
+        about the same event (`Feedback.question`); False if it was already stored."""
+
+    @abstractmethod
+    def feedback_counts(self, meeting_types: Iterable[str]) -> FeedbackCounts:
+        """Answers per (meeting type, kind) across all users, for the types asked; no zeros.
+
+        The port's one read across users, and it returns counts only: never whose
+        answer, nor about which meeting.
+        """
 
     # ---- forgetting
     @abstractmethod

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
+from functions.feedback.model import Feedback, FeedbackCounts, FeedbackKind
 from functions.store import codec
 from functions.store.port import (
     Conflict,
@@ -64,10 +65,20 @@ CREATE TABLE IF NOT EXISTS credentials (
     user_id TEXT PRIMARY KEY,
     sealed BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS feedback (
+    user_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    question TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    meeting_type TEXT NOT NULL,
+    at TEXT,
+    PRIMARY KEY (user_id, event_id, question)
+);
+CREATE INDEX IF NOT EXISTS feedback_counts ON feedback (meeting_type, kind);
 """
 
 #: Tables holding per-user rows, for `delete_user_data`.
-_USER_TABLES = ("meetings", "sync_state", "claims", "credentials", "users")
+_USER_TABLES = ("meetings", "sync_state", "claims", "credentials", "feedback", "users")
 
 
 def _now() -> str:
@@ -325,6 +336,52 @@ class SqliteStore(Store):
     def delete_credentials(self, user_id: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM credentials WHERE user_id = ?", (user_id,))
+
+    # ------------------------------------------------------------------ feedback
+
+    def record_feedback(self, feedback: Feedback) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT kind, meeting_type FROM feedback "
+                "WHERE user_id = ? AND event_id = ? AND question = ?",
+                (feedback.user_id, feedback.event_id, feedback.question),
+            ).fetchone()
+            if row == (feedback.kind.value, feedback.meeting_type):
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO feedback "
+                "(user_id, event_id, question, kind, meeting_type, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    feedback.user_id,
+                    feedback.event_id,
+                    feedback.question,
+                    feedback.kind.value,
+                    feedback.meeting_type,
+                    codec.ts(feedback.at) or _now(),
+                ),
+            )
+            return True
+
+    def feedback_counts(self, meeting_types: Iterable[str]) -> FeedbackCounts:
+        types = sorted(set(meeting_types))
+        counts: FeedbackCounts = {}
+        kinds = {k.value: k for k in FeedbackKind}
+        for i in range(0, len(types), 500):
+            part = types[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT meeting_type, kind, COUNT(*) FROM feedback "  # noqa: S608
+                    f"WHERE meeting_type IN ({marks}) GROUP BY meeting_type, kind",
+                    part,
+                )
+                .fetchall()
+            )
+            for meeting_type, kind, n in rows:
+                if kind in kinds:
+                    counts[(meeting_type, kinds[kind])] = n
+        return counts
 
     # ------------------------------------------------------------------ forgetting
 

@@ -35,6 +35,8 @@ from typing import Any
 
 from functions.calendar.mapping import UnusableEvent, meeting_from_event
 from functions.calendar.port import CalendarSource, CalendarUnavailable, Event, SyncTokenExpired
+from functions.calendar.writer import is_prep_block
+from functions.delegation.keys import PRIMARY, as_delegated, delegated_key
 from functions.domain.classification import Classifier
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.planning import plan_meeting
@@ -101,6 +103,11 @@ class _Run:
     seen: set[str] = field(default_factory=set)
     #: Every meeting this run planned (written or found unchanged), by event id.
     planned: dict[str, Meeting] = field(default_factory=dict)
+
+    @property
+    def delegated(self) -> bool:
+        """Someone else's calendar (assistant mode): filed under delegated keys."""
+        return self.calendar_id != PRIMARY
 
 
 def sync_calendar(
@@ -187,7 +194,9 @@ def _listing(run: _Run, *, sync_token: str | None) -> str:
 
 
 def _is_cancellation(event: Event) -> bool:
-    if event.get("status") == "cancelled":
+    """Events that must not be (or stay) meetings: cancelled, non-meeting types, our own
+    prep blocks (booked by the sidebar, they would otherwise get prep of their own)."""
+    if event.get("status") == "cancelled" or is_prep_block(event):
         return True
     return event.get("eventType", "default") not in MEETING_EVENT_TYPES
 
@@ -202,21 +211,22 @@ def _apply(run: _Run, events: Sequence[Event]) -> None:
         if not isinstance(event_id, str) or not event_id:
             run.report.skipped += 1
             continue
-        run.seen.add(event_id)
+        key = delegated_key(run.calendar_id, event_id) if run.delegated else event_id
+        run.seen.add(key)
         if _is_cancellation(event):
-            cancellations[event_id] = event
+            cancellations[key] = event
             continue
         try:
-            incoming.append(
-                meeting_from_event(
-                    event,
-                    user_id=uid,
-                    calendar_id=run.calendar_id,
-                    default_tz=run.user.time_zone,
-                )
+            meeting = meeting_from_event(
+                event,
+                user_id=uid,
+                calendar_id=run.calendar_id,
+                default_tz=run.user.time_zone,
             )
         except UnusableEvent:
             run.report.skipped += 1
+            continue
+        incoming.append(as_delegated(meeting) if run.delegated else meeting)
     ids = [m.event_id for m in incoming] + list(cancellations)
     existing = _stored(run.store, uid, ids)
     planned: dict[str, Meeting] = {}

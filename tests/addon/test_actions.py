@@ -436,3 +436,26 @@ def test_new_lead_time_replans_upcoming_meetings_and_queues_their_reminders(
     assert stored.prep_state is PrepState.SCHEDULED
     queued = [t for t in queue.tasks if t.payload.get("event_id") == "ev1"]
     assert [t.schedule_at for t in queued] == [START - timedelta(hours=6)]
+
+
+def test_delete_my_data_also_deletes_the_callers_materials(
+    client: Client,
+    signer: DevSigner,
+    services: Services,
+    meeting: Meeting,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from functions.oauth import flow
+
+    monkeypatch.setattr(flow, "disconnect", lambda services, user_id: None)
+    deleted: list[str] = []
+
+    class Storage:
+        def delete_user(self, user_id: str) -> int:
+            deleted.append(user_id)
+            return 3
+
+    services.__dict__["materials_storage"] = Storage()
+    answer = _act(client, signer, "delete_data")
+    assert "deleted" in (note(answer) or "")
+    assert deleted == ["alice"]

@@ -29,7 +29,8 @@ def test_the_template_declares_a_calendar_http_add_on() -> None:
         == "${ADDON_URL}"
     )
     assert add_ons["httpOptions"]["authorizationHeader"] == "SYSTEM_ID_TOKEN"
-    # READ access needs the current-event read scope; nothing broader than read is asked.
+    # READ access needs the current-event read scope; the write scopes in the manifest are
+    # only requested when the user opts into "Block 30 min to prepare".
     assert scopes.CURRENT_EVENT_READ in doc["oauthScopes"]
     assert not any(
         s.endswith(("calendar", "calendar.events", ".write")) for s in doc["oauthScopes"]

@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -146,6 +146,9 @@ def test_document_layout(fs: FirestoreStore) -> None:
 
     claim = alice.collection("claims").document("notify:evt00001:v1:email").get().to_dict()
     assert claim is not None and claim["key"] == "notify:evt00001:v1:email"
+    # A native timestamp for the claims TTL policy, well past any retry of the action.
+    assert isinstance(claim["expire_at"], datetime)
+    assert claim["expire_at"] - datetime.now(UTC) > timedelta(days=80)
     long_claim = alice.collection("claims").document(doc_id("gen/" + "é" * 600)).get()
     assert long_claim.exists and (long_claim.to_dict() or {})["key"] == "gen/" + "é" * 600
 
@@ -379,5 +382,6 @@ def test_ttl_policy_is_declared_for_expire_at() -> None:
     declared = json.loads((REPO_ROOT / "firestore.indexes.json").read_text())
     ttl = [o for o in declared["fieldOverrides"] if o.get("ttl")]
     assert ttl == [
-        {"collectionGroup": "meetings", "fieldPath": "expire_at", "ttl": True, "indexes": []}
+        {"collectionGroup": "meetings", "fieldPath": "expire_at", "ttl": True, "indexes": []},
+        {"collectionGroup": "claims", "fieldPath": "expire_at", "ttl": True, "indexes": []},
     ]

@@ -17,6 +17,7 @@ from functions.domain.meetings import Attachment, Attendee, EventStatus, Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, Preferences, QuietHours, User
+from functions.feedback.model import Feedback, FeedbackKind
 from functions.store.port import Conflict, NotFound, SealedCredentials, Store
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
@@ -344,3 +345,57 @@ def test_cancelled_meeting_round_trip(store: Store) -> None:
     m = meeting("alice", 1, status=EventStatus.CANCELLED, prep_state=PrepState.CANCELLED)
     store.upsert_meetings([m])
     assert store.get_meeting("alice", m.event_id) == m
+
+
+# ---------------------------------------------------------------- feedback
+
+USEFUL, NOT_USEFUL, WRONG = FeedbackKind.USEFUL, FeedbackKind.NOT_USEFUL, FeedbackKind.WRONG_TYPE
+
+
+def test_feedback_counts_once_per_question_and_moves_on_a_change_of_mind(store: Store) -> None:
+    assert store.record_feedback(Feedback("alice", "ev1", USEFUL, "one_on_one")) is True
+    # A double click: same answer, no second count.
+    assert store.record_feedback(Feedback("alice", "ev1", USEFUL, "one_on_one")) is False
+    assert store.feedback_counts(["one_on_one"]) == {("one_on_one", USEFUL): 1}
+    # A change of mind replaces the answer instead of adding one.
+    assert store.record_feedback(Feedback("alice", "ev1", NOT_USEFUL, "one_on_one")) is True
+    assert store.feedback_counts(["one_on_one"]) == {("one_on_one", NOT_USEFUL): 1}
+
+
+def test_feedback_is_counted_across_users_and_events_per_type(store: Store) -> None:
+    store.record_feedback(Feedback("alice", "ev1", USEFUL, "qbr"))
+    store.record_feedback(Feedback("bob", "ev1", USEFUL, "qbr"))  # same event id, other user
+    store.record_feedback(Feedback("alice", "ev2", USEFUL, "qbr"))
+    store.record_feedback(Feedback("alice", "ev3", NOT_USEFUL, "one_on_one"))
+    # Wrong type is its own question: it does not replace the usefulness answer.
+    store.record_feedback(Feedback("alice", "ev1", WRONG, "qbr"))
+    # A meeting corrected twice counts against both wrong types.
+    store.record_feedback(Feedback("alice", "ev4", WRONG, "one_on_one"))
+    store.record_feedback(Feedback("alice", "ev4", WRONG, "leadership"))
+    assert store.record_feedback(Feedback("alice", "ev4", WRONG, "leadership")) is False
+    assert store.feedback_counts(["qbr", "one_on_one", "leadership", "incident_review"]) == {
+        ("qbr", USEFUL): 3,
+        ("qbr", WRONG): 1,
+        ("one_on_one", NOT_USEFUL): 1,
+        ("one_on_one", WRONG): 1,
+        ("leadership", WRONG): 1,
+    }
+    # Only the asked types are counted.
+    assert store.feedback_counts(["qbr"]) == {("qbr", USEFUL): 3, ("qbr", WRONG): 1}
+    assert store.feedback_counts([]) == {}
+
+
+def test_feedback_with_odd_ids(store: Store) -> None:
+    odd = "a/b/../__x__" + "é" * 600
+    assert store.record_feedback(Feedback(odd, odd, USEFUL, "default")) is True
+    assert store.record_feedback(Feedback(odd, odd, USEFUL, "default")) is False
+    assert store.feedback_counts(["default"]) == {("default", USEFUL): 1}
+
+
+def test_deleting_a_user_removes_their_feedback_from_the_counts(store: Store) -> None:
+    store.put_user(user("alice"))
+    for i in range(3):
+        store.record_feedback(Feedback("alice", f"ev{i}", USEFUL, "qbr"))
+    store.record_feedback(Feedback("bob", "ev0", USEFUL, "qbr"))
+    assert store.delete_user_data("alice") == 4  # three answers and the user
+    assert store.feedback_counts(["qbr"]) == {("qbr", USEFUL): 1}

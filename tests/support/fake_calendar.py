@@ -16,13 +16,22 @@ and errors guides; OAuth 2.0 for web-server apps):
   sharedExtendedProperty, timeMin, timeMax and updatedMin are refused with
   400, as is showDeleted=false; an invalidated token answers 410
   `fullSyncRequired`.
-- events.get, events.watch (web_hook channels: id at most 64 characters and
+- events.get; events.insert (a client-chosen `id` must be 5-1024 base32hex
+  characters, a taken id answers 409 `duplicate` even after the event was
+  deleted, writing needs the calendar's owner, start and end are required
+  and end must be after start); freeBusy.query (busy periods of the asked
+  calendars within the window, merged and clipped to it; opaque, confirmed
+  events the calendar's owner has not declined; an unknown calendar gets an
+  `errors` entry, not an HTTP error); events.watch (web_hook channels: id at most 64 characters and
   unique, HTTPS address, token at most 256, `params.ttl` seconds, default
   604800; answers `api#channel` with `resourceId` and `expiration` in Unix
   milliseconds as a string), channels.stop (204; unknown channel 404).
 - Per-user access: every request needs a bearer token this server issued;
   `primary` is the token owner's calendar, another user's calendar is 404,
-  `self` flags are computed for the caller.
+  `self` flags are computed for the caller. A token issued with explicit
+  `scopes` is held to the scopes the Calendar v3 discovery document lists
+  for each method (403 `insufficientPermissions` otherwise), so a test can
+  prove that the scopes an adapter asks for are enough.
 - Error injection per method and call number (429/403 usageLimits, 500, 401,
   410, 404, or a dropped connection), and call counting.
 - OAuth: POST /token (refresh_token and authorization_code grants with PKCE
@@ -42,14 +51,16 @@ import copy
 import hashlib
 import itertools
 import json
+import re
 import secrets
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -104,6 +115,7 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
     401: ("global", "authError", "Invalid Credentials"),
     403: ("usageLimits", "userRateLimitExceeded", "User Rate Limit Exceeded"),
     404: ("global", "notFound", "Not Found"),
+    409: ("global", "duplicate", "The requested identifier already exists."),
     410: (
         "calendar",
         "fullSyncRequired",
@@ -118,11 +130,35 @@ _REASON_DOMAINS = {
     "userRateLimitExceeded": "usageLimits",
     "quotaExceeded": "usageLimits",
     "forbidden": "global",
+    "insufficientPermissions": "global",
+    "requiredAccessLevel": "global",
     "forbiddenForNonOrganizer": "calendar",
 }
 
 #: An injected status 0 closes the connection without answering.
 DROP_CONNECTION = 0
+
+#: Client-chosen event ids (events.insert reference): base32hex characters, 5 to 1024 of them.
+_EVENT_ID = re.compile(r"[a-v0-9]{5,1024}")
+#: This fake's method names -> (discovery resource, method).
+_DISCOVERY_METHODS = {
+    "events.list": ("events", "list"),
+    "events.get": ("events", "get"),
+    "events.insert": ("events", "insert"),
+    "events.watch": ("events", "watch"),
+    "channels.stop": ("channels", "stop"),
+    "freebusy.query": ("freebusy", "query"),
+}
+
+
+@cache
+def method_scopes(api_method: str) -> frozenset[str]:
+    """The scopes Google accepts for a method, from the discovery document the client ships."""
+    from googleapiclient.discovery_cache import get_static_doc
+
+    doc = json.loads(get_static_doc("calendar", "v3") or "{}")
+    resource, name = _DISCOVERY_METHODS[api_method]
+    return frozenset(doc["resources"][resource]["methods"][name]["scopes"])
 
 
 def error_body(status: int, reason: str | None = None, message: str | None = None) -> bytes:
@@ -254,6 +290,8 @@ class FakeCalendar:
         self.grants: dict[str, Grant] = {}  #: refresh token -> grant
         self.clients: dict[str, str] = {}  #: client id -> secret
         self.access_tokens: dict[str, str] = {}  #: access token -> email
+        #: access token -> the scopes it carries; tokens not listed may call every method.
+        self.token_scopes: dict[str, frozenset[str]] = {}
         self._token_of_refresh: dict[str, set[str]] = {}
         self.codes: dict[str, _Code] = {}
         self.channels: dict[str, FakeChannel] = {}
@@ -298,12 +336,17 @@ class FakeCalendar:
             self.grants[grant.refresh_token] = grant
             return grant
 
-    def access_token_for(self, email: str) -> str:
-        """Issue an access token directly (for tests that skip the refresh step)."""
+    def access_token_for(self, email: str, *, scopes: Iterable[str] | None = None) -> str:
+        """Issue an access token directly (for tests that skip the refresh step).
+
+        With `scopes`, the token may call only the methods those scopes allow.
+        """
         with self._lock:
             self.calendars.setdefault(email, {})
             token = f"ya29.fake-{secrets.token_urlsafe(16)}"
             self.access_tokens[token] = email
+            if scopes is not None:
+                self.token_scopes[token] = frozenset(scopes)
             return token
 
     def credentials(self, grant: Grant) -> Credentials:
@@ -419,7 +462,8 @@ class FakeCalendar:
     ) -> None:
         """Answer `status` to `method` after `after` more successful calls, `times` times.
 
-        Methods: events.list, events.get, events.watch, channels.stop, token.
+        Methods: events.list, events.get, events.insert, events.watch, channels.stop,
+        freebusy.query, token.
         Status 0 drops the connection (note httplib2 retries a dropped request once).
         """
         with self._lock:
@@ -491,6 +535,7 @@ class FakeCalendar:
                     raise _ApiError(injected.status, injected.reason)
                 if owner is None:
                     raise _ApiError(401)
+                self._check_scopes(api_method, headers)
                 payload = self._dispatch(
                     api_method,
                     owner,
@@ -514,9 +559,13 @@ class FakeCalendar:
         parts = [unquote(p) for p in path[len(API_PREFIX) :].split("/")]
         if method == "POST" and parts == ["channels", "stop"]:
             return "channels.stop", "", ""
+        if method == "POST" and parts == ["freeBusy"]:
+            return "freebusy.query", "", ""
         if len(parts) >= 3 and parts[0] == "calendars" and parts[2] == "events":
             if len(parts) == 3 and method == "GET":
                 return "events.list", parts[1], ""
+            if len(parts) == 3 and method == "POST":
+                return "events.insert", parts[1], ""
             if len(parts) == 4 and parts[3] == "watch" and method == "POST":
                 return "events.watch", parts[1], ""
             if len(parts) == 4 and method == "GET":
@@ -528,6 +577,15 @@ class FakeCalendar:
         if not auth.lower().startswith("bearer "):
             return None
         return self.access_tokens.get(auth[7:].strip())
+
+    def _check_scopes(self, api_method: str, headers: Mapping[str, str]) -> None:
+        granted = self.token_scopes.get(headers.get("authorization", "")[7:].strip())
+        if granted is None or api_method not in _DISCOVERY_METHODS:
+            return
+        if not granted & method_scopes(api_method):
+            raise _ApiError(
+                403, "insufficientPermissions", "Request had insufficient authentication scopes."
+            )
 
     def _calendar_for(self, owner: str, calendar_id: str) -> str:
         resolved = owner if calendar_id == "primary" else calendar_id
@@ -560,7 +618,100 @@ class FakeCalendar:
         if api_method == "channels.stop":
             self._stop(owner, body)
             return None
+        if api_method == "events.insert":
+            return self._insert(owner, self._calendar_for(owner, calendar_id), body)
+        if api_method == "freebusy.query":
+            return self._free_busy(owner, body)
         raise _ApiError(404)
+
+    def _insert(self, owner: str, cal: str, body: bytes) -> dict[str, Any]:
+        if cal != owner:
+            raise _ApiError(
+                403, "requiredAccessLevel", "You need to have writer access to this calendar."
+            )
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError:
+            raise _ApiError(400, "parseError", "Parse Error") from None
+        if not isinstance(event, dict):
+            raise _ApiError(400, "parseError", "Parse Error")
+        event_id = event.get("id")
+        if event_id is not None:
+            if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+                raise _ApiError(400, "invalid", "Invalid resource id value.")
+            if event_id in self.calendars[cal]:
+                raise _ApiError(409)  # deleted events keep their id taken
+        start, end = _event_bound(event.get("start")), _event_bound(event.get("end"))
+        if start is None:
+            raise _ApiError(400, "required", "Missing start time.")
+        if end is None:
+            raise _ApiError(400, "required", "Missing end time.")
+        if end <= start:
+            raise _ApiError(400, "timeRangeEmpty", "The specified time range is empty.")
+        for read_only in ("kind", "etag", "htmlLink", "created", "updated", "creator"):
+            event.pop(read_only, None)
+        event["organizer"] = {"email": cal}
+        event["creator"] = {"email": owner}
+        stored = self.put_event(cal, event)
+        return self._for_caller(stored, owner)
+
+    def _free_busy(self, owner: str, body: bytes) -> dict[str, Any]:
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            raise _ApiError(400, "parseError", "Parse Error") from None
+        if not isinstance(req, dict):
+            raise _ApiError(400, "parseError", "Parse Error")
+        for name in ("timeMin", "timeMax"):
+            if not isinstance(req.get(name), str):
+                raise _ApiError(400, "required", f"Missing {name}.")
+        time_min, time_max = _parse_time(req["timeMin"]), _parse_time(req["timeMax"])
+        if time_max <= time_min:
+            raise _ApiError(400, "timeRangeEmpty", "The specified time range is empty.")
+        items = req.get("items") or []
+        if not isinstance(items, list) or len(items) > 50:
+            raise _ApiError(400, "invalid", "Invalid items")
+        calendars: dict[str, Any] = {}
+        for item in items:
+            asked = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(asked, str):
+                raise _ApiError(400, "required", "Missing calendar id.")
+            try:
+                cal = self._calendar_for(owner, asked)
+            except _ApiError:
+                calendars[asked] = {"errors": [{"domain": "global", "reason": "notFound"}]}
+                continue
+            calendars[asked] = {"busy": self._busy(cal, time_min, time_max)}
+        return {
+            "kind": "calendar#freeBusy",
+            "timeMin": _rfc3339(time_min),
+            "timeMax": _rfc3339(time_max),
+            "calendars": calendars,
+        }
+
+    def _busy(self, cal: str, time_min: datetime, time_max: datetime) -> list[dict[str, str]]:
+        periods: list[tuple[datetime, datetime]] = []
+        for stored in self.calendars[cal].values():
+            event = stored.event
+            if event.get("status") == "cancelled" or event.get("transparency") == "transparent":
+                continue
+            declined = any(
+                isinstance(a, dict)
+                and str(a.get("email", "")).lower() == cal.lower()
+                and a.get("responseStatus") == "declined"
+                for a in event.get("attendees") or []
+            )
+            start, end = _event_bound(event.get("start")), _event_bound(event.get("end"))
+            if declined or start is None or end is None or end <= time_min or start >= time_max:
+                continue
+            periods.append((max(start, time_min), min(end, time_max)))
+        merged: list[tuple[datetime, datetime]] = []
+        for start, end in sorted(periods):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return [{"start": _rfc3339(s), "end": _rfc3339(e)} for s, e in merged]
 
     @staticmethod
     def _for_caller(event: Mapping[str, Any], owner: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from functions.calendar.writer import PREP_MARKER_KEY, PREP_MARKER_VALUE
 from functions.domain.meetings import EventStatus
 from functions.domain.prep_state import PrepState
 from functions.domain.users import ConnectionState
@@ -244,6 +245,21 @@ def test_out_of_office_and_focus_time_are_not_meetings(world: World) -> None:
     )
     sync(world)
     assert world.db.get_meeting("alice", "ooo") is None
+    assert world.db.get_meeting("alice", "real") is not None
+
+
+def test_our_own_prep_blocks_are_not_meetings(world: World) -> None:
+    """The sidebar books "Prep: ..." blocks; synced back, they must not get prep themselves."""
+    world.add_user("alice", ALICE)
+    marker = {"private": {PREP_MARKER_KEY: PREP_MARKER_VALUE, "prepFor": "real"}}
+    world.fake.put_event(
+        ALICE, timed_event("block", NOW + timedelta(hours=1), extendedProperties=marker)
+    )
+    world.fake.put_event(
+        ALICE, timed_event("real", NOW + timedelta(hours=2), attendees=(ALICE, "sam@example.com"))
+    )
+    sync(world)
+    assert world.db.get_meeting("alice", "block") is None
     assert world.db.get_meeting("alice", "real") is not None
 
 

@@ -1,0 +1,96 @@
+"""Feedback on the sidebar card: "useful / not useful" and "wrong type".
+
+Both feed per-type counts (`python main.py report`) that show which
+classification rules and which prep templates need work. A wrong-type answer
+also fixes the meeting at once: it becomes the user's type for the whole
+series (or for the one meeting when it is not recurring), through the same
+code as the card's "Change type".
+
+Only the rules' mistakes are counted as wrong types: when the type shown was
+the user's own earlier choice, the correction is applied but not counted,
+since no rule was wrong. Each answer is stored once per user, meeting and
+question, so a double click counts once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from addon import cards as c
+from addon import handlers, views
+from addon.event_object import MalformedEvent
+from addon.sidebar import Call
+from functions.domain.meetings import Meeting
+from functions.domain.prep_state import PrepState
+from functions.domain.users import OverrideScope
+from functions.feedback.model import Feedback, FeedbackKind
+from functions.logs import log
+
+_log = logging.getLogger(__name__)
+
+#: Classifications made by the rules, the ones whose mistakes are worth counting.
+RULE_DECISIONS = frozenset({"rule", "default"})
+_RATED_STATES = frozenset({PrepState.READY, PrepState.DELIVERED})
+_RATINGS = {FeedbackKind.USEFUL.value: FeedbackKind.USEFUL, "not_useful": FeedbackKind.NOT_USEFUL}
+
+
+def _record(call: Call, meeting: Meeting, kind: FeedbackKind) -> None:
+    feedback = Feedback(call.user_id, meeting.event_id, kind, meeting.meeting_type, at=call.now)
+    changed = call.app.store.record_feedback(feedback)
+    log(
+        _log,
+        logging.INFO,
+        "feedback recorded",
+        user_id=call.user_id,
+        kind=kind.value,
+        meeting_type=meeting.meeting_type,
+        changed=changed,
+    )
+
+
+def rate_prep(call: Call) -> c.Json:
+    kind = _RATINGS.get(call.event.parameters.get("kind") or "")
+    if kind is None:
+        raise MalformedEvent("kind is useful or not_useful")
+    meeting = handlers.stored_meeting(call)
+    if meeting is None:
+        return c.notify(handlers.GONE)
+    if meeting.prep_state not in _RATED_STATES:
+        return c.notify("You can rate the prep once it is ready.")
+    _record(call, meeting, kind)
+    if kind is FeedbackKind.USEFUL:
+        return c.notify("Thanks! Noted as useful.")
+    return c.notify("Thanks! Noted as not useful; it helps us improve this kind of prep.")
+
+
+def wrong_type_form(call: Call) -> c.Json:
+    meeting = handlers.stored_meeting(call)
+    if meeting is None:
+        return c.notify(handlers.GONE)
+    if not views.needs_prep(meeting):
+        return c.notify("This meeting needs no prep, so its type does not matter.")
+    return c.render([{"pushCard": views.wrong_type_card(call.view, meeting)}])
+
+
+def report_wrong_type(call: Call) -> c.Json:
+    meeting = handlers.stored_meeting(call)
+    if meeting is None:
+        return c.notify(handlers.GONE)
+    rules = call.app.classifier.rules
+    chosen = call.event.form_value("meeting_type")
+    if not chosen or rules.get(chosen) is None:
+        return c.notify("Pick one of the listed meeting types.")
+    if chosen == meeting.meeting_type:
+        return c.notify(f"{rules.label_of(chosen)} is already its type; pick another.")
+    shown = call.app.classifier.classify(
+        meeting, user_domain=call.user.domain, preferences=call.user.preferences
+    )
+    if shown.decided_by in RULE_DECISIONS:
+        _record(call, meeting, FeedbackKind.WRONG_TYPE)
+    scope = OverrideScope.SERIES if meeting.series_id else OverrideScope.EVENT
+    updated = handlers.apply_type_override(call, meeting, chosen, scope)
+    where = "every meeting in this series" if meeting.series_id else "this meeting"
+    return c.render(
+        [{"pop": True}, {"updateCard": handlers.meeting_card(call, updated)}],
+        note=f"Thanks! Type set to {rules.label_of(chosen)} for {where}.",
+    )
