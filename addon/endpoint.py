@@ -10,7 +10,6 @@ only the error's type is logged.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -26,7 +25,14 @@ from addon.verify import verify_system_token, verify_user_token
 from functions.auth.id_tokens import TokenRejected, bearer_token
 from functions.logs import log
 from functions.services import get_services
-from functions.web import MAX_BODY_BYTES, Handler, json_error, json_response
+from functions.web import (
+    MAX_BODY_BYTES,
+    Handler,
+    UnusableJson,
+    json_error,
+    json_response,
+    parse_json,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -46,8 +52,8 @@ def _read_event(request: Request) -> AddonEvent:
     request.max_content_length = MAX_BODY_BYTES
     raw = request.get_data(cache=False)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = parse_json(raw)
+    except UnusableJson:
         raise MalformedEvent("body is not JSON") from None
     return parse_event(body)
 

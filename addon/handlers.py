@@ -17,6 +17,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from datetime import time, timedelta
+from typing import TYPE_CHECKING
 
 from addon import cards as c
 from addon import scopes, views
@@ -29,6 +30,7 @@ from functions.domain.planning import plan_meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import (
     MAX_LEAD_HOURS,
+    DeliveryMode,
     OverrideScope,
     Preferences,
     QuietHours,
@@ -37,6 +39,9 @@ from functions.domain.users import (
 )
 from functions.logs import log
 from functions.prep.queueing import CannotGenerate, prep_task, queue_generation
+
+if TYPE_CHECKING:
+    from functions.materials.carry_over import CarryOverNote
 
 _log = logging.getLogger(__name__)
 
@@ -117,8 +122,23 @@ def meeting_card(call: Call, meeting: Meeting) -> c.Json:
         meeting, user_domain=call.user.domain, preferences=call.user.preferences
     )
     return views.event_card(
-        call.view, meeting, classification, materials_available=materials_available()
+        call.view,
+        meeting,
+        classification,
+        materials_available=materials_available(),
+        # Prep blocks are written with Google's Calendar API: none in local mode.
+        can_block_time=call.app.calendar_for is not None,
+        carried_over=_carried_over(call, meeting),
     )
+
+
+def _carried_over(call: Call, meeting: Meeting) -> CarryOverNote | None:
+    """What the meeting's materials carried over (one small read, only once they are ready)."""
+    if not meeting.materials_ref or not materials_available():
+        return None
+    from functions.materials.carry_over import carry_over_note
+
+    return carry_over_note(call.app.services, call.user_id, meeting)
 
 
 def event_open(call: Call) -> c.Json:
@@ -126,9 +146,16 @@ def event_open(call: Call) -> c.Json:
     assert opened is not None
     if not opened.event_id:
         return c.push_card(views.unsaved_event_card(call.view))
-    meeting = call.app.store.get_meeting(call.user_id, opened.event_id)
+    from functions.delegation.keys import is_delegated_calendar, meeting_key
+
+    calendar_id = opened.calendar_id or ""
+    key = meeting_key(call.user, calendar_id, opened.event_id)
+    meeting = call.app.store.get_meeting(call.user_id, key)
     if meeting is not None:
         return c.push_card(meeting_card(call, meeting))
+    if is_delegated_calendar(call.user, calendar_id):
+        # An executive's meeting (assistant mode) comes from the sync of their calendar only.
+        return c.push_card(views.not_synced_card(call.view))
     try:
         return c.push_card(_unseen_event(call, opened.calendar_id or "primary", opened.event_id))
     except NeedScopes:
@@ -206,31 +233,31 @@ def _schedule_prep(call: Call, meeting: Meeting) -> None:
         log(_log, logging.WARNING, "prep task not queued", error=type(exc).__name__)
 
 
-def _stored_meeting(call: Call) -> Meeting | None:
+def stored_meeting(call: Call) -> Meeting | None:
     return call.app.store.get_meeting(call.user_id, _event_id(call))
 
 
-_GONE = "That meeting is not in your prep list any more. Open it again from Calendar."
+GONE = "That meeting is not in your prep list any more. Open it again from Calendar."
 
 
 def show_event(call: Call) -> c.Json:
-    meeting = _stored_meeting(call)
+    meeting = stored_meeting(call)
     if meeting is None:
-        return c.notify(_GONE)
+        return c.notify(GONE)
     return c.render([{"pushCard": meeting_card(call, meeting)}])
 
 
 def refresh_event(call: Call) -> c.Json:
-    meeting = _stored_meeting(call)
+    meeting = stored_meeting(call)
     if meeting is None:
-        return c.notify(_GONE)
+        return c.notify(GONE)
     return c.update_card(meeting_card(call, meeting))
 
 
 def generate(call: Call) -> c.Json:
-    meeting = _stored_meeting(call)
+    meeting = stored_meeting(call)
     if meeting is None:
-        return c.notify(_GONE)
+        return c.notify(GONE)
     try:
         updated = queue_generation(call.app.store, call.app.tasks, meeting)
     except CannotGenerate:
@@ -244,9 +271,9 @@ def generate(call: Call) -> c.Json:
 
 
 def open_materials(call: Call) -> c.Json:
-    meeting = _stored_meeting(call)
+    meeting = stored_meeting(call)
     if meeting is None:
-        return c.notify(_GONE)
+        return c.notify(GONE)
     if (
         meeting.prep_state not in (PrepState.READY, PrepState.DELIVERED)
         or not meeting.materials_ref
@@ -263,9 +290,9 @@ def open_materials(call: Call) -> c.Json:
 
 
 def set_type(call: Call) -> c.Json:
-    meeting = _stored_meeting(call)
+    meeting = stored_meeting(call)
     if meeting is None:
-        return c.notify(_GONE)
+        return c.notify(GONE)
     chosen = call.event.form_value("meeting_type")
     rules = call.app.classifier.rules
     if not chosen or rules.get(chosen) is None:
@@ -277,7 +304,17 @@ def set_type(call: Call) -> c.Json:
         raise MalformedEvent("type_scope is event or series") from None
     if scope is OverrideScope.SERIES and not meeting.series_id:
         return c.notify("This meeting is not part of a series.")
+    updated = apply_type_override(call, meeting, chosen, scope)
+    where = "every meeting in this series" if scope is OverrideScope.SERIES else "this meeting"
+    label = rules.label_of(chosen)
+    return c.update_card(meeting_card(call, updated), note=f"Type set to {label} for {where}.")
 
+
+def apply_type_override(call: Call, meeting: Meeting, chosen: str, scope: OverrideScope) -> Meeting:
+    """Store the user's type for this meeting or its series and re-plan what it moves.
+
+    Returns the re-planned `meeting`. Also how a "wrong type" answer is applied.
+    """
     overrides = dict(call.user.preferences.type_overrides)
     event_key = override_key(OverrideScope.EVENT, meeting.event_id)
     if scope is OverrideScope.SERIES:
@@ -310,9 +347,7 @@ def set_type(call: Call) -> c.Json:
     call.app.store.upsert_meetings(replanned)
     for m in replanned:
         _schedule_prep(call, m)  # a new type can mean a new trigger time
-    where = "every meeting in this series" if scope is OverrideScope.SERIES else "this meeting"
-    label = rules.label_of(chosen)
-    return c.update_card(meeting_card(call, replanned[0]), note=f"Type set to {label} for {where}.")
+    return replanned[0]
 
 
 # ---------------------------------------------------------------- settings
@@ -360,12 +395,22 @@ def _parse_preferences(call: Call) -> Preferences:
         )
         if quiet.start == quiet.end:
             raise SettingsInputError("Quiet hours: start and end must differ")
+    current = call.user.preferences
+    mode_raw = event.form_value("delivery_mode") or current.delivery_mode.value
+    try:
+        mode = DeliveryMode(mode_raw)
+    except ValueError:
+        raise MalformedEvent("delivery_mode is each or digest") from None
+    digest_raw = (event.form_value("digest_time") or "").strip()
+    digest_at = _parse_clock(digest_raw, "Digest time") if digest_raw else current.digest_time
     return dataclasses.replace(
-        call.user.preferences,
+        current,
         email_enabled="email" in channels,
         chat_enabled="chat" in channels,
         lead_hours=lead_hours,
         quiet_hours=quiet,
+        delivery_mode=mode,
+        digest_time=digest_at,
     )
 
 
@@ -396,12 +441,29 @@ def save_settings(call: Call) -> c.Json:
     except SettingsInputError as exc:
         return c.notify(str(exc))
     user: User = dataclasses.replace(call.user, preferences=prefs)
-    lead_changed = user.preferences.lead_hours != call.user.preferences.lead_hours
+    before = call.user.preferences
+    lead_changed = user.preferences.lead_hours != before.lead_hours
+    # Leaving digest mode: reminders the digest would have carried are owed again.
+    digest_left = (
+        before.delivery_mode is DeliveryMode.DIGEST and prefs.delivery_mode is DeliveryMode.EACH
+    )
     if user != call.user or not call.user_stored:
         call.save_user(user)
-    if lead_changed:
+    if lead_changed or digest_left:
         _replan_upcoming(call)
+    if prefs.delivery_mode is DeliveryMode.DIGEST:
+        _schedule_digest(call)
     return c.update_card(views.settings_card(call.view, call.user), note="Settings saved.")
+
+
+def _schedule_digest(call: Call) -> None:
+    """The next digest's task (named per day and time: re-saving queues nothing new)."""
+    from functions.prep.digest_task import ensure_next_digest
+
+    try:
+        ensure_next_digest(call.app.tasks, call.user, call.now)
+    except Exception as exc:  # the fan-out queues it too; the card must not fail for this
+        log(_log, logging.WARNING, "digest task not queued", error=type(exc).__name__)
 
 
 # ---------------------------------------------------------------- connect and forget
@@ -429,6 +491,10 @@ def delete_data(call: Call) -> c.Json:
     except Exception as exc:  # deletion is what the user asked for; it goes ahead
         log(_log, logging.ERROR, "disconnect failed before deletion", error=type(exc).__name__)
     removed = call.app.store.delete_user_data(call.user_id)
+    try:
+        removed += call.app.services.materials_storage.delete_user(call.user_id)
+    except Exception as exc:  # the bucket's lifecycle rule removes them later regardless
+        log(_log, logging.ERROR, "materials not deleted", error=type(exc).__name__)
     log(_log, logging.INFO, "user data deleted", user_id=call.user_id, records=removed)
     fresh = User(
         user_id=call.user_id,
@@ -448,6 +514,21 @@ def back(_: Call) -> c.Json:
     return c.render([{"pop": True}])
 
 
+def _elsewhere(module: str, name: str) -> Action:
+    """An action defined in another add-on module, imported on its first click.
+
+    Those modules use this one's helpers; importing them lazily keeps the
+    import graph acyclic and the homepage's cold start free of them.
+    """
+
+    def run(call: Call) -> c.Json:
+        action: Action = getattr(importlib.import_module(module), name)
+        return action(call)
+
+    run.__name__ = name
+    return run
+
+
 ACTIONS: dict[str, Action] = {
     "home": refresh_home,
     "event": show_event,
@@ -462,4 +543,13 @@ ACTIONS: dict[str, Action] = {
     "confirm_delete": confirm_delete,
     "delete_data": delete_data,
     "back": back,
+    "delegates": _elsewhere("addon.delegates", "show_delegates"),
+    "add_delegate": _elsewhere("addon.delegates", "add_delegate"),
+    "check_delegate": _elsewhere("addon.delegates", "check_delegate"),
+    "remove_delegate": _elsewhere("addon.delegates", "remove_delegate"),
+    "allow_delegates": _elsewhere("addon.delegates", "allow_delegates"),
+    "prep_block": _elsewhere("addon.prep_block", "block_prep_time"),
+    "feedback": _elsewhere("addon.feedback", "rate_prep"),
+    "wrong_type_form": _elsewhere("addon.feedback", "wrong_type_form"),
+    "wrong_type": _elsewhere("addon.feedback", "report_wrong_type"),
 }

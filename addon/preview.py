@@ -28,7 +28,7 @@ from addon.timefmt import valid_locale, valid_zone
 from functions.domain.users import User
 from functions.logs import log
 from functions.services import Services, get_services
-from functions.web import Handler, json_error, json_response
+from functions.web import Handler, json_body, json_error, json_response
 
 _log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def signed_event(request: Request) -> Response:
         return refused
     if request.method != "POST" or not request.is_json:
         return json_error(405, "method_not_allowed", "POST JSON here")
-    body = request.get_json(silent=True)
+    body = json_body(request)
     if not isinstance(body, dict):
         return json_error(400, "bad_request", "body must be a JSON object")
     trigger = body.get("trigger")
@@ -173,7 +173,7 @@ def samples(request: Request) -> Response:
         return refused
     if request.method != "POST" or not request.is_json:
         return json_error(405, "method_not_allowed", "POST JSON here")
-    body = request.get_json(silent=True)
+    body = json_body(request)
     body = body if isinstance(body, dict) else {}
     user_id = _user_id(body.get("user"))
     user = services.store.get_user(user_id) or User(

@@ -10,14 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from addon import cards as c
 from addon.timefmt import TimeFormat
+from functions.delegation.keys import owner_of
 from functions.domain.classification import Classification, SkipReason
 from functions.domain.meeting_types import RuleSet
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES, PrepState
-from functions.domain.users import ConnectionState, User
+from functions.domain.users import ConnectionState, DeliveryMode, User
+
+if TYPE_CHECKING:
+    from functions.materials.carry_over import CarryOverNote
 
 #: Meetings listed on the homepage; the rest are counted, keeping far below 100 widgets.
 HOME_LIST_LIMIT = 40
@@ -142,7 +147,8 @@ def home_card(view: View, user: User, meetings: Sequence[Meeting]) -> c.Json:
             c.decorated(
                 m.title or "(no title)",
                 top=view.fmt.day_time(m.start),
-                bottom=f"{view.type_label(m.meeting_type)} · {STATE_LABELS[m.prep_state]}",
+                bottom=_for_whom(m)
+                + f"{view.type_label(m.meeting_type)} · {STATE_LABELS[m.prep_state]}",
                 on_click=view.act("event", eventId=m.event_id),
             )
         )
@@ -166,6 +172,11 @@ def home_card(view: View, user: User, meetings: Sequence[Meeting]) -> c.Json:
     )
 
 
+def _for_whom(m: Meeting) -> str:
+    owner = owner_of(m)
+    return f"For {owner.name} · " if owner is not None else ""
+
+
 # ---------------------------------------------------------------- one meeting
 
 
@@ -175,10 +186,16 @@ def event_card(
     classification: Classification,
     *,
     materials_available: bool,
+    can_block_time: bool = False,
+    carried_over: CarryOverNote | None = None,
 ) -> c.Json:
     fmt = view.fmt
     when = f"{fmt.day_time(meeting.start)} – {fmt.time(meeting.end)}"
     about = [c.decorated(meeting.title or "(no title)", top="Meeting", bottom=when, icon="event")]
+    owner = owner_of(meeting)
+    if owner is not None:
+        # Assistant mode: an executive's meeting, prepared by (and sent to) this user.
+        about.append(c.decorated(owner.name, top="Preparing for", icon="supervisor_account"))
 
     prep: list[c.Json] = [
         c.decorated(
@@ -190,11 +207,15 @@ def event_card(
     ]
     if meeting.skip_reason is not None or meeting.prep_state is PrepState.CANCELLED:
         why = SKIP_LABELS.get(meeting.skip_reason or "", "the meeting no longer needs it")
+        if owner is not None and meeting.skip_reason == SkipReason.DECLINED.value:
+            why = f"{owner.name} declined it"
         prep.append(c.decorated("No prep needed", top="Prep status", bottom=f"Because {why}."))
     else:
         prep.append(
             c.decorated(STATE_LABELS[meeting.prep_state], top="Prep status", icon="checklist")
         )
+        if carried_over is not None:
+            prep.append(_carried_over(view, carried_over))
         pending = meeting.prep_state in PENDING_STATES
         if pending and meeting.prep_trigger_at is not None and meeting.start > view.now:
             starts = (
@@ -211,15 +232,32 @@ def event_card(
                 )
             )
         actions = _prep_buttons(view, meeting, materials_available)
+        # An executive's meeting (assistant mode) is not on a calendar the user owns.
+        if can_block_time and owner is None and meeting.start > view.now:
+            actions.append(c.button(BLOCK_TIME, view.act("prep_block", eventId=meeting.event_id)))
         if actions:
             prep.append(c.buttons(*actions))
 
     sections = [
         c.section(about),
         c.section(prep, title="Prep"),
+        c.section(_feedback(view, meeting), title="Feedback"),
         c.section(_type_form(view, meeting, classification), title="Change type"),
     ]
     return c.card(TITLE, sections, name="event")
+
+
+def _carried_over(view: View, note: CarryOverNote) -> c.Json:
+    """What the last occurrence left open; the date is the user's own calendar day."""
+    counts = [f"{note.still_open} still open"] if note.still_open else []
+    if note.resolved:
+        counts.append(f"{note.resolved} resolved")
+    return c.decorated(
+        f"Carried over from {view.fmt.day(note.from_start)}",
+        top="Open questions and follow-ups",
+        bottom=" · ".join(counts),
+        icon="history",
+    )
 
 
 def _prep_buttons(view: View, m: Meeting, materials_available: bool) -> list[c.Json]:
@@ -262,6 +300,58 @@ def _type_form(view: View, m: Meeting, classification: Classification) -> list[c
     return widgets
 
 
+BLOCK_TIME = "Block 30 min to prepare"
+
+
+def _feedback(view: View, m: Meeting) -> list[c.Json]:
+    """Useful / not useful once there is something to judge; "wrong type" at any time."""
+    if not needs_prep(m):
+        return []
+    ids = {"eventId": m.event_id}
+    wrong = c.button("Wrong type", view.act("wrong_type_form", **ids))
+    if m.prep_state not in _CAN_REGENERATE:
+        return [
+            c.paragraph("Is the type wrong? Say which it is: it helps tune the rules."),
+            c.buttons(wrong),
+        ]
+    return [
+        c.decorated("Was this prep useful?", icon="thumbs_up_down"),
+        c.buttons(
+            c.button("Useful", view.act("feedback", kind="useful", **ids)),
+            c.button("Not useful", view.act("feedback", kind="not_useful", **ids)),
+            wrong,
+        ),
+    ]
+
+
+def wrong_type_card(view: View, m: Meeting) -> c.Json:
+    """Which type the meeting really is; the answer applies to its whole series."""
+    others = [(n, label) for n, label in type_choices(view.rules) if n != m.meeting_type]
+    applies = (
+        "Your answer applies to every meeting in this series."
+        if m.series_id
+        else "Your answer applies to this meeting."
+    )
+    widgets = [
+        c.decorated(
+            view.type_label(m.meeting_type),
+            top="Prep treats this meeting as",
+            bottom=applies,
+            icon="category",
+        ),
+        c.selection(
+            "meeting_type",
+            "What kind of meeting is it?",
+            [(label, name, i == 0) for i, (name, label) in enumerate(others)],
+        ),
+        c.buttons(
+            c.button("Save", view.act("wrong_type", eventId=m.event_id), filled=True),
+            c.button("Cancel", view.act("back")),
+        ),
+    ]
+    return c.card("Wrong type", [c.section(widgets)], name="wrong_type")
+
+
 # ---------------------------------------------------------------- other states
 
 
@@ -293,6 +383,7 @@ def unsaved_event_card(view: View) -> c.Json:
 
 def settings_card(view: View, user: User) -> c.Json:
     prefs = user.preferences
+    digest = prefs.delivery_mode is DeliveryMode.DIGEST
     channels = c.selection(
         "channels",
         "Send reminders by",
@@ -314,6 +405,23 @@ def settings_card(view: View, user: User) -> c.Json:
                 hint=f"Hours before the meeting (default {_hours(rule.prep_hours_before)})",
             )
         )
+    delivery = [
+        c.selection(
+            "delivery_mode",
+            "How reminders arrive",
+            [
+                ("One message per meeting", DeliveryMode.EACH.value, not digest),
+                ("One morning digest", DeliveryMode.DIGEST.value, digest),
+            ],
+            kind="RADIO_BUTTON",
+        ),
+        c.text_input(
+            "digest_time",
+            "Digest time (HH:MM)",
+            prefs.digest_time.strftime("%H:%M"),
+            hint="Your time zone; no digest on days with nothing to prepare",
+        ),
+    ]
     quiet = prefs.quiet_hours
     quiet_widgets = [
         c.text_input(
@@ -337,13 +445,33 @@ def settings_card(view: View, user: User) -> c.Json:
     return c.card(
         "Settings",
         [
-            c.section([channels]),
+            c.section([channels, *delivery]),
             c.section(leads, title="How early prep starts"),
             c.section(quiet_widgets, title="Quiet hours"),
+            c.section(_assistant_entry(view, user), title="Assistant mode"),
             c.section(data, title="Your data"),
         ],
         name="settings",
     )
+
+
+def _assistant_entry(view: View, user: User) -> list[c.Json]:
+    """Assistant mode lives on its own card (addon/delegates.py); this is the way in."""
+    count = len(user.preferences.delegated_calendars)
+    lost = len(user.calendar_problems)
+    text = (
+        f"Preparing for {count} other calendar{'s' if count != 1 else ''}"
+        if count
+        else "Prepare meetings on an executive's calendar you manage"
+    )
+    return [
+        c.decorated(
+            text,
+            bottom=f"{lost} need{'s' if lost == 1 else ''} attention" if lost else None,
+            icon="supervisor_account",
+            side_button=c.button("Open", view.act("delegates")),
+        )
+    ]
 
 
 def confirm_delete_card(view: View) -> c.Json:

@@ -37,10 +37,11 @@ from functions.notify.chat_message import (
 )
 from functions.notify.content import Notice, NoticeKind, build_notice
 from functions.notify.delivery import clear_problem, set_problem
+from functions.notify.digest_message import SOURCE_DIGEST, SOURCE_KEY
 from functions.notify.port import Channel
 from functions.prep.queueing import CannotGenerate, queue_generation
 from functions.services import Services, get_services
-from functions.web import json_error, json_response
+from functions.web import json_body, json_error, json_response
 
 _log = logging.getLogger(__name__)
 
@@ -135,8 +136,23 @@ def _notice(services: Services, user: User, meeting: Meeting) -> Notice:
     return build_notice(NoticeKind.PREP_DUE, user, meeting, type_label=label)
 
 
-def on_generate(services: Services, user_id: str, event_id: str) -> Json:
+def _as_new(reply: Json) -> Json:
+    """A digest lists several meetings: answer a click on one with a message of its own
+    rather than replacing the digest card (and the other meetings' buttons)."""
+    if "cardsV2" in reply or reply.get("actionResponse", {}).get("type") == "UPDATE_MESSAGE":
+        return {**reply, "actionResponse": {"type": "NEW_MESSAGE"}}
+    return reply
+
+
+def on_generate(
+    services: Services, user_id: str, event_id: str, *, from_digest: bool = False
+) -> Json:
     """The Generate prep button, for the verified `user_id`."""
+    reply = _on_generate(services, user_id, event_id)
+    return _as_new(reply) if from_digest else reply
+
+
+def _on_generate(services: Services, user_id: str, event_id: str) -> Json:
     store = services.store
     user = store.get_user(user_id)
     if user is None:
@@ -163,7 +179,12 @@ def on_generate(services: Services, user_id: str, event_id: str) -> Json:
 def handle_event(services: Services, event: ChatEvent) -> Json:
     if event.type == "CARD_CLICKED":
         if event.function == GENERATE_ACTION and event.parameters.get("op") == "generate":
-            return on_generate(services, event.user_id, event.parameters.get("event_id", ""))
+            return on_generate(
+                services,
+                event.user_id,
+                event.parameters.get("event_id", ""),
+                from_digest=event.parameters.get(SOURCE_KEY) == SOURCE_DIGEST,
+            )
         return _new_text("That button is no longer supported.")
     if event.type == "ADDED_TO_SPACE":
         if event.is_dm:
@@ -188,7 +209,7 @@ def chat_endpoint(request: Request) -> Response:
         log(_log, logging.WARNING, "chat request rejected", reason=exc.reason)
         return json_error(401, "unauthenticated", "caller is not allowed")
     try:
-        event = parse_event(request.get_json(silent=True))
+        event = parse_event(json_body(request))
     except BadEvent as exc:
         log(_log, logging.WARNING, "chat event refused", reason=str(exc))
         return json_error(400, "bad_request", "not a Chat event")

@@ -25,6 +25,28 @@ class OverrideScope(StrEnum):
     SERIES = "series"
 
 
+class DeliveryMode(StrEnum):
+    """One reminder per meeting, or one morning digest of the day's meetings."""
+
+    EACH = "each"
+    DIGEST = "digest"
+
+
+class CalendarProblem(StrEnum):
+    """Why a delegated calendar is not synced (shown to the assistant in settings)."""
+
+    #: Google answered 403/404 on the calendar: the delegation was revoked or never existed.
+    NO_ACCESS = "no_access"
+    #: Our grant lacks the scope for calendars the user does not own; they must allow it.
+    NEEDS_SCOPE = "needs_scope"
+
+
+#: A digest at 08:00 local time unless the user picks another time.
+DEFAULT_DIGEST_TIME = time(8, 0)
+#: Executives' calendars one assistant may prepare for (each costs a sync per interval).
+MAX_DELEGATED_CALENDARS = 10
+
+
 @dataclass(frozen=True, slots=True)
 class QuietHours:
     """A daily window in the user's own time zone when nothing is sent.
@@ -47,6 +69,10 @@ def _frozen(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
     return MappingProxyType(dict(mapping or {}))
 
 
+def _frozen_str(mapping: Mapping[str, str] | None) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping or {}))
+
+
 @dataclass(frozen=True, slots=True)
 class Preferences:
     email_enabled: bool = True
@@ -58,6 +84,13 @@ class Preferences:
     type_overrides: Mapping[str, str] = field(default_factory=dict)
     #: Meeting types prepared automatically at trigger time ("ready" message, no button).
     auto_prep_types: frozenset[str] = frozenset()
+    #: One message per meeting, or one digest a day at `digest_time` (user's zone).
+    delivery_mode: DeliveryMode = DeliveryMode.EACH
+    digest_time: time = DEFAULT_DIGEST_TIME
+    #: Assistant mode: other people's calendars (their ids, lower-case addresses) that
+    #: this user prepares for. Synced under this user; the owners' own records are
+    #: never touched.
+    delegated_calendars: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for meeting_type, hours in self.lead_hours.items():
@@ -68,6 +101,10 @@ class Preferences:
         object.__setattr__(self, "lead_hours", _frozen(self.lead_hours))
         object.__setattr__(self, "type_overrides", _frozen(self.type_overrides))
         object.__setattr__(self, "auto_prep_types", frozenset(self.auto_prep_types))
+        object.__setattr__(self, "delivery_mode", DeliveryMode(self.delivery_mode))
+        object.__setattr__(
+            self, "delegated_calendars", tuple(dict.fromkeys(self.delegated_calendars))
+        )
 
     def override_for(self, event_id: str, series_id: str | None) -> str | None:
         """The user's chosen type: one occurrence beats its series."""
@@ -92,10 +129,13 @@ class User:
     #: A delivery failure the user must act on (app removed, no DM space), shown on the card.
     delivery_problem: str | None = None
     created_at: datetime | None = field(default=None, compare=False)
+    #: Delegated calendars that are not synced right now, and why (`CalendarProblem` values).
+    calendar_problems: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.user_id:
             raise ValueError("a user needs a user_id")
+        object.__setattr__(self, "calendar_problems", _frozen_str(self.calendar_problems))
 
     @property
     def domain(self) -> str:

@@ -58,12 +58,22 @@ def generate_button(notice: Notice) -> Json:
 
 
 def _header(notice: Notice) -> Json:
-    return {"title": "Meeting prep", "subtitle": _plain(f"{notice.type_label} · {notice.when}")}
+    subtitle = f"{notice.type_label} · {notice.when}"
+    if notice.owner is not None:
+        subtitle = f"For {notice.owner.name} · {subtitle}"
+    return {"title": "Meeting prep", "subtitle": _plain(subtitle)}
 
 
 def _summary(notice: Notice) -> Json:
     text = f"<b>{_esc(notice.title)}</b><br>{_esc(notice.when)} ({_esc(notice.zone)})"
+    if notice.owner is not None:
+        text = f"For <b>{_esc(notice.owner.name)}</b><br>{text}"
     return {"textParagraph": {"text": text}}
+
+
+def _for_text(notice: Notice) -> str:
+    """Plain-text label: only the validated address, never calendar-supplied names."""
+    return f" for {notice.owner.address}" if notice.owner is not None else ""
 
 
 def _people(notice: Notice) -> list[Json]:
@@ -143,14 +153,15 @@ def card_message(card_id: str, card: Json, text: str) -> Json:
 
 def chat_message_for(notice: Notice) -> Json:
     """The message body for spaces.messages.create."""
+    whose = "their" if notice.owner is not None else "your"
     if notice.kind is NoticeKind.PREP_READY:
         return card_message(
             "prep-ready",
             prep_ready_card(notice),
-            f"Your prep for your {notice.type_label} is ready.",
+            f"Your prep{_for_text(notice)} for {whose} {notice.type_label} is ready.",
         )
     return card_message(
         "prep-due",
         prep_due_card(notice),
-        f"Coming up: your {notice.type_label} on {notice.when}.",
+        f"Coming up{_for_text(notice)}: {whose} {notice.type_label} on {notice.when}.",
     )

@@ -12,6 +12,7 @@ import urllib.parse
 from dataclasses import dataclass
 from enum import StrEnum
 
+from functions.delegation.keys import Owner, owner_of, source_event_id
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
 
@@ -33,8 +34,9 @@ def calendar_event_url(meeting: Meeting) -> str:
     Calendar's own `htmlLink` has this shape: `eid` is base64 of
     "<event id> <calendar id>" without padding. We build it rather than store
     it so that meetings from any source (including the local .ics) get one.
+    An executive's meeting (assistant mode) links to their calendar's copy.
     """
-    raw = f"{meeting.event_id} {meeting.calendar_id}".encode()
+    raw = f"{source_event_id(meeting)} {meeting.calendar_id}".encode()
     eid = base64.b64encode(raw).decode("ascii").rstrip("=")
     return CALENDAR_EVENT_URL + urllib.parse.quote(eid, safe="")
 
@@ -52,6 +54,8 @@ class Notice:
     zone: str
     calendar_url: str
     materials_url: str | None = None
+    #: Assistant mode: whose meeting this is (the user prepares it for them); else None.
+    owner: Owner | None = None
 
     @property
     def title(self) -> str:
@@ -92,4 +96,5 @@ def build_notice(
         zone=fmt.zone_name(meeting.start),
         calendar_url=calendar_event_url(meeting),
         materials_url=materials_url,
+        owner=owner_of(meeting),
     )

@@ -20,9 +20,12 @@ import dataclasses
 import email.errors
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 from functions.domain.users import Preferences, User
@@ -73,16 +76,39 @@ def stable_id(user_id: str, key: str) -> uuid.UUID:
     return uuid.uuid5(_IDS, f"{user_id}\x1f{key}")
 
 
-def _send(services: Services, channel: Channel, notice: Notice, key: str) -> None:
-    user = notice.user
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for one user, as each channel renders it (a reminder, a digest, ...)."""
+
+    user: User
+    #: For logs only (never content): "prep_due", "prep_ready", "digest".
+    kind: str
+    #: (sender display name, sent at, Message-ID) -> the email; ValueError if unusable.
+    email: Callable[[str, datetime, str], EmailMessage]
+    #: The Chat message body for spaces.messages.create.
+    chat: Callable[[], Mapping[str, Any]]
+
+
+def outgoing_notice(notice: Notice) -> Outgoing:
+    return Outgoing(
+        user=notice.user,
+        kind=notice.kind.value,
+        email=lambda name, at, mid: build_email(
+            notice, sender_name=name, sent_at=at, message_id=mid
+        ),
+        chat=lambda: chat_message_for(notice),
+    )
+
+
+def _send(services: Services, channel: Channel, out: Outgoing, key: str) -> None:
+    user = out.user
     if channel is Channel.EMAIL:
         host = urlsplit(services.settings.public_url).hostname or "localhost"
         try:
-            message = build_email(
-                notice,
-                sender_name=services.settings.notify.mail_from_name,
-                sent_at=services.clock.now(),
-                message_id=f"<{stable_id(user.user_id, key).hex}@{host}>",
+            message = out.email(
+                services.settings.notify.mail_from_name,
+                services.clock.now(),
+                f"<{stable_id(user.user_id, key).hex}@{host}>",
             )
         except (ValueError, email.errors.MessageError):
             raise PermanentDeliveryError(
@@ -91,7 +117,7 @@ def _send(services: Services, channel: Channel, notice: Notice, key: str) -> Non
         services.notifiers.email.send(user.user_id, message)
     else:
         services.notifiers.chat.send_direct(
-            user.user_id, chat_message_for(notice), request_id=str(stable_id(user.user_id, key))
+            user.user_id, out.chat(), request_id=str(stable_id(user.user_id, key))
         )
 
 
@@ -111,7 +137,13 @@ def clear_problem(store: Store, user_id: str, channel: Channel) -> None:
 
 def deliver(services: Services, user: User, notice: Notice, *, claim_prefix: str) -> DeliveryReport:
     """Send `notice` on each enabled channel under the claim `{claim_prefix}:{channel}`."""
+    return deliver_outgoing(services, outgoing_notice(notice), claim_prefix=claim_prefix)
+
+
+def deliver_outgoing(services: Services, out: Outgoing, *, claim_prefix: str) -> DeliveryReport:
+    """Send `out` on each channel its user enabled, each under `{claim_prefix}:{channel}`."""
     store = services.store
+    user = out.user
     outcomes: dict[Channel, Outcome] = {}
     for channel in Channel:
         if not channel_enabled(user.preferences, channel):
@@ -122,7 +154,7 @@ def deliver(services: Services, user: User, notice: Notice, *, claim_prefix: str
             outcomes[channel] = Outcome.ALREADY_SENT
             continue
         try:
-            _send(services, channel, notice, key)
+            _send(services, channel, out, key)
         except PermanentDeliveryError as exc:
             # The claim stays: this notice is settled for this channel.
             set_problem(store, user.user_id, exc.problem)
@@ -158,6 +190,6 @@ def deliver(services: Services, user: User, notice: Notice, *, claim_prefix: str
                 "notification sent",
                 user_id=user.user_id,
                 channel=channel.value,
-                kind=notice.kind.value,
+                kind=out.kind,
             )
     return DeliveryReport(outcomes)

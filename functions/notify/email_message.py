@@ -45,9 +45,21 @@ def _safe_url(url: str | None) -> str | None:
 
 
 def subject_of(notice: Notice) -> str:
+    owner = notice.owner
     if notice.kind is NoticeKind.PREP_READY:
+        if owner is not None:
+            return header_text(f"Prep for {owner.name} is ready: {notice.title}")
         return header_text(f"Your prep is ready: {notice.title}")
+    if owner is not None:
+        return header_text(f"Coming up for {owner.name}: {notice.title} · {notice.when}")
     return header_text(f"Coming up: {notice.title} · {notice.when}")
+
+
+def _for_whom(notice: Notice) -> str:
+    """Assistant mode: why an assistant gets a reminder for somebody else's meeting."""
+    if notice.owner is None:
+        return ""
+    return f"You prepare {notice.owner.address}'s meetings (assistant mode)."
 
 
 def _people_line(notice: Notice) -> str:
@@ -63,13 +75,16 @@ def text_body(notice: Notice) -> str:
     lines: list[str] = []
     calendar = _safe_url(notice.calendar_url)
     materials = _safe_url(notice.materials_url)
+    owner = notice.owner
     if notice.kind is NoticeKind.PREP_READY:
-        lines.append(f'Your prep for "{notice.title}" ({notice.when}, {notice.zone}) is ready.')
+        whose = f"The prep for {owner.name}'s meeting" if owner else "Your prep for"
+        lines.append(f'{whose} "{notice.title}" ({notice.when}, {notice.zone}) is ready.')
         if materials:
             lines += ["", f"Open your prep: {materials}", "", _LINK_EXPIRES]
     else:
+        whose = f"{owner.name}'s" if owner else "Your"
         lines.append(
-            f'Your {notice.type_label} "{notice.title}" starts {notice.when} ({notice.zone}).'
+            f'{whose} {notice.type_label} "{notice.title}" starts {notice.when} ({notice.zone}).'
         )
         people = _people_line(notice)
         if people:
@@ -81,6 +96,8 @@ def text_body(notice: Notice) -> str:
         ]
     if calendar:
         lines += ["", f"Open in Calendar: {calendar}"]
+    if owner is not None:
+        lines += ["", _for_whom(notice)]
     lines += ["", "-- ", "Meeting prep. Change reminders in the Meeting prep panel in Calendar."]
     return "\n".join(lines) + "\n"
 
@@ -101,17 +118,20 @@ def html_body(notice: Notice) -> str:
     calendar = _safe_url(notice.calendar_url)
     materials = _safe_url(notice.materials_url)
     parts: list[str] = []
+    owner = notice.owner
     if notice.kind is NoticeKind.PREP_READY:
+        whose = f"The prep for {_e(owner.name)}'s meeting" if owner else "Your prep for"
         parts.append(
-            f"<p>Your prep for <b>{_e(notice.title)}</b> "
+            f"<p>{whose} <b>{_e(notice.title)}</b> "
             f"({_e(notice.when)}, {_e(notice.zone)}) is ready.</p>"
         )
         if materials:
             parts.append(f"<p>{_button(materials, 'Open your prep')}</p>")
             parts.append(f'<p style="color:#5f6368">{_e(_LINK_EXPIRES)}</p>')
     else:
+        whose = f"{_e(owner.name)}'s" if owner else "Your"
         parts.append(
-            f"<p>Your {_e(notice.type_label)} <b>{_e(notice.title)}</b> starts "
+            f"<p>{whose} {_e(notice.type_label)} <b>{_e(notice.title)}</b> starts "
             f"{_e(notice.when)} ({_e(notice.zone)}).</p>"
         )
         people = _people_line(notice)
@@ -123,6 +143,8 @@ def html_body(notice: Notice) -> str:
         )
     if calendar:
         parts.append(f'<p><a href="{_e(calendar)}">Open in Calendar</a></p>')
+    if owner is not None:
+        parts.append(f"<p>{_e(_for_whom(notice))}</p>")
     parts.append(
         '<p style="color:#5f6368;font-size:12px">Meeting prep. '
         "Change reminders in the Meeting prep panel in Calendar.</p>"
@@ -144,7 +166,8 @@ def build_email(
     address = notice.user.email.strip()
     if not address or "@" not in address:
         raise ValueError("the user has no email address")
-    me = notice.meeting.self_attendee
+    # On an executive's meeting the "self" attendee is the executive, not the reader.
+    me = notice.meeting.self_attendee if notice.owner is None else None
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = Address(display_name=header_text(sender_name, 80), addr_spec=address)
     msg["To"] = Address(

@@ -184,7 +184,7 @@ def outbox_click(request: Request) -> Response:
     try:
         entry = outbox.get(int(request.form.get("entry", "")))
         index = int(request.form.get("button", ""))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or beyond SQLite's integers
         entry = None
         index = -1
     if entry is None or entry.channel is not Channel.CHAT:

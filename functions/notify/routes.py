@@ -10,12 +10,16 @@ OUTBOX_CLICK_PATH = "/dev/outbox/click"
 
 
 def task_routes() -> dict[str, Handler]:
-    """The prep task at each meeting's trigger time (OIDC-verified by `task_endpoint`)."""
+    """The prep task at each meeting's trigger time, and the daily digest (OIDC-verified)."""
+    from functions.prep.digest_task import DIGEST_PATH, handle_digest_task
     from functions.prep.notify_task import handle_prep_task
     from functions.prep.queueing import PREP_PATH
     from functions.tasks.endpoint import task_endpoint
 
-    return {PREP_PATH: task_endpoint("prep", handle_prep_task)}
+    return {
+        PREP_PATH: task_endpoint("prep", handle_prep_task),
+        DIGEST_PATH: task_endpoint("digest", handle_digest_task),
+    }
 
 
 def chat_routes() -> dict[str, Handler]:

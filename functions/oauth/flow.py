@@ -24,6 +24,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -65,16 +66,17 @@ def _codec(services: Services) -> StateCodec:
     return StateCodec(services.credentials.sealer.keyring)
 
 
-def _flow(client: OAuthClient, code_verifier: str) -> Flow:
+def _flow(client: OAuthClient, code_verifier: str, extra_scopes: Sequence[str] = ()) -> Flow:
     from google_auth_oauthlib.flow import Flow
 
     if client.loopback:
         # oauthlib refuses plain http; config allows it only on loopback (tests,
         # the local stand-in), so production never gets here.
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    requested = [*client.requested_scopes, *(s for s in extra_scopes if s not in client.scopes)]
     flow: Flow = Flow.from_client_config(
         client.client_config(),
-        scopes=client.requested_scopes,
+        scopes=requested,
         redirect_uri=client.redirect_uri,
         code_verifier=code_verifier,
         autogenerate_code_verifier=False,
@@ -82,8 +84,17 @@ def _flow(client: OAuthClient, code_verifier: str) -> Flow:
     return flow
 
 
-def start_authorization(services: Services, user_id: str, email: str) -> str:
-    """Google's consent URL for `user_id` (already verified by the caller)."""
+def start_authorization(
+    services: Services, user_id: str, email: str, *, extra_scopes: Sequence[str] = ()
+) -> str:
+    """Google's consent URL for `user_id` (already verified by the caller).
+
+    `extra_scopes` asks for more than background work always needs, at the
+    moment a feature needs it (incremental consent: assistant mode asks for
+    `calendar.events.readonly` only when the user turns it on). The callback
+    requires only the configured scopes; what else was granted is stored with
+    the grant, and the feature checks for it there.
+    """
     client = services.credentials.client
     codec = _codec(services)
     state, pending = codec.issue(user_id, email, services.clock.now())
@@ -97,7 +108,8 @@ def start_authorization(services: Services, user_id: str, email: str) -> str:
     if services.settings.is_local:
         # The local stand-in has no Google session: this plays "who is signed in".
         params["dev_subject"] = user_id
-    url, _ = _flow(client, codec.code_verifier(pending)).authorization_url(**params)
+    flow = _flow(client, codec.code_verifier(pending), extra_scopes)
+    url, _ = flow.authorization_url(**params)
     log(_log, logging.INFO, "authorization started", user_id=user_id)
     return str(url)
 

@@ -7,6 +7,7 @@ and re-reads the meeting:
 - gone, cancelled, declined, or moved (the task's version is not the
   meeting's: the new version has its own task) -> nothing to do;
 - already past `scheduled` (notified and delivered, or generating) -> done;
+- the user chose a daily digest -> nothing (the digest announces it);
 - inside the user's quiet hours -> a new task at the window's end;
 - the user auto-preps this meeting type -> queue generation; the "ready"
   message follows when the materials exist (`functions.notify.ready`);
@@ -32,6 +33,7 @@ from functions.domain.users import User
 from functions.logs import log
 from functions.notify.content import NoticeKind, build_notice
 from functions.notify.delivery import Outcome, deliver
+from functions.notify.digest import is_digest_user
 from functions.notify.quiet_hours import quiet_until
 from functions.prep.queueing import PREP_PATH, PREP_QUEUE, prep_task, queue_generation
 from functions.services import Services
@@ -175,6 +177,10 @@ def run_prep(services: Services, job: PrepJob) -> Result:
         return {"outcome": "rescheduled", "created": created}
 
     prefs = user.preferences
+    if is_digest_user(user) and meeting.meeting_type not in prefs.auto_prep_types:
+        # One message a day by the user's choice: the digest lists this meeting
+        # and moves its state (functions.notify.digest); no reminder of its own.
+        return {"outcome": "in_digest"}
     until = quiet_until(now, prefs.quiet_hours, user.time_zone)
     if until is not None:
         if until >= meeting.start:

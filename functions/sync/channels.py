@@ -212,8 +212,11 @@ def _forget(store: Store, user_id: str, calendar_ids: Sequence[str]) -> None:
             )
 
 
-def stop_all(services: Services, user_id: str, calendar_ids: Sequence[str] = ("primary",)) -> int:
+def stop_all(services: Services, user_id: str, calendar_ids: Sequence[str] | None = None) -> int:
     """For disconnect: stop the user's push channels while their credentials still work.
+
+    By default every calendar the user syncs: their own and, in assistant mode,
+    each executive's calendar they prepare for.
 
     Call it *before* the grant is revoked or forgotten (channels.stop needs the
     same user's authorization). Without working credentials the channels are
@@ -226,6 +229,8 @@ def stop_all(services: Services, user_id: str, calendar_ids: Sequence[str] = ("p
     user = services.store.get_user(user_id)
     if user is None:
         return 0
+    if calendar_ids is None:
+        calendar_ids = ("primary", *user.preferences.delegated_calendars)
     try:
         source = services.calendar_for(user)
     except (ReconnectNeeded, RetryLater) as exc:

@@ -19,6 +19,10 @@ with Cloud Tasks each creation is a network call, and a user with many
 long-lead meetings would pay hundreds of them every fifteen minutes. A full
 sync (first run, after a 410) sweeps the whole horizon.
 
+Any calendar other than `primary` is an executive's (assistant mode): its
+meetings are filed under the syncing user with delegated keys and the
+executive as "self" (`functions.delegation.keys.as_delegated`).
+
 The engine knows ports only; the task handler decides what its exceptions
 (rate limits, revoked grants) mean for the queue and the user.
 """
