@@ -43,5 +43,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Every benchmark at its default size (under ten minutes on 2 cores); see docs/benchmarks.md.
+bench: $(VENV)/.dev-installed
+	$(PY) bench/run_all.py
+
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .local test-artifacts

@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     from functions.sync.cli import add_sync_commands
 
     add_sync_commands(sub)
+    from functions.feedback.report import add_report_command
+
+    add_report_command(sub)
+    from deploy.cli import add_deploy_commands
+
+    add_deploy_commands(sub)
     return parser
 
 
@@ -140,9 +146,18 @@ def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from addon.cli import ADDON_COMMANDS
+    from deploy.cli import DEPLOY_COMMANDS
+    from functions.feedback.report import REPORT_COMMANDS
     from functions.sync.cli import SYNC_COMMANDS
 
-    commands = {"classify": _classify, "serve": _serve, **ADDON_COMMANDS, **SYNC_COMMANDS}
+    commands = {
+        "classify": _classify,
+        "serve": _serve,
+        **ADDON_COMMANDS,
+        **SYNC_COMMANDS,
+        **REPORT_COMMANDS,
+        **DEPLOY_COMMANDS,
+    }
     try:
         return commands[args.command](args)
     except (UsageError, ConfigError, SettingsError) as exc:

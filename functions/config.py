@@ -153,6 +153,15 @@ def _required_in_production(
     return local_default
 
 
+def _email(name: str, value: str) -> str:
+    """A service account's email: the caller an ID token must name, so a typo locks all out."""
+    local, at, domain = value.partition("@")
+    spaced = any(c.isspace() for c in value)
+    if spaced or not (local and at and "." in domain and "@" not in domain):
+        raise SettingsError(f"{name}={value!r} is not a service account email")
+    return value
+
+
 def _scopes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "").replace(",", " ").split()
     if not raw:
@@ -231,8 +240,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PREP_ADDON_AUDIENCE",
             _required_in_production(env, mode, "PREP_ADDON_AUDIENCE", f"{public_url}/addon"),
         ),
-        addon_sa_email=_required_in_production(
-            env, mode, "PREP_ADDON_SA_EMAIL", "addon@local.invalid"
+        addon_sa_email=_email(
+            "PREP_ADDON_SA_EMAIL",
+            _required_in_production(env, mode, "PREP_ADDON_SA_EMAIL", "addon@local.invalid"),
         ),
         oauth_client_id=_required_in_production(
             env, mode, "PREP_OAUTH_CLIENT_ID", "local-client.apps.googleusercontent.com"
@@ -242,8 +252,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PREP_TASKS_AUDIENCE",
             _required_in_production(env, mode, "PREP_TASKS_AUDIENCE", f"{public_url}/tasks"),
         ),
-        tasks_sa_email=_required_in_production(
-            env, mode, "PREP_TASKS_SA_EMAIL", "tasks@local.invalid"
+        tasks_sa_email=_email(
+            "PREP_TASKS_SA_EMAIL",
+            _required_in_production(env, mode, "PREP_TASKS_SA_EMAIL", "tasks@local.invalid"),
         ),
         tasks_location=env.get("PREP_TASKS_LOCATION", "").strip() or None,
         oauth_web_client_id=_production_or_local(

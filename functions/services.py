@@ -7,16 +7,18 @@ health check or a card never imports Firestore, Tasks, Storage or genai.
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from functions.auth.dev_keys import DevSigner, dev_signer
 from functions.auth.id_tokens import HttpCerts, IdTokenVerifier
-from functions.config import Settings, load_settings
+from functions.config import Settings, SettingsError, load_settings
 from functions.domain.classification import Classifier
 from functions.domain.clock import Clock, SystemClock
 from functions.domain.meeting_types import load_rules
+from functions.logs import log
 from functions.store.port import Store
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from functions.notify.port import Notifiers
     from functions.oauth.credentials import CredentialsProvider
     from functions.tasks.port import TaskQueue
+
+_log = logging.getLogger(__name__)
 
 
 class Services:
@@ -146,10 +150,20 @@ class _Current:
 
 
 def get_services() -> Services:
-    """The process-wide services, built from the environment on first use."""
+    """The process-wide services, built from the environment on first use.
+
+    A bad configuration is logged at CRITICAL with the message naming the
+    variable (the request itself only answers a generic 500), and raised again
+    on every request until the function is redeployed with a fixed value.
+    """
     with _Current.lock:
         if _Current.services is None:
-            _Current.services = Services(load_settings())
+            try:
+                settings = load_settings()
+            except SettingsError as exc:
+                log(_log, logging.CRITICAL, "invalid configuration", reason=str(exc))
+                raise
+            _Current.services = Services(settings)
         return _Current.services
 
 

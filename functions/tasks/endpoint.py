@@ -17,7 +17,7 @@ from flask import Request, Response
 from functions.auth.id_tokens import TokenRejected, bearer_token
 from functions.logs import log
 from functions.services import Services, get_services
-from functions.web import json_error, json_response
+from functions.web import json_body, json_error, json_response
 
 _log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def task_endpoint(kind: str, handler: TaskHandler) -> Callable[[Request], Respon
         except TokenRejected as exc:
             log(_log, logging.WARNING, "task rejected", kind=kind, reason=exc.reason)
             return json_error(401, "unauthenticated", "caller is not allowed")
-        payload = request.get_json(silent=True)
+        payload = json_body(request)
         if not isinstance(payload, dict):
             return json_error(400, "bad_request", "body must be a JSON object")
         task_id = request.headers.get("X-CloudTasks-TaskName", "")

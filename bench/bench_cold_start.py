@@ -1,0 +1,191 @@
+"""Cold start: process start to the first eventOpen answer, against a bare hello function.
+
+    .venv/bin/python bench/bench_cold_start.py [--rounds 5] [--meetings 50]
+
+Each round starts two fresh processes the way Cloud Functions does
+(`python -m functions_framework --target ... --source ...`, gunicorn, one
+worker) and times, from `Popen` on:
+
+- the `addon` target of `main.py` (local mode, a SQLite store holding
+  `--meetings` meetings) until it answers a signed eventOpen POST for a stored
+  meeting with 200: both ID tokens verified, the meeting read, classified and
+  rendered into a card;
+- the floor: `bench/hello_function.py` (functions-framework and nothing
+  else) until it answers GET / with 200.
+
+Rounds alternate the two so background load hits both alike; medians are
+reported, with the ratio. "listening" is when the port first accepts a
+connection (the framework has started and `main.py` is imported), "first
+answer" adds the first request, which pays for the imports done lazily.
+
+Then one more fresh process answers a homepage and that eventOpen in process
+under `-X importtime` (`tests/faults/first_request_probe.py`): the heaviest
+imports are listed, and the heavy Google clients (Firestore, Cloud Tasks,
+Cloud Storage, google-genai, the discovery client) must not be among them.
+Exit status 1 if one is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.serving import (
+    HELLO_SOURCE,
+    ROOT,
+    event_open_bodies,
+    free_port,
+    local_env,
+    local_services,
+    request,
+    seed_meetings,
+    start_server,
+    wait_listening,
+)
+
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+#: Namespace packages whose second level is the real package (google.auth, functions.sync).
+_NAMESPACES = frozenset({"google", "functions", "addon", "tests"})
+
+
+def _first_answer(
+    target: str,
+    source: Path,
+    env: dict[str, str],
+    *,
+    method: str,
+    path: str,
+    body: bytes | None,
+) -> tuple[float, float, float]:
+    """(s to listening, s to first 200 answer, ms of a second, warm request)."""
+    server = start_server(target, source, env, free_port())
+    try:
+        listening = wait_listening(server)
+        status, payload = request(server.port, method, path, body)
+        first = time.perf_counter() - server.started
+        if status != 200:
+            raise SystemExit(f"{target}: first answer {status}: {payload[:200]!r}")
+        warm_started = time.perf_counter()
+        status, _ = request(server.port, method, path, body)
+        warm = (time.perf_counter() - warm_started) * 1000
+        if status != 200:
+            raise SystemExit(f"{target}: second answer {status}")
+        return listening, first, warm
+    finally:
+        server.stop()
+
+
+def _import_profile(
+    env: dict[str, str], event_id: str, email: str
+) -> tuple[dict[str, object], list[tuple[int, str]]]:
+    """The probe's report and the import time per top-level package (self microseconds)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "tests.faults.first_request_probe",
+            "--event-id",
+            event_id,
+            "--email",
+            email,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"probe failed: {done.stdout[-500:]} {done.stderr[-1500:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    per_package: dict[str, int] = {}
+    for line in done.stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match:
+            name = match.group(4)
+            parts = name.split(".")
+            package = ".".join(parts[:2]) if parts[0] in _NAMESPACES else parts[0]
+            per_package[package] = per_package.get(package, 0) + int(match.group(1))
+    ranked = sorted(((us, name) for name, us in per_package.items()), reverse=True)
+    return report, ranked
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--meetings", type=int, default=50)
+    parser.add_argument("--top", type=int, default=12, help="imports listed by cost")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
+        workdir = Path(tmp)
+        services = local_services(workdir)
+        user, meetings = seed_meetings(services, args.meetings)
+        body = event_open_bodies(services, user, meetings[:1])[0]
+        services.store.close()
+        env = local_env(workdir)
+
+        addon_rows: list[tuple[float, float, float]] = []
+        hello_rows: list[tuple[float, float, float]] = []
+        for _ in range(args.rounds):
+            hello_rows.append(
+                _first_answer("hello", HELLO_SOURCE, env, method="GET", path="/", body=None)
+            )
+            addon_rows.append(
+                _first_answer(
+                    "addon", ROOT / "main.py", env, method="POST", path="/addon", body=body
+                )
+            )
+        report, ranked = _import_profile(env, meetings[0].event_id, user.email)
+
+    def med(rows: list[tuple[float, float, float]], i: int) -> float:
+        return statistics.median(r[i] for r in rows)
+
+    print(
+        f"cold start, median of {args.rounds} fresh processes each (functions-framework, gunicorn)"
+    )
+    print(f"  {'':34} {'listening':>10} {'first answer':>13} {'warm request':>13}")
+    for name, rows in (
+        ("addon target, first eventOpen", addon_rows),
+        ("hello function (floor), GET /", hello_rows),
+    ):
+        print(
+            f"  {name:34} {med(rows, 0) * 1000:8.0f} ms {med(rows, 1) * 1000:10.0f} ms"
+            f" {med(rows, 2):10.1f} ms"
+        )
+    ratio = med(addon_rows, 1) / med(hello_rows, 1)
+    lazy = (med(addon_rows, 1) - med(addon_rows, 0)) * 1000
+    print(f"  ratio first answer addon / hello: {ratio:.2f}x")
+    print(f"  first eventOpen after listening (lazy imports, key and rules loading): {lazy:.0f} ms")
+
+    heavy = list(report.get("heavy", []))  # type: ignore[call-overload]
+    total_ms = sum(us for us, _ in ranked) / 1000
+    print(
+        f"imports of `import main` + first homepage + first eventOpen: {total_ms:.0f} ms,"
+        " by package (self time):"
+    )
+    for us, name in ranked[: args.top]:
+        print(f"  {us / 1000:8.1f} ms  {name}")
+    print(f"  modules loaded: {report.get('modules')}; answers: {report.get('statuses')}")
+    if heavy:
+        print(f"  HEAVY CLIENTS IMPORTED by the first eventOpen: {', '.join(heavy)}")
+        return 1
+    print("  heavy clients imported by the first eventOpen: none (Firestore, Cloud Tasks,")
+    print("  Cloud Storage, google-genai and the discovery client load only where used)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

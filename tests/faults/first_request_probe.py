@@ -1,0 +1,91 @@
+"""Run in a fresh process: import `main`, answer the sidebar's first requests, report imports.
+
+    python -m tests.faults.first_request_probe [--event-id ID] [--user-id U]
+
+Environment: a local-mode configuration (PREP_MODE=local, PREP_SQLITE_PATH, ...)
+whose store already holds the user and meeting (seed it from another
+process, so seeding imports nothing here). The probe calls the deployed
+`addon` entry point in process for a homepage request and, with
+`--event-id`, an eventOpen request, then prints one JSON line: the HTTP
+statuses and which heavy Google clients ended up in `sys.modules`.
+
+`tests/faults/test_lazy_imports.py` asserts on it; `bench/bench_cold_start.py`
+runs it under `-X importtime` to show where the first request's time goes.
+Nothing of this lives in production code: it is a look from outside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+#: Clients that must be imported only by the code paths that use them.
+HEAVY_MODULES = (
+    "google.cloud.firestore",
+    "google.cloud.tasks_v2",
+    "google.cloud.storage",
+    "google.genai",
+    "googleapiclient.discovery",
+)
+
+
+def _post(handler: Any, body: dict[str, Any]) -> tuple[int, str]:
+    import flask
+
+    app = flask.Flask("first-request-probe")
+    with app.test_request_context(
+        "/addon", method="POST", data=json.dumps(body), content_type="application/json"
+    ):
+        response = handler(flask.request)
+        return response.status_code, response.get_data(as_text=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--event-id")
+    parser.add_argument("--user-id", default="local-user")
+    parser.add_argument("--email", default="you@example.com")
+    args = parser.parse_args(argv)
+
+    import main as entry_points
+    from addon.dev_event import event_object
+    from functions.services import get_services
+
+    services = get_services()
+    status, _ = _post(
+        entry_points.addon, event_object(services, user_id=args.user_id, email=args.email)
+    )
+    statuses = [status]
+    title_shown = None
+    if args.event_id:
+        meeting = services.store.get_meeting(args.user_id, args.event_id)
+        if meeting is None:
+            print(json.dumps({"error": "the meeting is not in the store"}))
+            return 2
+        opened = event_object(services, user_id=args.user_id, email=args.email, meeting=meeting)
+        status, text = _post(entry_points.addon, opened)
+        statuses.append(status)
+        title_shown = json.dumps(meeting.title, ensure_ascii=False)[1:-1] in text
+    loaded = sorted(
+        name
+        for name in sys.modules
+        if name.startswith(("google.cloud.", "googleapiclient", "google.genai", "grpc"))
+    )
+    print(
+        json.dumps(
+            {
+                "statuses": statuses,
+                "title_shown": title_shown,
+                "heavy": [m for m in HEAVY_MODULES if m in sys.modules],
+                "google_modules": loaded,
+                "modules": len(sys.modules),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
