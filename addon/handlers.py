@@ -105,18 +105,6 @@ def refresh_home(call: Call) -> c.Json:
 # ---------------------------------------------------------------- one meeting
 
 
-MATERIALS_LINKS = "functions.materials.links"
-
-
-def materials_available() -> bool:
-    """Whether the signed-URL module is deployed (it is built separately)."""
-    try:
-        importlib.import_module(MATERIALS_LINKS)
-    except ImportError:
-        return False
-    return True
-
-
 def meeting_card(call: Call, meeting: Meeting) -> c.Json:
     classification = call.app.classifier.classify(
         meeting, user_domain=call.user.domain, preferences=call.user.preferences
@@ -125,7 +113,6 @@ def meeting_card(call: Call, meeting: Meeting) -> c.Json:
         call.view,
         meeting,
         classification,
-        materials_available=materials_available(),
         # Prep blocks are written with Google's Calendar API: none in local mode.
         can_block_time=call.app.calendar_for is not None,
         carried_over=_carried_over(call, meeting),
@@ -134,7 +121,7 @@ def meeting_card(call: Call, meeting: Meeting) -> c.Json:
 
 def _carried_over(call: Call, meeting: Meeting) -> CarryOverNote | None:
     """What the meeting's materials carried over (one small read, only once they are ready)."""
-    if not meeting.materials_ref or not materials_available():
+    if not meeting.materials_ref:
         return None
     from functions.materials.carry_over import carry_over_note
 
@@ -279,10 +266,9 @@ def open_materials(call: Call) -> c.Json:
         or not meeting.materials_ref
     ):
         return c.notify("The materials are not ready yet.")
-    if not materials_available():
-        return c.notify("Materials cannot be opened in this deployment.")
-    links = importlib.import_module(MATERIALS_LINKS)
-    url = str(links.signed_url_for(call.app.services, meeting))
+    from functions.materials.links import signed_url_for
+
+    url = signed_url_for(call.app.services, meeting)
     return c.render(opens=c.link(url, overlay=False, reload_on_close=False))
 
 

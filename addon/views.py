@@ -185,7 +185,6 @@ def event_card(
     meeting: Meeting,
     classification: Classification,
     *,
-    materials_available: bool,
     can_block_time: bool = False,
     carried_over: CarryOverNote | None = None,
 ) -> c.Json:
@@ -231,7 +230,7 @@ def event_card(
                     icon="schedule",
                 )
             )
-        actions = _prep_buttons(view, meeting, materials_available)
+        actions = _prep_buttons(view, meeting)
         # An executive's meeting (assistant mode) is not on a calendar the user owns.
         if can_block_time and owner is None and meeting.start > view.now:
             actions.append(c.button(BLOCK_TIME, view.act("prep_block", eventId=meeting.event_id)))
@@ -260,13 +259,13 @@ def _carried_over(view: View, note: CarryOverNote) -> c.Json:
     )
 
 
-def _prep_buttons(view: View, m: Meeting, materials_available: bool) -> list[c.Json]:
+def _prep_buttons(view: View, m: Meeting) -> list[c.Json]:
     out: list[c.Json] = []
     ids = {"eventId": m.event_id}
     if m.prep_state in _CAN_GENERATE:
         out.append(c.button("Generate prep", view.act("generate", **ids), filled=True))
     elif m.prep_state in _CAN_REGENERATE:
-        if m.materials_ref and materials_available:
+        if m.materials_ref:
             out.append(c.button("Open materials", view.act("materials", **ids), filled=True))
         out.append(c.button("Regenerate", view.act("generate", **ids)))
     elif m.prep_state is PrepState.GENERATING:

@@ -167,12 +167,7 @@ def _generate_locked(
         _log_usage(user, exc.usage.input_tokens, exc.usage.output_tokens, "transient")
         if slot is not None:
             cap.give_back(user.user_id, slot)
-        limit = services.settings.materials.max_transient_failures
-        if take_slot(services.store, user.user_id, f"gen-retry:{prepared.key}", limit) is None:
-            log(_log, logging.ERROR, "generation kept failing", user_id=user.user_id)
-            _fail(services, meeting)
-            return "failed"
-        raise RetryLater(str(exc)) from None
+        return _retry_or_fail(services, user, meeting, prepared, str(exc))
     except GenerationFailed as exc:
         _log_usage(user, exc.usage.input_tokens, exc.usage.output_tokens, "failed")
         log(_log, logging.ERROR, "generation failed", user_id=user.user_id, reason=str(exc))
@@ -188,9 +183,22 @@ def _generate_locked(
             meeting=meeting,
         )
     except StorageError:
-        raise RetryLater("could not store the materials") from None
+        return _retry_or_fail(services, user, meeting, prepared, "could not store the materials")
     _log_usage(user, info.input_tokens, info.output_tokens, "ok", cost_usd=info.cost_usd)
     return None
+
+
+def _retry_or_fail(
+    services: Services, user: User, meeting: Meeting, prepared: Prepared, reason: str
+) -> str:
+    """A transient failure (model or storage) retries, but only so often: past the limit
+    the meeting is `failed` (the card offers "Try again") instead of "Preparing…" for good."""
+    limit = services.settings.materials.max_transient_failures
+    if take_slot(services.store, user.user_id, f"gen-retry:{prepared.key}", limit) is None:
+        log(_log, logging.ERROR, "generation kept failing", user_id=user.user_id)
+        _fail(services, meeting)
+        return "failed"
+    raise RetryLater(reason)
 
 
 def _log_usage(

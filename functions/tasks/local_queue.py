@@ -121,6 +121,7 @@ class LocalTaskQueue(TaskQueue):
         clock: Clock,
         token_source: Callable[[], str] | None = None,
         retry: RetryPolicy | None = None,
+        retry_by_queue: Mapping[str, RetryPolicy] | None = None,
         deadline: timedelta = timedelta(seconds=60),
         dedupe_window: timedelta = timedelta(hours=1),
         history: int = 1000,
@@ -129,6 +130,8 @@ class LocalTaskQueue(TaskQueue):
         self.clock = clock
         self._token_source = token_source
         self.retry = retry or RetryPolicy()
+        #: Per-queue policies, as each Cloud Tasks queue has its own retry config.
+        self.retry_by_queue = dict(retry_by_queue or {})
         self.deadline = deadline
         self.dedupe_window = dedupe_window
         self._heap: list[tuple[datetime, int, str]] = []
@@ -156,7 +159,20 @@ class LocalTaskQueue(TaskQueue):
                 email=settings.tasks_sa_email,
             )
 
-        return cls(in_process(routes.local_routes), clock=services.clock, token_source=token)
+        # Attempts as the deployed queues allow (deploy/topology.py), so no handler's
+        # own retry limit is cut short locally by a queue that gives up first.
+        from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
+
+        retries = settings.materials.max_transient_failures
+        return cls(
+            in_process(routes.local_routes),
+            clock=services.clock,
+            token_source=token,
+            retry_by_queue={
+                PREP_QUEUE: RetryPolicy(max_attempts=20),
+                GENERATE_QUEUE: RetryPolicy(max_attempts=2 * retries + 5),
+            },
+        )
 
     # ------------------------------------------------------------------ the port
 
@@ -258,8 +274,12 @@ class LocalTaskQueue(TaskQueue):
                 return entry
             return None
 
+    def _policy(self, queue: str) -> RetryPolicy:
+        return self.retry_by_queue.get(queue, self.retry)
+
     def _attempt(self, entry: _Entry) -> None:
         task = entry.task
+        policy = self._policy(task.queue)
         number = entry.attempts + 1
         headers = {
             "Content-Type": "application/json",
@@ -278,14 +298,14 @@ class LocalTaskQueue(TaskQueue):
         key = _key(task)
         with self._cond:
             self._attempts.append(attempt)
-            if attempt.succeeded or number >= self.retry.max_attempts:
+            if attempt.succeeded or number >= policy.max_attempts:
                 outcome = Outcome.SUCCEEDED if attempt.succeeded else Outcome.GAVE_UP
                 del self._pending[key]
                 self._remembered[key] = now + self.dedupe_window
                 self._finished.append(Finished(task, outcome, number, now))
             else:
                 entry.attempts = number
-                entry.due = now + self.retry.backoff(number)
+                entry.due = now + policy.backoff(number)
                 heapq.heappush(self._heap, (entry.due, next(self._seq), key))
         level = logging.INFO if attempt.succeeded else logging.WARNING
         log(

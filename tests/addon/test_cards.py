@@ -91,7 +91,7 @@ def test_every_event_card_state_is_valid(state: PrepState, decided_by: str) -> N
     meeting = _meeting(
         state, materials_ref="m/1" if state in (PrepState.READY, PrepState.DELIVERED) else None
     )
-    card = views.event_card(VIEW, meeting, _classification(decided_by), materials_available=True)
+    card = views.event_card(VIEW, meeting, _classification(decided_by))
     assert_valid_card(card)
     ops = button_ops(card)
     assert ("Generate prep" in ops) == (
@@ -103,7 +103,7 @@ def test_every_event_card_state_is_valid(state: PrepState, decided_by: str) -> N
 
 
 def test_event_card_in_french() -> None:
-    card = views.event_card(VIEW, _meeting(), _classification(), materials_available=False)
+    card = views.event_card(VIEW, _meeting(), _classification())
     # 2026-12-01 11:00 UTC is 12:00 in Paris.
     assert "mar. 1 déc., 12:00" in texts(card)
     assert "heure normale d’Europe centrale" in texts(card)
@@ -115,11 +115,9 @@ def test_a_past_meeting_shows_no_trigger_and_a_skipped_one_says_why() -> None:
         end=NOW - timedelta(hours=1),
         prep_state=PrepState.NOT_STARTED,
     )
-    assert "Prep starts" not in texts(
-        views.event_card(VIEW, past, _classification(), materials_available=False)
-    )
+    assert "Prep starts" not in texts(views.event_card(VIEW, past, _classification()))
     skipped = _meeting(PrepState.CANCELLED, skip_reason="all_day")
-    card = views.event_card(VIEW, skipped, _classification(), materials_available=False)
+    card = views.event_card(VIEW, skipped, _classification())
     assert "Because it is an all-day event." in texts(card)
 
 

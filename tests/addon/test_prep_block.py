@@ -525,11 +525,7 @@ def test_an_executives_meeting_gets_no_block(env: Env) -> None:
         url="https://x", fmt=TimeFormat.for_user(NY.key, "en-US"), rules=rules, now=NOW
     )
     classification = env.services.classifier.classify(theirs, user_domain="example.com")
-    card = views.event_card(
-        view, theirs, classification, materials_available=False, can_block_time=True
-    )
+    card = views.event_card(view, theirs, classification, can_block_time=True)
     assert views.BLOCK_TIME not in button_ops(card)
-    card = views.event_card(
-        view, own, classification, materials_available=False, can_block_time=True
-    )
+    card = views.event_card(view, own, classification, can_block_time=True)
     assert views.BLOCK_TIME in button_ops(card)

@@ -174,15 +174,6 @@ def test_a_refused_upload_is_retried_by_the_queue_and_announced_once(
     _ready_once(stack)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "functions/materials/handler.py answers RetryLater on every StorageError without "
-        "counting it towards max_transient_failures, so when the queue gives up the meeting "
-        "stays `generating` (the card says Preparing… for good, the button is gone) and every "
-        "attempt paid the model; reported to the materials owner"
-    ),
-)
 def test_uploads_that_keep_failing_end_in_failed_not_stuck_preparing(
     stack: Stack, vertex: FakeVertex, gcs: FaultProxy
 ) -> None:
