@@ -287,6 +287,10 @@ class IcsCalendarSource(CalendarSource):
             raise SyncTokenExpired("the file changed while paging")
         return int(offset)
 
+    def time_zone(self) -> str:
+        """The calendar's own zone (X-WR-TIMEZONE), for a user who has none yet."""
+        return self._calendar_zone(self._read())
+
     # ------------------------------------------------------------------ parsing
     def _read(self) -> Any:
         import icalendar

@@ -26,12 +26,24 @@ _log = logging.getLogger(__name__)
 LOCAL_USER_ID = "local-user"
 
 
-def ensure_local_user(services: Services) -> User:
-    """The local user, created connected (importing the .ics is their "connection")."""
+def ensure_local_user(services: Services, ics_path: Path | None = None) -> User:
+    """The local user, created connected (importing the .ics is their "connection").
+
+    A new local user takes the calendar's own time zone, so reminders and cards
+    speak the calendar's local time rather than UTC.
+    """
     email = services.settings.local_user_email
     user = services.store.get_user(LOCAL_USER_ID)
     if user is None:
-        user = User(user_id=LOCAL_USER_ID, email=email, connection=ConnectionState.CONNECTED)
+        zone = IcsCalendarSource(
+            ics_path or services.settings.ics_path, self_email=email, clock=services.clock
+        ).time_zone()
+        user = User(
+            user_id=LOCAL_USER_ID,
+            email=email,
+            time_zone=zone,
+            connection=ConnectionState.CONNECTED,
+        )
         services.store.put_user(user)
     elif user.email != email:
         user = dataclasses.replace(user, email=email)
@@ -56,7 +68,7 @@ def sync_local(
     """Import the .ics (the configured one unless `ics_path`) for the local user."""
     if not services.settings.is_local:
         raise RuntimeError("sync-local runs on the embedded default only")
-    user = ensure_local_user(services)
+    user = ensure_local_user(services, ics_path)
     source = IcsCalendarSource(
         ics_path or services.settings.ics_path,
         self_email=user.email,

@@ -114,6 +114,10 @@ def test_sample_week_imports_as_a_realistic_classified_week(
     staff = meetings["Weekly staff meeting"]
     assert staff.series_id and staff.start.astimezone(NY).strftime("%a %H:%M") == "Mon 09:30"
     assert queue.on_path(PREP_PATH)  # prep due within two days is queued
+    # The local user speaks the calendar's own zone (X-WR-TIMEZONE), not UTC.
+    user = db.get_user(LOCAL_USER_ID)
+    assert user is not None
+    assert user.time_zone == "America/New_York"
 
 
 def test_unchanged_file_lists_nothing_and_writes_nothing(
