@@ -110,15 +110,23 @@ def _strings(raw: Any, limit: int) -> dict[str, Any]:
     return raw
 
 
-def signed_event(request: Request) -> Response:
-    """Mint a signed event object: trigger "homepage", "eventOpen" or "action"."""
+def _local_json_post(request: Request) -> tuple[Services, Any] | Response:
+    """The gate every token-minting preview route shares: local, loopback, a JSON POST."""
     services = get_services()
     refused = _refusal(request, services)
     if refused is not None:
         return refused
     if request.method != "POST" or not request.is_json:
         return json_error(405, "method_not_allowed", "POST JSON here")
-    body = json_body(request)
+    return services, json_body(request)
+
+
+def signed_event(request: Request) -> Response:
+    """Mint a signed event object: trigger "homepage", "eventOpen" or "action"."""
+    gate = _local_json_post(request)
+    if isinstance(gate, Response):
+        return gate
+    services, body = gate
     if not isinstance(body, dict):
         return json_error(400, "bad_request", "body must be a JSON object")
     trigger = body.get("trigger")
@@ -167,13 +175,10 @@ def signed_event(request: Request) -> Response:
 
 
 def samples(request: Request) -> Response:
-    services = get_services()
-    refused = _refusal(request, services)
-    if refused is not None:
-        return refused
-    if request.method != "POST" or not request.is_json:
-        return json_error(405, "method_not_allowed", "POST JSON here")
-    body = json_body(request)
+    gate = _local_json_post(request)
+    if isinstance(gate, Response):
+        return gate
+    services, body = gate
     body = body if isinstance(body, dict) else {}
     user_id = _user_id(body.get("user"))
     user = services.store.get_user(user_id) or User(

@@ -30,51 +30,18 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from addon.dev_event import LOCAL_USER_ID, calendar_object, event_object  # noqa: E402
-from functions.calendar.mapping import meeting_from_event  # noqa: E402
+from addon.dev_event import calendar_object, event_object  # noqa: E402
+from bench.serving import bench_user, plan_bench_meetings  # noqa: E402
 from functions.config import Mode, Settings  # noqa: E402
-from functions.domain.meetings import Meeting  # noqa: E402
-from functions.domain.planning import plan_meeting  # noqa: E402
-from functions.domain.users import ConnectionState, User  # noqa: E402
 from functions.services import Services, set_services  # noqa: E402
 
 TARGET_P95_MS = 150.0
-TITLES = ("Weekly 1:1 with Sam", "Acme QBR", "Incident review SEV2", "Leadership sync", "Standup")
-
-
-def _meetings(services: Services, user: User, count: int) -> list[Meeting]:
-    now = services.clock.now()
-    rng = random.Random(7)
-    planned = []
-    for i in range(count):
-        start = now + timedelta(hours=1 + i * 3)
-        guests = [f"p{j}@example.com" for j in range(rng.randint(1, 8))]
-        event = {
-            "id": f"bench{i:04}_{start:%Y%m%dT%H%M%SZ}",
-            "recurringEventId": f"series{i % 40}",
-            "etag": f'"{i}"',
-            "summary": f"{TITLES[i % len(TITLES)]} #{i}",
-            "description": "Agenda: " + "notes " * 50,
-            "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
-            "end": {"dateTime": (start + timedelta(minutes=45)).isoformat(), "timeZone": "UTC"},
-            "attendees": [
-                {"email": user.email, "self": True, "responseStatus": "accepted"},
-                *({"email": g, "responseStatus": "accepted"} for g in guests),
-            ],
-        }
-        incoming = meeting_from_event(event, user_id=user.user_id, calendar_id="primary")
-        planned.append(
-            plan_meeting(incoming, None, user=user, classifier=services.classifier, now=now)
-        )
-    services.store.upsert_meetings(planned)
-    return planned
 
 
 def _serve(services: Services) -> tuple[str, int, Callable[[], None]]:
@@ -127,15 +94,9 @@ def main(argv: list[str]) -> int:
             dev_key_path=Path(tmp) / "dev-key.pem",
         )
         services = Services(settings)
-        user = User(
-            user_id=LOCAL_USER_ID,
-            email="bench@example.com",
-            time_zone="Europe/Berlin",
-            locale="de-DE",
-            connection=ConnectionState.CONNECTED,
-        )
+        user = bench_user()
         services.store.put_user(user)
-        meetings = _meetings(services, user, args.meetings)
+        meetings = plan_bench_meetings(services, user, args.meetings)
         host, port, stop = _serve(services)
         # Re-point the audience at the port actually served (tokens name it).
         audience = f"http://{host}:{port}/addon"

@@ -95,16 +95,21 @@ def local_services(workdir: Path) -> Services:
     return services
 
 
-def seed_meetings(services: Services, count: int, *, seed: int = 7) -> tuple[User, list[Meeting]]:
-    """One connected user with `count` upcoming meetings, every few hours (stored)."""
-    user = User(
+def bench_user() -> User:
+    """The one connected user every sidebar benchmark measures."""
+    return User(
         user_id=LOCAL_USER_ID,
         email="bench@example.com",
         time_zone="Europe/Berlin",
         locale="de-DE",
         connection=ConnectionState.CONNECTED,
     )
-    services.store.put_user(user)
+
+
+def plan_bench_meetings(
+    services: Services, user: User, count: int, *, seed: int = 7
+) -> list[Meeting]:
+    """`count` upcoming meetings for `user`, every three hours, planned and stored."""
     now = services.clock.now()
     rng = random.Random(seed)
     planned = []
@@ -129,7 +134,14 @@ def seed_meetings(services: Services, count: int, *, seed: int = 7) -> tuple[Use
             plan_meeting(incoming, None, user=user, classifier=services.classifier, now=now)
         )
     services.store.upsert_meetings(planned)
-    return user, planned
+    return planned
+
+
+def seed_meetings(services: Services, count: int, *, seed: int = 7) -> tuple[User, list[Meeting]]:
+    """One connected user with `count` upcoming meetings, every few hours (stored)."""
+    user = bench_user()
+    services.store.put_user(user)
+    return user, plan_bench_meetings(services, user, count, seed=seed)
 
 
 def event_open_bodies(services: Services, user: User, meetings: list[Meeting]) -> list[bytes]:
