@@ -32,8 +32,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import serve_loopback
 
 GMAIL_SEND = "gmail.send"
 CHAT_FIND_DM = "chat.findDirectMessage"
@@ -302,14 +304,6 @@ def _make_handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
 def fake_google_apis() -> Iterator[FakeGoogle]:
     """Serve Gmail and Chat on a free loopback port; `fake.url` is the api_endpoint."""
     fake = FakeGoogle()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(fake))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    try:
+    with serve_loopback(_make_handler(fake), "fake-google-apis") as url:
+        fake.url = f"{url}/"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -35,10 +35,11 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from functions.auth.dev_keys import DevSigner
+from tests.support.loopback import serve_loopback
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #: A service-account assertion is addressed to Google's token endpoint, whatever URL it is
@@ -349,12 +350,6 @@ def fake_google_oauth(
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serve_loopback(Handler, "fake-oauth") as url:
+        fake.base_url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

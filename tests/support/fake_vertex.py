@@ -28,8 +28,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import serve_loopback
 
 PATH_RE = re.compile(
     r"^/v1beta1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
@@ -194,16 +196,6 @@ def _handler(fake: FakeVertex) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_vertex(**options: Any) -> Iterator[FakeVertex]:
     fake = FakeVertex(**options)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.port = server.server_address[1]
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-vertex", daemon=True
-    )
-    thread.start()
-    try:
+    with serve_loopback(_handler(fake), "fake-vertex") as url:
+        fake.port = int(url.rpartition(":")[2])
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -8,13 +8,13 @@ under test is the one that talks to https://www.googleapis.com/oauth2/v1/certs.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from functions.auth.dev_keys import DevSigner
+from tests.support.loopback import serve_loopback
 
 
 @dataclass
@@ -43,11 +43,5 @@ def cert_server(signer: DevSigner | None = None, max_age: int = 3600) -> Iterato
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield CertServer(f"http://127.0.0.1:{server.server_address[1]}/oauth2/v1/certs", key, hits)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_loopback(Handler, "google-certs") as url:
+        yield CertServer(f"{url}/oauth2/v1/certs", key, hits)

@@ -17,17 +17,17 @@ import base64
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from functions.materials.local_files import LocalSigningKey
+from tests.support.loopback import serve_loopback
 
 IAM_HOST = "https://iamcredentials.googleapis.com"
 _SIGN_BLOB_RE = re.compile(r"^/v1/projects/-/serviceAccounts/(?P<email>[^/:]+):signBlob")
@@ -108,19 +108,9 @@ def _iam_handler(fake: FakeIam) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_iam(key: LocalSigningKey, token: str) -> Iterator[FakeIam]:
     fake = FakeIam(key=key, token=token)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _iam_handler(fake))
-    server.daemon_threads = True
-    fake.port = server.server_address[1]
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-iam", daemon=True
-    )
-    thread.start()
-    try:
+    with serve_loopback(_iam_handler(fake), "fake-iam") as url:
+        fake.port = int(url.rpartition(":")[2])
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def redirecting_request_class(target: str) -> type[Any]:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from google.cloud import tasks_v2
 from functions.config import Settings, SettingsError
 from functions.tasks.cloud_tasks import CloudTasksQueue
 from functions.tasks.port import Task, task_name
+from tests.support.loopback import serve_loopback
 from tests.support.tasks_emulator import TasksEmulator, tasks_emulator
 
 PROJECT, LOCATION, QUEUE = "prep-test", "europe-west1", "sync"
@@ -89,15 +90,9 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serve_loopback(Handler, "tasks-receiver") as url:
+        box.url = url
         yield box
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _queue(client: Any, base_url: str) -> CloudTasksQueue:
