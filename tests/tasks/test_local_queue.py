@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -224,7 +225,9 @@ def test_a_handler_past_its_deadline_is_a_failed_attempt(clock: FixedClock) -> N
             release.wait(30)
         return 200
 
-    queue = LocalTaskQueue(slow_then_fast, clock=clock, deadline=timedelta(milliseconds=50))
+    # Generous enough that the fast second call cannot overrun on a loaded CI
+    # machine; the first call blocks far longer than this.
+    queue = LocalTaskQueue(slow_then_fast, clock=clock, deadline=timedelta(milliseconds=500))
     try:
         queue.enqueue(_task())
         queue.drain()
@@ -296,8 +299,10 @@ def test_the_worker_delivers_in_the_background(
     queue, done = worker_queue
     queue.enqueue(_task())
     assert done.wait(10), "the worker did not deliver"
-    for _ in range(100):
-        if queue.outcome("t-1") is Outcome.SUCCEEDED:
-            break
-        done.wait(0.05)
+    # The handler has returned, but the worker records the outcome just after;
+    # on a loaded machine that can take a while, so poll with a real sleep
+    # (``done`` is already set, so waiting on it would not pause at all).
+    deadline = time.monotonic() + 10
+    while queue.outcome("t-1") is not Outcome.SUCCEEDED and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert queue.outcome("t-1") is Outcome.SUCCEEDED
