@@ -226,12 +226,22 @@ class BilledStore(SqliteStore):
         self.bill.writes += 1
         super().put_sync_state(state)
 
-    def claim(self, user_id: str, key: str) -> bool:
+    def claim(self, user_id: str, key: str, *, lease: timedelta | None = None) -> bool:
         self.bill.writes += 1
-        won = super().claim(user_id, key)
+        won = super().claim(user_id, key, lease=lease)
         if not won:
             self._r()
+            if lease is not None:
+                self._r()  # the takeover transaction reads the claim again
         return won
+
+    def confirm_claim(self, user_id: str, key: str) -> None:
+        self.bill.writes += 1
+        super().confirm_claim(user_id, key)
+
+    def claim_confirmed(self, user_id: str, key: str) -> bool:
+        self._r()
+        return super().claim_confirmed(user_id, key)
 
     def release_claim(self, user_id: str, key: str) -> None:
         self.bill.deletes += 1

@@ -231,9 +231,8 @@ def announce_ready(services: Services, user: User, meeting: Meeting) -> None:
     """
     if meeting.prep_state is not PrepState.READY or not meeting.materials_ref:
         return
-    key = f"ready-msg:{meeting.materials_ref}"
-    if not services.store.claim(user.user_id, key):
-        return
+    # No claim of its own here: `send_ready` claims per channel, and a claim
+    # taken here would be lost with it if the instance died before sending.
     try:
         from functions.notify.ready import send_ready
     except ModuleNotFoundError as exc:
@@ -244,6 +243,5 @@ def announce_ready(services: Services, user: User, meeting: Meeting) -> None:
     try:
         send_ready(services, user, meeting)
     except Exception as exc:
-        services.store.release_claim(user.user_id, key)
         log(_log, logging.WARNING, "ready message not sent", error=type(exc).__name__)
         raise RetryLater("ready message not sent") from None

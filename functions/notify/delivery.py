@@ -7,11 +7,14 @@ permanent one keeps it (retrying cannot help) and records the problem on
 the user for their homepage card. Channels are independent: Chat being down
 does not hold back the email, and a retry only re-sends what failed.
 
-The one gap claims cannot close: a process that dies between claiming and
-sending leaves the claim taken and that one message unsent. Chat adds a
-second guard for the opposite gap (a send that reached Google but whose
-answer was lost): its `requestId` is derived from the claim key, so the
-retried create returns the first message instead of posting another.
+A process can die between claiming and sending. For Chat that loses
+nothing: its `requestId` is derived from the claim key, so a create may be
+repeated safely (Chat returns the first message instead of posting another).
+Chat claims are therefore leased and confirmed after the send; a retry that
+finds one unconfirmed comes back later, and once the lease is over it takes
+the claim over and sends again. Gmail has no such key, so an email claim is
+final: a crash between claim and send loses that one email rather than risk
+sending it twice.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from enum import StrEnum
 from typing import Any
@@ -46,6 +49,16 @@ _log = logging.getLogger(__name__)
 
 #: Fixed namespace: request ids and Message-IDs derived from claim keys stay stable forever.
 _IDS = uuid.UUID("5f1d0a52-8f3e-4c1b-9a55-2f0c6f0e9b21")
+
+#: How long an unconfirmed Chat claim is presumed to be a live send. Longer than
+#: any one task attempt can run (the tasks function times out after 9 minutes,
+#: even when Cloud Tasks stopped waiting earlier), so only a dead holder's claim
+#: expires; the queues that deliver keep retrying for far longer than this
+#: (both checked in tests/deploy/test_plan.py).
+CHAT_CLAIM_LEASE = timedelta(minutes=15)
+
+#: Channels whose send may be repeated without a second message, and their lease.
+_LEASES: Mapping[Channel, timedelta] = {Channel.CHAT: CHAT_CLAIM_LEASE}
 
 
 class Outcome(StrEnum):
@@ -150,13 +163,22 @@ def deliver_outgoing(services: Services, out: Outgoing, *, claim_prefix: str) ->
             outcomes[channel] = Outcome.DISABLED
             continue
         key = f"{claim_prefix}:{channel.value}"
-        if not store.claim(user.user_id, key):
-            outcomes[channel] = Outcome.ALREADY_SENT
+        lease = _LEASES.get(channel)
+        if not store.claim(user.user_id, key, lease=lease):
+            if lease is not None and not store.claim_confirmed(user.user_id, key):
+                # Being sent elsewhere, or its sender died: come back until it
+                # is confirmed or the lease is over and this retry takes it.
+                outcomes[channel] = Outcome.RETRY
+                log(_log, logging.INFO, "notification in flight", channel=channel.value)
+            else:
+                outcomes[channel] = Outcome.ALREADY_SENT
             continue
         try:
             _send(services, channel, out, key)
         except PermanentDeliveryError as exc:
             # The claim stays: this notice is settled for this channel.
+            if lease is not None:
+                store.confirm_claim(user.user_id, key)
             set_problem(store, user.user_id, exc.problem)
             outcomes[channel] = Outcome.UNDELIVERABLE
             log(
@@ -182,6 +204,8 @@ def deliver_outgoing(services: Services, out: Outgoing, *, claim_prefix: str) ->
             store.release_claim(user.user_id, key)
             raise
         else:
+            if lease is not None:
+                store.confirm_claim(user.user_id, key)
             outcomes[channel] = Outcome.SENT
             clear_problem(store, user.user_id, channel)
             log(

@@ -6,7 +6,8 @@ and no query can cross users by construction::
     users/{uid}                      the user document (`user_id`, `connected`, ...)
     users/{uid}/meetings/{docid}     one per calendar event occurrence, + `expire_at`
     users/{uid}/sync/{docid}         per-calendar sync bookkeeping
-    users/{uid}/claims/{docid}       one-time-action claims (created, never overwritten)
+    users/{uid}/claims/{docid}       one-time-action claims (created; a leased one can be
+                                     taken over in a transaction once abandoned)
     users/{uid}/private/credentials  sealed OAuth credentials as a bytes field
     feedback/{docid}                 one answer per user, event and question (top level:
                                      counted across users with count() aggregations,
@@ -51,6 +52,7 @@ never touch the store.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -442,7 +444,7 @@ class FirestoreStore(Store):
 
     # ------------------------------------------------------------------ claims
 
-    def claim(self, user_id: str, key: str) -> bool:
+    def claim(self, user_id: str, key: str, *, lease: timedelta | None = None) -> bool:
         """`create()`: the server rejects it with ALREADY_EXISTS if the claim is
         there, so exactly one of any number of concurrent claimers wins.
 
@@ -469,8 +471,50 @@ class FirestoreStore(Store):
                 ref.create(doc)
             except gexc.AlreadyExists:
                 existing = ref.get()
-                return existing.exists and (existing.to_dict() or {}).get("token") == token
+                if existing.exists and (existing.to_dict() or {}).get("token") == token:
+                    return True
+                return lease is not None and self._take_over(ref, doc, now - lease)
         return True
+
+    def _take_over(self, ref: DocumentReference, doc: dict[str, Any], cutoff: datetime) -> bool:
+        """Replace an abandoned claim (unconfirmed, taken before `cutoff`) in a
+        transaction, so that of concurrent takers one commits and the others,
+        re-run by the client library, find the fresh claim and lose."""
+        from google.api_core import exceptions as gexc
+        from google.cloud.firestore_v1 import transactional
+
+        def attempt(tx: Transaction) -> bool:
+            snap = ref.get(transaction=tx)
+            if snap.exists:
+                held = snap.to_dict() or {}
+                if held.get("confirmed_at") is not None:
+                    return False
+                claimed_at = codec.parse_ts(held.get("claimed_at"))
+                if claimed_at is None or claimed_at >= cutoff:
+                    return False
+            tx.set(ref, doc)
+            return True
+
+        run = transactional(attempt)
+        try:
+            won: bool = run(self._client.transaction(max_attempts=self._max_attempts))
+        except ValueError as exc:
+            if isinstance(exc.__cause__, gexc.Aborted):
+                return False  # every attempt lost to other takers: one of them holds it
+            raise
+        return won
+
+    def confirm_claim(self, user_id: str, key: str) -> None:
+        from google.api_core import exceptions as gexc
+
+        ref = self._sub(user_id, CLAIMS).document(doc_id(key))
+        with _store_errors("confirm a claim"), contextlib.suppress(gexc.NotFound):
+            ref.update({"confirmed_at": codec.ts(datetime.now(UTC))})
+
+    def claim_confirmed(self, user_id: str, key: str) -> bool:
+        with _store_errors("read a claim"):
+            snap = self._sub(user_id, CLAIMS).document(doc_id(key)).get()
+        return snap.exists and (snap.to_dict() or {}).get("confirmed_at") is not None
 
     def release_claim(self, user_id: str, key: str) -> None:
         with _store_errors("release a claim"):

@@ -13,7 +13,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NewType
 
 from functions.domain.meetings import Meeting
@@ -164,8 +164,27 @@ class Store(ABC):
 
     # ---- idempotency
     @abstractmethod
-    def claim(self, user_id: str, key: str) -> bool:
-        """Record that a one-time action is being done; False if it already was."""
+    def claim(self, user_id: str, key: str, *, lease: timedelta | None = None) -> bool:
+        """Record that a one-time action is being done; False if it already was.
+
+        Without a `lease` a claim is final until released. With one, a claim
+        that was never confirmed and was taken longer than `lease` ago counts
+        as abandoned (its holder died mid-action) and is taken over; of
+        several concurrent takers exactly one wins. Only callers whose action
+        is safe to repeat (an idempotent API call) should pass a lease.
+        """
+
+    @abstractmethod
+    def confirm_claim(self, user_id: str, key: str) -> None:
+        """Record that the claimed action happened: the claim is never taken over.
+
+        Confirming a claim that is not there (released, or the user's data
+        deleted meanwhile) does nothing.
+        """
+
+    @abstractmethod
+    def claim_confirmed(self, user_id: str, key: str) -> bool:
+        """Whether the claimed action is known to have happened (False while in flight)."""
 
     @abstractmethod
     def release_claim(self, user_id: str, key: str) -> None:

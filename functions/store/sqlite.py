@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from functions.domain.meetings import Meeting
@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS claims (
     user_id TEXT NOT NULL,
     key TEXT NOT NULL,
     claimed_at TEXT NOT NULL,
+    confirmed_at TEXT,
     PRIMARY KEY (user_id, key)
 );
 CREATE TABLE IF NOT EXISTS credentials (
@@ -81,6 +82,18 @@ CREATE INDEX IF NOT EXISTS feedback_counts ON feedback (meeting_type, kind);
 _USER_TABLES = ("meetings", "sync_state", "claims", "credentials", "feedback", "users")
 
 
+#: Columns added after the first release: (table, column, declaration). A local
+#: database made before them gets them on open, so `make run` keeps its data.
+_ADDED_COLUMNS = (("claims", "confirmed_at", "TEXT"),)
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, declaration in _ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 def _now() -> str:
     return codec.ts(datetime.now(UTC)) or ""
 
@@ -97,7 +110,9 @@ class SqliteStore(Store):
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.path = Path(path).resolve().as_uri()
-        self._conn().executescript(_SCHEMA)
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        _add_missing_columns(conn)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -304,13 +319,40 @@ class SqliteStore(Store):
 
     # ------------------------------------------------------------------ claims
 
-    def claim(self, user_id: str, key: str) -> bool:
+    def claim(self, user_id: str, key: str, *, lease: timedelta | None = None) -> bool:
+        now = datetime.now(UTC)
         with self._tx() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO claims (user_id, key, claimed_at) VALUES (?, ?, ?)",
-                (user_id, key, _now()),
+                (user_id, key, codec.ts(now)),
+            )
+            if cur.rowcount == 1 or lease is None:
+                return cur.rowcount == 1
+            # ISO-8601 UTC strings of one format order like the instants they name.
+            cur = conn.execute(
+                "UPDATE claims SET claimed_at = ? WHERE user_id = ? AND key = ?"
+                " AND confirmed_at IS NULL AND claimed_at < ?",
+                (codec.ts(now), user_id, key, codec.ts(now - lease)),
             )
             return cur.rowcount == 1
+
+    def confirm_claim(self, user_id: str, key: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE claims SET confirmed_at = ? WHERE user_id = ? AND key = ?"
+                " AND confirmed_at IS NULL",
+                (_now(), user_id, key),
+            )
+
+    def claim_confirmed(self, user_id: str, key: str) -> bool:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT confirmed_at FROM claims WHERE user_id = ? AND key = ?", (user_id, key)
+            )
+            .fetchone()
+        )
+        return row is not None and row[0] is not None
 
     def release_claim(self, user_id: str, key: str) -> None:
         with self._tx() as conn:

@@ -3,7 +3,8 @@
 The npm emulator loses concurrent transactional updates (10 concurrent
 increments leave 1), so the one property the emulator cannot decide, that
 `update_meeting` is a serialisable read-modify-write under contention, is
-checked here against real Firestore. Opt in with:
+checked here against real Firestore, as is the takeover of an abandoned
+claim (one transaction, so exactly one of many takers wins). Opt in with:
 
     REAL_FIRESTORE_PROJECT=my-test-project [REAL_FIRESTORE_DATABASE=(default)] \
         pytest -m real_firestore tests/contract/test_firestore_real.py
@@ -17,8 +18,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
@@ -92,5 +95,30 @@ def test_concurrent_update_meeting_loses_no_increment(real_store: FirestoreStore
         assert errors == []
         got = real_store.get_meeting(uid, m.event_id)
         assert got is not None and got.description == "x" * WRITERS
+    finally:
+        real_store.delete_user_data(uid)
+
+
+def test_concurrent_takers_of_an_abandoned_claim_have_one_winner(
+    real_store: FirestoreStore,
+) -> None:
+    uid = f"contract-test-{uuid.uuid4().hex[:12]}"
+    key = "notify:evt1:v1:chat"
+    assert real_store.claim(uid, key) is True
+    time.sleep(1.5)  # abandoned for longer than the lease below
+    start = threading.Barrier(WRITERS)
+    wins: list[bool] = []
+
+    def taker() -> None:
+        start.wait()
+        wins.append(real_store.claim(uid, key, lease=timedelta(seconds=1)))
+
+    threads = [threading.Thread(target=taker) for _ in range(WRITERS)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sorted(wins) == [False] * (WRITERS - 1) + [True]
     finally:
         real_store.delete_user_data(uid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -302,6 +303,85 @@ def test_claim_with_long_and_odd_keys(store: Store) -> None:
     key = "gen/" + "é" * 600
     assert store.claim("alice", key)
     assert not store.claim("alice", key)
+
+
+def _abandoned(store: Store, key: str) -> None:
+    """A claim whose holder died before confirming it, a moment ago."""
+    assert store.claim("alice", key) is True
+    time.sleep(0.01)  # strictly later than the claim, whatever the clock's resolution
+
+
+def test_a_leased_claim_is_taken_over_only_once_abandoned(store: Store) -> None:
+    key = "notify:evt1:v1:chat"
+    _abandoned(store, key)
+    assert store.claim("alice", key) is False  # no lease: final until released
+    assert store.claim("alice", key, lease=timedelta(hours=1)) is False  # holder may be alive
+    assert store.claim("alice", key, lease=timedelta(0)) is True  # presumed dead: taken over
+    # The takeover renewed the claim: a second taker within the lease loses.
+    assert store.claim("alice", key, lease=timedelta(hours=1)) is False
+
+
+def test_a_confirmed_claim_is_never_taken_over(store: Store) -> None:
+    key = "notify:evt1:v1:chat"
+    _abandoned(store, key)
+    assert store.claim_confirmed("alice", key) is False  # in flight
+    store.confirm_claim("alice", key)
+    store.confirm_claim("alice", key)  # idempotent
+    assert store.claim_confirmed("alice", key) is True
+    assert store.claim("alice", key, lease=timedelta(0)) is False
+    # Releasing still works (a user's data being forgotten, an action undone).
+    store.release_claim("alice", key)
+    assert store.claim("alice", key) is True
+
+
+def test_confirming_is_per_user_and_a_missing_claim_is_a_no_op(store: Store) -> None:
+    key = "notify:evt1:v1:chat"
+    store.confirm_claim("alice", key)  # nothing there: no error, nothing created
+    assert store.claim_confirmed("alice", key) is False
+    assert store.claim("alice", key) is True
+    _abandoned(store, "other")
+    assert store.claim("bob", key) is True
+    time.sleep(0.01)
+    store.confirm_claim("bob", key)
+    assert (store.claim_confirmed("bob", key), store.claim_confirmed("alice", key)) == (True, False)
+    assert store.claim("alice", key, lease=timedelta(0)) is True  # bob's confirm is bob's
+
+
+def test_a_claim_taken_over_after_a_release_is_a_fresh_claim(store: Store) -> None:
+    key = "k"
+    _abandoned(store, key)
+    store.release_claim("alice", key)
+    assert store.claim("alice", key, lease=timedelta(hours=1)) is True
+
+
+def test_concurrent_takers_of_an_abandoned_claim_have_one_winner(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    if request.node.callspec.params["store"] == "firestore":
+        pytest.skip(
+            "the npm Firestore emulator loses concurrent transactional updates "
+            "(shared/reference/local-stand-ins.md), so it lets several takers win; on real "
+            "Firestore the takeover is one transaction, like update_meeting, whose isolation "
+            "tests/contract/test_firestore_real.py checks against a real project"
+        )
+    key = "notify:evt1:v1:chat"
+    assert store.claim("alice", key) is True
+    # Abandoned for longer than the lease, which in turn is far longer than the
+    # race lasts: the winner's renewed claim is fresh to every other taker.
+    time.sleep(1.5)
+    start = threading.Barrier(6)
+    wins: list[bool] = []
+
+    def take() -> None:
+        start.wait()
+        wins.append(store.claim("alice", key, lease=timedelta(seconds=1)))
+
+    threads = [threading.Thread(target=take) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 5 + [True]
 
 
 def test_credentials_are_opaque_bytes(store: Store) -> None:

@@ -18,6 +18,8 @@ from deploy.steps import Step
 from deploy.topology import GENERATION_LOCK_WINDOW_SECONDS
 from functions.cli import main
 from functions.config import REPO_ROOT, Mode, SettingsError, load_settings
+from functions.notify.delivery import CHAT_CLAIM_LEASE
+from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
 from tests.deploy.conftest import INPUTS, write_env_file
 
 SECTION_ORDER = (
@@ -239,6 +241,16 @@ def test_every_queue_the_code_uses_is_created_with_retries(plan: Plan) -> None:
     assert generate.max_attempts > plan.inputs.generation_max_retries
     assert generate.retry_span_seconds() > GENERATION_LOCK_WINDOW_SECONDS
     assert int(flag(created["prep"].argv, "max-attempts")) >= 10
+
+
+def test_a_dead_senders_chat_claim_expires_while_its_task_still_retries(plan: Plan) -> None:
+    """The Chat claim lease must outlast any live attempt, and the retries outlast it."""
+    lease = CHAT_CLAIM_LEASE.total_seconds()
+    tasks = next(f for f in plan.topology.functions if f.entry_point == "tasks")
+    assert tasks.timeout_seconds < lease
+    for queue in plan.topology.queues:
+        if queue.name in (PREP_QUEUE, GENERATE_QUEUE):  # reminders, digests, ready messages
+            assert queue.retry_span_seconds() > 2 * lease, queue.name
 
 
 def test_generate_queue_follows_the_retry_setting() -> None:

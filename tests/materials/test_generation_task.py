@@ -222,13 +222,19 @@ def test_done_when_hostile_meeting_to_verified_signed_url(stack: Stack) -> None:
     assert "Launch" not in json.dumps(blob.metadata)
 
 
-def test_a_duplicate_delivery_calls_no_model_and_sends_nothing_more(stack: Stack) -> None:
-    _, meeting = seed(stack)
+def test_a_duplicate_delivery_calls_no_model_and_announces_the_same_materials(
+    stack: Stack,
+) -> None:
+    """The duplicate hands the same materials to `send_ready` again, in case the first
+    delivery died before announcing them; `send_ready`'s per-channel claims make that
+    one message (tests/workflow/test_ready.py, tests/faults/test_generation_faults.py)."""
+    user, meeting = seed(stack)
     stack.queue_and_deliver(meeting)
     again = stack.deliver(stack.queue.tasks[-1].payload)
     assert again.get_json() == {"status": "ok", "outcome": "already_ready"}
     assert stack.fake.calls == 1
-    assert len(stack.ready) == 1
+    ref = stack.meeting(meeting).materials_ref
+    assert ref and stack.ready == [(user.user_id, ref)] * 2
 
 
 def test_identical_context_reuses_stored_materials(

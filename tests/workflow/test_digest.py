@@ -328,7 +328,13 @@ def test_concurrent_duplicates_send_once(world: World) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert results == [200] * 4
+    # One sends. A duplicate that ran while the Chat send was still unconfirmed
+    # is told to come back (503) rather than trusting a send that may yet fail.
+    assert sorted(set(results)) <= [200, 503] and results.count(200) >= 1
+    assert world.counts == (1, 1)
+    for _ in range(results.count(503)):
+        again = world.run(task)
+        assert again.status_code == 200 and again.get_json()["outcome"] == "already_sent"
     assert world.counts == (1, 1)
 
 

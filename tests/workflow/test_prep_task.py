@@ -426,8 +426,9 @@ def test_concurrent_duplicates_send_once(tmp_path: Path) -> None:
 
 
 def test_a_duplicate_that_loses_the_claim_does_not_lose_the_message(tmp_path: Path) -> None:
-    """A fails Chat transiently while B, a duplicate, finds Chat claimed and finishes: A's
-    retry must still send (state stays resumable at `notified`)."""
+    """A fails Chat transiently while B, a duplicate, finds Chat claimed: B is told to
+    come back instead of finishing, and A's retry still sends (state stays resumable
+    at `notified`)."""
     email, chat = MemoryEmail(), MemoryChat()
     services = make_services(tmp_path, notifiers=Notifiers(email=email, chat=chat))
     services.store.put_user(make_user())
@@ -454,13 +455,19 @@ def test_a_duplicate_that_loses_the_claim_does_not_lose_the_message(tmp_path: Pa
     a = threading.Thread(target=task_a)
     a.start()
     assert in_chat.wait(5)
-    b_result = run_prep(services, job)  # B: the claim is A's, so B sends nothing
-    assert b_result["channels"] == {"email": "already_sent", "chat": "already_sent"}
+    # B: the email claim is final, the Chat one is in flight: B sends nothing and
+    # asks to be retried, because A's send may still fail.
+    with pytest.raises(RetryLater):
+        run_prep(services, job)
     release.set()
     a.join(5)
     assert isinstance(outcome[0], RetryLater)
     assert chat.sent == []
     assert run_prep(services, job)["channels"]["chat"] == "sent"  # A's retry
+    assert run_prep(services, job)["channels"] == {  # B's retry
+        "email": "already_sent",
+        "chat": "already_sent",
+    }
     assert (len(email.sent), len(chat.sent)) == (1, 1)
 
 
