@@ -25,10 +25,13 @@ from addon.event_object import MalformedEvent
 from addon.sidebar import Call
 from functions.calendar.mapping import UnusableEvent, meeting_from_event
 from functions.calendar.port import CalendarError, EventNotFound, PermissionDenied
+from functions.domain.meeting_types import normalize_text
 from functions.domain.meetings import Meeting
 from functions.domain.planning import plan_meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import (
+    MAX_KEYWORD_LENGTH,
+    MAX_KEYWORDS_PER_TYPE,
     MAX_LEAD_HOURS,
     DeliveryMode,
     OverrideScope,
@@ -351,6 +354,46 @@ def _parse_clock(text: str, label: str) -> time:
         raise SettingsInputError(f"{label}: use HH:MM, like 22:00") from None
 
 
+def _split_keywords(raw: str) -> list[str]:
+    """Commas, semicolons or new lines separate keywords; inner spaces are kept."""
+    for sep in (";", "\n"):
+        raw = raw.replace(sep, ",")
+    return [" ".join(part.split()) for part in raw.split(",") if part.strip()]
+
+
+def _parse_keywords(call: Call) -> dict[str, tuple[str, ...]]:
+    rules = call.app.classifier.rules
+    keywords: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for name in rules.type_names:
+        label = rules.label_of(name)
+        raw = call.event.form_value(f"keywords_{name}") or ""
+        # One spelling per keyword (the first): matching ignores case and width anyway.
+        unique: dict[str, str] = {}
+        for word in _split_keywords(raw):
+            unique.setdefault(normalize_text(word), word)
+        words = list(unique.values())
+        if len(words) > MAX_KEYWORDS_PER_TYPE:
+            raise SettingsInputError(f"{label}: at most {MAX_KEYWORDS_PER_TYPE} keywords")
+        for word in words:
+            if len(word) > MAX_KEYWORD_LENGTH:
+                raise SettingsInputError(
+                    f"{label}: keywords are at most {MAX_KEYWORD_LENGTH} characters"
+                )
+            if not any(ch.isalnum() for ch in word):
+                raise SettingsInputError(f"{label}: a keyword needs a letter or a digit")
+            folded = normalize_text(word)
+            if folded in owner and owner[folded] != name:
+                raise SettingsInputError(
+                    f"\u201c{word}\u201d is listed under both "
+                    f"{rules.label_of(owner[folded])} and {label}"
+                )
+            owner[folded] = name
+        if words:
+            keywords[name] = tuple(words)
+    return keywords
+
+
 def _parse_preferences(call: Call) -> Preferences:
     event = call.event
     rules = call.app.classifier.rules
@@ -397,11 +440,12 @@ def _parse_preferences(call: Call) -> Preferences:
         quiet_hours=quiet,
         delivery_mode=mode,
         digest_time=digest_at,
+        type_keywords=_parse_keywords(call),
     )
 
 
 def _replan_upcoming(call: Call) -> None:
-    """New lead times move trigger times: replan stored meetings and queue their tasks."""
+    """Reclassify and replan stored upcoming meetings, and queue their tasks."""
     upcoming = call.app.store.list_meetings(
         call.user_id,
         start_from=call.now,
@@ -428,7 +472,10 @@ def save_settings(call: Call) -> c.Json:
         return c.notify(str(exc))
     user: User = dataclasses.replace(call.user, preferences=prefs)
     before = call.user.preferences
-    lead_changed = user.preferences.lead_hours != before.lead_hours
+    # New lead times move trigger times; new keywords can change meetings' types.
+    lead_changed = (
+        prefs.lead_hours != before.lead_hours or prefs.type_keywords != before.type_keywords
+    )
     # Leaving digest mode: reminders the digest would have carried are owed again.
     digest_left = (
         before.delivery_mode is DeliveryMode.DIGEST and prefs.delivery_mode is DeliveryMode.EACH

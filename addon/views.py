@@ -53,6 +53,7 @@ SKIP_LABELS: dict[str, str] = {
 DECIDED_BY_LABELS: dict[str, str] = {
     "override:event": "Chosen by you for this meeting",
     "override:series": "Chosen by you for the whole series",
+    "keyword": "Matched one of your keywords",
     "rule": "Recognised from the title and guests",
     "default": "No rule matched",
 }
@@ -404,6 +405,16 @@ def settings_card(view: View, user: User) -> c.Json:
                 hint=f"Hours before the meeting (default {_hours(rule.prep_hours_before)})",
             )
         )
+    keywords: list[c.Json] = [
+        c.paragraph(
+            "Words in a meeting's title that mean this type to you, separated by commas. "
+            "They are matched as whole words and win over the built-in rules."
+        )
+    ]
+    for name, label in type_choices(view.rules):
+        keywords.append(
+            c.text_input(f"keywords_{name}", label, ", ".join(prefs.type_keywords.get(name, ())))
+        )
     delivery = [
         c.selection(
             "delivery_mode",
@@ -446,6 +457,7 @@ def settings_card(view: View, user: User) -> c.Json:
         [
             c.section([channels, *delivery]),
             c.section(leads, title="How early prep starts"),
+            c.section(keywords, title="Your keywords"),
             c.section(quiet_widgets, title="Quiet hours"),
             c.section(_assistant_entry(view, user), title="Assistant mode"),
             c.section(data, title="Your data"),

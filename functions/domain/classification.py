@@ -1,18 +1,27 @@
 """Decide what kind of meeting an event is, whether it needs prep, and when.
 
 Precedence, highest first: the user's own choice for this occurrence, the
-user's choice for the series, then the configured rules by explicit priority,
-then `default`. Events that need no prep at all (cancelled, declined, all-day,
-rooms only) are recognised before any rule runs.
+user's choice for the series, the user's own keywords (whole words in the
+title), then the configured rules by explicit priority, then `default`.
+Events that need no prep at all (cancelled, declined, all-day, rooms only)
+are recognised before any rule runs.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from functions.domain.meeting_types import MeetingTypeRule, RuleSet, normalize_text
+from functions.domain.meeting_types import (
+    MeetingTypeRule,
+    RuleSet,
+    keyword_pattern,
+    normalize_text,
+)
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.users import Preferences
 
@@ -41,7 +50,7 @@ class Classification:
     meeting_type: str
     label: str
     prep_hours_before: float
-    #: Why this type won: "override:event", "override:series", "rule", "default".
+    #: Why this type won: "override:event", "override:series", "keyword", "rule", "default".
     decided_by: str
     skip_reason: SkipReason | None = None
 
@@ -98,6 +107,30 @@ def _matches(rule: MeetingTypeRule, facts: MeetingFacts, internal: frozenset[str
     return True
 
 
+@functools.lru_cache(maxsize=4096)
+def _user_keyword(keyword: str) -> re.Pattern[str]:
+    """Users' keywords recur on every sync; compile each once per process."""
+    return keyword_pattern(keyword)
+
+
+def _keyword_rule(
+    rules: RuleSet, keywords: Mapping[str, tuple[str, ...]], title: str
+) -> MeetingTypeRule | None:
+    """The first type, in the rules' own priority order, with a keyword in `title`.
+
+    Titles only: descriptions are long, pasted and often someone else's text,
+    so a personal keyword there would fire on too much.
+    """
+    if not keywords:
+        return None
+    text = normalize_text(title)
+    for rule in (*rules.rules, rules.default):
+        words = keywords.get(rule.name, ())
+        if any(_user_keyword(w).search(text) for w in words):
+            return rule
+    return None
+
+
 class Classifier:
     """Applies one `RuleSet`; cheap to build, safe to share between threads."""
 
@@ -125,6 +158,9 @@ class Classifier:
                 decided_by = (
                     "override:event" if event_key in prefs.type_overrides else "override:series"
                 )
+        if rule is None:
+            rule = _keyword_rule(self.rules, prefs.type_keywords, facts.title)
+            decided_by = "keyword" if rule is not None else "rule"
         if rule is None:
             internal = self.internal_domains_for(user_domain)
             rule = next((r for r in self.rules.rules if _matches(r, facts, internal)), None)

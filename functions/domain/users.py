@@ -45,6 +45,10 @@ class CalendarProblem(StrEnum):
 DEFAULT_DIGEST_TIME = time(8, 0)
 #: Executives' calendars one assistant may prepare for (each costs a sync per interval).
 MAX_DELEGATED_CALENDARS = 10
+#: A user's own keywords per meeting type: enough for real vocabularies, and
+#: bounded so classifying a meeting stays cheap however the settings are filled.
+MAX_KEYWORDS_PER_TYPE = 10
+MAX_KEYWORD_LENGTH = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,9 @@ class Preferences:
     #: this user prepares for. Synced under this user; the owners' own records are
     #: never touched.
     delegated_calendars: tuple[str, ...] = ()
+    #: The user's own words for a meeting type ("board prep" -> executive), matched
+    #: as whole words in the title; they win over the configured rules.
+    type_keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for meeting_type, hours in self.lead_hours.items():
@@ -105,6 +112,16 @@ class Preferences:
         object.__setattr__(
             self, "delegated_calendars", tuple(dict.fromkeys(self.delegated_calendars))
         )
+        keywords: dict[str, tuple[str, ...]] = {}
+        for meeting_type, words in self.type_keywords.items():
+            kept = tuple(dict.fromkeys(w.strip() for w in words if w.strip()))
+            if len(kept) > MAX_KEYWORDS_PER_TYPE:
+                raise ValueError(f"at most {MAX_KEYWORDS_PER_TYPE} keywords for {meeting_type!r}")
+            if any(len(w) > MAX_KEYWORD_LENGTH for w in kept):
+                raise ValueError(f"keywords are at most {MAX_KEYWORD_LENGTH} characters")
+            if kept:
+                keywords[meeting_type] = kept
+        object.__setattr__(self, "type_keywords", MappingProxyType(keywords))
 
     def override_for(self, event_id: str, series_id: str | None) -> str | None:
         """The user's chosen type: one occurrence beats its series."""

@@ -162,6 +162,7 @@ def user_to_doc(u: User) -> Doc:
             "delivery_mode": p.delivery_mode.value,
             "digest_time": _hm(p.digest_time),
             "delegated_calendars": list(p.delegated_calendars),
+            "type_keywords": {k: list(v) for k, v in p.type_keywords.items()},
         },
     }
 
@@ -204,6 +205,9 @@ def user_from_doc(d: Doc) -> User:
                 else DEFAULT_DIGEST_TIME
             ),
             delegated_calendars=tuple(str(c) for c in p.get("delegated_calendars") or ()),
+            type_keywords={
+                str(k): tuple(str(w) for w in v) for k, v in (p.get("type_keywords") or {}).items()
+            },
         ),
     )
 

@@ -334,6 +334,76 @@ def test_bad_settings_are_explained_and_not_saved(
     assert db.get_user("alice") == alice
 
 
+def test_keywords_are_saved_shown_and_explained(
+    client: Client, signer: DevSigner, db: Store, alice: User
+) -> None:
+    form = {
+        "channels": ["email", "chat"],
+        "keywords_executive": ["board prep, Aufsichtsrat;  Board   prep \n"],
+        "keywords_qbr": [""],
+    }
+    answer = _act(client, signer, "save_settings", form=form)
+    assert note(answer) == "Settings saved."
+    user = db.get_user("alice")
+    assert user is not None
+    assert user.preferences.type_keywords == {"executive": ("board prep", "Aufsichtsrat")}
+    shown = only_card(answer)
+    assert "board prep, Aufsichtsrat" in str(shown)
+    assert "Your keywords" in texts(shown)
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        (
+            {"keywords_qbr": [", ".join(f"w{i}" for i in range(11))]},
+            "Quarterly business review: at most 10 keywords",
+        ),
+        (
+            {"keywords_qbr": ["x" * 41]},
+            "Quarterly business review: keywords are at most 40 characters",
+        ),
+        (
+            {"keywords_qbr": ["?!"]},
+            "Quarterly business review: a keyword needs a letter or a digit",
+        ),
+        (
+            {"keywords_qbr": ["Board"], "keywords_executive": ["board"]},
+            "\u201cboard\u201d is listed under both",
+        ),
+    ],
+)
+def test_bad_keywords_are_explained_and_not_saved(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    alice: User,
+    form: dict[str, list[str]],
+    message: str,
+) -> None:
+    answer = _act(client, signer, "save_settings", form={"channels": ["email", "chat"], **form})
+    assert (note(answer) or "").startswith(message)
+    assert db.get_user("alice") == alice
+
+
+def test_new_keywords_reclassify_upcoming_meetings(
+    client: Client, signer: DevSigner, db: Store, queue: RecordingQueue, meeting: Meeting
+) -> None:
+    assert meeting.meeting_type == "one_on_one"
+    form = {"channels": ["email", "chat"], "keywords_executive": ["Bob"]}
+    answer = _act(client, signer, "save_settings", form=form)
+    assert note(answer) == "Settings saved."
+    stored = db.get_meeting("alice", "ev1")
+    assert stored is not None and stored.meeting_type == "executive"
+    # The executive type's own lead time (config) now sets the trigger.
+    queued = [t for t in queue.tasks if t.payload.get("event_id") == "ev1"]
+    assert [t.schedule_at for t in queued] == [stored.prep_trigger_at]
+    assert stored.prep_trigger_at != meeting.prep_trigger_at
+    card = only_card(_act(client, signer, "refresh", params={"eventId": "ev1"}))
+    assert "Matched one of your keywords" in texts(card)
+
+
 # ---------------------------------------------------------------- connect, disconnect, delete
 
 

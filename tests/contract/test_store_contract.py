@@ -62,6 +62,7 @@ def user(uid: str, connected: bool = True) -> User:
             lead_hours={"qbr": 100.0},
             quiet_hours=QuietHours(datetime(2000, 1, 1, 22).time(), datetime(2000, 1, 1, 7).time()),
             type_overrides={"series:s1": "one_on_one"},
+            type_keywords={"executive": ("board prep", "Aufsichtsrat"), "qbr": ("1:1s",)},
         ),
     )
 
@@ -79,6 +80,7 @@ def test_user_round_trip_and_replace(store: Store) -> None:
     assert got == changed
     # A replace must drop fields the new value no longer has (no silent merge).
     assert got is not None and got.preferences.type_overrides == {}
+    assert got.preferences.type_keywords == {}
     assert store.get_user("nobody") is None
 
 

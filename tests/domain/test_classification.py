@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -147,6 +148,88 @@ def test_override_to_unknown_type_falls_back_to_rules() -> None:
         CLASSIFIER.classify(meeting(), user_domain="example.com", preferences=prefs).meeting_type
         == "one_on_one"
     )
+
+
+def _by_keywords(
+    title: str, keywords: Mapping[str, tuple[str, ...]], people: int = 6
+) -> tuple[str, str]:
+    facts = MeetingFacts(title, "", people, frozenset(), event_id="e1", series_id="series-1")
+    got = CLASSIFIER.classify_facts(
+        facts, user_domain="example.com", preferences=Preferences(type_keywords=keywords)
+    )
+    return got.meeting_type, got.decided_by
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Board prep with Dana", ("executive", "keyword")),
+        ("BOARD-PREP", ("executive", "keyword")),  # case and separators, like config keywords
+        ("Aufsichtsrat Q4", ("executive", "keyword")),
+        ("Keyboard preparation", ("default", "default")),  # whole words only
+        ("Cupboard prep", ("default", "default")),
+        ("Team sync", ("default", "default")),
+    ],
+)
+def test_user_keywords_match_whole_words_in_the_title(
+    title: str, expected: tuple[str, str]
+) -> None:
+    keywords = {"executive": ("board prep", "Aufsichtsrat")}
+    assert _by_keywords(title, keywords) == expected
+
+
+def test_user_keywords_beat_config_rules_but_not_overrides() -> None:
+    keywords = {"staff": ("sev",)}  # this user's team says "sev" for their staff meeting
+    assert kind("SEV weekly", 6) == "incident_review"
+    assert _by_keywords("SEV weekly", keywords) == ("staff", "keyword")
+    prefs = Preferences(
+        type_keywords={"staff": ("1:1",)}, type_overrides={"series:series-1": "qbr"}
+    )
+    got = CLASSIFIER.classify(meeting(), user_domain="example.com", preferences=prefs)
+    assert (got.meeting_type, got.decided_by) == ("qbr", "override:series")
+
+
+def test_two_types_keyworded_in_one_title_follow_the_rules_priority() -> None:
+    keywords = {"staff": ("weekly",), "incident_review": ("retro",)}
+    # incident_review ranks above staff in config/meeting_types.yaml.
+    assert _by_keywords("Weekly retro", keywords) == ("incident_review", "keyword")
+
+
+def test_user_keywords_only_read_the_title() -> None:
+    facts = MeetingFacts("Sync", "board prep notes attached", 4, frozenset(), event_id="e1")
+    prefs = Preferences(type_keywords={"executive": ("board prep",)})
+    got = CLASSIFIER.classify_facts(facts, user_domain="example.com", preferences=prefs)
+    assert got.meeting_type == "default"
+
+
+def test_keywords_for_an_unknown_type_are_ignored() -> None:
+    assert _by_keywords("Board prep", {"deleted_type": ("board prep",)}) == ("default", "default")
+
+
+def test_user_keywords_take_the_types_lead_time() -> None:
+    facts = MeetingFacts("Board prep", "", 4, frozenset(), event_id="e1")
+    prefs = Preferences(type_keywords={"executive": ("board prep",)}, lead_hours={"executive": 50})
+    got = CLASSIFIER.classify_facts(facts, user_domain="example.com", preferences=prefs)
+    assert (got.meeting_type, got.prep_hours_before) == ("executive", 50)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "problem"),
+    [
+        ({"qbr": tuple(f"w{i}" for i in range(11))}, "at most 10 keywords"),
+        ({"qbr": ("x" * 41,)}, "at most 40 characters"),
+    ],
+)
+def test_keyword_limits_are_enforced_by_the_preferences(
+    keywords: dict[str, tuple[str, ...]], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Preferences(type_keywords=keywords)
+
+
+def test_keywords_are_trimmed_and_deduplicated() -> None:
+    prefs = Preferences(type_keywords={"qbr": (" board ", "board", "", "  "), "staff": ()})
+    assert prefs.type_keywords == {"qbr": ("board",)}
 
 
 def test_user_lead_time_overrides_config() -> None:
