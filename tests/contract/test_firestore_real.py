@@ -27,7 +27,7 @@ import pytest
 
 from functions.domain.meetings import Meeting
 from functions.store.firestore import FirestoreStore
-from tests.contract.test_store_contract import meeting
+from tests.contract.test_store_contract import meeting, run_together
 
 PROJECT_VAR = "REAL_FIRESTORE_PROJECT"
 DATABASE_VAR = "REAL_FIRESTORE_DATABASE"
@@ -86,12 +86,8 @@ def test_concurrent_update_meeting_loses_no_increment(real_store: FirestoreStore
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer) for _ in range(WRITERS)]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        run_together([writer] * WRITERS)
         assert errors == []
         got = real_store.get_meeting(uid, m.event_id)
         assert got is not None and got.description == "x" * WRITERS
@@ -113,12 +109,8 @@ def test_concurrent_takers_of_an_abandoned_claim_have_one_winner(
         start.wait()
         wins.append(real_store.claim(uid, key, lease=timedelta(seconds=1)))
 
-    threads = [threading.Thread(target=taker) for _ in range(WRITERS)]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        run_together([taker] * WRITERS)
         assert sorted(wins) == [False] * (WRITERS - 1) + [True]
     finally:
         real_store.delete_user_data(uid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -247,15 +248,29 @@ def test_update_meeting_aborts_cleanly_when_change_raises(store: Store) -> None:
     assert store.get_meeting("alice", m.event_id) == m
 
 
-def test_concurrent_read_modify_writes_lose_nothing(
-    store: Store, request: pytest.FixtureRequest
-) -> None:
+def _not_on_the_emulator(request: pytest.FixtureRequest, consequence: str) -> None:
+    """Skip a concurrency test on the emulator, saying what covers it instead."""
     if request.node.callspec.params["store"] == "firestore":
         pytest.skip(
             "the npm Firestore emulator loses concurrent transactional updates "
-            "(shared/reference/local-stand-ins.md); real Firestore isolation is covered by "
+            f"(shared/reference/local-stand-ins.md); {consequence} "
             "tests/contract/test_firestore_real.py, which needs a real project"
         )
+
+
+def run_together(work: Sequence[Callable[[], None]]) -> None:
+    """Run each callable on its own thread and wait for all of them."""
+    threads = [threading.Thread(target=w) for w in work]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+
+def test_concurrent_read_modify_writes_lose_nothing(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    _not_on_the_emulator(request, "real Firestore isolation is covered by")
     m = meeting("alice", 1, description="")
     store.upsert_meetings([m])
 
@@ -267,11 +282,7 @@ def test_concurrent_read_modify_writes_lose_nothing(
                 lambda cur: dataclasses.replace(cur, description=cur.description + "x"),
             )
 
-    threads = [threading.Thread(target=bump) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together([bump] * 4)
     got = store.get_meeting("alice", m.event_id)
     assert got is not None and len(got.description) == 40
 
@@ -359,13 +370,11 @@ def test_a_claim_taken_over_after_a_release_is_a_fresh_claim(store: Store) -> No
 def test_concurrent_takers_of_an_abandoned_claim_have_one_winner(
     store: Store, request: pytest.FixtureRequest
 ) -> None:
-    if request.node.callspec.params["store"] == "firestore":
-        pytest.skip(
-            "the npm Firestore emulator loses concurrent transactional updates "
-            "(shared/reference/local-stand-ins.md), so it lets several takers win; on real "
-            "Firestore the takeover is one transaction, like update_meeting, whose isolation "
-            "tests/contract/test_firestore_real.py checks against a real project"
-        )
+    _not_on_the_emulator(
+        request,
+        "so it lets several takers win; on real Firestore the takeover is one transaction, "
+        "like update_meeting, whose isolation is checked by",
+    )
     key = "notify:evt1:v1:chat"
     assert store.claim("alice", key) is True
     # Abandoned for longer than the lease, which in turn is far longer than the
@@ -378,11 +387,7 @@ def test_concurrent_takers_of_an_abandoned_claim_have_one_winner(
         start.wait()
         wins.append(store.claim("alice", key, lease=timedelta(seconds=1)))
 
-    threads = [threading.Thread(target=take) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together([take] * 6)
     assert sorted(wins) == [False] * 5 + [True]
 
 
