@@ -372,25 +372,23 @@ def _parse_keywords(call: Call) -> dict[str, tuple[str, ...]]:
         unique: dict[str, str] = {}
         for word in _split_keywords(raw):
             unique.setdefault(normalize_text(word), word)
-        words = list(unique.values())
-        if len(words) > MAX_KEYWORDS_PER_TYPE:
+        if len(unique) > MAX_KEYWORDS_PER_TYPE:
             raise SettingsInputError(f"{label}: at most {MAX_KEYWORDS_PER_TYPE} keywords")
-        for word in words:
+        for folded, word in unique.items():
             if len(word) > MAX_KEYWORD_LENGTH:
                 raise SettingsInputError(
                     f"{label}: keywords are at most {MAX_KEYWORD_LENGTH} characters"
                 )
             if not any(ch.isalnum() for ch in word):
                 raise SettingsInputError(f"{label}: a keyword needs a letter or a digit")
-            folded = normalize_text(word)
             if folded in owner and owner[folded] != name:
                 raise SettingsInputError(
                     f"\u201c{word}\u201d is listed under both "
                     f"{rules.label_of(owner[folded])} and {label}"
                 )
             owner[folded] = name
-        if words:
-            keywords[name] = tuple(words)
+        if unique:
+            keywords[name] = tuple(unique.values())
     return keywords
 
 

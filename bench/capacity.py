@@ -230,9 +230,7 @@ class BilledStore(SqliteStore):
         self.bill.writes += 1
         won = super().claim(user_id, key, lease=lease)
         if not won:
-            self._r()
-            if lease is not None:
-                self._r()  # the takeover transaction reads the claim again
+            self._r()  # reads the claim it lost to (a takeover of an abandoned one reads again)
         return won
 
     def confirm_claim(self, user_id: str, key: str) -> None:

@@ -160,7 +160,8 @@ class Classifier:
                 )
         if rule is None:
             rule = _keyword_rule(self.rules, prefs.type_keywords, facts.title)
-            decided_by = "keyword" if rule is not None else "rule"
+            if rule is not None:
+                decided_by = "keyword"
         if rule is None:
             internal = self.internal_domains_for(user_domain)
             rule = next((r for r in self.rules.rules if _matches(r, facts, internal)), None)

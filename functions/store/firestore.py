@@ -60,7 +60,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES
@@ -112,6 +112,8 @@ EXPIRE_AFTER = timedelta(days=400)
 #: ~4 h, a generation's ~90 min) and the meeting itself are long over after this,
 #: so the TTL policy on `claims.expire_at` can sweep them without reopening a race.
 CLAIM_EXPIRE_AFTER = timedelta(days=90)
+
+_T = TypeVar("_T")
 
 #: Longest id kept readable. Firestore allows 1500 bytes; staying far below keeps
 #: document paths (and therefore index entries) small.
@@ -170,6 +172,14 @@ def _store_errors(action: str) -> Iterator[None]:
         if _is_callers_fault(exc):
             raise
         raise StoreError(f"Firestore failed to {action}: {exc}") from exc
+
+
+def _abandoned(claim: Mapping[str, Any] | None, cutoff: datetime) -> bool:
+    """A claim that may be taken over: gone, or unconfirmed and taken before `cutoff`."""
+    if claim is None:
+        return True
+    claimed_at = codec.parse_ts(claim.get("claimed_at"))
+    return claim.get("confirmed_at") is None and claimed_at is not None and claimed_at < cutoff
 
 
 def _meeting_doc(m: Meeting) -> codec.Doc:
@@ -398,9 +408,6 @@ class FirestoreStore(Store):
         shown on the emulator (it loses concurrent updates); see
         tests/contract/test_firestore_real.py.
         """
-        from google.api_core import exceptions as gexc
-        from google.cloud.firestore_v1 import transactional
-
         ref = self._meeting_ref(user_id, event_id)
 
         def attempt(tx: Transaction) -> Meeting:
@@ -416,16 +423,24 @@ class FirestoreStore(Store):
             tx.set(ref, _meeting_doc(updated))
             return updated
 
+        return self._transaction(attempt, "update a meeting")
+
+    def _transaction(self, attempt: Callable[[Transaction], _T], action: str) -> _T:
+        """Run `attempt` in a transaction the client library re-runs on ABORTED;
+        `Conflict` once every attempt was aborted."""
+        from google.api_core import exceptions as gexc
+        from google.cloud.firestore_v1 import transactional
+
         run = transactional(attempt)
         tx = self._client.transaction(max_attempts=self._max_attempts)
         try:
-            with _store_errors("update a meeting"):
-                result: Meeting = run(tx)
+            with _store_errors(action):
+                result: _T = run(tx)
         except ValueError as exc:
             # The library wraps "aborted on every attempt" in a bare ValueError.
             if isinstance(exc.__cause__, gexc.Aborted):
                 raise Conflict(
-                    f"meeting kept changing: gave up after {self._max_attempts} attempts"
+                    f"failed to {action}: contended, gave up after {self._max_attempts} attempts"
                 ) from exc
             raise
         return result
@@ -471,38 +486,30 @@ class FirestoreStore(Store):
                 ref.create(doc)
             except gexc.AlreadyExists:
                 existing = ref.get()
-                if existing.exists and (existing.to_dict() or {}).get("token") == token:
+                held = (existing.to_dict() or {}) if existing.exists else None
+                if held is not None and held.get("token") == token:
                     return True
-                return lease is not None and self._take_over(ref, doc, now - lease)
+                if lease is None or not _abandoned(held, now - lease):
+                    return False  # the common duplicate: no transaction needed
+                return self._take_over(ref, doc, now - lease)
         return True
 
     def _take_over(self, ref: DocumentReference, doc: dict[str, Any], cutoff: datetime) -> bool:
-        """Replace an abandoned claim (unconfirmed, taken before `cutoff`) in a
-        transaction, so that of concurrent takers one commits and the others,
-        re-run by the client library, find the fresh claim and lose."""
-        from google.api_core import exceptions as gexc
-        from google.cloud.firestore_v1 import transactional
+        """Replace an abandoned claim in a transaction, so that of concurrent
+        takers one commits and the others, re-run by the client library, find
+        the fresh claim and lose."""
 
         def attempt(tx: Transaction) -> bool:
             snap = ref.get(transaction=tx)
-            if snap.exists:
-                held = snap.to_dict() or {}
-                if held.get("confirmed_at") is not None:
-                    return False
-                claimed_at = codec.parse_ts(held.get("claimed_at"))
-                if claimed_at is None or claimed_at >= cutoff:
-                    return False
+            if not _abandoned((snap.to_dict() or {}) if snap.exists else None, cutoff):
+                return False
             tx.set(ref, doc)
             return True
 
-        run = transactional(attempt)
         try:
-            won: bool = run(self._client.transaction(max_attempts=self._max_attempts))
-        except ValueError as exc:
-            if isinstance(exc.__cause__, gexc.Aborted):
-                return False  # every attempt lost to other takers: one of them holds it
-            raise
-        return won
+            return self._transaction(attempt, "take over a claim")
+        except Conflict:
+            return False  # every attempt lost to other takers: one of them holds it
 
     def confirm_claim(self, user_id: str, key: str) -> None:
         from google.api_core import exceptions as gexc

@@ -27,7 +27,8 @@ import pytest
 
 from functions.domain.meetings import Meeting
 from functions.store.firestore import FirestoreStore
-from tests.contract.test_store_contract import meeting, run_together
+from tests.contract.test_store_contract import meeting
+from tests.support.threads import run_together
 
 PROJECT_VAR = "REAL_FIRESTORE_PROJECT"
 DATABASE_VAR = "REAL_FIRESTORE_DATABASE"

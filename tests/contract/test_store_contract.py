@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, Preferences, QuietHours, User
 from functions.feedback.model import Feedback, FeedbackKind
 from functions.store.port import Conflict, NotFound, SealedCredentials, Store
+from tests.support.threads import run_together
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 
@@ -256,15 +256,6 @@ def _not_on_the_emulator(request: pytest.FixtureRequest, consequence: str) -> No
             f"(shared/reference/local-stand-ins.md); {consequence} "
             "tests/contract/test_firestore_real.py, which needs a real project"
         )
-
-
-def run_together(work: Sequence[Callable[[], None]]) -> None:
-    """Run each callable on its own thread and wait for all of them."""
-    threads = [threading.Thread(target=w) for w in work]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
 
 
 def test_concurrent_read_modify_writes_lose_nothing(

@@ -61,6 +61,7 @@ from tests.notify.factories import (
     make_user,
 )
 from tests.support.fake_google_apis import CHAT_CREATE, GMAIL_SEND, FakeGoogle, fake_google_apis
+from tests.support.threads import run_together
 
 BERLIN = ZoneInfo("Europe/Berlin")
 #: Monday 2026-03-16, 07:00 in Berlin: an hour before the 08:00 digest.
@@ -323,11 +324,7 @@ def test_concurrent_duplicates_send_once(world: World) -> None:
         barrier.wait()
         results.append(world.run(task).status_code)
 
-    threads = [threading.Thread(target=deliver) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together([deliver] * 4)
     # One sends. A duplicate that ran while the Chat send was still unconfirmed
     # is told to come back (503) rather than trusting a send that may yet fail.
     assert sorted(set(results)) <= [200, 503] and results.count(200) >= 1

@@ -51,6 +51,7 @@ from tests.support.fake_google_apis import (
     FakeGoogle,
     fake_google_apis,
 )
+from tests.support.threads import run_together
 
 
 @dataclass
@@ -416,11 +417,7 @@ def test_concurrent_duplicates_send_once(tmp_path: Path) -> None:
         except RetryLater as exc:
             results.append(exc)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+    run_together([worker] * 4, timeout=10)
     assert len(results) == 4
     assert (len(email.sent), len(chat.sent)) == (1, 1)
 
