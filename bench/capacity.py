@@ -76,12 +76,14 @@ BILLED_SECONDS = {
     "sync": 0.3,  # one or two Calendar API round trips
     "ping": 0.1,
     "prep": 0.7,  # Gmail send + Chat findDirectMessage + create
-    "generate": 12.0,  # Gemini 2.5 Flash, ~1,000 output tokens incl. thinking
+    "generate": 12.0,  # Gemini 3.8 Flash, ~1,700 output tokens incl. thinking at LOW
     "fanout": 0.002,  # per user: 16 threads create tasks (bench_sync: 2,700 users/s)
 }
-#: Per generation (docs/materials.md, bench/bench_context.py: 20+ earlier meetings).
+#: Per generation (docs/materials.md, bench/bench_context.py: 20+ earlier meetings). Output:
+#: ~1,000 answer tokens (from an offline answer) plus thinking at level LOW, for which Google
+#: publishes no figure: 700 is an assumption (the one tests/support/fake_vertex.py uses).
 TOKENS_IN_PER_GENERATION = 3_400
-TOKENS_OUT_PER_GENERATION = 1_000
+TOKENS_OUT_PER_GENERATION = 1_700
 
 #: Prices in USD (list prices, checked 2026; sources in docs/capacity.md).
 PRICE = {
@@ -95,9 +97,10 @@ PRICE = {
     "run_vcpu_second": 0.000024,
     "run_gib_second": 0.0000025,
     "run_per_million_requests": 0.40,
-    # Vertex AI, Gemini 2.5 Flash, per million tokens (thinking billed as output)
-    "gemini_in_million": 0.30,
-    "gemini_out_million": 2.50,
+    # Vertex AI, Gemini 3.8 Flash, per million tokens (thinking billed as output): the
+    # standard rate from 2027-01-01 (introductory $0.75 / $3.75 until 2026-12-31)
+    "gemini_in_million": 1.50,
+    "gemini_out_million": 7.50,
     # Cloud Scheduler, per job per month (one fan-out job)
     "scheduler_job_month": 0.10,
 }

@@ -165,9 +165,20 @@ def check_config_command(args: argparse.Namespace) -> int:
         settings = check_environment(os.environ, targets)
     except SettingsError as exc:
         return _fail("check-config", str(exc))
+    from functions.materials.settings import model_warnings
+
+    # Valid but known to fail at run time (a retired model answers 404): said, not refused.
+    warnings = model_warnings(settings.materials)
+    for warning in warnings:
+        print(f"main.py check-config: warning: {warning}", file=sys.stderr)
     print(
         json.dumps(
-            {"status": "ok", "mode": settings.mode.value, "functions": list(targets)},
+            {
+                "status": "ok",
+                "mode": settings.mode.value,
+                "functions": list(targets),
+                "warnings": warnings,
+            },
             ensure_ascii=False,
         )
     )

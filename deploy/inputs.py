@@ -14,6 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from functions.materials.settings import (
+    DEFAULT_VERTEX_LOCATION,
+    DEFAULT_VERTEX_MODEL,
+    RETIRED_MODEL,
+)
 from functions.oauth.scopes import is_valid_scope
 
 
@@ -74,7 +79,8 @@ _firestore_location = _pattern(
     "must be a region like us-central1 or a multi-region like nam5 / eur3",
 )
 _vertex_location = _pattern(
-    r"[a-z]+-[a-z]+[0-9]{1,2}|global", "must be a region like us-central1, or global"
+    r"[a-z]+-[a-z]+[0-9]{1,2}|global|us|eu",
+    "must be global, a multi-region (us, eu) or a region like us-central1",
 )
 _prefix = _pattern(
     r"[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?",
@@ -97,7 +103,17 @@ _web_client_id = _pattern(
     r"[A-Za-z0-9-]+\.apps\.googleusercontent\.com",
     "must be an OAuth client id ending in .apps.googleusercontent.com",
 )
-_model = _pattern(r"[a-z0-9][a-z0-9.\-]{1,62}", "must be a Gemini model id like gemini-2.5-flash")
+_model_id = _pattern(
+    r"[a-z0-9][a-z0-9.\-]{1,62}", f"must be a Gemini model id like {DEFAULT_VERTEX_MODEL}"
+)
+
+
+def _model(value: str) -> str:
+    """A model id, and not one Google has retired (it would answer 404 to every generation)."""
+    _model_id(value)
+    if RETIRED_MODEL.match(value):
+        raise ValueError(f"is a retired model (Vertex AI answers 404); use {DEFAULT_VERTEX_MODEL}")
+    return value
 
 
 def _bucket(value: str) -> str:
@@ -186,9 +202,12 @@ SPECS: tuple[InputSpec, ...] = (
     ),
     InputSpec("FIRESTORE_DATABASE", "Firestore database id", _database, "(default)"),
     InputSpec(
-        "VERTEX_LOCATION", "Vertex AI region of the Gemini model", _vertex_location, "us-central1"
+        "VERTEX_LOCATION",
+        "Vertex AI location of the Gemini model (Gemini 3.8 Flash: global, us or eu)",
+        _vertex_location,
+        DEFAULT_VERTEX_LOCATION,
     ),
-    InputSpec("VERTEX_MODEL", "Gemini model id", _model, "gemini-2.5-flash"),
+    InputSpec("VERTEX_MODEL", "Gemini model id", _model, DEFAULT_VERTEX_MODEL),
     InputSpec(
         "ADDON_DEPLOYMENT",
         "Workspace add-on deployment name",

@@ -17,12 +17,17 @@ from deploy.inputs import DeployInputs
 from deploy.readiness import secrets_for
 from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
 from functions.sync.tasks import SYNC_QUEUE
+from functions.tasks.cloud_tasks import DEFAULT_DISPATCH_DEADLINE
 
 #: Google Chat signs its requests as this account when the audience is the endpoint URL.
 CHAT_CALLER = "chat@system.gserviceaccount.com"
 #: `functions.materials.handler.LOCK_SLOT` times the two slots a generation lock spans:
 #: a retry of the generation task must still be coming after a crashed holder's lock ends.
 GENERATION_LOCK_WINDOW_SECONDS = 20 * 60
+#: Cloud Tasks (the dispatch deadline) and Cloud Scheduler (--attempt-deadline=300s) stop
+#: waiting for the tasks function after 5 minutes and retry; a handler running on past
+#: that would overlap its own redelivery, so the function's timeout ends it there.
+TASKS_TIMEOUT_SECONDS = int(DEFAULT_DISPATCH_DEADLINE.total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +163,7 @@ class Topology:
                 "tasks",
                 invokers=(f"serviceAccount:{self.tasks_sa}",),
                 memory="1Gi",
-                timeout=540,
+                timeout=TASKS_TIMEOUT_SECONDS,
                 why="Cloud Tasks and Cloud Scheduler, with OIDC tokens minted as the tasks account",
             ),
             spec(

@@ -30,6 +30,8 @@ def build_generator(settings: Settings) -> Generator:
             model=m.vertex_model,
             timeout_seconds=m.vertex_timeout_seconds,
             attempts=m.vertex_attempts,
+            thinking_level=m.vertex_thinking_level,
+            max_output_tokens=m.vertex_max_output_tokens,
             prices=Prices(m.price_input_per_million, m.price_output_per_million),
             base_url=m.vertex_base_url,
         )

@@ -84,6 +84,9 @@ def test_every_missing_required_value_is_reported_at_once() -> None:
         ("GENERATION_MAX_RETRIES", "51", "between 1 and 50"),
         ("RUNTIME", "python39", "python311"),
         ("INSTALL_ADDON_FOR_ME", "maybe", "yes or no"),
+        ("VERTEX_MODEL", "gemini-2.5-flash", "retired"),
+        ("VERTEX_MODEL", "gemini-2.0-flash-001", "retired"),
+        ("VERTEX_LOCATION", "moon", "multi-region"),
     ],
 )
 def test_a_malformed_value_is_named_with_the_reason(key: str, value: str, why: str) -> None:
@@ -170,3 +173,10 @@ def test_cli_flags_override_the_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "PREP_LOG_LEVEL=DEBUG" in out
     assert main([*args, "--set", "NOT_A_KEY=1"]) == 2
     assert "NOT_A_KEY" in capsys.readouterr().err
+
+
+def test_the_model_defaults_to_a_current_flash_at_a_location_that_serves_it() -> None:
+    i = load_inputs(INPUTS)
+    assert (i.vertex_model, i.vertex_location) == ("gemini-3.8-flash", "global")
+    for location in ("us", "eu", "europe-west4"):
+        assert load_inputs({**INPUTS, "VERTEX_LOCATION": location}).vertex_location == location

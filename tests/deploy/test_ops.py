@@ -93,6 +93,21 @@ def test_check_config_in_production_demands_what_each_function_uses(
     assert main(["check-config", "--function", "nope"]) == 2
 
 
+def test_check_config_warns_about_a_retired_model(
+    local: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    monkeypatch.setenv("PREP_GENERATOR", "vertex")
+    assert main(["check-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []  # the default model is current
+    monkeypatch.setenv("PREP_VERTEX_MODEL", "gemini-2.5-flash")
+    assert main(["check-config"]) == 0  # a warning, not a refusal
+    out, err = capsys.readouterr()
+    (warning,) = json.loads(out)["warnings"]
+    assert warning.startswith("PREP_VERTEX_MODEL=gemini-2.5-flash") and "retired" in warning
+    assert err.startswith("main.py check-config: warning: PREP_VERTEX_MODEL=gemini-2.5-flash")
+
+
 def test_rewrap_moves_every_record_to_the_new_primary_key(
     local: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

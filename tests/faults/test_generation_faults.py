@@ -21,6 +21,7 @@ import pytest
 
 from functions.domain.prep_state import PrepState
 from functions.materials.generator import Prices
+from functions.materials.settings import DEFAULT_VERTEX_MODEL
 from functions.materials.vertex import VertexGenerator
 from functions.prep.queueing import GENERATE_PATH
 from tests.addon.helpers import texts
@@ -43,7 +44,7 @@ def vertex(stack: Stack) -> Iterator[FakeVertex]:
         stack.services.__dict__["generator"] = VertexGenerator(
             project=fake.project,
             location=fake.location,
-            model="gemini-2.5-flash",
+            model=DEFAULT_VERTEX_MODEL,
             timeout_seconds=0.5,
             attempts=2,
             prices=Prices(0.30, 2.50),

@@ -25,7 +25,7 @@ from functions.domain.users import ConnectionState, User
 from functions.materials.generator import Prices
 from functions.materials.handler import handle_generate
 from functions.materials.model import OpenItem, SummaryRecord
-from functions.materials.settings import MaterialsSettings
+from functions.materials.settings import DEFAULT_VERTEX_MODEL, MaterialsSettings
 from functions.materials.vertex import VertexGenerator
 from functions.services import Services, set_services
 from tests.support.fake_vertex import FakeVertex, fake_vertex
@@ -137,7 +137,7 @@ def vertex_for(fake: FakeVertex, *, timeout: float = 5.0, attempts: int = 1) -> 
     return VertexGenerator(
         project=fake.project,
         location=fake.location,
-        model="gemini-2.5-flash",
+        model=DEFAULT_VERTEX_MODEL,
         timeout_seconds=timeout,
         attempts=attempts,
         prices=Prices(input_per_million=0.30, output_per_million=2.50),

@@ -32,6 +32,7 @@ from functions.materials.handler import _lock_keys
 from functions.materials.links import signed_url_for
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
 from functions.materials.pipeline import cache_key, prepare
+from functions.materials.settings import DEFAULT_VERTEX_MODEL
 from functions.materials.storage import owns, user_prefix
 from functions.materials.v4 import verify_url
 from functions.materials.vertex import VertexGenerator
@@ -99,7 +100,7 @@ def vertex_for(fake: FakeVertex, attempts: int = 1) -> VertexGenerator:
     return VertexGenerator(
         project=fake.project,
         location=fake.location,
-        model="gemini-2.5-flash",
+        model=DEFAULT_VERTEX_MODEL,
         timeout_seconds=0.5,
         attempts=attempts,
         prices=Prices(0.30, 2.50),
@@ -217,7 +218,7 @@ def test_done_when_hostile_meeting_to_verified_signed_url(stack: Stack) -> None:
     assert isinstance(storage, GcsMaterialsStorage)
     blob = storage.bucket().get_blob(f"{ready.materials_ref}.html")
     assert blob is not None and blob.content_type.startswith("text/html")
-    assert blob.metadata["generator"] == "vertex:gemini-2.5-flash"
+    assert blob.metadata["generator"] == f"vertex:{DEFAULT_VERTEX_MODEL}"
     assert int(blob.metadata["input-tokens"]) > 0
     assert "Launch" not in json.dumps(blob.metadata)
 
@@ -268,7 +269,7 @@ def test_cache_key_depends_on_content_template_and_generator(stack: Stack) -> No
     ctx = one.context
     assert cache_key(ctx, "vertex:gemini-2.5-pro", None) != one.key
     other_template = ctx.model_copy(update={"template_version": "2-x"})
-    assert cache_key(other_template, "vertex:gemini-2.5-flash", None) != one.key
+    assert cache_key(other_template, f"vertex:{DEFAULT_VERTEX_MODEL}", None) != one.key
     moved = dataclasses.replace(stack.meeting(meeting), description="New agenda")
     assert prepare(stack.services, user, moved).key != one.key
 

@@ -13,8 +13,10 @@ from functions.materials.local_files import LocalMaterialsStorage
 from functions.materials.offline import OfflineGenerator
 from functions.materials.settings import (
     DEFAULT_SIGNING_KEY,
+    MaterialsSettings,
     MaterialsSettingsError,
     load_materials_settings,
+    model_warnings,
 )
 from functions.materials.vertex import VertexGenerator
 from functions.materials.wiring import build_generator, build_materials_storage
@@ -32,7 +34,11 @@ def test_production_defaults_are_vertex_cloud_storage_and_iam_signing() -> None:
     m = load_materials_settings({"PREP_MATERIALS_BUCKET": "b"}, production=True, project="p")
     assert (m.generator, m.storage, m.bucket) == ("vertex", "gcs", "b")
     assert m.signing_key_path is None  # IAM signBlob
-    assert (m.vertex_model, m.vertex_location) == ("gemini-2.5-flash", "us-central1")
+    # A current GA Flash model, at the location that serves it (finding 1 of issue 12).
+    assert (m.vertex_model, m.vertex_location) == ("gemini-3.8-flash", "global")
+    assert (m.vertex_thinking_level, m.vertex_max_output_tokens) == ("low", 8192)
+    assert (m.price_input_per_million, m.price_output_per_million) == (1.50, 7.50)
+    assert model_warnings(m) == []
 
 
 @pytest.mark.parametrize(
@@ -47,6 +53,11 @@ def test_production_defaults_are_vertex_cloud_storage_and_iam_signing() -> None:
         ({"PREP_VERTEX_TIMEOUT_SECONDS": "soon"}, False, None, "PREP_VERTEX_TIMEOUT_SECONDS"),
         ({"PREP_VERTEX_BASE_URL": "http://vertex.example"}, False, None, "PREP_VERTEX_BASE_URL"),
         ({"PREP_DAILY_GENERATIONS": "0"}, False, None, "PREP_DAILY_GENERATIONS"),
+        ({"PREP_VERTEX_THINKING_LEVEL": "minimal"}, False, None, "PREP_VERTEX_THINKING_LEVEL"),
+        ({"PREP_VERTEX_MAX_OUTPUT_TOKENS": "70000"}, False, None, "PREP_VERTEX_MAX_OUTPUT_TOKENS"),
+        # One generation would outlast the generate task's dispatch deadline (finding 4).
+        ({"PREP_VERTEX_TIMEOUT_SECONDS": "120"}, True, "p", "PREP_VERTEX_TIMEOUT_SECONDS=120"),
+        ({"PREP_VERTEX_ATTEMPTS": "3"}, True, "p", "PREP_VERTEX_ATTEMPTS=3"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -76,7 +87,9 @@ def test_wiring_follows_the_settings(tmp_path: Path) -> None:
     )
     built = build_generator(vertex)
     assert isinstance(built, VertexGenerator) and built.generator_id == "vertex:m"
-    assert built.prices.output_per_million == 2.50
+    assert built.prices.output_per_million == 7.50
+    assert (built.thinking_level, built.max_output_tokens) == ("LOW", 8192)
+    assert built.temperature is None
 
     prod = dataclasses.replace(
         local,
@@ -95,3 +108,30 @@ def test_wiring_follows_the_settings(tmp_path: Path) -> None:
     local_in_prod = dataclasses.replace(prod, materials=local.materials)
     with pytest.raises(RuntimeError, match="only in local mode"):
         build_materials_storage(local_in_prod, Services(local_in_prod).clock)
+
+
+@pytest.mark.parametrize(
+    ("model", "location", "warned"),
+    [
+        ("gemini-2.5-flash", "us-central1", "retired"),
+        ("gemini-2.5-flash-lite", "global", "retired"),
+        ("gemini-2.0-flash-001", "global", "retired"),
+        ("gemini-1.5-pro-002", "global", "retired"),
+        ("gemini-pro", "global", "retired"),
+        ("gemini-3.8-flash", "us-central1", "served only from global, us or eu"),
+        ("gemini-3.8-flash", "eu", None),
+        ("gemini-3.5-flash", "europe-west4", None),
+        ("gemini-3.1-pro-preview", "global", None),
+    ],
+)
+def test_check_config_warnings_name_a_retired_model_or_a_wrong_location(
+    model: str, location: str, warned: str | None
+) -> None:
+    m = MaterialsSettings(generator="vertex", vertex_model=model, vertex_location=location)
+    warnings = model_warnings(m)
+    if warned is None:
+        assert warnings == []
+    else:
+        (warning,) = warnings
+        assert warned in warning and warning.startswith("PREP_VERTEX_")
+    assert model_warnings(dataclasses.replace(m, generator="offline")) == []

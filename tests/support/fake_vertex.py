@@ -3,14 +3,37 @@
 It answers where the real service does, POST /v1beta1/projects/{project}/
 locations/{location}/publishers/google/models/{model}:generateContent, with
 the real response shape (candidates, usageMetadata, modelVersion) and
-Google's error shape. Each request takes the next scripted step, or the
-default step when the script is empty:
+Google's error shape. As strict as the service on what the adapter depends on:
+
+- Models: only the ids in `MODELS` exist, each at the locations Google serves
+  it from. Retired ids (Gemini 1.x, 2.0, 2.5) and unknown ones answer 404
+  NOT_FOUND with Vertex AI's "Publisher Model ... was not found" message, as
+  does a model asked for at a location that does not serve it
+  (gemini-3.8-flash is global and multi-region only).
+- Thinking: Gemini 3 models think by default, and thinking tokens are spent
+  out of `maxOutputTokens` before the answer. A request without a thinking
+  configuration thinks at the model's default level (MEDIUM for 3.8 Flash),
+  which takes `thinking_tokens["MEDIUM"]` tokens. When thinking and answer
+  do not fit, the answer is cut (or empty, with no parts, when the thinking
+  alone used the budget) and `finishReason` is MAX_TOKENS, as on Vertex.
+  `thinkingLevel` together with `thinkingBudget` is refused (400), as is a
+  level the model does not accept (3.8 Flash has no MINIMAL), and a
+  `maxOutputTokens` above the model's limit (65,536).
+- Usage: `usageMetadata` has promptTokenCount, candidatesTokenCount,
+  thoughtsTokenCount and totalTokenCount (4 characters per token here).
+
+Each request takes the next scripted step, or the default step when the
+script is empty:
 
 - "valid":    JSON text that matches the response schema
 - "mismatch": JSON that breaks the schema (a time box of 0 minutes): parsed is None
 - "bad_source": a statement whose source is not a well-formed id: parsed is None
 - "invalid":  text that is not JSON at all: parsed is None
-- "429" / "500" / "400": an error status with Google's error body
+- "overthink": the model thinks until the whole output budget is gone (a
+  runaway even at a low level): empty answer, MAX_TOKENS
+- "blocked":  finishReason SAFETY with no content
+- "429" / "500" / "400": an error status with Google's error body (429 is
+  RESOURCE_EXHAUSTED, what Vertex answers when the shared quota is short)
 - "slow":     waits `slow_seconds` before a valid answer (client timeouts)
 
 The client needs `google.oauth2.credentials.Credentials(token=...)` (anonymous
@@ -38,8 +61,38 @@ PATH_RE = re.compile(
     r"/publishers/google/models/(?P<model>[^/:]+):generateContent$"
 )
 TOKEN = "fake-vertex-token"
-#: Thinking tokens reported per answer (billed as output by Vertex AI).
-THOUGHTS = 40
+#: 4 characters per token, for prompt, answer and cut alike.
+CHARS_PER_TOKEN = 4
+#: Regions that serve the older (3.5 and earlier) Gemini 3 models as well as global.
+_REGIONS = frozenset({"global", "us", "eu", "us-central1", "us-east4", "europe-west1",
+                      "europe-west4", "asia-northeast1"})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FakeModel:
+    """What one Gemini model accepts: thinking levels, default level, locations, output limit."""
+
+    levels: frozenset[str]
+    default_level: str
+    locations: frozenset[str]
+    max_output_tokens: int = 65_536
+
+
+#: The models that exist here; everything else is 404 like a retired or unknown id.
+MODELS: dict[str, FakeModel] = {
+    # Gemini 3.8 Flash: global and multi-region only; LOW, MEDIUM (default), HIGH.
+    "gemini-3.8-flash": FakeModel(
+        frozenset({"LOW", "MEDIUM", "HIGH"}), "MEDIUM", frozenset({"global", "us", "eu"})
+    ),
+    "gemini-3.5-flash": FakeModel(
+        frozenset({"MINIMAL", "LOW", "MEDIUM", "HIGH"}), "MEDIUM", _REGIONS
+    ),
+}
+
+#: Thinking tokens a (meeting-prep sized) request spends at each level. Google publishes no
+#: numbers; these are of the order reported for Flash models, and MEDIUM alone is more than
+#: the 4,096 output tokens the adapter once allowed, which is what broke it.
+THINKING_TOKENS: dict[str, int] = {"MINIMAL": 64, "LOW": 700, "MEDIUM": 6_000, "HIGH": 14_000}
 
 
 def valid_answer(request: dict[str, Any]) -> dict[str, Any]:
@@ -86,8 +139,9 @@ class Recorded:
 class FakeVertex:
     port: int = 0
     project: str = "test-project"
-    location: str = "europe-west4"
+    location: str = "global"
     default_step: str = "valid"
+    thinking_tokens: dict[str, int] = field(default_factory=lambda: dict(THINKING_TOKENS))
     slow_seconds: float = 2.0
     answer: Callable[[dict[str, Any]], dict[str, Any]] = valid_answer
     script: deque[str] = field(default_factory=deque)
@@ -119,6 +173,42 @@ class FakeVertex:
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "status": status}}
+
+
+def model_not_found(project: str, location: str, model: str) -> dict[str, Any]:
+    """Vertex AI's answer for a retired, unknown or not-here model id."""
+    name = f"projects/{project}/locations/{location}/publishers/google/models/{model}"
+    return _error(
+        404,
+        "NOT_FOUND",
+        f"Publisher Model `{name}` was not found or your project does not have access to it. "
+        "Please ensure you are using a valid model version. For more information, see: "
+        "https://cloud.google.com/vertex-ai/generative-ai/docs/learn/model-versions",
+    )
+
+
+def _field(message: dict[str, Any], camel: str, snake: str) -> Any:
+    """A field by either JSON name: proto3 JSON parsing accepts both, and google-genai 3.3
+    sends `thinkingConfig` with its snake_case field names."""
+    return message.get(camel, message.get(snake))
+
+
+def thinking_for(fake: FakeVertex, model: FakeModel, config: dict[str, Any]) -> int | str:
+    """Thinking tokens this request spends, or the INVALID_ARGUMENT message refusing it."""
+    thinking = _field(config, "thinkingConfig", "thinking_config") or {}
+    level = _field(thinking, "thinkingLevel", "thinking_level")
+    budget = _field(thinking, "thinkingBudget", "thinking_budget")
+    if level is not None and budget is not None:
+        return "thinking_level and thinking_budget cannot be set in the same request"
+    if level is not None:
+        level = str(level).upper()
+        if level not in model.levels:
+            return f"thinking level {level} is not supported by this model"
+        return fake.thinking_tokens[level]
+    default = fake.thinking_tokens[model.default_level]
+    if budget is not None and int(budget) >= 0:
+        return min(int(budget), default)
+    return default
 
 
 def _handler(fake: FakeVertex) -> type[BaseHTTPRequestHandler]:
@@ -155,6 +245,26 @@ def _handler(fake: FakeVertex) -> type[BaseHTTPRequestHandler]:
                 return
             with fake.lock:
                 fake.requests.append(Recorded(self.path, body, dict(self.headers.items())))
+            project, location, name = match["project"], match["location"], match["model"]
+            model = MODELS.get(name)
+            if model is None or location not in model.locations:
+                self._send(404, model_not_found(project, location, name))
+                return
+            config = body.get("generationConfig") or {}
+            limit = int(
+                _field(config, "maxOutputTokens", "max_output_tokens") or model.max_output_tokens
+            )
+            if not 1 <= limit <= model.max_output_tokens:
+                message = (
+                    f"The maxOutputTokens value of {limit} is outside the supported range "
+                    f"from 1 (inclusive) to {model.max_output_tokens + 1} (exclusive)"
+                )
+                self._send(400, _error(400, "INVALID_ARGUMENT", message))
+                return
+            thoughts = thinking_for(fake, model, config)
+            if isinstance(thoughts, str):
+                self._send(400, _error(400, "INVALID_ARGUMENT", thoughts))
+                return
             step = fake.next_step()
             if step in ("429", "500", "400"):
                 status = {"429": "RESOURCE_EXHAUSTED", "500": "INTERNAL", "400": "INVALID_ARGUMENT"}
@@ -162,6 +272,8 @@ def _handler(fake: FakeVertex) -> type[BaseHTTPRequestHandler]:
                 return
             if step == "slow":
                 time.sleep(fake.slow_seconds)
+            if step == "overthink":
+                thoughts = limit
             answer = fake.answer(body)
             if step == "mismatch":
                 answer["agenda"] = [{"title": "Updates", "minutes": 0, "source": "suggestion"}]
@@ -171,21 +283,34 @@ def _handler(fake: FakeVertex) -> type[BaseHTTPRequestHandler]:
             prompt_chars = sum(
                 len(p.get("text", "")) for c in body.get("contents", []) for p in c.get("parts", [])
             )
+            prompt_chars += sum(
+                len(p.get("text", ""))
+                for p in (body.get("systemInstruction") or {}).get("parts", [])
+            )
+            thoughts = min(thoughts, limit)  # thinking is cut by the budget too
+            room = limit - thoughts
+            finish = "STOP"
+            if step == "blocked":
+                text, finish = "", "SAFETY"
+            elif len(text) // CHARS_PER_TOKEN > room:
+                text, finish = text[: room * CHARS_PER_TOKEN], "MAX_TOKENS"
+            candidate: dict[str, Any] = {"content": {"role": "model"}, "finishReason": finish}
+            if text:
+                candidate["content"]["parts"] = [{"text": text}]
+            prompt_tokens = prompt_chars // CHARS_PER_TOKEN
+            answer_tokens = len(text) // CHARS_PER_TOKEN
+            usage = {
+                "promptTokenCount": prompt_tokens,
+                "thoughtsTokenCount": thoughts,
+                "totalTokenCount": prompt_tokens + answer_tokens + thoughts,
+            }
+            if answer_tokens:
+                usage["candidatesTokenCount"] = answer_tokens
             self._send(
                 200,
                 {
-                    "candidates": [
-                        {
-                            "content": {"role": "model", "parts": [{"text": text}]},
-                            "finishReason": "STOP",
-                        }
-                    ],
-                    "usageMetadata": {
-                        "promptTokenCount": prompt_chars // 4,
-                        "candidatesTokenCount": len(text) // 4,
-                        "thoughtsTokenCount": THOUGHTS,
-                        "totalTokenCount": prompt_chars // 4 + len(text) // 4 + THOUGHTS,
-                    },
+                    "candidates": [candidate],
+                    "usageMetadata": usage,
                     "modelVersion": "gemini-fake-001",
                 },
             )
