@@ -59,6 +59,23 @@ MEETING_EVENT_TYPES = frozenset({"default"})
 
 #: Far enough ahead to cover every stored meeting when looking for ones a full sync lost.
 _FOREVER = timedelta(days=365 * 20)
+#: Prep tasks are created for triggers before now plus this; later ones wait for a later sync.
+PREP_HORIZON = timedelta(days=2)
+
+
+def prep_task_due(meeting: Meeting, now: datetime, horizon: timedelta = PREP_HORIZON) -> bool:
+    """Whether `meeting`'s prep task belongs in the queue at `now`.
+
+    Shared by the sync and the sidebar, so a trigger the sidebar leaves out is
+    one the next sync's sweep picks up when it enters the horizon (Cloud Tasks
+    refuses anything more than 30 days ahead, and each creation is one RPC).
+    """
+    return (
+        meeting.prep_state is PrepState.SCHEDULED
+        and meeting.start > now
+        and meeting.prep_trigger_at is not None
+        and meeting.prep_trigger_at < now + horizon
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +83,7 @@ class SyncOptions:
     #: A full sync lists events ending after now minus this (Calendar's timeMin).
     lookback: timedelta = timedelta(days=1)
     #: Prep tasks are created for triggers before now plus this; later ones wait for a later sync.
-    prep_horizon: timedelta = timedelta(days=2)
+    prep_horizon: timedelta = PREP_HORIZON
     #: A listing longer than this is treated as a server fault rather than followed forever.
     max_pages: int = 400
     #: Concurrent prep-task creations (each is one Cloud Tasks call in production).
@@ -318,13 +335,7 @@ def _cancel_unseen(run: _Run, stored_before: Sequence[Meeting]) -> None:
 
 
 def _owes_prep(run: _Run, m: Meeting) -> bool:
-    return (
-        m.prep_state is PrepState.SCHEDULED
-        and m.calendar_id == run.calendar_id
-        and m.start > run.now
-        and m.prep_trigger_at is not None
-        and m.prep_trigger_at < run.now + run.options.prep_horizon
-    )
+    return m.calendar_id == run.calendar_id and prep_task_due(m, run.now, run.options.prep_horizon)
 
 
 def _schedule_prep(run: _Run, tasks: TaskQueue, swept_until: datetime | None) -> None:

@@ -25,7 +25,7 @@ from google.cloud import tasks_v2
 
 from functions.config import Settings, SettingsError
 from functions.tasks.cloud_tasks import CloudTasksQueue
-from functions.tasks.port import Task, task_name
+from functions.tasks.port import ScheduleTooFar, Task, task_name
 from tests.support.loopback import serve_loopback
 from tests.support.tasks_emulator import TasksEmulator, tasks_emulator
 
@@ -185,6 +185,33 @@ def test_other_errors_propagate() -> None:
     with pytest.raises(exceptions.PermissionDenied):
         _queue(Refusing(), "https://prep.example.com").enqueue(
             Task(QUEUE, "t-1", "/tasks/sync", {})
+        )
+
+
+def test_a_schedule_past_720_hours_is_refused_before_any_call() -> None:
+    client = _AlreadyExistsClient()
+    queue = _queue(client, "https://prep.example.com")
+    far = datetime.now(UTC) + timedelta(days=30, minutes=5)
+    with pytest.raises(ScheduleTooFar):
+        queue.enqueue(Task(QUEUE, "t-far", "/tasks/prep", {}, schedule_at=far))
+    assert client.requests == []
+    near = datetime.now(UTC) + timedelta(days=29)
+    assert queue.enqueue(Task(QUEUE, "t-near", "/tasks/prep", {}, schedule_at=near)) is True
+
+
+@pytest.mark.parametrize("seconds", [14, 1801])
+def test_a_dispatch_deadline_cloud_tasks_refuses_is_refused_at_construction(
+    seconds: int,
+) -> None:
+    with pytest.raises(ValueError, match="15 seconds and 30 minutes"):
+        CloudTasksQueue(
+            _AlreadyExistsClient(),  # type: ignore[arg-type]
+            project=PROJECT,
+            location=LOCATION,
+            base_url="https://prep.example.com",
+            service_account_email=SA,
+            audience=AUDIENCE,
+            dispatch_deadline=timedelta(seconds=seconds),
         )
 
 
