@@ -239,6 +239,7 @@ class StubCalendar(CalendarSource):
         sync_token: str | None = None,
         page_token: str | None = None,
         time_min: datetime | None = None,
+        time_max: datetime | None = None,
     ) -> EventPage:
         raise AssertionError("the sidebar never lists events")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import types
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -508,8 +509,11 @@ def test_delete_my_data_also_deletes_the_callers_materials(
 # ---------------------------------------------------------------- re-planning and the task horizon
 
 
-class _NothingChanged(CalendarSource):
-    """An incremental listing with no changes: a later sync only sweeps its horizon."""
+@dataclasses.dataclass
+class _Unchanged(CalendarSource):
+    """A calendar nobody edits: incremental listings are empty, full ones list its events."""
+
+    events: Sequence[Event]
 
     def list_events(
         self,
@@ -520,11 +524,19 @@ class _NothingChanged(CalendarSource):
         time_min: datetime | None = None,
         time_max: datetime | None = None,
     ) -> EventPage:
-        assert sync_token is not None
-        return EventPage([], next_sync_token=sync_token)
+        if sync_token is not None:
+            return EventPage([], next_sync_token=sync_token)
+        assert time_min is not None and time_max is not None
+        listed = [
+            e
+            for e in self.events
+            if time_min < datetime.fromisoformat(e["end"]["dateTime"])
+            and datetime.fromisoformat(e["start"]["dateTime"]) < time_max
+        ]
+        return EventPage(listed, next_sync_token="tok")
 
     def get_event(self, calendar_id: str, event_id: str) -> Event:
-        raise EventNotFound("not listed")
+        raise EventNotFound("not asked")
 
 
 def test_a_settings_save_queues_only_triggers_inside_the_sync_horizon_and_syncs_queue_the_rest(
@@ -544,16 +556,13 @@ def test_a_settings_save_queues_only_triggers_inside_the_sync_horizon_and_syncs_
         "mid": NOW + timedelta(days=12),
         "far": NOW + timedelta(days=60),  # its trigger is past Cloud Tasks' 30 days
     }
-    for event_id, start in starts.items():
-        seed_meeting(
-            db,
-            connected,
-            calendar_event(event_id, start, title="Weekly 1:1 with Bob"),
-            now=NOW,
-            classifier=services.classifier,
-        )
+    events = [calendar_event(k, start, title="Weekly 1:1 with Bob") for k, start in starts.items()]
+    for event in events:
+        seed_meeting(db, connected, event, now=NOW, classifier=services.classifier)
     # The background sync ran just now, as it does every 15 minutes.
-    db.put_sync_state(SyncState("alice", "primary", sync_token="tok", last_sync_at=NOW))
+    db.put_sync_state(
+        SyncState("alice", "primary", sync_token="tok", last_sync_at=NOW, last_full_sync_at=NOW)
+    )
 
     answer = _act(client, signer, "save_settings", form={"lead_one_on_one": ["6"]})
 
@@ -564,17 +573,20 @@ def test_a_settings_save_queues_only_triggers_inside_the_sync_horizon_and_syncs_
     }
     assert [t.payload["event_id"] for t in queue.tasks] == ["soon"]
 
-    # Later syncs (nothing changed in Calendar) queue each one as it comes near.
+    # Later syncs (nothing changed in Calendar; a weekly full listing re-windows the
+    # horizon) queue each one as it comes near.
     queued_at: dict[str, datetime] = {}
     while clock.now() < NOW + timedelta(days=61):
         clock.advance(timedelta(minutes=15 * 24))  # every sixth hour
         before = {t.name for t in queue.tasks}
+        user = db.get_user("alice")
+        assert user is not None
         sync_calendar(
             store=db,
-            source=_NothingChanged(),
+            source=_Unchanged(events),
             tasks=queue,
             classifier=services.classifier,
-            user=connected,
+            user=user,
             calendar_id="primary",
             now=clock.now(),
         )
