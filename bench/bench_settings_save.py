@@ -1,6 +1,6 @@
 """A settings save that re-plans 2,000 upcoming meetings, against a save that re-plans nothing.
 
-    .venv/bin/python bench/bench_settings_save.py [--meetings 2000] [--saves 4] [--before-saves 1] [--rpc-ms 5]
+    .venv/bin/python bench/bench_settings_save.py [--meetings 2000] [--saves 4] [--rpc-ms 5]
 
 Serves the `local` entry point over real HTTP on a free loopback port (as
 `bench_event_open.py` does) for one connected user with `--meetings` upcoming
