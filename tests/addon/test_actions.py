@@ -626,3 +626,37 @@ def test_without_background_sync_the_sidebar_queues_up_to_the_cloud_tasks_limit(
         )
     _act(client, signer, "save_settings", form={"lead_one_on_one": ["6"]})
     assert [t.payload["event_id"] for t in queue.tasks] == ["mid"]
+
+
+def test_a_series_re_type_queues_only_triggers_inside_the_sync_horizon(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    queue: RecordingQueue,
+    alice: User,
+    services: Services,
+) -> None:
+    connected = dataclasses.replace(alice, connection=ConnectionState.CONNECTED)
+    db.put_user(connected)
+    for week in range(20):  # a weekly series, 20 weeks of it stored
+        seed_meeting(
+            db,
+            connected,
+            calendar_event(
+                f"s1_{week}", NOW + timedelta(days=1, weeks=week), title="Sync", series_id="s1"
+            ),
+            now=NOW,
+            classifier=services.classifier,
+        )
+    _act(
+        client,
+        signer,
+        "set_type",
+        params={"eventId": "s1_0"},
+        form={"meeting_type": ["one_on_one"], "type_scope": ["series"]},
+    )
+    stored = db.list_meetings("alice", start_from=NOW, start_before=NOW + timedelta(days=400))
+    assert {m.meeting_type for m in stored} == {"one_on_one"}
+    # Every occurrence re-planned; one task, for the only trigger within two days.
+    assert [t.payload["event_id"] for t in queue.tasks] == ["s1_0"]
