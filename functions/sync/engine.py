@@ -17,7 +17,7 @@ meeting can never be stored without its prep task for longer than one run.
 What the horizon sweep does *not* do is re-create every task on every run:
 with Cloud Tasks each creation is a network call, and a user with many
 long-lead meetings would pay hundreds of them every fifteen minutes. A full
-sync (first run, after a 410) sweeps the whole horizon.
+sync (first run, after a 410, the weekly re-listing) sweeps the whole horizon.
 
 What is stored is bounded by a horizon (`SyncOptions.horizon`, the
 `PREP_SYNC_HORIZON_DAYS` setting, 90 days): a full listing passes
