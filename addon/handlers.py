@@ -7,7 +7,12 @@ verified user (`call.user_id`), so one user can never reach another's
 meeting by sending its event id.
 
 Nothing here waits on slow work: "Generate prep" queues a task and answers
-with the card in its "Preparing…" state at once.
+with the card in its "Preparing…" state at once. Re-planning (a settings
+save, a series re-type) writes every upcoming meeting but queues prep tasks
+only for triggers inside the sync's two-day horizon (`prep_task_due`): the
+next syncs create the rest as their triggers come near, so a save for a user
+with 2,000 upcoming meetings costs a handful of Cloud Tasks calls, and none
+is ever scheduled past Cloud Tasks' 30-day limit.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from functions.domain.users import (
     MAX_KEYWORD_LENGTH,
     MAX_KEYWORDS_PER_TYPE,
     MAX_LEAD_HOURS,
+    ConnectionState,
     DeliveryMode,
     OverrideScope,
     Preferences,
@@ -42,6 +48,8 @@ from functions.domain.users import (
 )
 from functions.logs import log
 from functions.prep.queueing import CannotGenerate, prep_task, queue_generation
+from functions.sync.engine import PREP_HORIZON, prep_task_due
+from functions.tasks.port import MAX_SCHEDULE_AHEAD
 
 if TYPE_CHECKING:
     from functions.materials.carry_over import CarryOverNote
@@ -214,8 +222,18 @@ def _unseen_event(call: Call, calendar_id: str, event_id: str) -> c.Json:
 
 
 def _schedule_prep(call: Call, meeting: Meeting) -> None:
-    """Queue the trigger-time task (named deterministically, so the sync's own is the same)."""
-    if meeting.prep_state is not PrepState.SCHEDULED or meeting.prep_trigger_at is None:
+    """Queue the trigger-time task if it is due now (named as the sync names it).
+
+    A connected user's calendar is synced in the background, and each sync
+    sweeps the triggers that entered its horizon since the last one, so only
+    triggers already inside that horizon are queued here. Without background
+    sync the sidebar is the only one to queue it: as far ahead as Cloud Tasks
+    allows.
+    """
+    connected = call.user.connection is ConnectionState.CONNECTED
+    # An hour short of the limit: Cloud Tasks measures it when the call arrives.
+    horizon = PREP_HORIZON if connected else MAX_SCHEDULE_AHEAD - timedelta(hours=1)
+    if not prep_task_due(meeting, call.now, horizon):
         return
     try:
         call.app.tasks.enqueue(prep_task(meeting))

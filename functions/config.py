@@ -102,6 +102,8 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     #: How often Cloud Scheduler calls the fan-out; task names are per slot of this length.
     sync_interval: timedelta = timedelta(minutes=15)
+    #: How far ahead meetings are stored and planned; see functions/sync/engine.py.
+    sync_horizon: timedelta = timedelta(days=90)
     #: Prep materials: generator, Vertex AI, storage, links (functions/materials/settings.py).
     materials: MaterialsSettings = field(default_factory=MaterialsSettings)
     #: Notification delivery and the Chat app (functions/notify/settings.py).
@@ -202,6 +204,24 @@ def _minutes(env: Mapping[str, str], name: str, default: int) -> timedelta:
     return timedelta(minutes=value)
 
 
+def _horizon_days(env: Mapping[str, str], name: str, default: int) -> timedelta:
+    """The sync horizon: long enough that every meeting is stored before its prep trigger."""
+    from functions.sync.engine import shortest_sync_horizon
+
+    raw = env.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number of days") from None
+    least = -(-shortest_sync_horizon() // timedelta(days=1))  # whole days, rounded up
+    if not least <= value <= 366:
+        raise SettingsError(
+            f"{name}={value} must be between {least} days (the longest lead time, the"
+            " two-day prep horizon and the weekly re-listing) and 366"
+        )
+    return timedelta(days=value)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build `Settings` from environment variables (PREP_* plus Google's standard ones)."""
     env = os.environ if env is None else env
@@ -293,6 +313,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_url=_url(env, "PREP_WEBHOOK_URL", f"{public_url}/calendar/webhook"),
         webhook_secret=env.get("PREP_WEBHOOK_SECRET", "").strip(),
         sync_interval=_minutes(env, "PREP_SYNC_INTERVAL_MINUTES", 15),
+        sync_horizon=_horizon_days(env, "PREP_SYNC_HORIZON_DAYS", 90),
         materials=_materials(env, mode, project),
         notify=_notify(env, mode, public_url),
     )

@@ -182,15 +182,17 @@ class GoogleCalendarSource(PushCalendarSource):
         sync_token: str | None = None,
         page_token: str | None = None,
         time_min: datetime | None = None,
+        time_max: datetime | None = None,
     ) -> EventPage:
         """One page of events.list, following the sync guide's parameter rules.
 
         With a sync token only the parameters that must stay identical to the
-        full sync are sent (singleEvents, maxResults); timeMin is one of those
-        Google rejects alongside a sync token, so asking for both is a bug here.
+        full sync are sent (singleEvents, maxResults); timeMin and timeMax are
+        among those Google rejects alongside a sync token, so asking for both
+        is a bug here.
         """
-        if sync_token is not None and time_min is not None:
-            raise ValueError("time_min cannot be combined with a sync token")
+        if sync_token is not None and (time_min is not None or time_max is not None):
+            raise ValueError("time_min and time_max cannot be combined with a sync token")
         params: dict[str, Any] = {
             "calendarId": calendar_id,
             "singleEvents": True,
@@ -198,8 +200,11 @@ class GoogleCalendarSource(PushCalendarSource):
         }
         if sync_token is not None:
             params["syncToken"] = sync_token
-        elif time_min is not None:
-            params["timeMin"] = _rfc3339(time_min)
+        else:
+            if time_min is not None:
+                params["timeMin"] = _rfc3339(time_min)
+            if time_max is not None:
+                params["timeMax"] = _rfc3339(time_max)
         if page_token is not None:
             params["pageToken"] = page_token
         body = self._execute(lambda s: s.events().list(**params))

@@ -46,8 +46,9 @@ from functions.calendar.port import (
 )
 from functions.domain.clock import Clock, SystemClock
 
-#: Recurrences are expanded this far ahead of now; the window end advances by day.
-HORIZON = timedelta(days=60)
+#: Recurrences are expanded this far ahead of now by default (the sync passes its own
+#: horizon setting); the window end advances by day.
+HORIZON = timedelta(days=90)
 #: Default window start for a listing without time_min or token.
 DEFAULT_LOOKBACK = timedelta(days=1)
 #: Older tokens answer 410, so the expansion window cannot grow without bound.
@@ -197,8 +198,11 @@ class IcsCalendarSource(CalendarSource):
         self_email: str,
         clock: Clock | None = None,
         default_tz: str = "UTC",
+        horizon: timedelta = HORIZON,
     ) -> None:
         self.path = Path(path)
+        #: How far ahead of today instances are listed (the sync's horizon setting).
+        self.horizon = horizon
         self.self_email = self_email.strip().lower()
         self._clock: Clock = clock or SystemClock()
         try:
@@ -217,16 +221,17 @@ class IcsCalendarSource(CalendarSource):
         sync_token: str | None = None,
         page_token: str | None = None,
         time_min: datetime | None = None,
+        time_max: datetime | None = None,
     ) -> EventPage:
-        if sync_token is not None and time_min is not None:
-            raise ValueError("time_min cannot be combined with a sync token")
+        if sync_token is not None and (time_min is not None or time_max is not None):
+            raise ValueError("time_min and time_max cannot be combined with a sync token")
         self.calls += 1
         now = self._clock.now()
         if sync_token is not None:
             window_start = self._window_of(sync_token, now)
         else:
             window_start = time_min or now - DEFAULT_LOOKBACK
-        listing = self._listing(window_start, now)
+        listing = self._listing(window_start, now, time_max)
         if sync_token is None:
             items = [e for e in listing.events if e.get("status") != "cancelled"]
         else:
@@ -311,13 +316,18 @@ class IcsCalendarSource(CalendarSource):
                 f"{self.path} is not valid iCalendar: {type(exc).__name__}"
             ) from None
 
-    def _listing(self, window_start: datetime, now: datetime) -> _Listing:
+    def _listing(
+        self, window_start: datetime, now: datetime, time_max: datetime | None = None
+    ) -> _Listing:
         import recurring_ical_events
 
         calendar = self._read()
         tz = self._calendar_zone(calendar)
         weeks = self._sample_weeks(calendar, now)
-        window_end = datetime.combine(now.date() + HORIZON, time(0), UTC)
+        # By day, so the incremental listings that follow end where this one did.
+        window_end = datetime.combine(now.date() + self.horizon, time(0), UTC)
+        if time_max is not None:
+            window_end = min(window_end, time_max)
         recurring = {
             _text(c, "UID")
             for c in calendar.walk("VEVENT")

@@ -73,11 +73,14 @@ class CalendarSource(ABC):
         sync_token: str | None = None,
         page_token: str | None = None,
         time_min: datetime | None = None,
+        time_max: datetime | None = None,
     ) -> EventPage:
         """One page of events.list with singleEvents=true and maxResults=2500.
 
         With `sync_token`, only changes since then (deletions as cancelled
-        events); `time_min` is only allowed on a full sync.
+        events), however far ahead they are; `time_min` and `time_max` (events
+        starting before it: a series with no end is otherwise listed for
+        years) are only allowed on a full sync.
         """
 
     @abstractmethod

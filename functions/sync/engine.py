@@ -17,7 +17,19 @@ meeting can never be stored without its prep task for longer than one run.
 What the horizon sweep does *not* do is re-create every task on every run:
 with Cloud Tasks each creation is a network call, and a user with many
 long-lead meetings would pay hundreds of them every fifteen minutes. A full
-sync (first run, after a 410) sweeps the whole horizon.
+sync (first run, after a 410, the weekly re-listing) sweeps the whole horizon.
+
+What is stored is bounded by a horizon (`SyncOptions.horizon`, the
+`PREP_SYNC_HORIZON_DAYS` setting, 90 days): a full listing passes
+`timeMax = now + horizon`, because with `singleEvents=true` a weekly series
+with no end is otherwise listed (and stored, and planned) for years. An
+incremental listing cannot carry timeMax (Google refuses it next to a sync
+token) and returns far-future changes too: those are applied only to meetings
+already stored, and new ones beyond the horizon are dropped. As unchanged
+events never reappear in an incremental listing, a full sync runs again once
+the last one is `horizon_refresh` (7 days) old, re-windowing the listing; the
+setting must therefore exceed the longest lead time plus the prep horizon plus
+that refresh, or a meeting could be stored after its trigger.
 
 Any calendar other than `primary` is an executive's (assistant mode): its
 meetings are filed under the syncing user with delegated keys and the
@@ -57,8 +69,37 @@ _log = logging.getLogger(__name__)
 #: Event types that are not meetings (out of office, focus time, ...): never prepared for.
 MEETING_EVENT_TYPES = frozenset({"default"})
 
-#: Far enough ahead to cover every stored meeting when looking for ones a full sync lost.
-_FOREVER = timedelta(days=365 * 20)
+#: Prep tasks are created for triggers before now plus this; later ones wait for a later sync.
+PREP_HORIZON = timedelta(days=2)
+#: How far ahead meetings are stored and planned (the PREP_SYNC_HORIZON_DAYS default).
+DEFAULT_SYNC_HORIZON = timedelta(days=90)
+#: How often a full listing re-windows the stored horizon.
+HORIZON_REFRESH = timedelta(days=7)
+
+
+def shortest_sync_horizon(prep_horizon: timedelta = PREP_HORIZON) -> timedelta:
+    """The least horizon that still stores every meeting before its prep trigger.
+
+    A meeting enters the listing at the latest `horizon_refresh` after it came
+    within the horizon, and its trigger can be `MAX_LEAD_HOURS` before its start
+    and must be stored before it enters the prep horizon.
+    """
+    return timedelta(hours=MAX_LEAD_HOURS) + prep_horizon + HORIZON_REFRESH
+
+
+def prep_task_due(meeting: Meeting, now: datetime, horizon: timedelta = PREP_HORIZON) -> bool:
+    """Whether `meeting`'s prep task belongs in the queue at `now`.
+
+    Shared by the sync and the sidebar, so a trigger the sidebar leaves out is
+    one the next sync's sweep picks up when it enters the horizon (Cloud Tasks
+    refuses anything more than 30 days ahead, and each creation is one RPC).
+    """
+    return (
+        meeting.prep_state is PrepState.SCHEDULED
+        and meeting.start > now
+        and meeting.prep_trigger_at is not None
+        and meeting.prep_trigger_at < now + horizon
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +107,11 @@ class SyncOptions:
     #: A full sync lists events ending after now minus this (Calendar's timeMin).
     lookback: timedelta = timedelta(days=1)
     #: Prep tasks are created for triggers before now plus this; later ones wait for a later sync.
-    prep_horizon: timedelta = timedelta(days=2)
+    prep_horizon: timedelta = PREP_HORIZON
+    #: Meetings starting after now plus this are neither listed by a full sync nor newly stored.
+    horizon: timedelta = DEFAULT_SYNC_HORIZON
+    #: A full sync older than this is repeated, so meetings entering the horizon are listed.
+    horizon_refresh: timedelta = HORIZON_REFRESH
     #: A listing longer than this is treated as a server fault rather than followed forever.
     max_pages: int = 400
     #: Concurrent prep-task creations (each is one Cloud Tasks call in production).
@@ -87,6 +132,8 @@ class SyncReport:
     skipped: int = 0
     prep_tasks_created: int = 0
     prep_tasks_existing: int = 0
+    #: New events starting beyond the horizon that an incremental listing returned: not stored.
+    beyond_horizon: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -139,7 +186,10 @@ def sync_calendar(
         )
     run = _Run(store, source, classifier, user, calendar_id, now, opts, SyncReport(calendar_id))
     token: str
-    if state.sync_token:
+    rewindow = state.last_full_sync_at is None or now - state.last_full_sync_at >= (
+        opts.horizon_refresh
+    )
+    if state.sync_token and not rewindow:
         try:
             token = _listing(run, sync_token=state.sync_token)
         except SyncTokenExpired:
@@ -175,13 +225,22 @@ def _listing(run: _Run, *, sync_token: str | None) -> str:
     full = sync_token is None
     run.report.full = full
     time_min = run.now - run.options.lookback if full else None
+    time_max = run.now + run.options.horizon if full else None
     # What a full listing must account for, read *before* it writes: usually
     # little on a first sync, and never the meetings this listing is about to store.
-    stored_before = list(_stored_in_window(run, time_min)) if time_min is not None else []
+    stored_before = (
+        list(_stored_in_window(run, time_min, run.now + run.options.horizon))
+        if time_min is not None
+        else []
+    )
     page_token: str | None = None
     for _ in range(run.options.max_pages):
         page = run.source.list_events(
-            run.calendar_id, sync_token=sync_token, page_token=page_token, time_min=time_min
+            run.calendar_id,
+            sync_token=sync_token,
+            page_token=page_token,
+            time_min=time_min,
+            time_max=time_max,
         )
         run.report.pages += 1
         run.report.events += len(page.events)
@@ -234,8 +293,14 @@ def _apply(run: _Run, events: Sequence[Event]) -> None:
     ids = [m.event_id for m in incoming] + list(cancellations)
     existing = _stored(run.store, uid, ids)
     planned: dict[str, Meeting] = {}
+    horizon_end = run.now + run.options.horizon
     for meeting in incoming:
-        planned[meeting.event_id] = _plan(run, meeting, existing.get(meeting.event_id))
+        stored = existing.get(meeting.event_id)
+        if stored is None and meeting.start >= horizon_end:
+            # Only an incremental listing returns these; a full sync lists them once near.
+            run.report.beyond_horizon += 1
+            continue
+        planned[meeting.event_id] = _plan(run, meeting, stored)
     for event_id, event in cancellations.items():
         old = existing.get(event_id)
         if old is None:
@@ -280,10 +345,14 @@ def _write(
     run.report.unchanged += result.unchanged
 
 
-def _stored_in_window(run: _Run, time_min: datetime) -> Iterable[Meeting]:
-    """Stored meetings of this calendar that a full listing from `time_min` must include."""
+def _stored_in_window(run: _Run, time_min: datetime, time_max: datetime) -> Iterable[Meeting]:
+    """Stored meetings of this calendar that a full listing of [time_min, time_max) must include.
+
+    Meetings stored beyond `time_max` (earlier changes, a sidebar open) are not
+    judged by a listing that could not include them.
+    """
     start_from = time_min - run.options.lookback - timedelta(days=1)
-    start_before = run.now + _FOREVER
+    start_before = time_max
     returned: set[str] = set()
     while True:
         batch = run.store.list_meetings(
@@ -318,13 +387,7 @@ def _cancel_unseen(run: _Run, stored_before: Sequence[Meeting]) -> None:
 
 
 def _owes_prep(run: _Run, m: Meeting) -> bool:
-    return (
-        m.prep_state is PrepState.SCHEDULED
-        and m.calendar_id == run.calendar_id
-        and m.start > run.now
-        and m.prep_trigger_at is not None
-        and m.prep_trigger_at < run.now + run.options.prep_horizon
-    )
+    return m.calendar_id == run.calendar_id and prep_task_due(m, run.now, run.options.prep_horizon)
 
 
 def _schedule_prep(run: _Run, tasks: TaskQueue, swept_until: datetime | None) -> None:

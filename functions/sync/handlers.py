@@ -124,7 +124,7 @@ def handle_sync(services: Services, payload: Mapping[str, Any]) -> Mapping[str, 
             calendar_id=calendar_id,
             now=now,
             state=state,
-            options=SyncOptions(),
+            options=SyncOptions(horizon=services.settings.sync_horizon),
         )
     except ReconnectNeeded:
         # The credentials provider has already marked the user and said why.

@@ -16,7 +16,7 @@ from functions.calendar.ics import IcsCalendarSource
 from functions.domain.users import ConnectionState, User
 from functions.logs import log
 from functions.services import Services
-from functions.sync.engine import SyncReport, sync_calendar
+from functions.sync.engine import SyncOptions, SyncReport, sync_calendar
 from functions.sync.tasks import PRIMARY
 from functions.tasks.port import Task, TaskQueue
 
@@ -74,6 +74,7 @@ def sync_local(
         self_email=user.email,
         clock=services.clock,
         default_tz=user.time_zone,
+        horizon=services.settings.sync_horizon,
     )
     report = sync_calendar(
         store=services.store,
@@ -83,6 +84,7 @@ def sync_local(
         user=user,
         calendar_id=PRIMARY,
         now=services.clock.now(),
+        options=SyncOptions(horizon=services.settings.sync_horizon),
     )
     log(
         _log,

@@ -32,6 +32,7 @@ def calendar_source(services: Services, user: User) -> CalendarSource:
             self_email=user.email,
             clock=services.clock,
             default_tz=user.time_zone,
+            horizon=settings.sync_horizon,
         )
     from functions.calendar.google_api import GoogleCalendarSource
 

@@ -5,18 +5,20 @@ an OIDC token as our tasks service account for the configured audience, which
 `functions.tasks.endpoint.task_endpoint` verifies. The task's deterministic
 name is the dedupe key: Cloud Tasks answers ALREADY_EXISTS for a name that
 exists or was used recently (up to about an hour after deletion), which is
-reported as False, not raised.
+reported as False, not raised. A schedule time more than 720 h ahead is
+refused here, before the call, with the `ScheduleTooFar` Google's
+INVALID_ARGUMENT would mean (see `functions.tasks.port`).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from functions.config import Settings, SettingsError
 from functions.logs import log
-from functions.tasks.port import Task, TaskQueue
+from functions.tasks.port import Task, TaskQueue, check_dispatch_deadline
 
 if TYPE_CHECKING:
     from google.cloud.tasks_v2 import CloudTasksClient
@@ -46,7 +48,7 @@ class CloudTasksQueue(TaskQueue):
         self.base_url = base_url.rstrip("/")
         self.service_account_email = service_account_email
         self.audience = audience
-        self.dispatch_deadline = dispatch_deadline
+        self.dispatch_deadline = check_dispatch_deadline(dispatch_deadline)
         self.timeout = timeout
 
     @classmethod
@@ -95,6 +97,7 @@ class CloudTasksQueue(TaskQueue):
     def enqueue(self, task: Task) -> bool:
         from google.api_core import exceptions, retry
 
+        task.check_schedule(datetime.now(UTC))
         # Safe to retry: a create that did land makes the retry ALREADY_EXISTS (False).
         transient = retry.Retry(
             predicate=retry.if_exception_type(

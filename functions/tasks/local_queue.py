@@ -2,8 +2,9 @@
 
 The embedded default has no Cloud Tasks, but the code that relies on its
 behaviour must still be exercised: a deterministic name makes a second
-enqueue a no-op (while pending, and for a window after it finished), a task
-does not run before its `schedule_at`, a failed attempt (any non-2xx answer,
+enqueue a no-op (while pending, and for a window after it finished), a
+schedule more than 720 h ahead is refused as Cloud Tasks refuses it, a
+task does not run before its `schedule_at`, a failed attempt (any non-2xx answer,
 an exception, or no answer within the deadline, as Cloud Tasks counts them)
 is retried with exponential backoff until a maximum attempt count, and each
 request carries a signed OIDC token, so the real `task_endpoint` verification
@@ -180,6 +181,7 @@ class LocalTaskQueue(TaskQueue):
         key = _key(task)
         with self._cond:
             now = self.clock.now()
+            task.check_schedule(now)
             self._forget_old(now)
             if key in self._pending or key in self._remembered:
                 return False

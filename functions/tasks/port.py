@@ -12,11 +12,27 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 #: Cloud Tasks task ids: letters, digits, hyphens, underscores; at most 500 chars.
 _MAX_NAME = 500
+#: "Maximum schedule time for a task: 30 days from current date and time" (quotas page).
+MAX_SCHEDULE_AHEAD = timedelta(hours=720)
+#: Task.dispatch_deadline bounds for HTTP targets.
+MIN_DISPATCH_DEADLINE = timedelta(seconds=15)
+MAX_DISPATCH_DEADLINE = timedelta(minutes=30)
+
+
+class ScheduleTooFar(ValueError):
+    """The task's schedule time is more than 720 h ahead: Cloud Tasks answers INVALID_ARGUMENT."""
+
+
+def check_dispatch_deadline(deadline: timedelta) -> timedelta:
+    """The deadline, if Cloud Tasks accepts it for an HTTP target; ValueError otherwise."""
+    if not MIN_DISPATCH_DEADLINE <= deadline <= MAX_DISPATCH_DEADLINE:
+        raise ValueError("an HTTP task's dispatch deadline is between 15 seconds and 30 minutes")
+    return deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +58,17 @@ class Task:
     def body(self) -> bytes:
         return json.dumps(dict(self.payload), sort_keys=True).encode()
 
+    def check_schedule(self, now: datetime) -> None:
+        """Refuse, as Cloud Tasks would, a schedule time more than 720 h after `now`.
+
+        `now` comes from the caller because the local queue runs on an
+        injectable clock; the production adapter passes the wall clock.
+        """
+        if self.schedule_at is not None and self.schedule_at - now > MAX_SCHEDULE_AHEAD:
+            raise ScheduleTooFar(
+                f"task {self.name} is scheduled more than 720h ahead (Cloud Tasks refuses it)"
+            )
+
 
 def task_name(kind: str, *parts: str) -> str:
     """A deterministic, Cloud-Tasks-safe name for one logical piece of work.
@@ -57,4 +84,7 @@ def task_name(kind: str, *parts: str) -> str:
 class TaskQueue(ABC):
     @abstractmethod
     def enqueue(self, task: Task) -> bool:
-        """Create the task; False if a task of that name already exists (not an error)."""
+        """Create the task; False if a task of that name already exists (not an error).
+
+        Raises `ScheduleTooFar` for a schedule time more than 720 h ahead.
+        """

@@ -67,8 +67,8 @@ def db(services: Services) -> Store:
 
 
 @pytest.fixture
-def queue() -> RecordingQueue:
-    return RecordingQueue()
+def queue(clock: FixedClock) -> RecordingQueue:
+    return RecordingQueue(clock=clock)
 
 
 @pytest.fixture

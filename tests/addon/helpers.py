@@ -30,6 +30,7 @@ from functions.calendar.port import (
     EventNotFound,
     EventPage,
 )
+from functions.domain.clock import Clock
 from functions.domain.meetings import Meeting
 from functions.domain.planning import plan_meeting
 from functions.domain.users import User
@@ -206,14 +207,20 @@ def opened_event(
 
 @dataclass
 class RecordingQueue(TaskQueue):
-    """A task queue that remembers what was queued and refuses duplicate names."""
+    """A task queue that remembers what was queued and refuses duplicate names.
+
+    With a clock it also refuses, as Cloud Tasks does, a schedule more than 720 h ahead.
+    """
 
     tasks: list[Task] = field(default_factory=list)
     fail: bool = False
+    clock: Clock | None = None
 
     def enqueue(self, task: Task) -> bool:
         if self.fail:
             raise ConnectionError("queue unavailable")
+        if self.clock is not None:
+            task.check_schedule(self.clock.now())
         if any(t.name == task.name for t in self.tasks):
             return False
         self.tasks.append(task)
@@ -239,6 +246,7 @@ class StubCalendar(CalendarSource):
         sync_token: str | None = None,
         page_token: str | None = None,
         time_min: datetime | None = None,
+        time_max: datetime | None = None,
     ) -> EventPage:
         raise AssertionError("the sidebar never lists events")
 

@@ -5,18 +5,24 @@ from __future__ import annotations
 import dataclasses
 import sys
 import types
-from datetime import time, timedelta
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
 
 import pytest
 
 from addon import handlers
 from functions.auth.dev_keys import DevSigner
+from functions.calendar.port import CalendarSource, Event, EventNotFound, EventPage
+from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
-from functions.domain.users import QuietHours, User
+from functions.domain.sync_state import SyncState
+from functions.domain.users import ConnectionState, QuietHours, User
 from functions.prep.queueing import GENERATE_QUEUE, generation_task
 from functions.services import Services
 from functions.store.port import Store
+from functions.sync.engine import PREP_HORIZON, sync_calendar
+from functions.tasks.port import MAX_SCHEDULE_AHEAD
 from tests.addon.conftest import NOW
 from tests.addon.helpers import (
     Client,
@@ -498,3 +504,159 @@ def test_delete_my_data_also_deletes_the_callers_materials(
     answer = _act(client, signer, "delete_data")
     assert "deleted" in (note(answer) or "")
     assert deleted == ["alice"]
+
+
+# ---------------------------------------------------------------- re-planning and the task horizon
+
+
+@dataclasses.dataclass
+class _Unchanged(CalendarSource):
+    """A calendar nobody edits: incremental listings are empty, full ones list its events."""
+
+    events: Sequence[Event]
+
+    def list_events(
+        self,
+        calendar_id: str,
+        *,
+        sync_token: str | None = None,
+        page_token: str | None = None,
+        time_min: datetime | None = None,
+        time_max: datetime | None = None,
+    ) -> EventPage:
+        if sync_token is not None:
+            return EventPage([], next_sync_token=sync_token)
+        assert time_min is not None and time_max is not None
+        listed = [
+            e
+            for e in self.events
+            if time_min < datetime.fromisoformat(e["end"]["dateTime"])
+            and datetime.fromisoformat(e["start"]["dateTime"]) < time_max
+        ]
+        return EventPage(listed, next_sync_token="tok")
+
+    def get_event(self, calendar_id: str, event_id: str) -> Event:
+        raise EventNotFound("not asked")
+
+
+def test_a_settings_save_queues_only_triggers_inside_the_sync_horizon_and_syncs_queue_the_rest(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    queue: RecordingQueue,
+    alice: User,
+    services: Services,
+    clock: FixedClock,
+) -> None:
+    connected = dataclasses.replace(alice, connection=ConnectionState.CONNECTED)
+    db.put_user(connected)
+    starts = {
+        "soon": NOW + timedelta(days=1),
+        "mid": NOW + timedelta(days=12),
+        "far": NOW + timedelta(days=60),  # its trigger is past Cloud Tasks' 30 days
+    }
+    events = [calendar_event(k, start, title="Weekly 1:1 with Bob") for k, start in starts.items()]
+    for event in events:
+        seed_meeting(db, connected, event, now=NOW, classifier=services.classifier)
+    # The background sync ran just now, as it does every 15 minutes.
+    db.put_sync_state(
+        SyncState("alice", "primary", sync_token="tok", last_sync_at=NOW, last_full_sync_at=NOW)
+    )
+
+    answer = _act(client, signer, "save_settings", form={"lead_one_on_one": ["6"]})
+
+    assert note(answer) == "Settings saved."
+    stored = db.get_meetings("alice", list(starts))
+    assert {k: m.prep_trigger_at for k, m in stored.items()} == {
+        k: s - timedelta(hours=6) for k, s in starts.items()
+    }
+    assert [t.payload["event_id"] for t in queue.tasks] == ["soon"]
+
+    # Later syncs (nothing changed in Calendar; a weekly full listing re-windows the
+    # horizon) queue each one as it comes near.
+    queued_at: dict[str, datetime] = {}
+    while clock.now() < NOW + timedelta(days=61):
+        clock.advance(timedelta(minutes=15 * 24))  # every sixth hour
+        before = {t.name for t in queue.tasks}
+        user = db.get_user("alice")
+        assert user is not None
+        sync_calendar(
+            store=db,
+            source=_Unchanged(events),
+            tasks=queue,
+            classifier=services.classifier,
+            user=user,
+            calendar_id="primary",
+            now=clock.now(),
+        )
+        for task in queue.tasks:
+            if task.name not in before:
+                queued_at[str(task.payload["event_id"])] = clock.now()
+                assert task.schedule_at is not None
+                assert task.schedule_at - clock.now() <= MAX_SCHEDULE_AHEAD
+    assert set(queued_at) == {"mid", "far"}
+    for event_id in ("mid", "far"):
+        trigger = starts[event_id] - timedelta(hours=6)
+        # Queued by the first sync whose horizon reaches the trigger, not earlier.
+        assert (
+            trigger - PREP_HORIZON
+            < queued_at[event_id]
+            <= trigger - PREP_HORIZON + timedelta(hours=6)
+        )
+
+
+def test_without_background_sync_the_sidebar_queues_up_to_the_cloud_tasks_limit(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    queue: RecordingQueue,
+    alice: User,
+    services: Services,
+) -> None:
+    assert alice.connection is ConnectionState.NOT_CONNECTED
+    for event_id, days in (("mid", 12), ("far", 60)):
+        seed_meeting(
+            db,
+            alice,
+            calendar_event(event_id, NOW + timedelta(days=days), title="Weekly 1:1 with Bob"),
+            now=NOW,
+            classifier=services.classifier,
+        )
+    _act(client, signer, "save_settings", form={"lead_one_on_one": ["6"]})
+    assert [t.payload["event_id"] for t in queue.tasks] == ["mid"]
+
+
+def test_a_series_re_type_queues_only_triggers_inside_the_sync_horizon(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    queue: RecordingQueue,
+    alice: User,
+    services: Services,
+) -> None:
+    connected = dataclasses.replace(alice, connection=ConnectionState.CONNECTED)
+    db.put_user(connected)
+    for week in range(20):  # a weekly series, 20 weeks of it stored
+        seed_meeting(
+            db,
+            connected,
+            calendar_event(
+                f"s1_{week}", NOW + timedelta(days=1, weeks=week), title="Sync", series_id="s1"
+            ),
+            now=NOW,
+            classifier=services.classifier,
+        )
+    _act(
+        client,
+        signer,
+        "set_type",
+        params={"eventId": "s1_0"},
+        form={"meeting_type": ["one_on_one"], "type_scope": ["series"]},
+    )
+    stored = db.list_meetings("alice", start_from=NOW, start_before=NOW + timedelta(days=400))
+    assert {m.meeting_type for m in stored} == {"one_on_one"}
+    # Every occurrence re-planned; one task, for the only trigger within two days.
+    assert [t.payload["event_id"] for t in queue.tasks] == ["s1_0"]

@@ -38,8 +38,18 @@ and errors guides; OAuth 2.0 for web-server apps):
   S256; a revoked or unknown refresh token is 400 `invalid_grant`), POST
   /revoke.
 
-What it does not do: recurrence (events are stored as single instances, as
-`singleEvents=true` returns them), free-text search, ACL changes, delivering
+- Recurring events: an event stored with `recurrence` (RRULE/RDATE/EXDATE
+  lines) is a series. With `singleEvents=true` listings return its instances
+  instead (ids `<series>_<UTC start>` or `<series>_<date>`, `recurringEventId`,
+  `originalStartTime`, wall-clock times kept across DST), expanded with
+  `recurring-ical-events`; a stored instance (an exception, or a deleted one)
+  replaces the expanded one. `timeMin`/`timeMax` bound the expansion; without
+  `timeMax` a series with no end is listed for `ENDLESS_EXPANSION` (years), as
+  Google's own listing runs on for years. An incremental listing after a change
+  to a series returns all of its instances, and after its deletion each of them
+  as cancelled. events.get answers an instance id; freeBusy counts instances.
+
+What it does not do: free-text search, ACL changes, delivering
 push notifications (tests POST `notification_headers()` to the webhook
 themselves: Google only delivers to public HTTPS addresses).
 """
@@ -64,6 +74,7 @@ from functools import cache
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from tests.support.loopback import serve_loopback
 
@@ -77,6 +88,9 @@ DEFAULT_CHANNEL_TTL_S = 604800
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events.readonly"
 TEST_CLIENT = "test-client"
 TEST_SECRET = "test-secret"
+#: How far a series with no end is expanded when the listing has no timeMax. Google does
+#: not document its own cap; its listings of such a series run on for years.
+ENDLESS_EXPANSION = timedelta(days=5 * 366)
 
 #: Parameters Google refuses next to a syncToken (events.list reference).
 SYNC_TOKEN_FORBIDDEN = (
@@ -206,6 +220,83 @@ def _event_bound(value: Any) -> datetime | None:
     return None
 
 
+def _ics_time(name: str, value: Mapping[str, Any]) -> str:
+    """An EventDateTime as an iCalendar DTSTART/DTEND line (wall clock in its zone)."""
+    if isinstance(value.get("date"), str):
+        return f"{name};VALUE=DATE:{value['date'].replace('-', '')}"
+    moment = datetime.fromisoformat(str(value["dateTime"]).replace("Z", "+00:00"))
+    zone = value.get("timeZone")
+    if isinstance(zone, str) and zone:
+        return f"{name};TZID={zone}:{moment.astimezone(ZoneInfo(zone)):%Y%m%dT%H%M%S}"
+    return f"{name}:{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def _instance_time(value: date | datetime, zone: str | None) -> dict[str, str]:
+    if not isinstance(value, datetime):
+        return {"date": value.isoformat()}
+    out = {"dateTime": value.isoformat()}
+    if zone:
+        out["timeZone"] = zone
+    return out
+
+
+def expand_series(series: Mapping[str, Any], lo: datetime, hi: datetime) -> list[dict[str, Any]]:
+    """The instances of a recurring event that overlap [lo, hi), as singleEvents=true lists them."""
+    import icalendar
+    import recurring_ical_events
+
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//fake-calendar//EN",
+        "BEGIN:VEVENT",
+        f"UID:{series['id']}",
+        _ics_time("DTSTART", series["start"]),
+        _ics_time("DTEND", series["end"]),
+        *[str(line) for line in series.get("recurrence") or ()],
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    try:
+        calendar = icalendar.Calendar.from_ical("\r\n".join(lines) + "\r\n")
+        occurrences = recurring_ical_events.of(calendar).between(lo, hi)
+    except (ValueError, KeyError, TypeError):
+        raise _ApiError(400, "invalid", "Invalid recurrence rule.") from None
+    zone = series["start"].get("timeZone")
+    base = {k: v for k, v in series.items() if k != "recurrence"}
+    out = []
+    for occurrence in occurrences:
+        start, end = occurrence.decoded("DTSTART"), occurrence.decoded("DTEND")
+        if isinstance(start, datetime):
+            stamp = start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        else:
+            stamp = start.strftime("%Y%m%d")
+        etag = hashlib.sha256(f"{series.get('etag')}/{stamp}".encode()).hexdigest()[:16]
+        out.append(
+            {
+                **copy.deepcopy(base),
+                "id": f"{series['id']}_{stamp}",
+                "etag": f'"{int(etag, 16)}"',
+                "start": _instance_time(start, zone),
+                "end": _instance_time(end, zone),
+                "recurringEventId": series["id"],
+                "originalStartTime": _instance_time(start, zone),
+            }
+        )
+    return out
+
+
+def _cancelled_instance(instance: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "calendar#event",
+        "etag": instance["etag"],
+        "id": instance["id"],
+        "status": "cancelled",
+        "recurringEventId": instance["recurringEventId"],
+        "originalStartTime": instance["originalStartTime"],
+    }
+
+
 def _bool_param(params: Mapping[str, list[str]], name: str) -> bool | None:
     if name not in params:
         return None
@@ -299,6 +390,8 @@ class FakeCalendar:
         self.channels: dict[str, FakeChannel] = {}
         self.stopped_channels: list[FakeChannel] = []
         self._sync_tokens: dict[str, tuple[str, int]] = {}
+        #: (calendar, series id) -> the series as it was before deletion (for its instances).
+        self._deleted_series: dict[tuple[str, str], dict[str, Any]] = {}
         self._dead_sync_tokens: set[str] = set()
         self._pages: dict[str, _PageCursor] = {}
         self._injections: list[_Injection] = []
@@ -431,7 +524,13 @@ class FakeCalendar:
     def delete_event(self, calendar_id: str, event_id: str) -> None:
         """Delete: later incremental listings return it as cancelled, with little else."""
         with self._lock:
+            if event_id not in self.calendars[calendar_id]:
+                # One instance of a series: from now on a stored (cancelled) exception.
+                instance = self._instance_by_id(calendar_id, event_id)
+                self.calendars[calendar_id][event_id] = _Stored(instance, next(self._seq))
             stored = self.calendars[calendar_id][event_id]
+            if stored.event.get("recurrence"):
+                self._deleted_series[(calendar_id, event_id)] = stored.event
             seq = next(self._seq)
             kept: dict[str, Any] = {
                 k: stored.event[k]
@@ -613,7 +712,7 @@ class FakeCalendar:
             cal = self._calendar_for(owner, calendar_id)
             stored = self.calendars[cal].get(event_id)
             if stored is None:
-                raise _ApiError(404)
+                return self._for_caller(self._instance_by_id(cal, event_id), owner)
             return self._for_caller(stored.event, owner)
         if api_method == "events.watch":
             return self._watch(owner, self._calendar_for(owner, calendar_id), params, body)
@@ -693,8 +792,13 @@ class FakeCalendar:
 
     def _busy(self, cal: str, time_min: datetime, time_max: datetime) -> list[dict[str, str]]:
         periods: list[tuple[datetime, datetime]] = []
-        for stored in self.calendars[cal].values():
-            event = stored.event
+        events: list[dict[str, Any]] = []
+        for stored in list(self.calendars[cal].values()):
+            if stored.event.get("recurrence"):
+                events += self._instances(cal, stored.event, time_min, time_max)
+            else:
+                events.append(stored.event)
+        for event in events:
             if event.get("status") == "cancelled" or event.get("transparency") == "transparent":
                 continue
             declined = any(
@@ -730,6 +834,41 @@ class FakeCalendar:
                 else:
                     person.pop("self", None)
         return out
+
+    def _series_start(self, series: Mapping[str, Any]) -> datetime:
+        start = _event_bound(series.get("start"))
+        if start is None:
+            raise _ApiError(400, "required", "Missing start time.")
+        return start - timedelta(days=1)
+
+    def _instances(
+        self, cal: str, series: Mapping[str, Any], lo: datetime | None, hi: datetime | None
+    ) -> list[dict[str, Any]]:
+        """Expanded instances not replaced by a stored exception or deleted instance."""
+        low = lo if lo is not None else self._series_start(series)
+        high = hi if hi is not None else self._now() + ENDLESS_EXPANSION
+        if high <= low:
+            return []
+        stored = self.calendars[cal]
+        return [i for i in expand_series(series, low, high) if i["id"] not in stored]
+
+    def _instance_by_id(self, cal: str, event_id: str) -> dict[str, Any]:
+        series_id, _, stamp = event_id.rpartition("_")
+        stored = self.calendars[cal].get(series_id)
+        if stored is None or not stored.event.get("recurrence"):
+            raise _ApiError(404)
+        try:
+            if "T" in stamp:
+                at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            else:
+                at = datetime.strptime(stamp, "%Y%m%d").replace(tzinfo=UTC)
+        except ValueError:
+            raise _ApiError(404) from None
+        near = self._instances(cal, stored.event, at - timedelta(days=2), at + timedelta(days=2))
+        for instance in near:
+            if instance["id"] == event_id:
+                return instance
+        raise _ApiError(404)
 
     def _list(self, owner: str, cal: str, params: dict[str, list[str]]) -> dict[str, Any]:
         flat = {k: v[-1] for k, v in params.items()}
@@ -800,11 +939,20 @@ class FakeCalendar:
         self, cal: str, since: int, params: dict[str, list[str]]
     ) -> list[dict[str, Any]]:
         types = set(params.get("eventTypes", []))
-        return [
-            s.event
-            for s in self.calendars[cal].values()
-            if s.seq > since and (not types or s.event.get("eventType", "default") in types)
-        ]
+        single = bool(_bool_param(params, "singleEvents"))
+        out: list[dict[str, Any]] = []
+        for stored in list(self.calendars[cal].values()):
+            event = stored.event
+            if stored.seq <= since or (types and event.get("eventType", "default") not in types):
+                continue
+            deleted = self._deleted_series.get((cal, event["id"]))
+            if single and event.get("recurrence"):
+                out += self._instances(cal, event, None, None)
+            elif single and event.get("status") == "cancelled" and deleted is not None:
+                out += [_cancelled_instance(i) for i in self._instances(cal, deleted, None, None)]
+            else:
+                out.append(event)
+        return out
 
     def _full_listing(self, cal: str, params: dict[str, list[str]]) -> list[dict[str, Any]]:
         flat = {k: v[-1] for k, v in params.items()}
@@ -823,9 +971,15 @@ class FakeCalendar:
             raise _ApiError(400, "invalid", "Invalid value for orderBy")
         if "q" in flat or "privateExtendedProperty" in flat or "sharedExtendedProperty" in flat:
             raise _ApiError(400, "invalidParameter", "this fake does not search")
+        single = bool(_bool_param(params, "singleEvents"))
+        listed: list[dict[str, Any]] = []
+        for stored in list(self.calendars[cal].values()):
+            if single and stored.event.get("recurrence"):
+                listed += self._instances(cal, stored.event, time_min, time_max)
+            else:
+                listed.append(stored.event)
         out = []
-        for stored in self.calendars[cal].values():
-            event = stored.event
+        for event in listed:
             cancelled = event.get("status") == "cancelled"
             if cancelled and not show_deleted:
                 continue

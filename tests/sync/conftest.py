@@ -47,7 +47,9 @@ class CountingStore(SqliteStore):
 class RecordingQueue(TaskQueue):
     """Dedupes by name like Cloud Tasks; remembers every attempt."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FixedClock | None = None) -> None:
+        #: With a clock, a schedule more than 720 h ahead is refused as Cloud Tasks does.
+        self.clock = clock
         self.tasks: dict[str, Task] = {}
         self.attempts: list[Task] = []
         self.fail_next = 0
@@ -59,6 +61,8 @@ class RecordingQueue(TaskQueue):
             if self.fail_next > 0:
                 self.fail_next -= 1
                 raise ConnectionError("queue unavailable")
+            if self.clock is not None:
+                task.check_schedule(self.clock.now())
             if task.name in self.tasks:
                 return False
             self.tasks[task.name] = task
@@ -131,7 +135,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         )
         db = CountingStore(settings.sqlite_path)
         services = make_services(settings, clock, db)
-        queue = RecordingQueue()
+        queue = RecordingQueue(clock)
         provider = FakeProvider(fake)
         vars(services)["tasks"] = queue
         vars(services)["credentials"] = provider

@@ -7,8 +7,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from google.auth import exceptions as auth_exceptions
@@ -358,3 +359,101 @@ def test_fake_counts_calls_per_method_and_owner(fake: FakeCalendar) -> None:
     assert fake.count("events.list") == 1
     assert fake.count("events.get", owner=ALICE) == 1
     assert fake.count() == 2
+
+
+# ---------------------------------------------------------------- recurring events in the fake
+
+
+def _weekly_series(fake: FakeCalendar, *, rule: str = "RRULE:FREQ=WEEKLY") -> dict[str, Any]:
+    start = datetime(2026, 3, 11, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+    return fake.put_event(
+        ALICE,
+        timed_event(
+            "weekly1",
+            start,
+            summary="Team sync",
+            attendees=(ALICE, "sam@example.com"),
+            recurrence=[rule],
+        ),
+    )
+
+
+def _all_items(fake: FakeCalendar, token: str, **params: str) -> list[dict[str, Any]]:
+    path = "/calendar/v3/calendars/primary/events"
+    status, body = _raw(fake, path, token, maxResults="2500", **params)
+    assert status == 200, body
+    items: list[dict[str, Any]] = list(body["items"])
+    while "nextPageToken" in body:
+        status, body = _raw(
+            fake, path, token, maxResults="2500", pageToken=body["nextPageToken"], **params
+        )
+        items += body["items"]
+    return items
+
+
+def test_fake_expands_an_endless_series_for_years_without_time_max(fake: FakeCalendar) -> None:
+    token = fake.access_token_for(ALICE)
+    _weekly_series(fake)
+    items = _all_items(fake, token, singleEvents="true", timeMin="2026-03-10T00:00:00Z")
+    assert len(items) > 52 * 4  # an endless weekly series runs on for years
+    first = items[0]
+    assert first["id"] == "weekly1_20260311T130000Z"
+    assert first["recurringEventId"] == "weekly1"
+    assert first["originalStartTime"] == first["start"]
+    assert "recurrence" not in first
+    # Wall-clock time stays 09:00 New York across the November DST change.
+    hours = {datetime.fromisoformat(e["start"]["dateTime"]).hour for e in items}
+    assert hours == {9}
+    assert len({e["id"] for e in items}) == len(items)
+
+
+def test_fake_bounds_the_expansion_by_time_min_and_time_max(fake: FakeCalendar) -> None:
+    token = fake.access_token_for(ALICE)
+    _weekly_series(fake)
+    items = _all_items(
+        fake,
+        token,
+        singleEvents="true",
+        timeMin="2026-03-10T00:00:00Z",
+        timeMax="2026-06-08T00:00:00Z",  # 90 days
+    )
+    assert len(items) == 13
+    # Without singleEvents the series itself is listed, once.
+    (series,) = _all_items(fake, token, timeMin="2026-03-10T00:00:00Z")
+    assert series["id"] == "weekly1" and series["recurrence"] == ["RRULE:FREQ=WEEKLY"]
+
+
+def test_fake_series_exceptions_deletions_and_incremental_listings(fake: FakeCalendar) -> None:
+    token = fake.access_token_for(ALICE)
+    _weekly_series(fake, rule="RRULE:FREQ=WEEKLY;COUNT=10")
+    full = _all_items(fake, token, singleEvents="true", timeMin="2026-03-10T00:00:00Z")
+    assert len(full) == 10
+    _, body = _raw(fake, "/calendar/v3/calendars/primary/events", token, singleEvents="true")
+    sync = body["nextSyncToken"]
+    # One moved instance and one deleted instance replace the expanded ones.
+    moved = {**full[1], "summary": "Team sync (moved)"}
+    fake.put_event(ALICE, moved)
+    fake.delete_event(ALICE, full[2]["id"])
+    after = _all_items(fake, token, singleEvents="true", timeMin="2026-03-10T00:00:00Z")
+    by_id = {e["id"]: e for e in after}
+    assert sorted(by_id) == sorted(e["id"] for e in full if e["id"] != full[2]["id"])
+    assert by_id[full[1]["id"]]["summary"] == "Team sync (moved)"
+    changes = _all_items(fake, token, singleEvents="true", syncToken=sync)
+    assert {e["id"]: e.get("status") for e in changes} == {
+        full[1]["id"]: "confirmed",
+        full[2]["id"]: "cancelled",
+    }
+    # events.get answers an instance id.
+    status, got = _raw(fake, f"/calendar/v3/calendars/primary/events/{full[3]['id']}", token)
+    assert status == 200 and got["recurringEventId"] == "weekly1"
+    # A change to the series lists every instance; deleting it cancels every one.
+    _, body = _raw(fake, "/calendar/v3/calendars/primary/events", token, singleEvents="true")
+    sync = body["nextSyncToken"]
+    series = next(e for e in fake.events(ALICE) if e["id"] == "weekly1")
+    fake.put_event(ALICE, {**series, "summary": "Team sync v2"})
+    changes = _all_items(fake, token, singleEvents="true", syncToken=sync)
+    assert len(changes) == 8 and {e["summary"] for e in changes} == {"Team sync v2"}
+    fake.delete_event(ALICE, "weekly1")
+    changes = _all_items(fake, token, singleEvents="true", syncToken=sync)
+    cancelled = [e for e in changes if e["status"] == "cancelled"]
+    assert len(cancelled) >= 8 and all(e["recurringEventId"] == "weekly1" for e in cancelled)

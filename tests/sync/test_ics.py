@@ -335,3 +335,36 @@ def test_many_instances_page_like_the_api(tmp_path: Path) -> None:
     assert len(first.events) == 2500 and first.next_page_token and not first.next_sync_token
     events = list_all(source, "primary")
     assert len(events) > 2500 and len({e["id"] for e in events}) == len(events)
+
+
+def test_an_endless_series_is_listed_to_the_horizon_and_incremental_listings_agree(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cal.ics"
+    path.write_bytes(
+        ics(
+            vevent(
+                "weekly",
+                "DTSTART:20260311T150000Z",
+                "DTEND:20260311T153000Z",
+                "RRULE:FREQ=WEEKLY",
+            )
+        )
+    )
+    source = IcsCalendarSource(
+        path, self_email="you@example.com", clock=FixedClock(TUESDAY), horizon=timedelta(days=45)
+    )
+    full = list_all(source, "primary", time_min=TUESDAY, time_max=TUESDAY + timedelta(days=90))
+    # The source's own horizon (the setting) bounds the listing, day-aligned.
+    assert len(full) == 7
+    starts = [datetime.fromisoformat(e["start"]["dateTime"]) for e in full]
+    assert max(starts) < TUESDAY + timedelta(days=45)
+    token = source.list_events("primary", time_min=TUESDAY, time_max=TUESDAY + timedelta(days=90))
+    assert token.next_sync_token is not None
+    # The incremental listing covers the same window: nothing "new" or "gone".
+    assert source.list_events("primary", sync_token=token.next_sync_token).events == []
+    # A shorter time_max narrows a full listing further.
+    short = list_all(source, "primary", time_min=TUESDAY, time_max=TUESDAY + timedelta(days=16))
+    assert len(short) == 3
+    with pytest.raises(ValueError, match="time_max"):
+        source.list_events("primary", sync_token=token.next_sync_token, time_max=TUESDAY)

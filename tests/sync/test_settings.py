@@ -49,3 +49,13 @@ def test_overrides() -> None:
 def test_malformed_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings({name: value})
+
+
+def test_the_sync_horizon_is_one_setting_long_enough_for_every_lead_time() -> None:
+    assert load_settings({}).sync_horizon == timedelta(days=90)
+    assert load_settings({"PREP_SYNC_HORIZON_DAYS": "120"}).sync_horizon == timedelta(days=120)
+    # 30 days of lead time + 2 days of prep-task horizon + the weekly re-listing.
+    assert load_settings({"PREP_SYNC_HORIZON_DAYS": "39"}).sync_horizon == timedelta(days=39)
+    for bad in ("38", "367", "soon"):
+        with pytest.raises(SettingsError, match="PREP_SYNC_HORIZON_DAYS"):
+            load_settings({"PREP_SYNC_HORIZON_DAYS": bad})

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from functions.calendar.mapping import meeting_from_event
 from functions.calendar.writer import PREP_MARKER_KEY, PREP_MARKER_VALUE
 from functions.domain.meetings import EventStatus
+from functions.domain.planning import plan_meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import ConnectionState
 from functions.prep.queueing import PREP_PATH, prep_task
@@ -361,3 +363,106 @@ def test_changed_description_keeps_state_but_gets_the_new_version(world: World) 
     assert dataclasses.replace(after, description="", version="") == dataclasses.replace(
         before, prep_state=PrepState.NOTIFIED, description="", version=""
     )
+
+
+# ---------------------------------------------------------------- the stored horizon
+
+
+def _endless_weekly(world: World, summary: str = "Team sync") -> None:
+    world.fake.put_event(
+        ALICE,
+        timed_event(
+            "weekly1",
+            NOW + timedelta(days=1),
+            summary=summary,
+            attendees=(ALICE, "sam@example.com"),
+            recurrence=["RRULE:FREQ=WEEKLY"],
+        ),
+    )
+
+
+def _stored_starts(world: World) -> list[datetime]:
+    return sorted(
+        m.start
+        for m in world.db.list_meetings(
+            "alice", start_from=NOW - timedelta(days=2), start_before=NOW + timedelta(days=3650)
+        )
+        if m.status is not EventStatus.CANCELLED
+    )
+
+
+def test_an_endless_series_is_stored_and_planned_only_to_the_horizon(world: World) -> None:
+    world.add_user("alice", ALICE)
+    _endless_weekly(world)
+    result = sync(world)
+    assert result["full"] is True
+    # 90 days of a weekly series: 13 meetings, not the years Calendar would list.
+    starts = _stored_starts(world)
+    assert len(starts) == 13
+    assert max(starts) < NOW + timedelta(days=90)
+    listed = [c.params for c in world.fake.calls if c.method == "events.list"]
+    assert listed[-1]["timeMax"] == "2026-06-08T14:00:00Z"
+
+
+def test_incremental_changes_update_stored_meetings_but_store_none_beyond_the_horizon(
+    world: World,
+) -> None:
+    world.add_user("alice", ALICE)
+    _endless_weekly(world)
+    sync(world)
+    world.clock.advance(timedelta(hours=1))
+    world.fake.now = world.clock.now()
+    series = next(e for e in world.fake.events(ALICE) if e["id"] == "weekly1")
+    world.fake.put_event(ALICE, {**series, "summary": "Team sync (new agenda)"})
+    result = sync(world)
+    # Calendar listed the edited series for years; only the stored 13 were updated.
+    assert result["full"] is False
+    listed = result["events"]
+    assert isinstance(listed, int) and listed > 200
+    assert result["beyond_horizon"] == listed - 13
+    stored = world.db.list_meetings(
+        "alice", start_from=NOW, start_before=NOW + timedelta(days=3650)
+    )
+    assert len(stored) == 13 and {m.title for m in stored} == {"Team sync (new agenda)"}
+
+
+def test_a_weekly_full_listing_stores_meetings_as_they_enter_the_horizon(world: World) -> None:
+    world.add_user("alice", ALICE)
+    _endless_weekly(world)
+    sync(world)
+    fulls = []
+    for _ in range(7 * 4):  # a week of syncs, every six hours
+        world.clock.advance(timedelta(hours=6))
+        world.fake.now = world.clock.now()
+        fulls.append(sync(world)["full"])
+    # Incremental in between (nothing changed), then one full listing re-windows.
+    assert fulls == [False] * 27 + [True]
+    starts = _stored_starts(world)
+    assert len(starts) == 14
+    assert max(starts) < world.clock.now() + timedelta(days=90)
+    state = world.db.get_sync_state("alice", "primary")
+    assert state is not None and state.last_full_sync_at == world.clock.now()
+
+
+def test_a_meeting_stored_beyond_the_horizon_is_not_cancelled_by_a_full_listing(
+    world: World,
+) -> None:
+    world.add_user("alice", ALICE)
+    far = timed_event("far1", NOW + timedelta(days=120), attendees=(ALICE, "sam@example.com"))
+    world.fake.put_event(ALICE, far)
+    sync(world)
+    assert world.db.get_meeting("alice", "far1") is None
+    # The sidebar stores it when the user opens it; the next full listing cannot see it.
+    seed_far = world.fake.events(ALICE)[0]
+    meeting = plan_meeting(
+        meeting_from_event(seed_far, user_id="alice", calendar_id="primary"),
+        None,
+        user=world.user("alice"),
+        classifier=world.services.classifier,
+        now=NOW,
+    )
+    world.db.upsert_meetings([meeting])
+    world.fake.invalidate_sync_tokens()
+    assert sync(world)["resynced"] is True
+    stored = world.db.get_meeting("alice", "far1")
+    assert stored is not None and stored.status is not EventStatus.CANCELLED

@@ -1,10 +1,11 @@
 """The production task queue: the real google-cloud-tasks client against gcloud-tasks-emulator.
 
 The emulator proves the request shape (name, URL, method, headers, body, OIDC
-settings, schedule time) and that delivery waits for schedule_time. It cannot
-prove deduplication (it accepts duplicate names) nor that an OIDC token is
-sent (it sends none): ALREADY_EXISTS is tested with a stubbed client raising
-the error the real API returns, and the OIDC token is verified on the
+settings, schedule time) and that delivery waits for schedule_time. It accepts
+anything else, so the tests talk to it through `tests/support/strict_tasks.py`,
+a gRPC front that refuses what Cloud Tasks refuses (a schedule past 720 h, a
+dispatch deadline outside 15 s - 30 min, a reused task name). It cannot prove
+that an OIDC token is sent (it sends none): the OIDC token is verified on the
 receiving side by `task_endpoint` tests against the local queue.
 """
 
@@ -25,8 +26,9 @@ from google.cloud import tasks_v2
 
 from functions.config import Settings, SettingsError
 from functions.tasks.cloud_tasks import CloudTasksQueue
-from functions.tasks.port import Task, task_name
+from functions.tasks.port import ScheduleTooFar, Task, task_name
 from tests.support.loopback import serve_loopback
+from tests.support.strict_tasks import StrictFront, strict_front
 from tests.support.tasks_emulator import TasksEmulator, tasks_emulator
 
 PROJECT, LOCATION, QUEUE = "prep-test", "europe-west1", "sync"
@@ -57,14 +59,20 @@ class Receiver:
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[TasksEmulator]:
-    with tasks_emulator() as running:
-        client = running.client()
+def strict() -> Iterator[tuple[TasksEmulator, StrictFront]]:
+    with tasks_emulator() as running, strict_front(running) as (front, checks):
+        client = front.client()
         client.create_queue(
             parent=f"projects/{PROJECT}/locations/{LOCATION}",
             queue=tasks_v2.Queue(name=f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}"),
         )
-        yield running
+        yield front, checks
+
+
+@pytest.fixture
+def emulator(strict: tuple[TasksEmulator, StrictFront]) -> TasksEmulator:
+    """The emulator behind the strict front: what the adapter under test talks to."""
+    return strict[0]
 
 
 @pytest.fixture
@@ -155,6 +163,43 @@ def test_an_unscheduled_task_is_delivered(emulator: TasksEmulator, receiver: Rec
     assert (got.path, json.loads(got.body)) == ("/tasks/generate", {"n": 1})
 
 
+def test_a_reused_task_name_is_already_exists_through_the_real_client(
+    emulator: TasksEmulator, receiver: Receiver
+) -> None:
+    queue = _queue(emulator.client(), receiver.url)
+    task = Task(QUEUE, task_name("prep", "user-4", "event-2", "v1"), "/tasks/prep", {"n": 4})
+    assert queue.enqueue(task) is True
+    assert queue.enqueue(task) is False  # the front answers ALREADY_EXISTS, as Google does
+    receiver.wait(1)
+    assert queue.enqueue(task) is False  # and still after the task ran
+
+
+def _raw_request(receiver: Receiver, name: str, **task: Any) -> dict[str, Any]:
+    request = _queue(object(), receiver.url).request_for(Task(QUEUE, name, "/tasks/prep", {}))
+    request["task"].update(task)
+    return request
+
+
+def test_the_strict_front_refuses_what_cloud_tasks_refuses(
+    strict: tuple[TasksEmulator, StrictFront], receiver: Receiver
+) -> None:
+    front, checks = strict
+    client = front.client()
+    far = datetime.now(UTC) + timedelta(hours=720, minutes=5)
+    with pytest.raises(exceptions.InvalidArgument, match="720h"):
+        client.create_task(request=_raw_request(receiver, "raw-far", schedule_time=far))
+    for deadline in (timedelta(seconds=10), timedelta(minutes=31)):
+        with pytest.raises(exceptions.InvalidArgument, match="15 seconds and 30 minutes"):
+            client.create_task(
+                request=_raw_request(receiver, "raw-deadline", dispatch_deadline=deadline)
+            )
+    near = datetime.now(UTC) + timedelta(days=29)
+    client.create_task(request=_raw_request(receiver, "raw-near", schedule_time=near))
+    assert ("INVALID_ARGUMENT", f"{_queue(object(), '').queue_path(QUEUE)}/tasks/raw-far") in (
+        checks.refused
+    )
+
+
 class _AlreadyExistsClient:
     """The real API's answer to a duplicate name, which the emulator never gives."""
 
@@ -185,6 +230,33 @@ def test_other_errors_propagate() -> None:
     with pytest.raises(exceptions.PermissionDenied):
         _queue(Refusing(), "https://prep.example.com").enqueue(
             Task(QUEUE, "t-1", "/tasks/sync", {})
+        )
+
+
+def test_a_schedule_past_720_hours_is_refused_before_any_call() -> None:
+    client = _AlreadyExistsClient()
+    queue = _queue(client, "https://prep.example.com")
+    far = datetime.now(UTC) + timedelta(days=30, minutes=5)
+    with pytest.raises(ScheduleTooFar):
+        queue.enqueue(Task(QUEUE, "t-far", "/tasks/prep", {}, schedule_at=far))
+    assert client.requests == []
+    near = datetime.now(UTC) + timedelta(days=29)
+    assert queue.enqueue(Task(QUEUE, "t-near", "/tasks/prep", {}, schedule_at=near)) is True
+
+
+@pytest.mark.parametrize("seconds", [14, 1801])
+def test_a_dispatch_deadline_cloud_tasks_refuses_is_refused_at_construction(
+    seconds: int,
+) -> None:
+    with pytest.raises(ValueError, match="15 seconds and 30 minutes"):
+        CloudTasksQueue(
+            _AlreadyExistsClient(),  # type: ignore[arg-type]
+            project=PROJECT,
+            location=LOCATION,
+            base_url="https://prep.example.com",
+            service_account_email=SA,
+            audience=AUDIENCE,
+            dispatch_deadline=timedelta(seconds=seconds),
         )
 
 

@@ -23,7 +23,7 @@ from functions.tasks.local_queue import (
     Outcome,
     RetryPolicy,
 )
-from functions.tasks.port import Task
+from functions.tasks.port import MAX_SCHEDULE_AHEAD, ScheduleTooFar, Task
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -128,6 +128,21 @@ def test_a_task_does_not_run_before_its_schedule(clock: FixedClock) -> None:
     clock.advance(timedelta(seconds=1))
     assert queue.run_due() == 1
     assert queue.outcome("later") is Outcome.SUCCEEDED
+
+
+def test_a_schedule_more_than_720_hours_ahead_is_refused_as_cloud_tasks_does(
+    clock: FixedClock,
+) -> None:
+    queue = _queue(Script(), clock)
+    assert timedelta(days=30) == MAX_SCHEDULE_AHEAD
+
+    with pytest.raises(ScheduleTooFar):
+        queue.enqueue(_task("far", at=T0 + timedelta(hours=720, seconds=1)))
+    assert queue.pending() == []
+    # Exactly at the limit is still accepted, and the limit follows the queue's clock.
+    assert queue.enqueue(_task("edge", at=T0 + timedelta(hours=720))) is True
+    clock.advance(timedelta(days=1))
+    assert queue.enqueue(_task("far", at=T0 + timedelta(hours=720, seconds=1))) is True
 
 
 def test_due_tasks_run_in_schedule_order(clock: FixedClock) -> None:
