@@ -65,6 +65,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.discovery import Conformance
 from tests.support.loopback import serve_loopback
 
 if TYPE_CHECKING:
@@ -136,6 +137,8 @@ _REASON_DOMAINS = {
     "requiredAccessLevel": "global",
     "forbiddenForNonOrganizer": "calendar",
 }
+
+_JSON = "application/json; charset=UTF-8"
 
 #: An injected status 0 closes the connection without answering.
 DROP_CONNECTION = 0
@@ -304,6 +307,8 @@ class FakeCalendar:
         self._injections: list[_Injection] = []
         self.calls: list[Call] = []
         self.base_url = ""
+        #: Every request and answer checked against calendar.v3's discovery document.
+        self.conformance = Conformance({API_PREFIX: "calendar.v3"})
 
     # ------------------------------------------------------------ addresses
     @property
@@ -1031,9 +1036,16 @@ def fake_calendar(fake: FakeCalendar | None = None) -> Iterator[FakeCalendar]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, payload, ctype = state.handle(
-                self.command, split.path, split.query, headers, body
+            api_method, problem = state.conformance.request(
+                self.command, split.path, split.query, body
             )
+            if problem is not None:
+                status, payload, ctype = 400, error_body(400, "badRequest", problem), _JSON
+            else:
+                status, payload, ctype = state.handle(
+                    self.command, split.path, split.query, headers, body
+                )
+                state.conformance.response(api_method, status, payload)
             if status == DROP_CONNECTION:
                 self.close_connection = True
                 return
@@ -1054,6 +1066,8 @@ def fake_calendar(fake: FakeCalendar | None = None) -> Iterator[FakeCalendar]:
     with serve_loopback(Handler, "fake-calendar") as url:
         state.base_url = url
         yield state
+    # Only on a clean exit: a failing test keeps its own error.
+    state.conformance.assert_clean()
 
 
 def timed_event(
