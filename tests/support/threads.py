@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 
 
-def run_together(work: Sequence[Callable[[], None]], *, timeout: float = 120) -> None:
+def run_together(work: Sequence[Callable[[], object]], *, timeout: float = 120) -> None:
     """Start each callable on its own thread; wait up to `timeout` s in all for every one."""
     errors: list[tuple[int, BaseException]] = []
     lock = threading.Lock()
 
-    def guarded(i: int, w: Callable[[], None]) -> Callable[[], None]:
+    def guarded(i: int, w: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
             try:
                 w()
