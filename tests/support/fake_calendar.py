@@ -26,6 +26,8 @@ and errors guides; OAuth 2.0 for web-server apps):
   unique, HTTPS address, token at most 256, `params.ttl` seconds, default
   604800; answers `api#channel` with `resourceId` and `expiration` in Unix
   milliseconds as a string), channels.stop (204; unknown channel 404).
+- events.delete (owner only; 404 unknown id, 410 `deleted` when deleted
+  before; a deleted event is then listed as cancelled).
 - Per-user access: every request needs a bearer token this server issued;
   `primary` is the token owner's calendar, another user's calendar is 404,
   `self` flags are computed for the caller. A token issued with explicit
@@ -150,6 +152,7 @@ _DISCOVERY_METHODS = {
     "events.list": ("events", "list"),
     "events.get": ("events", "get"),
     "events.insert": ("events", "insert"),
+    "events.delete": ("events", "delete"),
     "events.watch": ("events", "watch"),
     "channels.stop": ("channels", "stop"),
     "freebusy.query": ("freebusy", "query"),
@@ -577,6 +580,8 @@ class FakeCalendar:
                 return "events.watch", parts[1], ""
             if len(parts) == 4 and method == "GET":
                 return "events.get", parts[1], parts[3]
+            if len(parts) == 4 and method == "DELETE":
+                return "events.delete", parts[1], parts[3]
         return "unknown", "", ""
 
     def _owner(self, headers: Mapping[str, str]) -> str | None:
@@ -629,6 +634,9 @@ class FakeCalendar:
             return self._insert(owner, self._calendar_for(owner, calendar_id), body)
         if api_method == "freebusy.query":
             return self._free_busy(owner, body)
+        if api_method == "events.delete":
+            self._delete(owner, self._calendar_for(owner, calendar_id), event_id)
+            return None
         raise _ApiError(404)
 
     def _insert(self, owner: str, cal: str, body: bytes) -> dict[str, Any]:
@@ -661,6 +669,19 @@ class FakeCalendar:
         event["creator"] = {"email": owner}
         stored = self.put_event(cal, event)
         return self._for_caller(stored, owner)
+
+    def _delete(self, owner: str, cal: str, event_id: str) -> None:
+        """events.delete: the owner's calendar only; 404 unknown, 410 deleted before."""
+        if cal != owner:
+            raise _ApiError(
+                403, "requiredAccessLevel", "You need to have writer access to this calendar."
+            )
+        stored = self.calendars[cal].get(event_id)
+        if stored is None:
+            raise _ApiError(404)
+        if stored.event.get("status") == "cancelled":
+            raise _ApiError(410, "deleted", "Resource has been deleted")
+        self.delete_event(cal, event_id)
 
     def _free_busy(self, owner: str, body: bytes) -> dict[str, Any]:
         try:
@@ -1059,6 +1080,7 @@ def fake_calendar(fake: FakeCalendar | None = None) -> Iterator[FakeCalendar]:
 
         do_GET = _serve
         do_POST = _serve
+        do_DELETE = _serve
 
         def log_message(self, format: str, *args: object) -> None:
             return
