@@ -199,3 +199,9 @@ def test_conformance_ignores_paths_outside_its_apis() -> None:
     c = Conformance({"/calendar/v3/": "calendar.v3"})
     assert c.request("POST", "/token", "", b"grant_type=x") == (None, None)
     assert c.violations == [] and c.checked == []
+
+
+def test_a_disabled_checker_checks_and_records_nothing() -> None:
+    c = Conformance({"/calendar/v3/": "calendar.v3"}, enabled=False)
+    assert c.request("GET", LIST, "expand=yes", b"") == (None, None)
+    assert c.violations == [] and c.checked == []
