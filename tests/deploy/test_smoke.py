@@ -306,3 +306,45 @@ def test_the_command_refuses_a_local_configuration(
     assert main(["smoke", "--user-id", OPERATOR_ID]) == 2
     assert "smoke runs against a deployed project" in capsys.readouterr().err
     assert main(["smoke", "--user-id", " "]) == 2
+
+
+def test_the_production_wiring_names_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown operator, or no operator login, stops before anything is created."""
+    from tests.notify.factories import make_services, make_user
+
+    services = make_services(tmp_path)
+    with pytest.raises(StepFailed, match="connect from the sidebar first"):
+        DeployedTarget.from_services(services, "nobody", "https://addon.example.com")
+    services.store.put_user(make_user())
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "absent.json"))
+    with pytest.raises(StepFailed, match=r"no operator credentials .*docs/deployment\.md"):
+        DeployedTarget.from_services(services, make_user().user_id, "https://addon.example.com")
+
+
+def test_the_sidebar_probe_is_refused_by_the_real_add_on_endpoint(tmp_path: Path) -> None:
+    """The unsigned request the smoke sends gets the add-on's own 401, over HTTP."""
+    import threading
+
+    import flask
+    from werkzeug.serving import make_server
+
+    import main
+    from deploy.smoke import probe_addon
+    from functions.services import set_services
+    from tests.notify.factories import make_services
+
+    app = flask.Flask("addon-under-test")
+    app.add_url_rule("/addon", "addon", lambda: main.addon(flask.request), methods=["POST"])
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    set_services(make_services(tmp_path))
+    thread.start()
+    try:
+        status, _ = probe_addon(f"http://127.0.0.1:{server.server_port}/addon")
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        set_services(None)
+    assert status == 401

@@ -205,3 +205,70 @@ def test_a_disabled_checker_checks_and_records_nothing() -> None:
     c = Conformance({"/calendar/v3/": "calendar.v3"}, enabled=False)
     assert c.request("GET", LIST, "expand=yes", b"") == (None, None)
     assert c.violations == [] and c.checked == []
+
+
+def test_every_method_the_adapters_call_is_checked_and_conforms() -> None:
+    """Each googleapiclient call the product makes, once, through the checking fakes."""
+    from email.message import EmailMessage
+
+    from google.oauth2.credentials import Credentials
+
+    from functions.calendar.google_api import GoogleCalendarWriter
+    from functions.notify.gmail import GmailSender
+    from functions.notify.google_chat import ChatAppSender
+
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    with fake_calendar() as calendar, fake_google_apis() as google:
+        grant = calendar.add_user(ALICE)
+        source = GoogleCalendarWriter(
+            calendar.credentials(grant), api_endpoint=calendar.api_endpoint
+        )
+        page = source.list_events("primary", time_min=start - timedelta(days=1))
+        assert page.next_sync_token is not None
+        source.list_events("primary", sync_token=page.next_sync_token)
+        created = source.insert_event(
+            "primary",
+            {
+                "summary": "Prep",
+                "start": {"dateTime": start.isoformat()},
+                "end": {"dateTime": (start + timedelta(minutes=30)).isoformat()},
+                "extendedProperties": {"private": {"prep": "1"}},
+            },
+        )
+        source.get_event("primary", created["id"])
+        source.busy_periods("primary", time_min=start, time_max=start + timedelta(hours=1))
+        channel = source.watch(
+            "primary",
+            channel_id="chan-1",
+            address="https://prep.example.com/calendar/webhook",
+            token="t" * 40,
+            ttl=timedelta(days=7),
+        )
+        source.stop_channel(channel.channel_id, channel.resource_id)
+        source.delete_event("primary", created["id"])
+
+        google.add_dm("u1")
+        mail = EmailMessage()
+        mail["To"], mail["Subject"] = ALICE, "Prep"
+        mail.set_content("ready")
+        GmailSender(lambda _u: Credentials(token="u"), api_endpoint=google.url).send("u1", mail)
+        ChatAppSender(lambda: Credentials(token="app"), api_endpoint=google.url).send_direct(
+            "u1", {"text": "ready"}, request_id="r1"
+        )
+    # Both fakes exited cleanly: no violations. And every method was checked, both ways.
+    methods = set(calendar.conformance.checked + google.conformance.checked)
+    assert {m for m in methods if "->" not in m} == {
+        "calendar.events.list",
+        "calendar.events.insert",
+        "calendar.events.get",
+        "calendar.freebusy.query",
+        "calendar.events.watch",
+        "calendar.channels.stop",
+        "calendar.events.delete",
+        "gmail.users.messages.send",
+        "chat.spaces.findDirectMessage",
+        "chat.spaces.messages.create",
+    }
+    assert {m.split(" -> ")[0] for m in methods if "->" in m} == {
+        m for m in methods if "->" not in m
+    }
