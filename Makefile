@@ -8,8 +8,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8080
+# gcloud-tasks-emulator lives in a venv of its own (it needs an older protobuf).
+TASKS_EMULATOR_VENV ?= .venv-tasks-emulator
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest tasks-emulator bench clean
 
 run: $(VENV)/.run-installed
 	$(PY) main.py serve --port $(PORT)
@@ -23,7 +25,7 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(PY) -m mypy
 
-pytest: $(VENV)/.dev-installed node_modules/.installed
+pytest: $(VENV)/.dev-installed node_modules/.installed $(TASKS_EMULATOR_VENV)/.installed
 	sh tests/browser/ensure_chromium.sh
 	$(PY) -m pytest
 
@@ -38,6 +40,14 @@ $(VENV)/.run-installed: requirements.txt | $(VENV)/bin/python
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
+
+tasks-emulator: $(TASKS_EMULATOR_VENV)/.installed
+
+# No --clear: an existing venv is brought to the pins in place.
+$(TASKS_EMULATOR_VENV)/.installed: requirements-tasks-emulator.txt
+	$(PYTHON) -m venv $(TASKS_EMULATOR_VENV)
+	$(TASKS_EMULATOR_VENV)/bin/python -m pip install --quiet -r requirements-tasks-emulator.txt
+	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

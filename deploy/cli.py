@@ -1,4 +1,4 @@
-"""`main.py deploy`, `check-config`, `rewrap-credentials` and `delete-user`.
+"""`main.py deploy`, `check-config`, `rewrap-credentials`, `delete-user` and `smoke`.
 
 Registered into `functions.cli`'s parser like the other command groups. Bad
 input (a malformed deploy.env, a missing value) exits 2 with one line on
@@ -92,6 +92,24 @@ def add_deploy_commands(sub: argparse._SubParsersAction[Any]) -> None:
     delete.add_argument("--user-id", required=True, help="the user's Google account id (sub)")
     delete.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
     _config_flag(delete, default_file=False)
+
+    smoke = sub.add_parser(
+        "smoke",
+        help="check a deployed project end to end as its operator, then clean up",
+        description=(
+            "Creates a test event on the operator's calendar, waits for the sync, checks the "
+            "add-on endpoint, generates prep with the real model, fetches the signed URL, sends "
+            "one Gmail and one Chat message, and deletes what it made (docs/deployment.md)."
+        ),
+    )
+    smoke.add_argument(
+        "--user-id", required=True, help="the operator's Google account id (sub), connected"
+    )
+    smoke.add_argument("--addon-url", help="the add-on endpoint (default: PREP_ADDON_AUDIENCE)")
+    smoke.add_argument(
+        "--wait", type=float, default=600.0, help="seconds to wait for the sync and the model"
+    )
+    _config_flag(smoke, default_file=False)
 
 
 def _config_flag(parser: argparse.ArgumentParser, *, default_file: bool = True) -> None:
@@ -226,9 +244,34 @@ def delete_user_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def smoke_command(args: argparse.Namespace) -> int:
+    from deploy.inputs import InputError
+    from deploy.smoke import DeployedTarget, Smoke, StepFailed
+    from functions.config import SettingsError
+    from functions.services import Services
+
+    if not args.user_id.strip():
+        return _fail("smoke", "--user-id must not be empty")
+    try:
+        settings = _settings_for(args)
+    except (_Usage, InputError, SettingsError) as exc:
+        return _fail("smoke", str(exc))
+    if settings.is_local:
+        return _fail("smoke", "smoke runs against a deployed project: pass --config deploy.env")
+    services = Services(settings)
+    try:
+        target = DeployedTarget.from_services(
+            services, args.user_id.strip(), args.addon_url or settings.addon_audience
+        )
+    except StepFailed as exc:
+        return _fail("smoke", str(exc), status=1)
+    return Smoke(target, sys.stdout, wait_seconds=args.wait).run()
+
+
 DEPLOY_COMMANDS: dict[str, Command] = {
     "deploy": deploy_command,
     "check-config": check_config_command,
     "rewrap-credentials": rewrap_credentials_command,
     "delete-user": delete_user_command,
+    "smoke": smoke_command,
 }

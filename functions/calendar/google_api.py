@@ -276,7 +276,7 @@ def _instant(raw: Any) -> datetime:
 
 
 class GoogleCalendarWriter(GoogleCalendarSource, CalendarWriter):
-    """The user's own calendars with write access: freeBusy.query and events.insert.
+    """The user's own calendars with write access: freeBusy.query, events.insert and .delete.
 
     Built per sidebar click from the add-on's `userOAuthToken`, which carries
     the write scopes only once the user granted them.
@@ -320,3 +320,17 @@ class GoogleCalendarWriter(GoogleCalendarSource, CalendarWriter):
         if not isinstance(got, Mapping):
             raise CalendarUnavailable("events.insert answered with no JSON object")
         return got
+
+    def delete_event(self, calendar_id: str, event_id: str) -> None:
+        """Delete an event (the smoke test's own); one that is gone already counts as deleted.
+
+        Calendar answers 404 for an unknown id and 410 for one deleted before.
+        """
+        try:
+            self._execute(
+                lambda s: s.events().delete(
+                    calendarId=calendar_id, eventId=event_id, sendUpdates="none"
+                )
+            )
+        except (EventNotFound, SyncTokenExpired):
+            return

@@ -20,7 +20,13 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from functions.auth.id_tokens import CertSource, HttpCerts, IdTokenVerifier, TokenRejected
+from functions.auth.id_tokens import (
+    CertSource,
+    HttpCerts,
+    IdTokenVerifier,
+    TokenRejected,
+    VerifiedToken,
+)
 
 if TYPE_CHECKING:
     from functions.services import Services
@@ -65,16 +71,19 @@ class ChatVerifier:
             chat_certs=certs,
         )
 
-    def verify(self, token: str | None) -> None:
-        """Return quietly for a genuine Chat request; raise `TokenRejected` otherwise."""
+    def verify(self, token: str | None) -> VerifiedToken:
+        """The checked claims of a genuine Chat request; raise `TokenRejected` otherwise.
+
+        What comes back is what was verified (issuer, audience, Chat's account), so
+        a caller or a test can see which variant let the request in.
+        """
         if not token:
             raise TokenRejected("missing bearer token")
         if self.kind is ChatAudience.ENDPOINT_URL:
-            self._id_tokens.verify(token, audience=self.audience, emails={CHAT_ISSUER})
-            return
-        self._verify_project_jwt(token)
+            return self._id_tokens.verify(token, audience=self.audience, emails={CHAT_ISSUER})
+        return self._verify_project_jwt(token)
 
-    def _verify_project_jwt(self, token: str) -> None:
+    def _verify_project_jwt(self, token: str) -> VerifiedToken:
         from google.auth import exceptions as gexc
         from google.auth import jwt
 
@@ -91,6 +100,14 @@ class ChatVerifier:
             raise TokenRejected(f"invalid token: {type(exc).__name__}") from None
         if claims.get("iss") != CHAT_ISSUER:
             raise TokenRejected("unexpected issuer")
+        email = claims.get("email")
+        return VerifiedToken(
+            subject=str(claims.get("sub") or ""),
+            email=email if isinstance(email, str) else None,
+            audience=self.audience,
+            issuer=CHAT_ISSUER,
+            claims=dict(claims),
+        )
 
     def _certs_for(self, token: str) -> Mapping[str, str]:
         """Chat's keys, refetched once when the token names a key we have not seen (rotation)."""

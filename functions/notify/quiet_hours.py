@@ -10,7 +10,11 @@ instant, and twice a year that is not a plain conversion:
 - fall back: the end may occur twice (02:30 CEST, then 02:30 CET). The
   first time the wall clock shows it ends the night; but if the clock has
   gone back into the window (02:10 CET, second pass), the wall clock says
-  "quiet" again and the second 02:30 ends it.
+  "quiet" again and the second 02:30 ends it. Likewise a window ending at
+  02:00 that is entered at 02:59 CEST ends at 02:00 CET a second later, when
+  the clocks go back, not at 02:00 the next day; and when the clocks go back
+  into the allowed part of the day (from 02:59 CEST to 02:00 CET with a
+  window 02:01-01:59), that moment ends the night.
 """
 
 from __future__ import annotations
@@ -57,6 +61,21 @@ def first_instant_at(
     return hi.replace(microsecond=0)
 
 
+def _clocks_go_back_between(start: datetime, end: datetime, zone: ZoneInfo) -> datetime | None:
+    """The instant in (start, end] at which `zone` turns its clocks back, if it does."""
+    before, after = start.astimezone(zone).utcoffset(), end.astimezone(zone).utcoffset()
+    if before is None or after is None or after >= before:
+        return None
+    lo, hi = start, end
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(zone).utcoffset() == before:
+            lo = mid
+        else:
+            hi = mid
+    return hi.replace(microsecond=0)
+
+
 def quiet_until(now: datetime, quiet: QuietHours | None, time_zone: str) -> datetime | None:
     """None if a message may go out at `now`; otherwise the instant the quiet window ends."""
     if quiet is None:
@@ -69,8 +88,18 @@ def quiet_until(now: datetime, quiet: QuietHours | None, time_zone: str) -> date
         local = at.astimezone(zone)
         if not quiet.contains(local.time()):
             return None if at == now else at
-        # Inside the window: it ends today if its end is still ahead on the clock,
-        # otherwise (the evening part of a window that wraps midnight) tomorrow.
-        day = local.date() if local.time() < quiet.end else local.date() + timedelta(days=1)
-        at = first_instant_at(day, quiet.end, zone, later_than=at)
+        # Inside the window: it ends today if today's end is still ahead, otherwise (the
+        # evening part of a window that wraps midnight) tomorrow. "Ahead" is judged by the
+        # instant, not the wall clock: in the first pass of a repeated hour the clock may
+        # already show a later time than the end while the end's second pass is to come.
+        until = first_instant_at(local.date(), quiet.end, zone, later_than=at)
+        if until <= at:
+            until = first_instant_at(
+                local.date() + timedelta(days=1), quiet.end, zone, later_than=at
+            )
+        # Clocks going back can land outside the window before its end comes round.
+        back = _clocks_go_back_between(at, until, zone)
+        if back is not None and not quiet.contains(back.astimezone(zone).time()):
+            until = back
+        at = until
     return at

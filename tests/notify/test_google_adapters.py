@@ -185,6 +185,9 @@ def test_chat_refuses_a_malformed_card_and_we_do_not_retry_it(fake: FakeGoogle) 
     with pytest.raises(PermanentDeliveryError) as caught:
         chat(fake).send_direct(USER_ID, body, request_id="r")
     assert caught.value.problem == problems.CHAT_REJECTED
+    assert fake.conformance.take() == [
+        "Message.cardsV2[0].card.sections[0].widgets[0]: unknown property 'notAWidget'"
+    ]
 
 
 def test_chat_app_credentials_are_built_once(fake: FakeGoogle) -> None:

@@ -26,6 +26,8 @@ and errors guides; OAuth 2.0 for web-server apps):
   unique, HTTPS address, token at most 256, `params.ttl` seconds, default
   604800; answers `api#channel` with `resourceId` and `expiration` in Unix
   milliseconds as a string), channels.stop (204; unknown channel 404).
+- events.delete (owner only; 404 unknown id, 410 `deleted` when deleted
+  before; a deleted event is then listed as cancelled).
 - Per-user access: every request needs a bearer token this server issued;
   `primary` is the token owner's calendar, another user's calendar is 404,
   `self` flags are computed for the caller. A token issued with explicit
@@ -76,6 +78,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
+from tests.support.discovery import Conformance
 from tests.support.loopback import serve_loopback
 
 if TYPE_CHECKING:
@@ -151,6 +154,8 @@ _REASON_DOMAINS = {
     "forbiddenForNonOrganizer": "calendar",
 }
 
+_JSON = "application/json; charset=UTF-8"
+
 #: An injected status 0 closes the connection without answering.
 DROP_CONNECTION = 0
 
@@ -161,6 +166,7 @@ _DISCOVERY_METHODS = {
     "events.list": ("events", "list"),
     "events.get": ("events", "get"),
     "events.insert": ("events", "insert"),
+    "events.delete": ("events", "delete"),
     "events.watch": ("events", "watch"),
     "channels.stop": ("channels", "stop"),
     "freebusy.query": ("freebusy", "query"),
@@ -397,6 +403,8 @@ class FakeCalendar:
         self._injections: list[_Injection] = []
         self.calls: list[Call] = []
         self.base_url = ""
+        #: Every request and answer checked against calendar.v3's discovery document.
+        self.conformance = Conformance({API_PREFIX: "calendar.v3"})
 
     # ------------------------------------------------------------ addresses
     @property
@@ -671,6 +679,8 @@ class FakeCalendar:
                 return "events.watch", parts[1], ""
             if len(parts) == 4 and method == "GET":
                 return "events.get", parts[1], parts[3]
+            if len(parts) == 4 and method == "DELETE":
+                return "events.delete", parts[1], parts[3]
         return "unknown", "", ""
 
     def _owner(self, headers: Mapping[str, str]) -> str | None:
@@ -723,6 +733,9 @@ class FakeCalendar:
             return self._insert(owner, self._calendar_for(owner, calendar_id), body)
         if api_method == "freebusy.query":
             return self._free_busy(owner, body)
+        if api_method == "events.delete":
+            self._delete(owner, self._calendar_for(owner, calendar_id), event_id)
+            return None
         raise _ApiError(404)
 
     def _insert(self, owner: str, cal: str, body: bytes) -> dict[str, Any]:
@@ -755,6 +768,19 @@ class FakeCalendar:
         event["creator"] = {"email": owner}
         stored = self.put_event(cal, event)
         return self._for_caller(stored, owner)
+
+    def _delete(self, owner: str, cal: str, event_id: str) -> None:
+        """events.delete: the owner's calendar only; 404 unknown, 410 deleted before."""
+        if cal != owner:
+            raise _ApiError(
+                403, "requiredAccessLevel", "You need to have writer access to this calendar."
+            )
+        stored = self.calendars[cal].get(event_id)
+        if stored is None:
+            raise _ApiError(404)
+        if stored.event.get("status") == "cancelled":
+            raise _ApiError(410, "deleted", "Resource has been deleted")
+        self.delete_event(cal, event_id)
 
     def _free_busy(self, owner: str, body: bytes) -> dict[str, Any]:
         try:
@@ -1185,9 +1211,16 @@ def fake_calendar(fake: FakeCalendar | None = None) -> Iterator[FakeCalendar]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, payload, ctype = state.handle(
-                self.command, split.path, split.query, headers, body
+            api_method, problem = state.conformance.request(
+                self.command, split.path, split.query, body
             )
+            if problem is not None:
+                status, payload, ctype = 400, error_body(400, "badRequest", problem), _JSON
+            else:
+                status, payload, ctype = state.handle(
+                    self.command, split.path, split.query, headers, body
+                )
+                state.conformance.response(api_method, status, payload)
             if status == DROP_CONNECTION:
                 self.close_connection = True
                 return
@@ -1201,6 +1234,7 @@ def fake_calendar(fake: FakeCalendar | None = None) -> Iterator[FakeCalendar]:
 
         do_GET = _serve
         do_POST = _serve
+        do_DELETE = _serve
 
         def log_message(self, format: str, *args: object) -> None:
             return
@@ -1208,6 +1242,8 @@ def fake_calendar(fake: FakeCalendar | None = None) -> Iterator[FakeCalendar]:
     with serve_loopback(Handler, "fake-calendar") as url:
         state.base_url = url
         yield state
+    # Only on a clean exit: a failing test keeps its own error.
+    state.conformance.assert_clean()
 
 
 def timed_event(

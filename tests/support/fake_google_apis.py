@@ -35,6 +35,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.support.discovery import Conformance, Method
 from tests.support.loopback import serve_loopback
 
 GMAIL_SEND = "gmail.send"
@@ -88,6 +89,10 @@ class FakeGoogle:
     _by_request: dict[tuple[str, str], ChatPost] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    #: Every request and answer checked against the gmail.v1 and chat.v1 discovery documents.
+    conformance: Conformance = field(
+        default_factory=lambda: Conformance({"/gmail/v1/": "gmail.v1", "/v1/": "chat.v1"})
+    )
 
     def add_dm(self, user_id: str) -> str:
         space = f"spaces/dm-{user_id}"
@@ -180,8 +185,25 @@ def _make_handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
+        _api_method: Method | None = None
+        _raw_body = b""
+
+        def _nonconforming(self) -> bool:
+            """Read the request and answer 400 if the discovery document does not allow it."""
+            length = int(self.headers.get("Content-Length") or 0)
+            self._raw_body = self.rfile.read(length) if length else b""
+            url = urllib.parse.urlsplit(self.path)
+            self._api_method, problem = fake.conformance.request(
+                self.command, url.path, url.query, self._raw_body
+            )
+            if problem is not None:
+                self._error(400, "badRequest", problem)
+                return True
+            return False
+
         def _send(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()
+            fake.conformance.response(self._api_method, status, data)
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))
@@ -192,10 +214,8 @@ def _make_handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
             self._send(status, error_body(status, reason, message))
 
         def _json_body(self) -> Any:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
             try:
-                return json.loads(raw or b"{}")
+                return json.loads(self._raw_body or b"{}")
             except ValueError:
                 return None
 
@@ -204,6 +224,8 @@ def _make_handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
             return value if value.startswith("Bearer ") and len(value) > 7 else None
 
         def do_GET(self) -> None:
+            if self._nonconforming():
+                return
             url = urllib.parse.urlsplit(self.path)
             auth = self._authorization()
             if url.path == "/v1/spaces:findDirectMessage":
@@ -226,6 +248,8 @@ def _make_handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
             self._error(404, "notFound", "no such method")
 
         def do_POST(self) -> None:
+            if self._nonconforming():
+                return
             url = urllib.parse.urlsplit(self.path)
             parts = url.path.strip("/").split("/")
             auth = self._authorization()
@@ -307,3 +331,5 @@ def fake_google_apis() -> Iterator[FakeGoogle]:
     with serve_loopback(_make_handler(fake), "fake-google-apis") as url:
         fake.url = f"{url}/"
         yield fake
+    # Only on a clean exit: a failing test keeps its own error.
+    fake.conformance.assert_clean()

@@ -2,7 +2,10 @@
 
 The emulator (PyPI, 0.6.2) needs protobuf<5 and an older google-cloud-tasks,
 which conflict with this project's pins, so it lives in `.venv-tasks-emulator/`
-(created on first use with the exact versions below) and runs as a
+(override with TASKS_EMULATOR_VENV), installed from `requirements-tasks-emulator.txt`
+by `make tasks-emulator`, a prerequisite of `make pytest`. This helper only uses
+that venv: it never installs anything at test time, and fails with the command
+to run if the venv is missing or holds another emulator version. It runs as a
 subprocess; the tests talk to it with this project's own google-cloud-tasks
 client over an insecure gRPC channel, as `local-stand-ins.md` describes.
 
@@ -14,11 +17,10 @@ header, back off between retries (it retries every 0.1 s), get or delete tasks.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
+import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,57 +31,34 @@ if TYPE_CHECKING:
     from google.cloud.tasks_v2 import CloudTasksClient
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV = ROOT / ".venv-tasks-emulator"
-#: The whole resolved set (pip freeze, Python 3.11, November 2026): reproducible installs.
-PINS = (
-    "certifi==2026.10.19.post1",
-    "cffi==2.1.1",
-    "charset-normalizer==3.5.3",
-    "cryptography==50.0.2",
-    "gcloud-tasks-emulator==0.6.2",
-    "google-api-core==2.30.3",
-    "google-auth==2.63.0",
-    "google-cloud-tasks==2.23.0",
-    "googleapis-common-protos==1.75.0",
-    "grpc-google-iam-v1==0.14.4",
-    "grpcio==1.85.3",
-    "grpcio-status==1.62.3",
-    "idna==3.20",
-    "proto-plus==1.28.2",
-    "protobuf==4.25.9",
-    "pyasn1==0.6.5",
-    "pyasn1_modules==0.4.2",
-    "pycparser==3.12",
-    "PyYAML==6.0.4",
-    "requests==2.34.2",
-    "typing_extensions==4.16.0",
-    "urllib3==2.8.0",
-)
-_STAMP = VENV / ".pins"
+REQUIREMENTS = ROOT / "requirements-tasks-emulator.txt"
 
 
-def ensure_venv() -> Path:
-    """The emulator's executable, installing the pinned venv once (serialised by a lock)."""
-    exe = VENV / "bin" / "gcloud-tasks-emulator"
-    wanted = "\n".join(PINS)
-    ROOT.joinpath(".local").mkdir(exist_ok=True)
-    with open(ROOT / ".local" / "tasks-emulator.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if exe.exists() and _STAMP.exists() and _STAMP.read_text() == wanted:
-            return exe
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-        result = subprocess.run(
-            [str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", *PINS],
-            capture_output=True,
-            text=True,
-            check=False,
+def venv() -> Path:
+    return Path(os.environ.get("TASKS_EMULATOR_VENV") or ROOT / ".venv-tasks-emulator")
+
+
+def pinned_version(requirements: Path = REQUIREMENTS) -> str:
+    """The emulator version `requirements-tasks-emulator.txt` pins."""
+    found = re.search(r"^gcloud-tasks-emulator==(\S+)$", requirements.read_text(), re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"{requirements.name} does not pin gcloud-tasks-emulator")
+    return found.group(1)
+
+
+def ensure_venv(where: Path | None = None) -> Path:
+    """The emulator's executable, or a RuntimeError naming the command that installs it."""
+    root = where or venv()
+    exe = root / "bin" / "gcloud-tasks-emulator"
+    version = pinned_version()
+    installed = list(
+        root.glob(f"lib/python*/site-packages/gcloud_tasks_emulator-{version}.dist-info")
+    )
+    if not exe.exists() or not installed:
+        raise RuntimeError(
+            f"gcloud-tasks-emulator {version} is not installed in {root}: "
+            "run `make tasks-emulator` (make pytest does it first)"
         )
-        if result.returncode != 0:
-            raise RuntimeError(
-                "could not install gcloud-tasks-emulator into .venv-tasks-emulator:\n"
-                + result.stderr[-2000:]
-            )
-        _STAMP.write_text(wanted)
     return exe
 
 

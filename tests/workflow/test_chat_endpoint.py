@@ -80,7 +80,14 @@ def test_endpoint_url_audience_accepts_chats_id_token(
     google_certs: CertServer, chat_certs: CertServer
 ) -> None:
     v = verifier(ChatAudience.ENDPOINT_URL, google_certs, chat_certs)
-    v.verify(url_token(google_certs))
+    got = v.verify(url_token(google_certs))
+    assert (got.issuer, got.audience, got.email, got.subject) == (
+        "https://accounts.google.com",
+        ENDPOINT,
+        CHAT_ISSUER,
+        "chat",
+    )
+    assert got.claims["email_verified"] is True
 
 
 @pytest.mark.parametrize(
@@ -105,7 +112,14 @@ def test_project_number_audience_accepts_chats_own_jwt(
     google_certs: CertServer, chat_certs: CertServer
 ) -> None:
     v = verifier(ChatAudience.PROJECT_NUMBER, google_certs, chat_certs)
-    v.verify(project_token(chat_certs))
+    got = v.verify(project_token(chat_certs))
+    assert (got.issuer, got.audience, got.email, got.subject) == (
+        CHAT_ISSUER,
+        PROJECT_NUMBER,
+        None,
+        "chat",
+    )
+    assert got.claims["aud"] == PROJECT_NUMBER
 
 
 @pytest.mark.parametrize(
