@@ -161,13 +161,24 @@ def check_config_command(args: argparse.Namespace) -> int:
     targets = (args.function,) if args.function else ENTRY_POINTS
     if args.function and args.function not in ENTRY_POINTS:
         return _fail("check-config", f"--function must be one of {', '.join(ENTRY_POINTS)}")
+    from functions.domain.meeting_types import ConfigError, load_rules
+
     try:
         settings = check_environment(os.environ, targets)
-    except SettingsError as exc:
+        # Every function classifies meetings with this file; a mistake in it would
+        # otherwise surface as the first request's error card.
+        rules = load_rules(settings.meeting_types_path)
+    except (SettingsError, ConfigError) as exc:
         return _fail("check-config", str(exc))
     print(
         json.dumps(
-            {"status": "ok", "mode": settings.mode.value, "functions": list(targets)},
+            {
+                "status": "ok",
+                "mode": settings.mode.value,
+                "functions": list(targets),
+                "meeting_types": rules.source,
+                "meeting_type_count": len(rules.type_names),
+            },
             ensure_ascii=False,
         )
     )
