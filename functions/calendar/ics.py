@@ -644,6 +644,8 @@ def _vet(component: Any, uid: str, hi: datetime) -> tuple[str, str] | None:
     if not isinstance(start, date):
         return "bad_dtstart", "no DTSTART"
     for rule in _as_list(component.get("RRULE")):
+        if not rule:
+            continue  # "RRULE:" with nothing after it: no recurrence, as the expander reads it
         shape = _rule_shape(rule)
         if isinstance(shape, str):
             return "bad_rrule", shape

@@ -193,3 +193,33 @@ def test_a_broken_override_leaves_its_series_standing(tmp_path: Path) -> None:
     events = list_all(source, "primary")
     assert len(events) == 3  # Mar 9, 16, 23 (Mar 2 ended before the window)
     assert [(s.uid, s.reason) for s in source.skipped] == [("weekly", "bad_dtstart")]
+
+
+def test_an_empty_rrule_is_no_recurrence(tmp_path: Path) -> None:
+    """`RRULE:` with no value (as in a public German holidays feed) used to drop the event."""
+    source = source_for(
+        tmp_path,
+        calendar(vevent("holiday", "DTSTART;VALUE=DATE:20260312", "RRULE:", "SUMMARY:Holiday")),
+    )
+    assert [e["start"] for e in list_all(source, "primary")] == [{"date": "2026-03-12"}]
+    assert source.skipped == ()
+
+
+PUBLIC = Path(__file__).parent / "calendars" / "icalendar"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("issue_165_missing_event.ics", "no_uid"),
+        ("issue_1081_invalid_rrule_freq.ics", "bad_rrule"),
+        ("broken_dtstart.ics", "bad_dtstart"),
+    ],
+)
+def test_public_broken_calendars_are_reported_not_dropped(
+    tmp_path: Path, name: str, reason: str
+) -> None:
+    """Calendars from icalendar's own test suite: each one's single event is named."""
+    source = source_for(tmp_path, (PUBLIC / name).read_bytes())
+    assert list_all(source, "primary") == []
+    assert [s.reason for s in source.skipped] == [reason]
