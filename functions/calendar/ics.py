@@ -649,14 +649,14 @@ def _vet(component: Any, uid: str, hi: datetime) -> tuple[str, str] | None:
         shape = _rule_shape(rule)
         if isinstance(shape, str):
             return "bad_rrule", shape
-        freq, period, per_period, count = shape
+        freq, period, per_period, count, candidates = shape
         per_day = per_period * max(86_400 / period, 1)
         if per_day > MAX_PER_DAY:
             return "recurs_more_than_hourly", f"FREQ={freq} repeats ~{per_day:,.0f} times a day"
         first = _first(start)
-        steps = max((hi - first).total_seconds(), 0.0) / period * per_period
+        steps = max((hi - first).total_seconds(), 0.0) / period * candidates
         if count is not None:
-            steps = min(steps, count)
+            steps = min(steps, count * candidates / per_period)
         if steps > MAX_EXPANSION_STEPS:
             return (
                 "too_many_steps",
@@ -671,8 +671,18 @@ def _first(start: date) -> datetime:
     return first if first.tzinfo is not None else first.replace(tzinfo=UTC)
 
 
-def _rule_shape(rule: Any) -> tuple[str, float, int, int | None] | str:
-    """(FREQ, seconds per period, instances per period, COUNT) or what is wrong."""
+_DAYS_PER_PERIOD = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}
+_DAY_PARTS = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYSETPOS")
+
+
+def _rule_shape(rule: Any) -> tuple[str, float, int, int | None, int] | str:
+    """(FREQ, seconds per period, instances per period, COUNT, candidates per period)
+    or what is wrong.
+
+    Instances: at most one per selected day times the BYHOUR x BYMINUTE x
+    BYSECOND combinations. Candidates: what dateutil looks at per period, every
+    day of it when a day-level BYxxx part is present (the expansion's cost).
+    """
 
     def values(key: str) -> list[Any]:
         got = rule.get(key) if hasattr(rule, "get") else None
@@ -689,7 +699,8 @@ def _rule_shape(rule: Any) -> tuple[str, float, int, int | None] | str:
     per_period = 1
     for key in ("BYHOUR", "BYMINUTE", "BYSECOND"):
         per_period *= max(len(values(key)), 1)
-    return freq, float(_FREQ_SECONDS[freq] * interval), per_period, count
+    days = _DAYS_PER_PERIOD.get(freq, 1) if any(values(k) for k in _DAY_PARTS) else 1
+    return freq, float(_FREQ_SECONDS[freq] * interval), per_period, count, per_period * days
 
 
 def _rate(component: Any) -> float:
@@ -702,16 +713,22 @@ def _rate(component: Any) -> float:
     return rate
 
 
+def _summary_of(components: Sequence[Any]) -> str:
+    return next((_text(c, "SUMMARY") for c in components if _text(c, "SUMMARY")), "")
+
+
 def _expand(
     calendar: Any, lo: datetime, hi: datetime, tz: str
 ) -> tuple[list[Any], list[SkippedEvent]]:
     """Every instance between lo and hi, series by series, within the caps.
 
-    Each series (one UID: its master and its overrides) is expanded on its
-    own, so one bad series is reported by name instead of silently taking
-    nothing or everything with it. Its size is estimated from its rule
-    first: a dense series is expanded only as far as its cap reaches, and a
-    series that would take the file past its cap is not expanded at all.
+    Each series (one UID: its master and its overrides) is vetted on its
+    own, so a bad one is reported by name instead of silently taking nothing
+    or everything with it. Its size is estimated from its rule first: a dense
+    series is expanded alone and only as far as its cap reaches, a series that
+    would take the file past its cap is not expanded at all, and the rest go
+    through the expander in one call (retried one series at a time, to name
+    the culprit, if that call fails).
     """
     import icalendar
     import recurring_ical_events
@@ -744,63 +761,69 @@ def _expand(
         detail = f"the file already gave {MAX_OCCURRENCES_PER_FILE:,} instances"
         return SkippedEvent(uid, summary, "file_limit", detail)
 
-    # One-off events expand to themselves: one call for all of them (an export of
-    # years holds thousands); a failure there falls back to one call per event.
-    single = [
-        cs[0]
-        for uid, cs in series.items()
-        if uid not in refused
-        and len(cs) == 1
-        and not any(cs[0].get(k) is not None for k in ("RRULE", "RDATE", "RECURRENCE-ID"))
-    ]
-    out: list[Any] = []
-    if single:
-        try:
-            out = expand(single, hi)
-        except _EXPANSION_ERRORS:
-            out = []
-        else:
-            refused.update(_text(c, "UID").strip() for c in single)
-    if len(out) > MAX_OCCURRENCES_PER_FILE:
-        out.sort(key=lambda c: _instant(c.decoded("DTSTART"), tz))
-        skipped.extend(
-            file_limit(_text(c, "UID"), _text(c, "SUMMARY")) for c in out[MAX_OCCURRENCES_PER_FILE:]
-        )
-        out = out[:MAX_OCCURRENCES_PER_FILE]
+    def by_start(components: list[Any]) -> list[Any]:
+        return sorted(components, key=lambda c: _instant(c.decoded("DTSTART"), tz))
+
+    # Plan: how far each series is expanded. A light series (most of them) goes
+    # into one batch call with the others; a dense one alone, and only as far
+    # as its cap reaches. The file's cap is charged with the estimates first.
+    light: list[str] = []
+    dense: dict[str, datetime] = {}
+    budget = MAX_OCCURRENCES_PER_FILE
     for uid, components in series.items():
         if uid in refused:
             continue
-        summary = next((_text(c, "SUMMARY") for c in components if _text(c, "SUMMARY")), "")
         master = next((c for c in components if c.get("RECURRENCE-ID") is None), components[0])
         rate = _rate(master)
-        until = hi
-        if rate > 0:
-            begin = max(lo, _first(master.decoded("DTSTART")))
-            expected = rate * max((hi - begin).total_seconds(), 0.0) + len(components)
-            if len(out) + min(expected, MAX_OCCURRENCES_PER_SERIES) > MAX_OCCURRENCES_PER_FILE:
-                skipped.append(file_limit(uid, summary))
-                continue
-            if expected > MAX_OCCURRENCES_PER_SERIES:
-                # Expand only as far as the cap reaches; the rest is never computed.
-                until = min(hi, begin + timedelta(seconds=MAX_OCCURRENCES_PER_SERIES / rate))
-        try:
-            found = expand(components, until)
-        except _EXPANSION_ERRORS as exc:
-            skipped.append(SkippedEvent(uid, summary, "bad_recurrence", type(exc).__name__))
+        begin = max(lo, _first(master.decoded("DTSTART")))
+        expected = rate * max((hi - begin).total_seconds(), 0.0) + len(components)
+        expected = min(expected, MAX_OCCURRENCES_PER_SERIES)
+        if expected > budget:
+            skipped.append(file_limit(uid, _summary_of(components)))
             continue
-        if until < hi or len(found) > MAX_OCCURRENCES_PER_SERIES:
-            found.sort(key=lambda c: _instant(c.decoded("DTSTART"), tz))
-            found = found[:MAX_OCCURRENCES_PER_SERIES]
-            last = _instant(found[-1].decoded("DTSTART"), tz) if found else until
+        budget -= int(expected)
+        if rate and expected >= MAX_OCCURRENCES_PER_SERIES:
+            dense[uid] = min(hi, begin + timedelta(seconds=MAX_OCCURRENCES_PER_SERIES / rate))
+        else:
+            light.append(uid)
+    found: dict[str, list[Any]] = {}
+    try:
+        for component in expand([c for uid in light for c in series[uid]], hi):
+            found.setdefault(_text(component, "UID").strip(), []).append(component)
+    except _EXPANSION_ERRORS:
+        # Someone's series breaks the expander: find whose, one series at a time.
+        found.clear()
+        for uid in light:
+            try:
+                found[uid] = expand(series[uid], hi)
+            except _EXPANSION_ERRORS as exc:
+                summary = _summary_of(series[uid])
+                skipped.append(SkippedEvent(uid, summary, "bad_recurrence", type(exc).__name__))
+    for uid, until in dense.items():
+        try:
+            found[uid] = expand(series[uid], until)
+        except _EXPANSION_ERRORS as exc:
+            summary = _summary_of(series[uid])
+            skipped.append(SkippedEvent(uid, summary, "bad_recurrence", type(exc).__name__))
+    out: list[Any] = []
+    for uid, components in series.items():
+        instances = found.get(uid)
+        if not instances:
+            continue
+        if uid in dense or len(instances) > MAX_OCCURRENCES_PER_SERIES:
+            instances = by_start(instances)[:MAX_OCCURRENCES_PER_SERIES]
+            last = _instant(instances[-1].decoded("DTSTART"), tz)
             detail = (
                 f"at most {MAX_OCCURRENCES_PER_SERIES} instances per series: "
                 f"listed until {last.date().isoformat()}"
             )
-            skipped.append(SkippedEvent(uid, summary, "too_many_occurrences", detail))
-        if len(out) + len(found) > MAX_OCCURRENCES_PER_FILE:
-            skipped.append(file_limit(uid, summary))
+            skipped.append(
+                SkippedEvent(uid, _summary_of(components), "too_many_occurrences", detail)
+            )
+        if len(out) + len(instances) > MAX_OCCURRENCES_PER_FILE:
+            skipped.append(file_limit(uid, _summary_of(components)))
             continue
-        out.extend(found)
+        out.extend(instances)
     return out, skipped
 
 
