@@ -223,3 +223,41 @@ def test_public_broken_calendars_are_reported_not_dropped(
     source = source_for(tmp_path, (PUBLIC / name).read_bytes())
     assert list_all(source, "primary") == []
     assert [s.reason for s in source.skipped] == [reason]
+
+
+def test_a_rule_the_expander_cannot_read_is_named_and_the_rest_listed(tmp_path: Path) -> None:
+    """The light series share one expander call; a failure there is traced to its series."""
+    source = source_for(
+        tmp_path,
+        calendar(
+            vevent("ok-1", "DTSTART:20260311T150000Z", "DURATION:PT30M", "SUMMARY:One"),
+            vevent(
+                "typo",
+                "DTSTART:20260302T150000Z",
+                "DURATION:PT30M",
+                "RRULE:FREQ=WEEKLY;UNTL=20261023;BYDAY=TH",  # UNTIL misspelt (a real feed's)
+            ),
+            vevent("ok-2", "DTSTART:20260303T090000Z", "DURATION:PT30M", "RRULE:FREQ=WEEKLY"),
+        ),
+    )
+    events = list_all(source, "primary")
+    assert {e["iCalUID"] for e in events} == {"ok-1", "ok-2"}
+    assert [(s.uid, s.reason) for s in source.skipped] == [("typo", "bad_recurrence")]
+
+
+def test_day_level_parts_count_towards_the_expansion_cost(tmp_path: Path) -> None:
+    days = ",".join(str(d) for d in range(1, 367))
+    hours = ",".join(str(h) for h in range(24))
+    source = source_for(
+        tmp_path,
+        calendar(
+            vevent(
+                "every-hour-since-1970",
+                "DTSTART:19700101T000000Z",
+                "DURATION:PT5M",
+                f"RRULE:FREQ=YEARLY;BYYEARDAY={days};BYHOUR={hours}",
+            )
+        ),
+    )
+    assert list_all(source, "primary") == []
+    assert reasons(source) == {"every-hour-since-1970": "too_many_steps"}
