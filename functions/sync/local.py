@@ -239,7 +239,7 @@ def sync_local(
 def _summary(report: LocalImport, why: str) -> str:
     skipped = f", {report.skipped} skipped (see sync-local's report)" if report.skipped else ""
     return (
-        f"Calendar {Path(report.ics_path).name} ({why}): {report.events} events "
+        f"Calendar {Path(report.ics_path).name} ({why}): {report.events} events listed "
         f"({report.written} changed{skipped}), {report.prep_tasks_created} prep tasks queued; "
         f"owner {report.owner} ({report.owner_source}), time zone {report.time_zone}"
     )
