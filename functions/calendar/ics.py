@@ -205,10 +205,10 @@ def _instant(value: date | datetime, tz: str) -> datetime:
     return datetime.combine(value, time(0), ZoneInfo(tz))
 
 
-def _event_time(value: date | datetime, tz: str) -> dict[str, str]:
+def _event_time(value: date | datetime, tz: str, zone: str | None = None) -> dict[str, str]:
     if isinstance(value, datetime):
         aware = _as_aware(value, tz)
-        return {"dateTime": aware.isoformat(), "timeZone": _zone_name(aware, tz)}
+        return {"dateTime": aware.isoformat(), "timeZone": _zone_name(aware, zone or tz)}
     return {"date": value.isoformat()}
 
 
@@ -558,6 +558,10 @@ class IcsCalendarSource(CalendarSource):
         if weeks and not is_series and _instant(_shift(end_raw, shift), tz) <= now:
             shift += 1  # a one-off sample event already over: show next week's
         start, end, original = (_shift(v, shift) for v in (start_raw, end_raw, original_raw))
+        # A zone built from the file's VTIMEZONE has no IANA key: name it from its
+        # TZID (Outlook's "Pacific Standard Time" -> America/Los_Angeles) rather
+        # than claim the calendar's own zone for it.
+        zone = _iana(_param(component.get("DTSTART"), "TZID")) or tz
 
         base = _event_id(uid)
         event: dict[str, Any] = {
@@ -567,8 +571,8 @@ class IcsCalendarSource(CalendarSource):
             "summary": _text(component, "SUMMARY"),
             "description": _text(component, "DESCRIPTION"),
             "location": _text(component, "LOCATION"),
-            "start": _event_time(start, tz),
-            "end": _event_time(end, tz),
+            "start": _event_time(start, tz, zone),
+            "end": _event_time(end, tz, zone),
             "iCalUID": uid,
             "eventType": "default",
         }
@@ -581,7 +585,7 @@ class IcsCalendarSource(CalendarSource):
                 stamp = original.strftime("%Y%m%d")
             event["id"] = f"{base}_{stamp}"
             event["recurringEventId"] = base
-            event["originalStartTime"] = _event_time(original, tz)
+            event["originalStartTime"] = _event_time(original, tz, zone)
         organizer_email = _email(component.get("ORGANIZER"))
         if organizer_email:
             organizer: dict[str, Any] = {"email": organizer_email}

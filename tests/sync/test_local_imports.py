@@ -129,6 +129,9 @@ def test_an_outlook_export_with_windows_zones_and_no_owner_given(
     assert (team_sync.weekday(), team_sync.hour, team_sync.minute) == (0, 8, 0)  # 09:00 CET
     # Pacific Standard Time is PDT by March 12 (US DST began March 8): 08:30 = 15:30 UTC.
     assert found["Lukas / Dave"].start == datetime(2026, 3, 12, 15, 30, tzinfo=UTC)
+    # Each meeting keeps its own zone, named in IANA terms.
+    assert found["Lukas / Dave"].time_zone == "America/Los_Angeles"
+    assert found["Team Sync"].time_zone == "Europe/Berlin"
     assert found["Litware QBR"].meeting_type != "default"
     assert found["Team Sync"].meeting_type != "external"
 
