@@ -51,7 +51,11 @@ def process(tmp_path: Path) -> Iterator[Process]:
     opened: list[CountingStore] = []
 
     def start(
-        *, ics_path: Path = DEFAULT_ICS, email: str | None = None, now: datetime = TUESDAY
+        *,
+        ics_path: Path = DEFAULT_ICS,
+        email: str | None = None,
+        now: datetime = TUESDAY,
+        api: str | None = None,
     ) -> tuple[Services, RecordingQueue]:
         settings = Settings(
             mode=Mode.LOCAL,
@@ -60,6 +64,7 @@ def process(tmp_path: Path) -> Iterator[Process]:
             ics_path=ics_path,
             local_user_email=email or "you@example.com",
             local_user_email_set=email is not None,
+            calendar_api_endpoint=api,
         )
         db = CountingStore(settings.sqlite_path)
         opened.append(db)
@@ -206,6 +211,17 @@ def test_a_start_with_a_broken_file_still_queues_what_is_stored(
     sync_local(cli, create_prep_tasks=False)
     path.write_text("not a calendar any more")
     server, queue = process(ics_path=path)
+    assert sync_at_start(server) is None
+    assert queue.on_path(PREP_PATH)
+
+
+def test_a_start_that_syncs_through_an_api_still_queues_what_is_stored(
+    process: Process,
+) -> None:
+    """Locally with PREP_CALENDAR_API_ENDPOINT the start imports nothing, yet queues."""
+    cli, _ = process()
+    sync_local(cli, create_prep_tasks=False)
+    server, queue = process(api="http://127.0.0.1:9/calendar/v3/")
     assert sync_at_start(server) is None
     assert queue.on_path(PREP_PATH)
 
