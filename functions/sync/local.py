@@ -47,6 +47,8 @@ _log = logging.getLogger(__name__)
 
 #: The one user of the embedded default; the sidebar's local tokens name the same id.
 LOCAL_USER_ID = "local-user"
+#: Skipped events named one by one in an import report (the count is always whole).
+MAX_REPORTED_SKIPS = 200
 #: How often a running server looks for an import made by another process.
 WATCH_INTERVAL_SECONDS = 2.0
 _OVERRIDE = "set PREP_LOCAL_USER_EMAIL to your address to choose the owner yourself"
@@ -223,7 +225,9 @@ def sync_local(
     )
     # What the file held but the listing left out, with the reason (bombs, broken events).
     result.skipped += len(source.skipped)
-    result.skipped_events = [*(s.as_dict() for s in source.skipped), *result.skipped_events]
+    listed = [*(s.as_dict() for s in source.skipped), *result.skipped_events]
+    # A hostile file could name thousands; `skipped` keeps the true count.
+    result.skipped_events = listed[:MAX_REPORTED_SKIPS]
     log(
         _log,
         logging.INFO,

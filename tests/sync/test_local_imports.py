@@ -24,6 +24,7 @@ from functions.prep.queueing import PREP_PATH
 from functions.services import Services
 from functions.sync.local import (
     LOCAL_USER_ID,
+    MAX_REPORTED_SKIPS,
     ImportWatcher,
     active_ics_path,
     sync_at_start,
@@ -307,3 +308,21 @@ def test_the_watch_thread_imports_without_being_asked(tmp_path: Path, process: P
         assert "Contoso intro call" in meetings(server)
     finally:
         watcher.stop()
+
+
+def test_the_report_counts_every_skip_and_names_a_bounded_number(
+    tmp_path: Path, process: Process
+) -> None:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN"]
+    for i in range(MAX_REPORTED_SKIPS + 50):
+        lines += ["BEGIN:VEVENT", f"SUMMARY:no uid {i}", "DTSTART:20260311T100000Z", "END:VEVENT"]
+    lines += ["BEGIN:VEVENT", "UID:fine", "SUMMARY:Fine", "DTSTART:20260311T100000Z"]
+    lines += ["DURATION:PT30M", "END:VEVENT", "END:VCALENDAR"]
+    path = tmp_path / "many-broken.ics"
+    path.write_text("\r\n".join(lines) + "\r\n")
+    services, _ = process()
+    report = sync_local(services, path)
+    assert report.skipped == MAX_REPORTED_SKIPS + 50
+    assert len(report.skipped_events) == MAX_REPORTED_SKIPS
+    assert {e["reason"] for e in report.skipped_events} == {"no_uid"}
+    assert report.events == 1
