@@ -83,7 +83,7 @@ def report_wrong_type(call: Call) -> c.Json:
     if chosen == meeting.meeting_type:
         return c.notify(f"{rules.label_of(chosen)} is already its type; pick another.")
     shown = call.app.classifier.classify(
-        meeting, user_domain=call.user.domain, preferences=call.user.preferences
+        meeting, user_domain=call.user.domains, preferences=call.user.preferences
     )
     if shown.decided_by in RULE_DECISIONS:
         _record(call, meeting, FeedbackKind.WRONG_TYPE)

@@ -118,7 +118,7 @@ def refresh_home(call: Call) -> c.Json:
 
 def meeting_card(call: Call, meeting: Meeting) -> c.Json:
     classification = call.app.classifier.classify(
-        meeting, user_domain=call.user.domain, preferences=call.user.preferences
+        meeting, user_domain=call.user.domains, preferences=call.user.preferences
     )
     return views.event_card(
         call.view,

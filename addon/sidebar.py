@@ -138,6 +138,7 @@ def open_call(app: Sidebar, event: AddonEvent, who: Identity) -> Call:
             email=who.email,
             time_zone=zone or "UTC",
             locale=locale or "en-US",
+            workspace_domain=who.hosted_domain,
         )
         return Call(app, event, who, app.now(), user, user_stored=False)
     fresh = dataclasses.replace(
@@ -145,6 +146,7 @@ def open_call(app: Sidebar, event: AddonEvent, who: Identity) -> Call:
         email=who.email or stored.email,
         time_zone=zone or stored.time_zone,
         locale=locale or stored.locale,
+        workspace_domain=who.hosted_domain or stored.workspace_domain,
     )
     call = Call(app, event, who, app.now(), stored, user_stored=True)
     if fresh != stored:

@@ -19,6 +19,21 @@ from functions.config import Settings
 class Identity:
     user_id: str
     email: str
+    #: The `hd` claim: the Workspace (primary) domain of the account, "" for consumer
+    #: accounts. Colleagues there are internal even when the user's address is on a
+    #: secondary domain; it costs no scope and no API call.
+    hosted_domain: str = ""
+
+
+def _hosted_domain(value: object) -> str:
+    if not isinstance(value, str):
+        return ""
+    domain = value.strip().lower()
+    if not 3 <= len(domain) <= 253 or "." not in domain:
+        return ""
+    if not all(c.isalnum() or c in ".-" for c in domain):
+        return ""
+    return domain
 
 
 def verify_system_token(verifier: IdTokenVerifier, settings: Settings, token: str | None) -> None:
@@ -34,4 +49,8 @@ def verify_user_token(verifier: IdTokenVerifier, settings: Settings, token: str 
     verified = verifier.verify(token, audience=settings.oauth_client_id, emails=None)
     if len(verified.subject) > 255:
         raise TokenRejected("subject too long")
-    return Identity(user_id=verified.subject, email=verified.email or "")
+    return Identity(
+        user_id=verified.subject,
+        email=verified.email or "",
+        hosted_domain=_hosted_domain(verified.claims.get("hd")),
+    )

@@ -179,9 +179,14 @@ def check_config_command(args: argparse.Namespace) -> int:
     targets = (args.function,) if args.function else ENTRY_POINTS
     if args.function and args.function not in ENTRY_POINTS:
         return _fail("check-config", f"--function must be one of {', '.join(ENTRY_POINTS)}")
+    from functions.domain.meeting_types import ConfigError, load_rules
+
     try:
         settings = check_environment(os.environ, targets)
-    except SettingsError as exc:
+        # Every function classifies meetings with this file; a mistake in it would
+        # otherwise surface as the first request's error card.
+        rules = load_rules(settings.meeting_types_path)
+    except (SettingsError, ConfigError) as exc:
         return _fail("check-config", str(exc))
     from functions.materials.settings import model_warnings
 
@@ -196,6 +201,8 @@ def check_config_command(args: argparse.Namespace) -> int:
                 "mode": settings.mode.value,
                 "functions": list(targets),
                 "warnings": warnings,
+                "meeting_types": rules.source,
+                "meeting_type_count": len(rules.type_names),
             },
             ensure_ascii=False,
         )

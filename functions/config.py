@@ -94,6 +94,8 @@ class Settings:
     ics_path: Path = DEFAULT_ICS
     #: The local user's email: their attendee entries in the .ics are "you".
     local_user_email: str = "you@example.com"
+    #: PREP_LOCAL_USER_EMAIL was given; otherwise the owner is inferred from the .ics.
+    local_user_email_set: bool = False
     #: Calendar API base URL; None is Google's. Set locally, background sync uses the API.
     calendar_api_endpoint: str | None = None
     #: Where Google delivers push pings; push is off unless it is an https:// URL.
@@ -305,6 +307,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dwd_key_path=_optional_path(env, "PREP_DWD_KEY_FILE"),
         ics_path=_path(env, "PREP_ICS_PATH", DEFAULT_ICS),
         local_user_email=env.get("PREP_LOCAL_USER_EMAIL", "").strip() or "you@example.com",
+        local_user_email_set=bool(env.get("PREP_LOCAL_USER_EMAIL", "").strip()),
         calendar_api_endpoint=(
             _url(env, "PREP_CALENDAR_API_ENDPOINT", "")
             if env.get("PREP_CALENDAR_API_ENDPOINT", "").strip()

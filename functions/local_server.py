@@ -38,9 +38,11 @@ def serve(*, host: str, port: int) -> None:
 
     if isinstance(services.tasks, LocalTaskQueue):
         services.tasks.start()  # deliver queued and scheduled tasks in the background
-    from functions.sync.local import sync_at_start
+    from functions.sync.local import ImportWatcher, sync_at_start
 
     sync_at_start(services)  # the .ics calendar's meetings are there on the first page load
+    # `main.py sync-local --ics FILE` from another terminal shows up without a restart.
+    ImportWatcher(services).start()
     app = functions_framework.create_app(target="local", source=str(REPO_ROOT / "main.py"))
     log(_log, logging.INFO, "serving locally", url=f"http://{host}:{port}/", store="sqlite")
     print(f"Meeting prep is running on http://{host}:{port}/  (health: /healthz, Ctrl-C stops)")

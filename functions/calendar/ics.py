@@ -56,6 +56,32 @@ TOKEN_MAX_AGE = timedelta(days=28)
 #: A calendar export this large is almost certainly not what the user meant to load.
 MAX_ICS_BYTES = 32 * 1024 * 1024
 SAMPLE_WEEK_PROPERTY = "X-PREP-SAMPLE-WEEK"
+#: One series contributes at most this many instances to a listing (an hourly
+#: series over the ~90-day window would be ~2,200 "meetings"; a daily one is ~90);
+#: the rest are reported and never expanded.
+MAX_OCCURRENCES_PER_SERIES = 250
+#: A whole file contributes at most this many instances to a listing.
+MAX_OCCURRENCES_PER_FILE = 10_000
+#: Recurrence steps a series may cost to expand from its DTSTART to the window's
+#: end (dateutil walks every step, even those before the window): ~11 years of an
+#: hourly series. Beyond it, the series is refused before anything is expanded.
+MAX_EXPANSION_STEPS = 100_000
+#: Rules recurring more often than this per day are refused outright: no meeting
+#: repeats every minute, and FREQ=SECONDLY in a 200-byte file is a bomb.
+MAX_PER_DAY = 24
+_FREQ_SECONDS = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3600,
+    "DAILY": 86_400,
+    "WEEKLY": 7 * 86_400,
+    "MONTHLY": 28 * 86_400,
+    "YEARLY": 365 * 86_400,
+}
+#: Properties whose parse errors make an event unusable (icalendar keeps the
+#: raw text as vBroken and notes the error on the component).
+_EXPANSION_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+_VITAL = ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
 _CACHE_SIZE = 32
 
 _PARTSTAT = {
@@ -68,6 +94,29 @@ _PARTSTAT = {
 
 class IcsFileError(CalendarUnavailable):
     """The .ics file is missing, too large or not iCalendar; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedEvent:
+    """An event of the file that is not (or not wholly) in the listing, and why.
+
+    `reason` is a stable code (no_uid, bad_dtstart, bad_rrule, bad_exdate, ...,
+    recurs_more_than_hourly, too_many_steps, too_many_occurrences, file_limit,
+    bad_recurrence); `detail` says more for a person reading the import report.
+    """
+
+    uid: str
+    summary: str
+    reason: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "uid": self.uid,
+            "summary": self.summary[:120],
+            "reason": self.reason,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +206,10 @@ def _instant(value: date | datetime, tz: str) -> datetime:
     return datetime.combine(value, time(0), ZoneInfo(tz))
 
 
-def _event_time(value: date | datetime, tz: str) -> dict[str, str]:
+def _event_time(value: date | datetime, tz: str, zone: str | None = None) -> dict[str, str]:
     if isinstance(value, datetime):
         aware = _as_aware(value, tz)
-        return {"dateTime": aware.isoformat(), "timeZone": _zone_name(aware, tz)}
+        return {"dateTime": aware.isoformat(), "timeZone": _zone_name(aware, zone or tz)}
     return {"date": value.isoformat()}
 
 
@@ -188,6 +237,110 @@ def _text(component: Any, name: str) -> str:
     return str(value) if value is not None else ""
 
 
+@dataclass(frozen=True, slots=True)
+class CalendarFacts:
+    #: The address the file belongs to, or None when the file does not tell.
+    owner: str | None
+    #: How it was found: "X-WR-CALNAME", "most events (N of M with people)", or why not.
+    owner_source: str
+    time_zone: str
+    #: "X-WR-TIMEZONE", "TZID (N of M events)", "Windows zone ... (N of M events)", "default".
+    time_zone_source: str
+
+
+def _iana(name: str) -> str | None:
+    """An IANA zone for a TZID: itself, or a Windows name through CLDR's table."""
+    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+    name = name.strip().strip('"')
+    for candidate in (name, WINDOWS_TO_OLSON.get(name, "")):
+        if not candidate or candidate.startswith(("/", ".")):
+            continue
+        try:
+            ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        return candidate
+    return None
+
+
+def zone_of(calendar: Any) -> tuple[str | None, str]:
+    """The calendar's own zone and where it came from.
+
+    X-WR-TIMEZONE (Google, Apple) first; else the zone most events start in,
+    by their DTSTART's TZID, Windows names ("W. Europe Standard Time", as
+    Outlook writes them) mapped to IANA through the CLDR table icalendar
+    ships. UTC start times say nothing about the user and are not counted.
+    """
+    declared = _text(calendar, "X-WR-TIMEZONE").strip()
+    if declared and _iana(declared) == declared:
+        return declared, "X-WR-TIMEZONE"
+    counts: dict[str, int] = {}
+    raw_names: dict[str, str] = {}
+    events = 0
+    for component in calendar.walk("VEVENT"):
+        events += 1
+        tzid = _param(component.get("DTSTART"), "TZID")
+        zone = _iana(tzid) if tzid else None
+        if zone is None:
+            continue
+        counts[zone] = counts.get(zone, 0) + 1
+        raw_names.setdefault(zone, tzid.strip().strip('"'))
+    if not counts:
+        return None, "default"
+    zone = max(sorted(counts), key=lambda z: counts[z])
+    raw = raw_names[zone]
+    how = "TZID" if raw == zone else f"Windows zone {raw!r}"
+    return zone, f"{how} ({counts[zone]} of {events} events)"
+
+
+def _is_email(text: str) -> bool:
+    local, at, domain = text.partition("@")
+    return bool(at and local and "." in domain and not any(c.isspace() for c in text))
+
+
+def owner_of(calendar: Any) -> tuple[str | None, str]:
+    """Whose calendar this is: X-WR-CALNAME when it is an address (Google's exports
+    name the calendar after its owner), else the person on most events with people.
+
+    A tie at the top decides by who organises more, then says so: a file of
+    one-to-ones with a single colleague cannot tell the two apart.
+    """
+    name = _text(calendar, "X-WR-CALNAME").strip()
+    if _is_email(name):
+        return name.lower(), "X-WR-CALNAME"
+    seen: dict[str, int] = {}
+    organised: dict[str, int] = {}
+    uids: set[str] = set()
+    with_people = 0
+    for component in calendar.walk("VEVENT"):
+        uid = _text(component, "UID")
+        if uid and uid in uids:
+            continue  # a series' overrides are the same meeting
+        uids.add(uid)
+        organizer = _email(component.get("ORGANIZER")).lower()
+        people = {organizer} if _is_email(organizer) else set()
+        for prop in _as_list(component.get("ATTENDEE")):
+            email = _email(prop).lower()
+            if _is_email(email) and _param(prop, "CUTYPE").upper() not in ("ROOM", "RESOURCE"):
+                people.add(email)
+        if not people:
+            continue
+        with_people += 1
+        for person in people:
+            seen[person] = seen.get(person, 0) + 1
+        if organizer in people:
+            organised[organizer] = organised.get(organizer, 0) + 1
+    if not seen:
+        return None, "no event names its people"
+    ranked = sorted(seen, key=lambda p: (-seen[p], -organised.get(p, 0), p))
+    owner = ranked[0]
+    how = f"most events ({seen[owner]} of {with_people} with people)"
+    if len(ranked) > 1 and seen[ranked[1]] == seen[owner]:
+        how += f"; tied with {ranked[1]}"
+    return owner, how
+
+
 class IcsCalendarSource(CalendarSource):
     """One .ics file as the calendar of one local user (`self_email`)."""
 
@@ -212,6 +365,8 @@ class IcsCalendarSource(CalendarSource):
         self._default_tz = default_tz
         #: Listings computed (one per page request); for tests and reports.
         self.calls = 0
+        #: What the last listing left out, and why (the import report shows it).
+        self.skipped: tuple[SkippedEvent, ...] = ()
 
     # ------------------------------------------------------------------ port
     def list_events(
@@ -293,8 +448,20 @@ class IcsCalendarSource(CalendarSource):
         return int(offset)
 
     def time_zone(self) -> str:
-        """The calendar's own zone (X-WR-TIMEZONE), for a user who has none yet."""
+        """The calendar's own zone, for a user who has none yet (see `zone_of`)."""
         return self._calendar_zone(self._read())
+
+    def describe(self) -> CalendarFacts:
+        """Whose calendar this is and in which zone, read from the file (import report)."""
+        calendar = self._read()
+        zone, zone_source = zone_of(calendar)
+        owner, owner_source = owner_of(calendar)
+        return CalendarFacts(
+            owner=owner,
+            owner_source=owner_source,
+            time_zone=zone or self._default_tz,
+            time_zone_source=zone_source if zone else "default",
+        )
 
     # ------------------------------------------------------------------ parsing
     def _read(self) -> Any:
@@ -319,8 +486,6 @@ class IcsCalendarSource(CalendarSource):
     def _listing(
         self, window_start: datetime, now: datetime, time_max: datetime | None = None
     ) -> _Listing:
-        import recurring_ical_events
-
         calendar = self._read()
         tz = self._calendar_zone(calendar)
         weeks = self._sample_weeks(calendar, now)
@@ -337,15 +502,11 @@ class IcsCalendarSource(CalendarSource):
         # covers one-off events that roll forward by an extra week.
         lo = window_start - timedelta(weeks=weeks + 1)
         hi = window_end - timedelta(weeks=weeks - 1)
-        try:
-            occurrences = recurring_ical_events.of(calendar, skip_bad_series=True).between(lo, hi)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise IcsFileError(f"{self.path}: bad recurrence ({type(exc).__name__})") from None
+        occurrences, skipped = _expand(calendar, lo, hi, tz)
+        self.skipped = tuple(skipped)
         events: dict[str, dict[str, Any]] = {}
         for component in occurrences:
             uid = _text(component, "UID")
-            if not uid:
-                continue
             event = self._to_event(
                 component, uid, is_series=uid in recurring, tz=tz, weeks=weeks, now=now
             )
@@ -362,12 +523,7 @@ class IcsCalendarSource(CalendarSource):
         return _Listing(window_start, tuple(ordered))
 
     def _calendar_zone(self, calendar: Any) -> str:
-        name = _text(calendar, "X-WR-TIMEZONE") or self._default_tz
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            return self._default_tz
-        return name
+        return zone_of(calendar)[0] or self._default_tz
 
     @staticmethod
     def _sample_weeks(calendar: Any, now: datetime) -> int:
@@ -412,6 +568,10 @@ class IcsCalendarSource(CalendarSource):
         if weeks and not is_series and _instant(_shift(end_raw, shift), tz) <= now:
             shift += 1  # a one-off sample event already over: show next week's
         start, end, original = (_shift(v, shift) for v in (start_raw, end_raw, original_raw))
+        # A zone built from the file's VTIMEZONE has no IANA key: name it from its
+        # TZID (Outlook's "Pacific Standard Time" -> America/Los_Angeles) rather
+        # than claim the calendar's own zone for it.
+        zone = _iana(_param(component.get("DTSTART"), "TZID")) or tz
 
         base = _event_id(uid)
         event: dict[str, Any] = {
@@ -421,8 +581,8 @@ class IcsCalendarSource(CalendarSource):
             "summary": _text(component, "SUMMARY"),
             "description": _text(component, "DESCRIPTION"),
             "location": _text(component, "LOCATION"),
-            "start": _event_time(start, tz),
-            "end": _event_time(end, tz),
+            "start": _event_time(start, tz, zone),
+            "end": _event_time(end, tz, zone),
             "iCalUID": uid,
             "eventType": "default",
         }
@@ -435,7 +595,7 @@ class IcsCalendarSource(CalendarSource):
                 stamp = original.strftime("%Y%m%d")
             event["id"] = f"{base}_{stamp}"
             event["recurringEventId"] = base
-            event["originalStartTime"] = _event_time(original, tz)
+            event["originalStartTime"] = _event_time(original, tz, zone)
         organizer_email = _email(component.get("ORGANIZER"))
         if organizer_email:
             organizer: dict[str, Any] = {"email": organizer_email}
@@ -480,6 +640,205 @@ class IcsCalendarSource(CalendarSource):
             if email.lower() == self.self_email:
                 entry["self"] = True
             yield entry
+
+
+def _vet(component: Any, uid: str, hi: datetime) -> tuple[str, str] | None:
+    """Why this VEVENT cannot be listed (reason, detail), or None when it can.
+
+    Decided from the component alone, before anything is expanded, so a
+    hostile rule costs nothing: the expansion's cost is bounded here.
+    """
+    if not uid:
+        return "no_uid", "an event needs a UID to be tracked across imports"
+    errors = {str(name).upper(): str(msg) for name, msg in getattr(component, "errors", ())}
+    for name in _VITAL:
+        if name in errors:
+            return f"bad_{name.lower().replace('-', '_')}", errors[name][:200]
+    start = component.decoded("DTSTART", None)
+    if not isinstance(start, date):
+        return "bad_dtstart", "no DTSTART"
+    for rule in _as_list(component.get("RRULE")):
+        if not rule:
+            continue  # "RRULE:" with nothing after it: no recurrence, as the expander reads it
+        shape = _rule_shape(rule)
+        if isinstance(shape, str):
+            return "bad_rrule", shape
+        freq, period, per_period, count, candidates = shape
+        per_day = per_period * max(86_400 / period, 1)
+        if per_day > MAX_PER_DAY:
+            return "recurs_more_than_hourly", f"FREQ={freq} repeats ~{per_day:,.0f} times a day"
+        first = _first(start)
+        steps = max((hi - first).total_seconds(), 0.0) / period * candidates
+        if count is not None:
+            steps = min(steps, count * candidates / per_period)
+        if steps > MAX_EXPANSION_STEPS:
+            return (
+                "too_many_steps",
+                f"FREQ={freq} from {first.date().isoformat()} needs ~{steps:,.0f} steps "
+                f"(limit {MAX_EXPANSION_STEPS:,})",
+            )
+    return None
+
+
+def _first(start: date) -> datetime:
+    first = start if isinstance(start, datetime) else datetime.combine(start, time(0))
+    return first if first.tzinfo is not None else first.replace(tzinfo=UTC)
+
+
+_DAYS_PER_PERIOD = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}
+_DAY_PARTS = ("BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYSETPOS")
+
+
+def _rule_shape(rule: Any) -> tuple[str, float, int, int | None, int] | str:
+    """(FREQ, seconds per period, instances per period, COUNT, candidates per period)
+    or what is wrong.
+
+    Instances: at most one per selected day times the BYHOUR x BYMINUTE x
+    BYSECOND combinations. Candidates: what dateutil looks at per period, every
+    day of it when a day-level BYxxx part is present (the expansion's cost).
+    """
+
+    def values(key: str) -> list[Any]:
+        got = rule.get(key) if hasattr(rule, "get") else None
+        return list(got) if isinstance(got, list | tuple) else ([] if got is None else [got])
+
+    freq = str((values("FREQ") or [""])[0]).upper()
+    if freq not in _FREQ_SECONDS:
+        return f"unknown FREQ {freq!r}"
+    try:
+        interval = max(int((values("INTERVAL") or [1])[0]), 1)
+        count = int(values("COUNT")[0]) if values("COUNT") else None
+    except (TypeError, ValueError):
+        return "INTERVAL and COUNT must be whole numbers"
+    per_period = 1
+    for key in ("BYHOUR", "BYMINUTE", "BYSECOND"):
+        per_period *= max(len(values(key)), 1)
+    days = _DAYS_PER_PERIOD.get(freq, 1) if any(values(k) for k in _DAY_PARTS) else 1
+    return freq, float(_FREQ_SECONDS[freq] * interval), per_period, count, per_period * days
+
+
+def _rate(component: Any) -> float:
+    """Instances per second an RRULE series produces at most (0: not a rule)."""
+    rate = 0.0
+    for rule in _as_list(component.get("RRULE")):
+        shape = _rule_shape(rule)
+        if not isinstance(shape, str):
+            rate += shape[2] / shape[1]
+    return rate
+
+
+def _summary_of(components: Sequence[Any]) -> str:
+    return next((_text(c, "SUMMARY") for c in components if _text(c, "SUMMARY")), "")
+
+
+def _expand(
+    calendar: Any, lo: datetime, hi: datetime, tz: str
+) -> tuple[list[Any], list[SkippedEvent]]:
+    """Every instance between lo and hi, series by series, within the caps.
+
+    Each series (one UID: its master and its overrides) is vetted on its
+    own, so a bad one is reported by name instead of silently taking nothing
+    or everything with it. Its size is estimated from its rule first: a dense
+    series is expanded alone and only as far as its cap reaches, a series that
+    would take the file past its cap is not expanded at all, and the rest go
+    through the expander in one call (retried one series at a time, to name
+    the culprit, if that call fails).
+    """
+    import icalendar
+    import recurring_ical_events
+
+    skipped: list[SkippedEvent] = []
+    series: dict[str, list[Any]] = {}
+    refused: set[str] = set()
+    for component in calendar.walk("VEVENT"):
+        uid = _text(component, "UID").strip()
+        problem = _vet(component, uid, hi)
+        if problem is not None:
+            skipped.append(SkippedEvent(uid, _text(component, "SUMMARY"), *problem))
+            if component.get("RECURRENCE-ID") is None:
+                refused.add(uid)  # the master: its overrides go with it
+            continue
+        series.setdefault(uid, []).append(component)
+    zones = list(calendar.walk("VTIMEZONE"))
+
+    def expand(components: Sequence[Any], until: datetime) -> list[Any]:
+        one = icalendar.Calendar()
+        if calendar.get("X-WR-TIMEZONE") is not None:
+            one.add("X-WR-TIMEZONE", calendar.get("X-WR-TIMEZONE"))
+        for zone in zones:
+            one.add_component(zone)
+        for component in components:
+            one.add_component(component)
+        return list(recurring_ical_events.of(one).between(lo, until))
+
+    def file_limit(uid: str, summary: str) -> SkippedEvent:
+        detail = f"the file already gave {MAX_OCCURRENCES_PER_FILE:,} instances"
+        return SkippedEvent(uid, summary, "file_limit", detail)
+
+    def by_start(components: list[Any]) -> list[Any]:
+        return sorted(components, key=lambda c: _instant(c.decoded("DTSTART"), tz))
+
+    # Plan: how far each series is expanded. A light series (most of them) goes
+    # into one batch call with the others; a dense one alone, and only as far
+    # as its cap reaches. The file's cap is charged with the estimates first.
+    light: list[str] = []
+    dense: dict[str, datetime] = {}
+    budget = MAX_OCCURRENCES_PER_FILE
+    for uid, components in series.items():
+        if uid in refused:
+            continue
+        master = next((c for c in components if c.get("RECURRENCE-ID") is None), components[0])
+        rate = _rate(master)
+        begin = max(lo, _first(master.decoded("DTSTART")))
+        expected = rate * max((hi - begin).total_seconds(), 0.0) + len(components)
+        expected = min(expected, MAX_OCCURRENCES_PER_SERIES)
+        if expected > budget:
+            skipped.append(file_limit(uid, _summary_of(components)))
+            continue
+        budget -= int(expected)
+        if rate and expected >= MAX_OCCURRENCES_PER_SERIES:
+            dense[uid] = min(hi, begin + timedelta(seconds=MAX_OCCURRENCES_PER_SERIES / rate))
+        else:
+            light.append(uid)
+    found: dict[str, list[Any]] = {}
+    try:
+        for component in expand([c for uid in light for c in series[uid]], hi):
+            found.setdefault(_text(component, "UID").strip(), []).append(component)
+    except _EXPANSION_ERRORS:
+        # Someone's series breaks the expander: find whose, one series at a time.
+        found.clear()
+        for uid in light:
+            try:
+                found[uid] = expand(series[uid], hi)
+            except _EXPANSION_ERRORS as exc:
+                summary = _summary_of(series[uid])
+                skipped.append(SkippedEvent(uid, summary, "bad_recurrence", type(exc).__name__))
+    for uid, until in dense.items():
+        try:
+            found[uid] = expand(series[uid], until)
+        except _EXPANSION_ERRORS as exc:
+            summary = _summary_of(series[uid])
+            skipped.append(SkippedEvent(uid, summary, "bad_recurrence", type(exc).__name__))
+    out: list[Any] = []
+    for uid, components in series.items():
+        instances = found.get(uid)
+        if not instances:
+            continue
+        if uid in dense or len(instances) > MAX_OCCURRENCES_PER_SERIES:
+            instances = by_start(instances)[:MAX_OCCURRENCES_PER_SERIES]
+            last = _instant(instances[-1].decoded("DTSTART"), tz)
+            detail = (
+                f"at most {MAX_OCCURRENCES_PER_SERIES} instances per series: "
+                f"listed until {last.date().isoformat()}"
+            )
+            skipped.append(
+                SkippedEvent(uid, _summary_of(components), "too_many_occurrences", detail)
+            )
+        if len(out) + len(instances) > MAX_OCCURRENCES_PER_FILE:
+            skipped.append(file_limit(uid, _summary_of(components)))
+            continue
+        out.extend(instances)
+    return out, skipped
 
 
 def _parse_back(value: Mapping[str, str]) -> date | datetime:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -137,14 +137,16 @@ class Classifier:
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
 
-    def internal_domains_for(self, user_domain: str) -> frozenset[str]:
-        return self.rules.internal_domains | ({user_domain.lower()} if user_domain else set())
+    def internal_domains_for(self, user_domain: str | Collection[str]) -> frozenset[str]:
+        """The rules' internal domains plus the user's own (`User.domains`, or one domain)."""
+        own = [user_domain] if isinstance(user_domain, str) else list(user_domain)
+        return self.rules.internal_domains | {d.lower() for d in own if d}
 
     def classify_facts(
         self,
         facts: MeetingFacts,
         *,
-        user_domain: str = "",
+        user_domain: str | Collection[str] = "",
         preferences: Preferences | None = None,
     ) -> Classification:
         prefs = preferences or Preferences()
@@ -172,7 +174,11 @@ class Classifier:
         return Classification(rule.name, rule.label, hours, decided_by)
 
     def classify(
-        self, meeting: Meeting, *, user_domain: str = "", preferences: Preferences | None = None
+        self,
+        meeting: Meeting,
+        *,
+        user_domain: str | Collection[str] = "",
+        preferences: Preferences | None = None,
     ) -> Classification:
         result = self.classify_facts(
             facts_of(meeting), user_domain=user_domain, preferences=preferences

@@ -204,6 +204,12 @@ def _parse_match(node: _Node) -> MatchRule:
     for key, child in node.items():
         if key == "keywords":
             keywords = tuple(k.string() for k in child.sequence())
+            if not keywords:
+                # An empty list would leave only the attendee bounds: "Lunch" with
+                # four people would then be this type. Omit the key for that.
+                raise child.error(
+                    "needs at least one keyword (leave keywords out to match on attendees alone)"
+                )
         elif key == "fields":
             fields = tuple(f.string() for f in child.sequence())
             unknown = set(fields) - _KNOWN_MATCH_FIELDS
@@ -276,6 +282,14 @@ def parse_rules(text: str, path: str = "<memory>") -> RuleSet:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(path, line, "(document)", f"not valid YAML: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:
+        # Control characters (a NUL byte from a bad copy-paste): PyYAML gives an
+        # offset rather than a mark, so the line is counted here.
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        problem = f"not valid YAML: character {exc.character:#06x} is not allowed"
+        raise ConfigError(path, line, "(document)", problem) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, None, "(document)", f"not valid YAML: {exc}") from None
     if root_node is None:
         raise ConfigError(path, None, "(document)", "the file is empty")
     root = _Node(root_node, path, "")

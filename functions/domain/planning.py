@@ -33,7 +33,7 @@ def plan_meeting(
       new time; one that only changed its description keeps its state.
     - Meetings already started are never scheduled.
     """
-    result = classifier.classify(incoming, user_domain=user.domain, preferences=user.preferences)
+    result = classifier.classify(incoming, user_domain=user.domains, preferences=user.preferences)
     state = existing.prep_state if existing else PrepState.NOT_STARTED
     materials = existing.materials_ref if existing else None
     base = dataclasses.replace(

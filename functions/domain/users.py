@@ -148,6 +148,8 @@ class User:
     created_at: datetime | None = field(default=None, compare=False)
     #: Delegated calendars that are not synced right now, and why (`CalendarProblem` values).
     calendar_problems: Mapping[str, str] = field(default_factory=dict)
+    #: The Workspace domain from the verified userIdToken's `hd` claim ("" if none).
+    workspace_domain: str = ""
 
     def __post_init__(self) -> None:
         if not self.user_id:
@@ -157,3 +159,12 @@ class User:
     @property
     def domain(self) -> str:
         return self.email.rpartition("@")[2].lower()
+
+    @property
+    def domains(self) -> frozenset[str]:
+        """The user's own domains: their address's and their Workspace's (`hd`).
+
+        Meetings with people from these are internal; an admin adds more (other
+        domains of the organisation) under `internal_domains` in the rules file.
+        """
+        return frozenset(d for d in (self.domain, self.workspace_domain.lower()) if d)

@@ -77,7 +77,7 @@ def prepare(services: Services, user: User, meeting: Meeting) -> Prepared:
         template=templates.for_type(meeting.meeting_type),
         template_version=templates.version,
         type_label=rules.label_of(meeting.meeting_type),
-        internal_domains=services.classifier.internal_domains_for(user.domain),
+        internal_domains=services.classifier.internal_domains_for(user.domains),
     )
     key = cache_key(ctx, services.generator.generator_id, meeting.materials_ref)
     return Prepared(

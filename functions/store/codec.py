@@ -148,6 +148,7 @@ def user_to_doc(u: User) -> Doc:
         "delivery_problem": u.delivery_problem,
         "created_at": ts(u.created_at),
         "calendar_problems": dict(u.calendar_problems),
+        "workspace_domain": u.workspace_domain,
         "preferences": {
             "email_enabled": p.email_enabled,
             "chat_enabled": p.chat_enabled,
@@ -187,6 +188,7 @@ def user_from_doc(d: Doc) -> User:
         delivery_problem=d.get("delivery_problem"),
         created_at=parse_ts(d.get("created_at")),
         calendar_problems={str(k): str(v) for k, v in (d.get("calendar_problems") or {}).items()},
+        workspace_domain=str(d.get("workspace_domain") or ""),
         preferences=Preferences(
             email_enabled=bool(p.get("email_enabled", True)),
             chat_enabled=bool(p.get("chat_enabled", True)),

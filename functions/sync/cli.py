@@ -15,7 +15,8 @@ EXIT_USAGE = 2
 def add_sync_commands(sub: Any) -> None:
     parser = sub.add_parser(
         "sync-local",
-        help="import an .ics calendar for the local user (default: PREP_ICS_PATH)",
+        help="import an .ics calendar for the local user (default: the one last imported, "
+        "else PREP_ICS_PATH); it stays in force across restarts",
     )
     parser.add_argument("--ics", type=Path, help="an .ics file, e.g. an export of your calendar")
 
@@ -40,6 +41,12 @@ def _sync_local(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         services.store.close()
+    print(
+        f"Imported {report.ics_path} for {report.owner} ({report.owner_source}; "
+        f"{report.owner_override}), time zone {report.time_zone} ({report.time_zone_source}), "
+        f"{report.skipped} skipped. A running server picks this import up by itself.",
+        file=sys.stderr,
+    )
     print(json.dumps(report.as_dict()))
     return 0
 

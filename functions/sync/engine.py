@@ -17,7 +17,9 @@ meeting can never be stored without its prep task for longer than one run.
 What the horizon sweep does *not* do is re-create every task on every run:
 with Cloud Tasks each creation is a network call, and a user with many
 long-lead meetings would pay hundreds of them every fifteen minutes. A full
-sync (first run, after a 410, the weekly re-listing) sweeps the whole horizon.
+sync (first run, after a 410, the weekly re-listing) sweeps the whole horizon,
+and so does a run with `sweep_all` (the local server's start and its live
+re-imports).
 
 What is stored is bounded by a horizon (`SyncOptions.horizon`, the
 `PREP_SYNC_HORIZON_DAYS` setting, 90 days): a full listing passes
@@ -130,6 +132,8 @@ class SyncReport:
     unchanged: int = 0
     cancelled: int = 0
     skipped: int = 0
+    #: One entry per skipped event: {"event_id", "reason", "detail"} (never its content).
+    skipped_events: list[dict[str, str]] = field(default_factory=list)
     prep_tasks_created: int = 0
     prep_tasks_existing: int = 0
     #: New events starting beyond the horizon that an incremental listing returned: not stored.
@@ -172,8 +176,13 @@ def sync_calendar(
     now: datetime,
     state: SyncState | None = None,
     options: SyncOptions | None = None,
+    sweep_all: bool = False,
 ) -> SyncReport:
     """Bring the stored meetings of one calendar up to date; returns what it did.
+
+    `sweep_all` makes even an incremental run queue the prep task of every
+    stored meeting due within the horizon: a process that starts (the local
+    server) cannot know which tasks the previous one queued or lost.
 
     Raises the calendar port's errors other than `SyncTokenExpired` (which it
     handles with a clean full sync): `RateLimited`, `CalendarUnavailable`,
@@ -206,7 +215,7 @@ def sync_calendar(
         token = _listing(run, sync_token=None)
     swept_until = (
         None
-        if run.report.full or state.last_sync_at is None
+        if sweep_all or run.report.full or state.last_sync_at is None
         else (state.last_sync_at + opts.prep_horizon)
     )
     _schedule_prep(run, tasks, swept_until)
@@ -273,6 +282,7 @@ def _apply(run: _Run, events: Sequence[Event]) -> None:
         event_id = event.get("id")
         if not isinstance(event_id, str) or not event_id:
             run.report.skipped += 1
+            run.report.skipped_events.append({"event_id": "", "reason": "no_id", "detail": ""})
             continue
         key = delegated_key(run.calendar_id, event_id) if run.delegated else event_id
         run.seen.add(key)
@@ -286,8 +296,11 @@ def _apply(run: _Run, events: Sequence[Event]) -> None:
                 calendar_id=run.calendar_id,
                 default_tz=run.user.time_zone,
             )
-        except UnusableEvent:
+        except UnusableEvent as exc:
             run.report.skipped += 1
+            run.report.skipped_events.append(
+                {"event_id": event_id, "reason": "unusable", "detail": str(exc)}
+            )
             continue
         incoming.append(as_delegated(meeting) if run.delegated else meeting)
     ids = [m.event_id for m in incoming] + list(cancellations)
@@ -387,7 +400,40 @@ def _cancel_unseen(run: _Run, stored_before: Sequence[Meeting]) -> None:
 
 
 def _owes_prep(run: _Run, m: Meeting) -> bool:
-    return m.calendar_id == run.calendar_id and prep_task_due(m, run.now, run.options.prep_horizon)
+    return _owes(m, run.calendar_id, run.now, run.options.prep_horizon)
+
+
+def _owes(m: Meeting, calendar_id: str, now: datetime, horizon: timedelta) -> bool:
+    return m.calendar_id == calendar_id and prep_task_due(m, now, horizon)
+
+
+def schedule_due_prep(
+    *,
+    store: Store,
+    tasks: TaskQueue,
+    user_id: str,
+    calendar_id: str,
+    now: datetime,
+    options: SyncOptions | None = None,
+) -> tuple[int, int]:
+    """Queue the prep task of every stored meeting due within the horizon, without a listing.
+
+    For a start whose calendar cannot be read (a broken file): what is stored
+    still gets its tasks. Task names dedupe, so this is safe to repeat.
+    Returns (created, already existing).
+    """
+    opts = options or SyncOptions()
+    due = [
+        m
+        for m in store.list_due_for_prep(
+            user_id,
+            trigger_from=now - timedelta(hours=MAX_LEAD_HOURS, days=1),
+            trigger_before=now + opts.prep_horizon,
+        )
+        if _owes(m, calendar_id, now, opts.prep_horizon)
+    ]
+    created = sum(tasks.enqueue(prep_task(m)) for m in due)
+    return created, len(due) - created
 
 
 def _schedule_prep(run: _Run, tasks: TaskQueue, swept_until: datetime | None) -> None:

@@ -4,19 +4,42 @@
 both run `sync_calendar`, the same engine the Cloud Tasks handler runs, so
 the offline product exercises the paging, incremental and cancellation logic
 that production relies on. Prep tasks go to the configured task queue.
+
+Whose calendar, which zone: without `PREP_LOCAL_USER_EMAIL` the owner is read
+from the file (`functions.calendar.ics.owner_of`: X-WR-CALNAME when it is an
+address, else the person on most events), and a new import's zone becomes the
+user's (`zone_of`: X-WR-TIMEZONE, else the dominant TZID, Windows names
+mapped to IANA). The import report says which and how to override them.
+
+Imports that stick: the file last imported is remembered beside the SQLite
+database (`<db>.calendar.json`), so a restart keeps it instead of importing
+`PREP_ICS_PATH` (the sample week by default) over it; setting `PREP_ICS_PATH`
+to another file than the one in force at that import makes the setting win
+again. A running server notices an import from another process (or an edit
+of the file) through that record and the file's own stamp, and re-imports in
+its own process (`ImportWatcher`), which queues the prep tasks into its own
+queue, whichever kind that is. The store and the queue dedupe, so the
+second import costs no writes and no duplicate tasks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from functions.calendar.ics import IcsCalendarSource
+from functions.calendar.ics import CalendarFacts, IcsCalendarSource
+from functions.config import Settings
 from functions.domain.users import ConnectionState, User
 from functions.logs import log
 from functions.services import Services
-from functions.sync.engine import SyncOptions, SyncReport, sync_calendar
+from functions.sync.engine import SyncOptions, SyncReport, schedule_due_prep, sync_calendar
 from functions.sync.tasks import PRIMARY
 from functions.tasks.port import Task, TaskQueue
 
@@ -24,37 +47,136 @@ _log = logging.getLogger(__name__)
 
 #: The one user of the embedded default; the sidebar's local tokens name the same id.
 LOCAL_USER_ID = "local-user"
+#: Skipped events named one by one in an import report (the count is always whole).
+MAX_REPORTED_SKIPS = 200
+#: How often a running server looks for an import made by another process.
+WATCH_INTERVAL_SECONDS = 2.0
+_OVERRIDE = "set PREP_LOCAL_USER_EMAIL to your address to choose the owner yourself"
 
 
-def ensure_local_user(services: Services, ics_path: Path | None = None) -> User:
+@dataclass(slots=True)
+class LocalImport(SyncReport):
+    """A sync report plus what the import inferred about the file."""
+
+    ics_path: str = ""
+    owner: str = ""
+    owner_source: str = ""
+    owner_override: str = _OVERRIDE
+    time_zone: str = ""
+    time_zone_source: str = ""
+
+
+# ---------------------------------------------------------------- the remembered import
+
+
+def _record_path(settings: Settings) -> Path | None:
+    db = settings.sqlite_path
+    if str(db) == ":memory:":
+        return None
+    return db.with_name(db.name + ".calendar.json")
+
+
+def _read_record(settings: Settings) -> dict[str, Any] | None:
+    path = _record_path(settings)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def remember_import(settings: Settings, ics_path: Path, now: datetime) -> None:
+    """Record the imported file (atomically: a running server may be reading it)."""
+    path = _record_path(settings)
+    if path is None:
+        return
+    record = {
+        "ics_path": str(ics_path.resolve()),
+        "configured": str(settings.ics_path.resolve()),
+        "imported_at": now.isoformat(),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log(_log, logging.WARNING, "import not remembered", error=exc.strerror or "")
+
+
+def active_ics_path(settings: Settings) -> tuple[Path, str]:
+    """The calendar file in force, and why: the last import, or the configured one."""
+    record = _read_record(settings)
+    if record is not None:
+        imported = Path(str(record.get("ics_path", "")))
+        configured_then = str(record.get("configured", ""))
+        if (
+            configured_then == str(settings.ics_path.resolve())
+            and imported.is_file()
+            and imported != settings.ics_path.resolve()
+        ):
+            return imported, "the last imported file"
+    from functions.config import DEFAULT_ICS
+
+    return settings.ics_path, (
+        "the sample week" if settings.ics_path == DEFAULT_ICS else "PREP_ICS_PATH"
+    )
+
+
+# ---------------------------------------------------------------- the local user
+
+
+def ensure_local_user(
+    services: Services, ics_path: Path | None = None, *, new_file: bool = False
+) -> tuple[User, CalendarFacts]:
     """The local user, created connected (importing the .ics is their "connection").
 
-    A new local user takes the calendar's own time zone, so reminders and cards
-    speak the calendar's local time rather than UTC.
+    The owner is PREP_LOCAL_USER_EMAIL when set, else read from the file, else
+    kept (or the placeholder on a first start). A new user, or a newly imported
+    file, takes the calendar's own zone, so cards speak its local time.
     """
-    email = services.settings.local_user_email
+    settings = services.settings
+    path = ics_path or active_ics_path(settings)[0]
     user = services.store.get_user(LOCAL_USER_ID)
+    facts = IcsCalendarSource(
+        path,
+        self_email=settings.local_user_email,
+        clock=services.clock,
+        default_tz=user.time_zone if user is not None else "UTC",
+    ).describe()
+    if settings.local_user_email_set:
+        email, how = settings.local_user_email.lower(), "PREP_LOCAL_USER_EMAIL"
+    elif facts.owner:
+        email, how = facts.owner, facts.owner_source
+    elif user is not None:
+        email, how = user.email, f"kept from before ({facts.owner_source})"
+    else:
+        email, how = settings.local_user_email, f"placeholder ({facts.owner_source})"
+    facts = dataclasses.replace(facts, owner=email, owner_source=how)
     if user is None:
-        zone = IcsCalendarSource(
-            ics_path or services.settings.ics_path, self_email=email, clock=services.clock
-        ).time_zone()
         user = User(
             user_id=LOCAL_USER_ID,
             email=email,
-            time_zone=zone,
+            time_zone=facts.time_zone,
             connection=ConnectionState.CONNECTED,
         )
         services.store.put_user(user)
-    elif user.email != email:
-        user = dataclasses.replace(user, email=email)
-        services.store.put_user(user)
-    return user
+        return user, facts
+    changed = dataclasses.replace(user, email=email)
+    if new_file and facts.time_zone_source != "default":
+        changed = dataclasses.replace(changed, time_zone=facts.time_zone)
+    if changed != user:
+        services.store.put_user(changed)
+    return changed, dataclasses.replace(facts, time_zone=changed.time_zone)
 
 
 class _DeferPrepTasks(TaskQueue):
-    """For the one-shot CLI import: the server's start-up sync creates the prep tasks.
+    """For the one-shot CLI import: the server queues the prep tasks.
 
-    It finds them from the store (every scheduled meeting within the horizon),
+    A running server notices the import (`ImportWatcher`) and a starting one
+    sweeps every stored meeting due within the horizon (`sync_at_start`),
     so nothing is lost by not queueing them in a process that is about to exit.
     """
 
@@ -63,19 +185,28 @@ class _DeferPrepTasks(TaskQueue):
 
 
 def sync_local(
-    services: Services, ics_path: Path | None = None, *, create_prep_tasks: bool = True
-) -> SyncReport:
-    """Import the .ics (the configured one unless `ics_path`) for the local user."""
-    if not services.settings.is_local:
+    services: Services,
+    ics_path: Path | None = None,
+    *,
+    create_prep_tasks: bool = True,
+    sweep_all: bool = False,
+) -> LocalImport:
+    """Import the .ics (the one in force unless `ics_path`) for the local user."""
+    settings = services.settings
+    if not settings.is_local:
         raise RuntimeError("sync-local runs on the embedded default only")
-    user = ensure_local_user(services, ics_path)
+    path = ics_path or active_ics_path(settings)[0]
+    record = _read_record(settings)
+    new_file = record is None or record.get("ics_path") != str(path.resolve())
+    user, facts = ensure_local_user(services, path, new_file=new_file)
     source = IcsCalendarSource(
-        ics_path or services.settings.ics_path,
+        path,
         self_email=user.email,
         clock=services.clock,
         default_tz=user.time_zone,
-        horizon=services.settings.sync_horizon,
+        horizon=settings.sync_horizon,
     )
+    now = services.clock.now()
     report = sync_calendar(
         store=services.store,
         source=source,
@@ -83,39 +214,149 @@ def sync_local(
         classifier=services.classifier,
         user=user,
         calendar_id=PRIMARY,
-        now=services.clock.now(),
-        options=SyncOptions(horizon=services.settings.sync_horizon),
+        now=now,
+        options=SyncOptions(horizon=settings.sync_horizon),
+        sweep_all=sweep_all,
     )
+    remember_import(settings, path, now)
+    fields = {f.name: getattr(report, f.name) for f in dataclasses.fields(SyncReport)}
+    result = LocalImport(
+        **fields,
+        ics_path=str(path),
+        owner=user.email,
+        owner_source=facts.owner_source,
+        time_zone=user.time_zone,
+        time_zone_source=facts.time_zone_source,
+    )
+    # What the file held but the listing left out, with the reason (bombs, broken events).
+    result.skipped += len(source.skipped)
+    listed = [*(s.as_dict() for s in source.skipped), *result.skipped_events]
+    # A hostile file could name thousands; `skipped` keeps the true count.
+    result.skipped_events = listed[:MAX_REPORTED_SKIPS]
     log(
         _log,
         logging.INFO,
         "local calendar imported",
-        events=report.events,
-        written=report.written,
-        full=report.full,
+        events=result.events,
+        written=result.written,
+        skipped=result.skipped,
+        full=result.full,
     )
-    return report
+    return result
 
 
-def sync_at_start(services: Services) -> SyncReport | None:
-    """The local server's first act: show the calendar's meetings right away.
+def _summary(report: LocalImport, why: str) -> str:
+    skipped = f", {report.skipped} skipped (see sync-local's report)" if report.skipped else ""
+    return (
+        f"Calendar {Path(report.ics_path).name} ({why}): {report.events} events listed "
+        f"({report.written} changed{skipped}), {report.prep_tasks_created} prep tasks queued; "
+        f"owner {report.owner} ({report.owner_source}), time zone {report.time_zone}"
+    )
 
+
+def sync_at_start(services: Services) -> LocalImport | None:
+    """The local server's first act: show the calendar's meetings and queue what is due.
+
+    Every start sweeps the whole prep horizon (the previous process may have
+    queued nothing: `sync-local` defers, a crash loses an in-memory queue).
     A broken .ics must not keep the server from starting: it is reported on
-    the console and in the log, and the server runs with what is stored.
+    the console and in the log, and what is stored still gets its tasks.
     """
     from functions.calendar.ics import IcsFileError
     from functions.sync.sources import uses_ics
 
     if not uses_ics(services):
+        _queue_stored(services)
         return None
+    path, why = active_ics_path(services.settings)
     try:
-        report = sync_local(services)
+        report = sync_local(services, path, sweep_all=True)
     except IcsFileError as exc:
         log(_log, logging.ERROR, "local calendar not imported", error=str(exc))
         print(f"Calendar not imported: {exc}")
+        _queue_stored(services)
         return None
-    print(
-        f"Calendar {services.settings.ics_path.name}: {report.events} events "
-        f"({report.written} changed) for {services.settings.local_user_email}"
-    )
+    print(_summary(report, why))
     return report
+
+
+def _queue_stored(services: Services) -> None:
+    user = services.store.get_user(LOCAL_USER_ID)
+    if user is None:
+        return
+    created, _ = schedule_due_prep(
+        store=services.store,
+        tasks=services.tasks,
+        user_id=user.user_id,
+        calendar_id=PRIMARY,
+        now=services.clock.now(),
+    )
+    if created:
+        print(f"{created} prep tasks queued for stored meetings")
+
+
+class ImportWatcher:
+    """Re-imports in the running server when another process imported, or the file changed.
+
+    Polls the remembered import and the active file's size and stamp: cheap
+    (two stats and a small read), and independent of how the task queue is
+    kept, since the re-import queues into this process's own queue.
+    """
+
+    def __init__(self, services: Services, interval: float = WATCH_INTERVAL_SECONDS) -> None:
+        self._services = services
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen = self._signature()
+
+    def _signature(self) -> tuple[object, ...]:
+        settings = self._services.settings
+        record = _read_record(settings)
+        path, _ = active_ics_path(settings)
+        try:
+            stat = path.stat()
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        return (json.dumps(record, sort_keys=True), str(path), stamp)
+
+    def poll(self) -> LocalImport | None:
+        """One look; re-imports (and returns the report) when something changed."""
+        from functions.calendar.ics import IcsFileError
+
+        signature = self._signature()
+        if signature == self._seen:
+            return None
+        self._seen = signature
+        path, why = active_ics_path(self._services.settings)
+        try:
+            report = sync_local(self._services, path, sweep_all=True)
+        except IcsFileError as exc:
+            log(_log, logging.ERROR, "local calendar not re-imported", error=str(exc))
+            print(f"Calendar not re-imported: {exc}")
+            return None
+        self._seen = self._signature()  # our own import rewrote the record
+        print(_summary(report, f"re-imported, {why}"))
+        return report
+
+    def start(self) -> None:
+        from functions.sync.sources import uses_ics
+
+        if self._thread is not None or not uses_ics(self._services):
+            return
+        self._thread = threading.Thread(target=self._run, name="ics-import-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.poll()
+            except Exception as exc:  # a watcher must outlive one bad import
+                log(_log, logging.ERROR, "import watch failed", error=type(exc).__name__)

@@ -1,8 +1,9 @@
 """Which calendar a user's background sync reads.
 
-Locally (the embedded default) every user's calendar is the configured .ics
-file, unless `PREP_CALENDAR_API_ENDPOINT` points at a Calendar API (the tests'
-fake). Otherwise it is the Calendar API with the user's stored OAuth grant.
+Locally (the embedded default) every user's calendar is the .ics file in
+force (the last one imported, else `PREP_ICS_PATH`: `functions.sync.local`),
+unless `PREP_CALENDAR_API_ENDPOINT` points at a Calendar API (the tests' fake).
+Otherwise it is the Calendar API with the user's stored OAuth grant.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ def calendar_source(services: Services, user: User) -> CalendarSource:
     settings = services.settings
     if uses_ics(services):
         from functions.calendar.ics import IcsCalendarSource
+        from functions.sync.local import active_ics_path
 
         return IcsCalendarSource(
-            settings.ics_path,
+            active_ics_path(settings)[0],
             self_email=user.email,
             clock=services.clock,
             default_tz=user.time_zone,

@@ -184,3 +184,30 @@ def test_ops_commands_take_the_deployment_from_deploy_env(
     assert env["PREP_TOKEN_KEK"] == K1
     assert "HOME" not in env
     assert env["PREP_MODE"] == "production"
+
+
+def test_check_config_loads_the_rules_file(
+    local: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken meeting_types.yaml is found by check-config, not by the first request."""
+    rules = local / "meeting_types.yaml"
+    rules.write_text("version: 1\nmeeting_types:\n  qbr:\n    priority: high\n", encoding="utf-8")
+    monkeypatch.setenv("PREP_MEETING_TYPES", str(rules))
+    assert main(["check-config"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"main.py check-config: error: {rules}:4: meeting_types.qbr.priority")
+    rules.write_bytes(b"version: 1\x00\n")
+    assert main(["check-config"]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    monkeypatch.setenv("PREP_MEETING_TYPES", str(local / "missing.yaml"))
+    assert main(["check-config"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_check_config_reports_the_rules_it_loaded(
+    local: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["meeting_types"].endswith("meeting_types.yaml")
+    assert out["meeting_type_count"] >= 2

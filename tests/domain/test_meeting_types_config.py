@@ -172,3 +172,28 @@ def test_shipped_rules_file_is_valid() -> None:
 )
 def test_keyword_patterns(keyword: str, text: str, hit: bool) -> None:
     assert bool(keyword_pattern(keyword).search(text)) is hit
+
+
+def test_a_nul_byte_is_a_config_error_not_a_traceback(tmp_path: Path) -> None:
+    """PyYAML refuses control characters with a ReaderError, which is no MarkedYAMLError."""
+    err = error_of(GOOD.replace("priority: 40", "priority: 4\x000"))
+    assert "not valid YAML" in str(err)
+    assert err.line == 4
+    bad = tmp_path / "rules.yaml"
+    bad.write_bytes(GOOD.encode().replace(b"1:1", b"1\x00:1"))
+    with pytest.raises(ConfigError, match=r"rules\.yaml:7: \(document\): not valid YAML"):
+        load_rules(bad)
+
+
+@pytest.mark.parametrize("empty", ["[]", "[ ]", "\n        []"])
+def test_an_empty_keyword_list_is_refused(empty: str) -> None:
+    """`keywords: []` beside attendee bounds would match every meeting of that size."""
+    err = error_of(GOOD.replace('keywords: ["1:1"]', f"keywords: {empty}"))
+    assert err.field_path == "meeting_types.one_on_one.match.keywords"
+    assert err.line == 7
+    assert "at least one keyword" in str(err)
+
+
+def test_an_empty_fields_list_is_refused() -> None:
+    err = error_of(GOOD.replace("max_attendees: 3", "max_attendees: 3\n      fields: []"))
+    assert err.field_path == "meeting_types.one_on_one.match.fields"

@@ -322,12 +322,17 @@ def test_broken_files_are_reported_not_crashed_on(tmp_path: Path) -> None:
 
 
 def test_many_instances_page_like_the_api(tmp_path: Path) -> None:
+    # Sub-hourly rules are refused (bombs), so the volume comes from twelve hourly
+    # series, each capped at MAX_OCCURRENCES_PER_SERIES (250) instances.
     data = ics(
-        vevent(
-            "daily",
-            "DTSTART:20260310T000000Z",
-            "DTEND:20260310T000500Z",
-            "RRULE:FREQ=MINUTELY;INTERVAL=30",
+        *(
+            vevent(
+                f"hourly-{minute}",
+                f"DTSTART:20260310T00{minute:02d}00Z",
+                f"DTEND:20260310T00{minute + 4:02d}00Z",
+                "RRULE:FREQ=HOURLY",
+            )
+            for minute in range(0, 60, 5)
         ),
     )
     source = source_for(tmp_path, data)
