@@ -158,10 +158,16 @@ def text_input(name: str, label: str, value: str = "", *, hint: str | None = Non
 # ---------------------------------------------------------------- cards
 
 
-def section(widgets: Sequence[Json], *, title: str | None = None) -> Json:
+def section(
+    widgets: Sequence[Json], *, title: str | None = None, collapsible: bool = False
+) -> Json:
+    """`collapsible`: folded to its first widget until opened (rarely used options)."""
     out: Json = {"widgets": list(widgets)}
     if title:
         out["header"] = esc(title)
+    if collapsible and len(widgets) > 1:
+        out["collapsible"] = True
+        out["uncollapsibleWidgetsCount"] = 1
     return out
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from addon import cards as c
 from addon import scopes, views
+from addon.durations import BadDuration, format_lead, parse_lead
 from addon.event_object import MalformedEvent
 from addon.sidebar import Call
 from functions.calendar.mapping import UnusableEvent, meeting_from_event
@@ -46,6 +47,7 @@ from functions.domain.users import (
     User,
     override_key,
 )
+from functions.domain.working_days import parse_working_days
 from functions.logs import log
 from functions.prep.queueing import CannotGenerate, prep_task, queue_generation
 from functions.sync.engine import PREP_HORIZON, prep_task_due
@@ -364,6 +366,14 @@ class SettingsInputError(ValueError):
     """A settings field the user typed is not usable; the message says which."""
 
 
+class SettingsRefused(ValueError):
+    """Every unusable field of one save, by form name, so all are shown at once."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
 def _parse_clock(text: str, label: str) -> time:
     try:
         hours, minutes = text.strip().split(":")
@@ -379,67 +389,103 @@ def _split_keywords(raw: str) -> list[str]:
     return [" ".join(part.split()) for part in raw.split(",") if part.strip()]
 
 
-def _parse_keywords(call: Call) -> dict[str, tuple[str, ...]]:
+def _parse_keywords(call: Call, errors: dict[str, str]) -> dict[str, tuple[str, ...]]:
     rules = call.app.classifier.rules
     keywords: dict[str, tuple[str, ...]] = {}
     owner: dict[str, str] = {}
     for name in rules.type_names:
-        label = rules.label_of(name)
-        raw = call.event.form_value(f"keywords_{name}") or ""
-        # One spelling per keyword (the first): matching ignores case and width anyway.
-        unique: dict[str, str] = {}
-        for word in _split_keywords(raw):
-            unique.setdefault(normalize_text(word), word)
-        if len(unique) > MAX_KEYWORDS_PER_TYPE:
-            raise SettingsInputError(f"{label}: at most {MAX_KEYWORDS_PER_TYPE} keywords")
-        for folded, word in unique.items():
-            if len(word) > MAX_KEYWORD_LENGTH:
-                raise SettingsInputError(
-                    f"{label}: keywords are at most {MAX_KEYWORD_LENGTH} characters"
-                )
-            if not any(ch.isalnum() for ch in word):
-                raise SettingsInputError(f"{label}: a keyword needs a letter or a digit")
-            if folded in owner and owner[folded] != name:
-                raise SettingsInputError(
-                    f"\u201c{word}\u201d is listed under both "
-                    f"{rules.label_of(owner[folded])} and {label}"
-                )
-            owner[folded] = name
+        try:
+            unique = _type_keywords(call, name, owner)
+        except SettingsInputError as exc:
+            errors[f"keywords_{name}"] = str(exc)
+            continue
         if unique:
             keywords[name] = tuple(unique.values())
     return keywords
 
 
-def _parse_preferences(call: Call) -> Preferences:
-    event = call.event
+def _type_keywords(call: Call, name: str, owner: dict[str, str]) -> dict[str, str]:
     rules = call.app.classifier.rules
-    channels = set(event.form.get("channels", ()))
+    label = rules.label_of(name)
+    raw = call.event.form_value(f"keywords_{name}") or ""
+    # One spelling per keyword (the first): matching ignores case and width anyway.
+    unique: dict[str, str] = {}
+    for word in _split_keywords(raw):
+        unique.setdefault(normalize_text(word), word)
+    if len(unique) > MAX_KEYWORDS_PER_TYPE:
+        raise SettingsInputError(f"{label}: at most {MAX_KEYWORDS_PER_TYPE} keywords")
+    for folded, word in unique.items():
+        if len(word) > MAX_KEYWORD_LENGTH:
+            raise SettingsInputError(
+                f"{label}: keywords are at most {MAX_KEYWORD_LENGTH} characters"
+            )
+        if not any(ch.isalnum() for ch in word):
+            raise SettingsInputError(f"{label}: a keyword needs a letter or a digit")
+        if folded in owner and owner[folded] != name:
+            raise SettingsInputError(
+                f"\u201c{word}\u201d is listed under both "
+                f"{rules.label_of(owner[folded])} and {label}"
+            )
+    for folded in unique:
+        owner.setdefault(folded, name)
+    return unique
+
+
+def _parse_lead_hours(call: Call, errors: dict[str, str]) -> dict[str, float]:
+    rules = call.app.classifier.rules
     lead_hours: dict[str, float] = {}
     for name in rules.type_names:
-        raw = (event.form_value(f"lead_{name}") or "").strip()
+        raw = (call.event.form_value(f"lead_{name}") or "").strip()
         if not raw:
             continue
         label = rules.label_of(name)
         try:
-            hours = float(raw.replace(",", "."))
-        except ValueError:
-            raise SettingsInputError(f"{label}: enter a number of hours") from None
+            hours = parse_lead(raw)
+        except BadDuration as exc:
+            errors[f"lead_{name}"] = f"{label}: {exc}"
+            continue
         if not 0 <= hours <= MAX_LEAD_HOURS:
-            raise SettingsInputError(f"{label}: between 0 and {MAX_LEAD_HOURS} hours")
+            errors[f"lead_{name}"] = f"{label}: between 0 hours and {format_lead(MAX_LEAD_HOURS)}"
+            continue
         rule = rules.get(name)
         if rule is not None and hours != rule.prep_hours_before:
             lead_hours[name] = hours
-    start_raw = (event.form_value("quiet_start") or "").strip()
-    end_raw = (event.form_value("quiet_end") or "").strip()
-    quiet: QuietHours | None = None
-    if start_raw or end_raw:
-        if not (start_raw and end_raw):
-            raise SettingsInputError("Quiet hours: fill in both times, or neither")
-        quiet = QuietHours(
-            _parse_clock(start_raw, "Quiet from"), _parse_clock(end_raw, "Quiet until")
-        )
-        if quiet.start == quiet.end:
-            raise SettingsInputError("Quiet hours: start and end must differ")
+    return lead_hours
+
+
+def _parse_quiet(call: Call, errors: dict[str, str]) -> QuietHours | None:
+    start_raw = (call.event.form_value("quiet_start") or "").strip()
+    end_raw = (call.event.form_value("quiet_end") or "").strip()
+    if not (start_raw or end_raw):
+        return None
+    if not (start_raw and end_raw):
+        missing = "quiet_end" if start_raw else "quiet_start"
+        errors[missing] = "Quiet hours: fill in both times, or neither"
+        return None
+    times: list[time] = []
+    for name, raw, label in (
+        ("quiet_start", start_raw, "Quiet from"),
+        ("quiet_end", end_raw, "Quiet until"),
+    ):
+        try:
+            times.append(_parse_clock(raw, label))
+        except SettingsInputError as exc:
+            errors[name] = str(exc)
+    if len(times) < 2:
+        return None
+    if times[0] == times[1]:
+        errors["quiet_end"] = "Quiet hours: start and end must differ"
+        return None
+    return QuietHours(times[0], times[1])
+
+
+def _parse_preferences(call: Call) -> Preferences:
+    """The preferences the form asks for; `SettingsRefused` lists every bad field."""
+    event = call.event
+    errors: dict[str, str] = {}
+    channels = set(event.form.get("channels", ()))
+    lead_hours = _parse_lead_hours(call, errors)
+    quiet = _parse_quiet(call, errors)
     current = call.user.preferences
     mode_raw = event.form_value("delivery_mode") or current.delivery_mode.value
     try:
@@ -447,7 +493,19 @@ def _parse_preferences(call: Call) -> Preferences:
     except ValueError:
         raise MalformedEvent("delivery_mode is each or digest") from None
     digest_raw = (event.form_value("digest_time") or "").strip()
-    digest_at = _parse_clock(digest_raw, "Digest time") if digest_raw else current.digest_time
+    digest_at = current.digest_time
+    if digest_raw:
+        try:
+            digest_at = _parse_clock(digest_raw, "Digest time")
+        except SettingsInputError as exc:
+            errors["digest_time"] = str(exc)
+    # Unchecking every box sends no value at all: that keeps the current days.
+    days = current.working_days
+    if "working_days" in event.form:
+        days = parse_working_days(event.form["working_days"]) or current.working_days
+    keywords = _parse_keywords(call, errors)
+    if errors:
+        raise SettingsRefused(errors)
     return dataclasses.replace(
         current,
         email_enabled="email" in channels,
@@ -456,7 +514,8 @@ def _parse_preferences(call: Call) -> Preferences:
         quiet_hours=quiet,
         delivery_mode=mode,
         digest_time=digest_at,
-        type_keywords=_parse_keywords(call),
+        type_keywords=keywords,
+        working_days=days,
     )
 
 
@@ -484,13 +543,22 @@ def show_settings(call: Call) -> c.Json:
 def save_settings(call: Call) -> c.Json:
     try:
         prefs = _parse_preferences(call)
-    except SettingsInputError as exc:
-        return c.notify(str(exc))
+    except SettingsRefused as refused:
+        # Everything the user typed stays; each problem shows under its field.
+        card = views.settings_card(
+            call.view, call.user, typed=call.event.form, errors=refused.errors
+        )
+        count = len(refused.errors)
+        text = str(refused) if count == 1 else f"{count} fields need a fix: {refused}"
+        return c.update_card(card, note=text)
     user: User = dataclasses.replace(call.user, preferences=prefs)
     before = call.user.preferences
-    # New lead times move trigger times; new keywords can change meetings' types.
+    # New lead times and working days move trigger times; new keywords can change types.
     lead_changed = (
-        prefs.lead_hours != before.lead_hours or prefs.type_keywords != before.type_keywords
+        prefs.lead_hours != before.lead_hours
+        or prefs.type_keywords != before.type_keywords
+        or prefs.working_days != before.working_days
+        or prefs.quiet_hours != before.quiet_hours
     )
     # Leaving digest mode: reminders the digest would have carried are owed again.
     digest_left = (

@@ -7,12 +7,13 @@ show exactly what Calendar would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from addon import cards as c
+from addon.durations import format_lead
 from addon.timefmt import TimeFormat
 from functions.delegation.keys import owner_of
 from functions.domain.classification import Classification, SkipReason
@@ -20,6 +21,7 @@ from functions.domain.meeting_types import RuleSet
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES, PrepState
 from functions.domain.users import ConnectionState, DeliveryMode, User
+from functions.domain.working_days import DAY_NAMES
 
 if TYPE_CHECKING:
     from functions.materials.carry_over import CarryOverNote
@@ -47,8 +49,19 @@ SKIP_LABELS: dict[str, str] = {
     SkipReason.CANCELLED.value: "the event was cancelled",
     SkipReason.DECLINED.value: "you declined it",
     SkipReason.ALL_DAY.value: "it is an all-day event",
-    SkipReason.RESOURCES_ONLY.value: "only rooms or equipment are invited",
 }
+
+#: Events that do not look like meetings; the user may still ask for prep.
+OPTIONAL_SKIP_LABELS: dict[str, str] = {
+    SkipReason.NO_GUESTS.value: "No guests",
+    SkipReason.RESOURCES_ONLY.value: "Only rooms are invited",
+    SkipReason.FREE.value: "Marked as free",
+    SkipReason.OUT_OF_OFFICE.value: "Out of office",
+    SkipReason.FOCUS_TIME.value: "Focus time",
+    SkipReason.WORKING_LOCATION.value: "Working location",
+    SkipReason.NOT_A_MEETING.value: "Not a meeting",
+}
+PREPARE_ANYWAY = "Prepare anyway"
 
 DECIDED_BY_LABELS: dict[str, str] = {
     "override:event": "Chosen by you for this meeting",
@@ -57,6 +70,17 @@ DECIDED_BY_LABELS: dict[str, str] = {
     "rule": "Recognised from the title and guests",
     "default": "No rule matched",
 }
+
+
+def type_reason(classification: Classification) -> str:
+    """Why the type was chosen, in the rules' own words ("Why: keyword 'QBR'")."""
+    reason = classification.reason
+    if classification.decided_by == "rule" and reason:
+        return f"Why: {reason}"
+    if classification.decided_by == "keyword" and reason:
+        return f"Matched {reason}"
+    return DECIDED_BY_LABELS.get(classification.decided_by, "")
+
 
 CONNECTION_TEXT: dict[ConnectionState, tuple[str, str]] = {
     ConnectionState.CONNECTED: (
@@ -201,11 +225,27 @@ def event_card(
         c.decorated(
             view.type_label(meeting.meeting_type),
             top="Type",
-            bottom=DECIDED_BY_LABELS.get(classification.decided_by, ""),
+            bottom=type_reason(classification),
             icon="category",
         ),
     ]
-    if meeting.skip_reason is not None or meeting.prep_state is PrepState.CANCELLED:
+    optional = OPTIONAL_SKIP_LABELS.get(meeting.skip_reason or "")
+    if optional is not None and meeting.prep_state is PrepState.NOT_STARTED:
+        # Not a meeting by the look of it; the user knows better and may ask.
+        prep.append(
+            c.decorated(
+                f"{optional} \u2014 no prep planned. Prepare anyway?",
+                top="Prep status",
+                icon="info",
+            )
+        )
+        if meeting.start > view.now:
+            prep.append(
+                c.buttons(c.button(PREPARE_ANYWAY, view.act("generate", eventId=meeting.event_id)))
+            )
+    elif optional is None and (
+        meeting.skip_reason is not None or meeting.prep_state is PrepState.CANCELLED
+    ):
         why = SKIP_LABELS.get(meeting.skip_reason or "", "the meeting no longer needs it")
         if owner is not None and meeting.skip_reason == SkipReason.DECLINED.value:
             why = f"{owner.name} declined it"
@@ -381,70 +421,137 @@ def unsaved_event_card(view: View) -> c.Json:
 # ---------------------------------------------------------------- settings
 
 
-def settings_card(view: View, user: User) -> c.Json:
+#: What the user typed (form name -> values) when a save is refused, and why.
+Form = Mapping[str, Sequence[str]]
+SETTINGS_SAVE = "Save settings"
+
+
+def settings_card(
+    view: View,
+    user: User,
+    *,
+    typed: Form | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> c.Json:
+    """The settings: often used first, rarely used folded away, Save at the end.
+
+    After a refused save, `typed` keeps every value the user entered and
+    `errors` (form name -> message) shows each problem under its own field.
+    """
     prefs = user.preferences
+    form = typed or {}
+    problems = errors or {}
+
+    def value(name: str, current: str) -> str:
+        if name not in form:
+            return current
+        return form[name][0] if form[name] else ""
+
+    def chosen(name: str, option: str, current: bool) -> bool:
+        return option in form[name] if name in form else current
+
+    def field(widget: c.Json, name: str) -> list[c.Json]:
+        if name not in problems:
+            return [widget]
+        return [widget, c.paragraph(c.colored(problems[name], WARNING_COLOR))]
+
     digest = prefs.delivery_mode is DeliveryMode.DIGEST
-    channels = c.selection(
-        "channels",
-        "Send reminders by",
-        [
-            ("Email", "email", prefs.email_enabled),
-            ("Google Chat", "chat", prefs.chat_enabled),
-        ],
-        kind="SWITCH",
-    )
-    leads = []
-    for name, label in type_choices(view.rules):
-        rule = view.rules.get(name) or view.rules.default
-        hours = prefs.lead_hours.get(name, rule.prep_hours_before)
-        leads.append(
-            c.text_input(
-                f"lead_{name}",
-                label,
-                _hours(hours),
-                hint=f"Hours before the meeting (default {_hours(rule.prep_hours_before)})",
-            )
-        )
-    keywords: list[c.Json] = [
-        c.paragraph(
-            "Words in a meeting's title that mean this type to you, separated by commas. "
-            "They are matched as whole words and win over the built-in rules."
-        )
-    ]
-    for name, label in type_choices(view.rules):
-        keywords.append(
-            c.text_input(f"keywords_{name}", label, ", ".join(prefs.type_keywords.get(name, ())))
-        )
-    delivery = [
+    reminders = [
+        c.selection(
+            "channels",
+            "Send reminders by",
+            [
+                ("Email", "email", chosen("channels", "email", prefs.email_enabled)),
+                ("Google Chat", "chat", chosen("channels", "chat", prefs.chat_enabled)),
+            ],
+            kind="SWITCH",
+        ),
         c.selection(
             "delivery_mode",
             "How reminders arrive",
             [
-                ("One message per meeting", DeliveryMode.EACH.value, not digest),
-                ("One morning digest", DeliveryMode.DIGEST.value, digest),
+                (
+                    "One message per meeting",
+                    DeliveryMode.EACH.value,
+                    chosen("delivery_mode", DeliveryMode.EACH.value, not digest),
+                ),
+                (
+                    "One morning digest",
+                    DeliveryMode.DIGEST.value,
+                    chosen("delivery_mode", DeliveryMode.DIGEST.value, digest),
+                ),
             ],
             kind="RADIO_BUTTON",
         ),
-        c.text_input(
+        *field(
+            c.text_input(
+                "digest_time",
+                "Digest time (HH:MM)",
+                value("digest_time", prefs.digest_time.strftime("%H:%M")),
+                hint="Your time zone; no digest on days with nothing to prepare",
+            ),
             "digest_time",
-            "Digest time (HH:MM)",
-            prefs.digest_time.strftime("%H:%M"),
-            hint="Your time zone; no digest on days with nothing to prepare",
         ),
+    ]
+    leads: list[c.Json] = []
+    for name, label in type_choices(view.rules):
+        rule = view.rules.get(name) or view.rules.default
+        hours = prefs.lead_hours.get(name, rule.prep_hours_before)
+        leads += field(
+            c.text_input(
+                f"lead_{name}",
+                label,
+                value(f"lead_{name}", format_lead(hours)),
+                hint=f"Like 2 days or 3 hours (default {format_lead(rule.prep_hours_before)})",
+            ),
+            f"lead_{name}",
+        )
+    days = [
+        c.selection(
+            "working_days",
+            "Prep starts on these days",
+            [
+                (day, str(i), chosen("working_days", str(i), i in prefs.working_days))
+                for i, day in enumerate(DAY_NAMES)
+            ],
+            kind="CHECK_BOX",
+        ),
+        c.paragraph("Prep due on another day starts on the working day before, same time."),
     ]
     quiet = prefs.quiet_hours
-    quiet_widgets = [
-        c.text_input(
+    rarely: list[c.Json] = [
+        *field(
+            c.text_input(
+                "quiet_start",
+                "Quiet from (HH:MM)",
+                value("quiet_start", quiet.start.strftime("%H:%M") if quiet else ""),
+                hint="Nothing is sent during quiet hours; leave both empty for none",
+            ),
             "quiet_start",
-            "Quiet from (HH:MM)",
-            quiet.start.strftime("%H:%M") if quiet else "",
-            hint="Nothing is sent during quiet hours; leave both empty for none",
         ),
-        c.text_input(
-            "quiet_end", "Quiet until (HH:MM)", quiet.end.strftime("%H:%M") if quiet else ""
+        *field(
+            c.text_input(
+                "quiet_end",
+                "Quiet until (HH:MM)",
+                value("quiet_end", quiet.end.strftime("%H:%M") if quiet else ""),
+            ),
+            "quiet_end",
         ),
-        c.buttons(c.button("Save settings", view.act("save_settings"), filled=True)),
+        c.paragraph(
+            "Your keywords: words in a meeting's title that mean this type to you, "
+            "separated by commas. They are matched as whole words and win over the "
+            "built-in rules."
+        ),
     ]
+    for name, label in type_choices(view.rules):
+        rarely += field(
+            c.text_input(
+                f"keywords_{name}",
+                label,
+                value(f"keywords_{name}", ", ".join(prefs.type_keywords.get(name, ()))),
+            ),
+            f"keywords_{name}",
+        )
     data = [
         c.paragraph(
             "Disconnecting revokes background access, stops calendar notifications and "
@@ -455,14 +562,15 @@ def settings_card(view: View, user: User) -> c.Json:
     return c.card(
         "Settings",
         [
-            c.section([channels, *delivery]),
+            c.section(reminders, title="Reminders"),
             c.section(leads, title="How early prep starts"),
-            c.section(keywords, title="Your keywords"),
-            c.section(quiet_widgets, title="Quiet hours"),
+            c.section(days, title="Working days"),
+            c.section(rarely, title="Quiet hours and your keywords", collapsible=not problems),
             c.section(_assistant_entry(view, user), title="Assistant mode"),
             c.section(data, title="Your data"),
         ],
         name="settings",
+        footer=c.footer(c.button(SETTINGS_SAVE, view.act("save_settings"), filled=True)),
     )
 
 
@@ -497,7 +605,3 @@ def confirm_delete_card(view: View) -> c.Json:
         ),
     ]
     return c.card("Delete my data", [c.section(widgets)], name="confirm_delete")
-
-
-def _hours(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"

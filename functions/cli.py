@@ -11,10 +11,13 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from functions.config import SettingsError, load_settings
 from functions.domain.meeting_types import ConfigError
+
+if TYPE_CHECKING:
+    from functions.domain.classification import Classifier
 
 EXIT_USAGE = 2
 
@@ -35,6 +38,26 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 0.95, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 
@@ -67,8 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_positive_int, default=8080)
 
-    classify = sub.add_parser("classify", help="classify a meeting with the configured rules")
-    classify.add_argument("--title", required=True)
+    classify = sub.add_parser(
+        "classify",
+        help="classify a meeting with the configured rules, or measure them on a labelled set",
+    )
+    classify.add_argument("--title")
     classify.add_argument("--description", default="")
     classify.add_argument(
         "--attendees", type=_positive_int, default=1, help="people attending, you included"
@@ -81,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="email domain of an attendee (repeatable); outside --user-domain means external",
     )
     classify.add_argument("--user-domain", type=_domain, default="example.com")
+    classify.add_argument(
+        "--rooms", type=_count, default=0, help="rooms booked on the event (default 0)"
+    )
+    classify.add_argument(
+        "--evaluate",
+        metavar="FILE",
+        help="instead of one meeting: accuracy per type on a labelled set "
+        "(e.g. tests/data/meeting_titles.yaml)",
+    )
+    classify.add_argument(
+        "--min-accuracy",
+        type=_fraction,
+        help="with --evaluate: exit 1 when overall accuracy is below this (e.g. 0.95)",
+    )
     classify.add_argument(
         "--start", type=_aware_datetime, help="meeting start, to print the prep trigger time"
     )
@@ -107,16 +147,24 @@ def _classify(args: argparse.Namespace) -> int:
         prep_trigger_time,
     )
     from functions.domain.meeting_types import load_rules
+    from functions.domain.users import DEFAULT_WORKING_DAYS
 
     path = args.config or load_settings().meeting_types_path
     classifier = Classifier(load_rules(path))
-    if not args.title.strip():
-        raise UsageError("--title must not be empty")
+    if args.evaluate is not None:
+        if args.title is not None:
+            raise UsageError("--evaluate reads titles from its file; leave out --title")
+        return _evaluate(classifier, args.evaluate, args.min_accuracy)
+    if args.min_accuracy is not None:
+        raise UsageError("--min-accuracy goes with --evaluate")
+    if args.title is None or not args.title.strip():
+        raise UsageError("--title must not be empty (or use --evaluate FILE)")
     facts = MeetingFacts(
         title=args.title,
         description=args.description,
         attendee_count=max(args.attendees, len(args.attendee_domain) + 1),
         attendee_domains=frozenset(args.attendee_domain),
+        rooms=args.rooms,
     )
     result = classifier.classify_facts(facts, user_domain=args.user_domain)
     internal = classifier.internal_domains_for(args.user_domain)
@@ -125,13 +173,40 @@ def _classify(args: argparse.Namespace) -> int:
         "label": result.label,
         "prep_hours_before": result.prep_hours_before,
         "decided_by": result.decided_by,
+        "reason": result.reason,
         "attendee_count": facts.attendee_count,
         "external": any(d not in internal for d in facts.attendee_domains),
     }
     if args.start is not None:
-        trigger = prep_trigger_time(args.start, result.prep_hours_before, args.start)
+        # The product's default week (Monday to Friday), in the start's own offset.
+        trigger = prep_trigger_time(
+            args.start,
+            result.prep_hours_before,
+            args.start,
+            time_zone=args.start.tzinfo,
+            working_days=DEFAULT_WORKING_DAYS,
+        )
         out["prep_trigger_at"] = trigger.isoformat()
     print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def _evaluate(classifier: Classifier, path: str, min_accuracy: float | None) -> int:
+    """Print accuracy per type on a labelled set; 1 when below `min_accuracy`."""
+    from functions.domain.evaluation import CasesError, evaluate, load_cases
+
+    try:
+        user_domain, cases = load_cases(path, classifier.rules.type_names)
+    except CasesError as exc:
+        raise UsageError(str(exc)) from None
+    result = evaluate(classifier, cases, user_domain=user_domain)
+    print(result.report())
+    if min_accuracy is not None and result.accuracy < min_accuracy:
+        print(
+            f"main.py classify: accuracy {result.accuracy:.1%} is below {min_accuracy:.1%}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -92,6 +92,19 @@ _PARTSTAT = {
 }
 
 
+#: Outlook's "Show as" (X-MICROSOFT-CDO-BUSYSTATUS): free and away map to the
+#: Calendar API's fields for the same thing.
+_FREE_STATUSES = frozenset({"FREE"})
+_AWAY_STATUSES = frozenset({"OOF"})
+
+
+def _free_and_type(component: Any) -> tuple[bool, str]:
+    """(marked free, Calendar API eventType) from TRANSP and Outlook's busy status."""
+    busy = _text(component, "X-MICROSOFT-CDO-BUSYSTATUS").strip().upper()
+    free = _text(component, "TRANSP").strip().upper() == "TRANSPARENT" or busy in _FREE_STATUSES
+    return free, "outOfOffice" if busy in _AWAY_STATUSES else "default"
+
+
 class IcsFileError(CalendarUnavailable):
     """The .ics file is missing, too large or not iCalendar; the message says which."""
 
@@ -584,8 +597,11 @@ class IcsCalendarSource(CalendarSource):
             "start": _event_time(start, tz, zone),
             "end": _event_time(end, tz, zone),
             "iCalUID": uid,
-            "eventType": "default",
         }
+        free, event_type = _free_and_type(component)
+        event["eventType"] = event_type
+        if free:  # like the API: the field is left out when it has its default, opaque
+            event["transparency"] = "transparent"
         if event["status"] not in ("confirmed", "tentative", "cancelled"):
             event["status"] = "confirmed"
         if is_series:

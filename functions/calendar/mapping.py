@@ -80,6 +80,16 @@ def _attendee(raw: Any) -> Attendee | None:
     )
 
 
+def _transparency(event: Mapping[str, Any]) -> str:
+    """Only the documented "transparent" marks an event free; anything else is busy."""
+    return "transparent" if event.get("transparency") == "transparent" else "opaque"
+
+
+def _event_type(event: Mapping[str, Any]) -> str:
+    value = event.get("eventType")
+    return value if isinstance(value, str) and value.isalnum() and len(value) <= 40 else "default"
+
+
 def _conference_link(event: Mapping[str, Any]) -> str | None:
     data = event.get("conferenceData")
     if isinstance(data, Mapping):
@@ -164,4 +174,6 @@ def meeting_from_event(
         conference_link=_conference_link(event),
         attachments=_attachments(event),
         version=_text(event.get("etag"), 200) or _text(event.get("updated"), 64),
+        transparency=_transparency(event),
+        event_type=_event_type(event),
     )

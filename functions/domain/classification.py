@@ -3,27 +3,44 @@
 Precedence, highest first: the user's own choice for this occurrence, the
 user's choice for the series, the user's own keywords (whole words in the
 title), then the configured rules by explicit priority, then `default`.
-Events that need no prep at all (cancelled, declined, all-day, rooms only)
-are recognised before any rule runs.
+
+Rules read words and structure alike: who attends (how many people, from
+which domains, whether a room is booked) counts as much as the title, so
+"two colleagues and no room" is a 1:1 and "Sam / Alex" is two names joined.
+Every decision carries a short reason ("keyword 'QBR'", "2 internal people,
+no room") that the card shows, so a wrong type can be understood and fixed.
+
+Whether an event gets prep at all is a separate question (`skip_reason`):
+cancelled, declined, all-day, marked free, out-of-office, focus-time and
+working-location events, and events without another person, get none, but
+keep their type so the user can still ask for prep from the sidebar.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from functions.domain.meeting_types import (
+    MatchRule,
     MeetingTypeRule,
     RuleSet,
     keyword_pattern,
     normalize_text,
 )
-from functions.domain.meetings import EventStatus, Meeting
-from functions.domain.users import Preferences
+from functions.domain.meetings import DEFAULT_EVENT_TYPE, TRANSPARENT, EventStatus, Meeting
+from functions.domain.users import Preferences, QuietHours
+from functions.domain.working_days import (
+    ALL_DAYS,
+    before_quiet_night,
+    next_working_start,
+    previous_working_time,
+)
 
 
 class SkipReason(StrEnum):
@@ -31,6 +48,36 @@ class SkipReason(StrEnum):
     DECLINED = "declined"
     ALL_DAY = "all_day"
     RESOURCES_ONLY = "resources_only"
+    NO_GUESTS = "no_guests"
+    FREE = "free"
+    OUT_OF_OFFICE = "out_of_office"
+    FOCUS_TIME = "focus_time"
+    WORKING_LOCATION = "working_location"
+    #: Any other Calendar event type that is not a meeting (birthdays, from Gmail).
+    NOT_A_MEETING = "not_a_meeting"
+
+
+#: Skips the user may overrule from the sidebar ("Prepare anyway?"): the event
+#: still happens, it just does not look like it needs prep. Cancelled and
+#: declined meetings will not take place for the user; all-day events are
+#: days, not meetings.
+OPTIONAL_SKIPS: frozenset[SkipReason] = frozenset(
+    {
+        SkipReason.RESOURCES_ONLY,
+        SkipReason.NO_GUESTS,
+        SkipReason.FREE,
+        SkipReason.OUT_OF_OFFICE,
+        SkipReason.FOCUS_TIME,
+        SkipReason.WORKING_LOCATION,
+        SkipReason.NOT_A_MEETING,
+    }
+)
+
+_EVENT_TYPE_SKIPS: dict[str, SkipReason] = {
+    "outOfOffice": SkipReason.OUT_OF_OFFICE,
+    "focusTime": SkipReason.FOCUS_TIME,
+    "workingLocation": SkipReason.WORKING_LOCATION,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +90,8 @@ class MeetingFacts:
     attendee_domains: frozenset[str] = frozenset()
     event_id: str = ""
     series_id: str | None = None
+    #: Rooms and equipment booked on the event.
+    rooms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +102,8 @@ class Classification:
     #: Why this type won: "override:event", "override:series", "keyword", "rule", "default".
     decided_by: str
     skip_reason: SkipReason | None = None
+    #: The conditions that decided it, for people: "keyword 'QBR'", "2 internal people, no room".
+    reason: str = ""
 
     @property
     def needs_prep(self) -> bool:
@@ -66,9 +117,13 @@ def skip_reason(meeting: Meeting) -> SkipReason | None:
         return SkipReason.DECLINED
     if meeting.all_day:
         return SkipReason.ALL_DAY
-    others = [a for a in meeting.attendees if not a.is_self]
-    if others and not any(a.is_human for a in others):
-        return SkipReason.RESOURCES_ONLY
+    if meeting.event_type != DEFAULT_EVENT_TYPE:
+        return _EVENT_TYPE_SKIPS.get(meeting.event_type, SkipReason.NOT_A_MEETING)
+    if meeting.transparency == TRANSPARENT:
+        return SkipReason.FREE
+    if not meeting.has_other_people:
+        others = [a for a in meeting.attendees if not a.is_self]
+        return SkipReason.RESOURCES_ONLY if others else SkipReason.NO_GUESTS
     return None
 
 
@@ -80,31 +135,92 @@ def facts_of(meeting: Meeting) -> MeetingFacts:
         attendee_domains=frozenset(a.domain for a in meeting.human_attendees),
         event_id=meeting.event_id,
         series_id=meeting.series_id,
+        rooms=sum(1 for a in meeting.attendees if not a.is_human),
     )
 
 
-def _has_external(facts: MeetingFacts, internal: frozenset[str]) -> bool:
+def _external_domains(facts: MeetingFacts, internal: frozenset[str]) -> list[str]:
     """Without any known internal domain nobody can be called external."""
-    return bool(internal) and any(d and d not in internal for d in facts.attendee_domains)
+    if not internal:
+        return []
+    return sorted(d for d in facts.attendee_domains if d and d not in internal)
 
 
-def _matches(rule: MeetingTypeRule, facts: MeetingFacts, internal: frozenset[str]) -> bool:
-    m = rule.match
-    if m.min_attendees is not None and facts.attendee_count < m.min_attendees:
-        return False
-    if m.max_attendees is not None and facts.attendee_count > m.max_attendees:
-        return False
-    if m.external is not None and _has_external(facts, internal) != m.external:
-        return False
+# A name: a word starting with a letter ("Sam", "Anne-Marie", "O'Brien", "Zoë"),
+# up to three of them ("Maria Garcia", "Alex catch up").
+_NAME = r"[^\W\d_][\w'\u2019.\-]*(?:\s+[^\W\d_][\w'\u2019.\-]*){0,2}"
+# Symbols may touch the names ("Sam/Alex"); words need spaces ("Sam x Alex").
+_JOIN = r"\s*(?P<sep><->|<=>|<>|/|&|\+)\s*|\s+(?P<word>x|and)\s+"
+_PAIRED = re.compile(
+    rf"^\s*(?P<a>{_NAME})(?:{_JOIN})(?P<b>{_NAME})\s*(?:[-\u2013\u2014:|(\[].*)?$",
+    re.IGNORECASE,
+)
+
+
+def paired_names(title: str) -> str | None:
+    """The joining symbol when `title` is two names joined ("Sam / Alex" -> "/").
+
+    Single letters are not names, so "Q&A" and "R&D" are not pairs.
+    """
+    found = _PAIRED.match(normalize_text(title))
+    if found is None:
+        return None
+    if min(len(found["a"]), len(found["b"])) < 2:
+        return None
+    return found["sep"] or found["word"]
+
+
+def _match_reason(m: MatchRule, facts: MeetingFacts, internal: frozenset[str]) -> str | None:
+    """Why `m` holds for `facts`, in words; None when it does not hold."""
+    parts: list[str] = []
     if m.patterns:
         texts = []
         if "title" in m.fields:
             texts.append(normalize_text(facts.title))
         if "description" in m.fields:
             texts.append(normalize_text(facts.description))
-        if not any(p.search(t) for p in m.patterns for t in texts):
-            return False
-    return True
+        keyword = next(
+            (k for k, p in zip(m.keywords, m.patterns, strict=True) if any(map(p.search, texts))),
+            None,
+        )
+        if keyword is None:
+            return None
+        parts.append(f"keyword '{keyword}'")
+    if m.paired_names is not None:
+        joined = paired_names(facts.title)
+        if (joined is not None) != m.paired_names:
+            return None
+        if joined is not None:
+            parts.append(f"two names joined by '{joined}'")
+    if m.min_attendees is not None and facts.attendee_count < m.min_attendees:
+        return None
+    if m.max_attendees is not None and facts.attendee_count > m.max_attendees:
+        return None
+    outside = _external_domains(facts, internal)
+    if m.external is not None and bool(outside) != m.external:
+        return None
+    if m.rooms is not None and (facts.rooms > 0) != m.rooms:
+        return None
+    if m.min_attendees is not None or m.max_attendees is not None or m.external is False:
+        people = "person" if facts.attendee_count == 1 else "people"
+        internal_word = "internal " if m.external is False else ""
+        parts.append(f"{facts.attendee_count} {internal_word}{people}")
+    if m.external:
+        parts.append(f"a guest from {outside[0]}")
+    if m.rooms is not None:
+        parts.append("a room booked" if m.rooms else "no room")
+    return ", ".join(parts)
+
+
+def _rule_reason(
+    rule: MeetingTypeRule, facts: MeetingFacts, internal: frozenset[str]
+) -> str | None:
+    """The reason of the first alternative of `rule` that holds, or None."""
+    for m in rule.matches:
+        reason = _match_reason(m, facts, internal)
+        if reason is not None:
+            return reason
+    return None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -115,8 +231,9 @@ def _user_keyword(keyword: str) -> re.Pattern[str]:
 
 def _keyword_rule(
     rules: RuleSet, keywords: Mapping[str, tuple[str, ...]], title: str
-) -> MeetingTypeRule | None:
-    """The first type, in the rules' own priority order, with a keyword in `title`.
+) -> tuple[MeetingTypeRule, str] | None:
+    """The first type, in the rules' own priority order, with a keyword in `title`,
+    and that keyword.
 
     Titles only: descriptions are long, pasted and often someone else's text,
     so a personal keyword there would fire on too much.
@@ -125,9 +242,9 @@ def _keyword_rule(
         return None
     text = normalize_text(title)
     for rule in (*rules.rules, rules.default):
-        words = keywords.get(rule.name, ())
-        if any(_user_keyword(w).search(text) for w in words):
-            return rule
+        for word in keywords.get(rule.name, ()):
+            if _user_keyword(word).search(text):
+                return rule, word
     return None
 
 
@@ -153,6 +270,7 @@ class Classifier:
         chosen = prefs.override_for(facts.event_id, facts.series_id) if facts.event_id else None
         rule: MeetingTypeRule | None = None
         decided_by = "rule"
+        reason = ""
         if chosen is not None:
             rule = self.rules.get(chosen)
             if rule is not None:
@@ -160,18 +278,26 @@ class Classifier:
                 decided_by = (
                     "override:event" if event_key in prefs.type_overrides else "override:series"
                 )
+                reason = "chosen by you"
         if rule is None:
-            rule = _keyword_rule(self.rules, prefs.type_keywords, facts.title)
-            if rule is not None:
+            found = _keyword_rule(self.rules, prefs.type_keywords, facts.title)
+            if found is not None:
+                rule, word = found
                 decided_by = "keyword"
+                reason = f"your keyword '{word}'"
         if rule is None:
             internal = self.internal_domains_for(user_domain)
-            rule = next((r for r in self.rules.rules if _matches(r, facts, internal)), None)
+            for candidate in self.rules.rules:
+                why = _rule_reason(candidate, facts, internal)
+                if why is not None:
+                    rule, reason = candidate, why
+                    break
         if rule is None:
             rule = self.rules.default
             decided_by = "default"
+            reason = "no rule matched"
         hours = prefs.lead_hours.get(rule.name, rule.prep_hours_before)
-        return Classification(rule.name, rule.label, hours, decided_by)
+        return Classification(rule.name, rule.label, hours, decided_by, reason=reason)
 
     def classify(
         self,
@@ -186,16 +312,31 @@ class Classifier:
         reason = skip_reason(meeting)
         if reason is None:
             return result
-        return Classification(
-            result.meeting_type, result.label, result.prep_hours_before, result.decided_by, reason
-        )
+        return dataclasses.replace(result, skip_reason=reason)
 
 
-def prep_trigger_time(start: datetime, hours_before: float, now: datetime) -> datetime:
-    """When prep should start: `hours_before` the meeting, but never in the past.
+def prep_trigger_time(
+    start: datetime,
+    hours_before: float,
+    now: datetime,
+    *,
+    time_zone: str | tzinfo = "UTC",
+    working_days: Iterable[int] = ALL_DAYS,
+    quiet_hours: QuietHours | None = None,
+) -> datetime:
+    """When prep should start: `hours_before` the meeting, on a working day, never in the past.
 
-    A meeting booked at short notice still gets prep, straight away, as long as
-    it has not started yet; callers check `start > now` before scheduling.
+    A trigger on a day off moves to the previous working day at the same local
+    time (`working_days`), and away from a quiet night that would push it into
+    a day off. A meeting booked at short notice still gets prep, straight
+    away, as long as it has not started yet; on a day off "straight away"
+    waits for the next working day if that still comes before the meeting.
+    Callers check `start > now` before scheduling.
     """
     trigger = start - timedelta(hours=hours_before)
-    return max(trigger, now) if start > now else trigger
+    trigger = previous_working_time(trigger, time_zone, working_days)
+    trigger = before_quiet_night(trigger, time_zone, working_days, quiet_hours)
+    if start <= now or trigger >= now:
+        return trigger
+    soonest = next_working_start(now, time_zone, working_days)
+    return soonest if soonest < start else now

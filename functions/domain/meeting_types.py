@@ -78,6 +78,10 @@ class MatchRule:
     max_attendees: int | None = None
     #: True: needs a person from outside the user's domains; False: must have none.
     external: bool | None = None
+    #: True: a room is booked; False: none is.
+    rooms: bool | None = None
+    #: True: the title is two names joined by "/", "<>", "&", "+", "x" or "and".
+    paired_names: bool | None = None
     patterns: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
 
     @property
@@ -87,6 +91,8 @@ class MatchRule:
             and self.min_attendees is None
             and self.max_attendees is None
             and self.external is None
+            and self.rooms is None
+            and self.paired_names is None
         )
 
 
@@ -96,7 +102,8 @@ class MeetingTypeRule:
     label: str
     priority: int
     prep_hours_before: float
-    match: MatchRule
+    #: Alternatives: the type applies when any one of them holds.
+    matches: tuple[MatchRule, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +202,35 @@ class _Node:
         return value
 
 
+_MATCH_FIELDS = "keywords, fields, min_attendees, max_attendees, external, rooms, paired_names"
+
+
+def _parse_matches(node: _Node) -> tuple[MatchRule, ...]:
+    """One match block, or a list of them: any one that holds makes the type apply."""
+    if isinstance(node.node, yaml.SequenceNode):
+        alternatives = node.sequence()
+        if not alternatives:
+            raise node.error("expected at least one match block")
+        parsed = []
+        for alternative in alternatives:
+            rule = _parse_match(alternative)
+            if rule.is_empty:
+                raise alternative.error(
+                    "an empty match block matches everything; give it a condition"
+                )
+            parsed.append(rule)
+        return tuple(parsed)
+    return (_parse_match(node),)
+
+
 def _parse_match(node: _Node) -> MatchRule:
     keywords: tuple[str, ...] = ()
     fields: tuple[str, ...] = ("title", "description")
     min_att: int | None = None
     max_att: int | None = None
     external: bool | None = None
+    rooms: bool | None = None
+    paired: bool | None = None
     for key, child in node.items():
         if key == "keywords":
             keywords = tuple(k.string() for k in child.sequence())
@@ -225,10 +255,12 @@ def _parse_match(node: _Node) -> MatchRule:
                 max_att = value
         elif key == "external":
             external = child.boolean()
+        elif key == "rooms":
+            rooms = child.boolean()
+        elif key == "paired_names":
+            paired = child.boolean()
         else:
-            raise child.error(
-                "unknown field (known: keywords, fields, min_attendees, max_attendees, external)"
-            )
+            raise child.error(f"unknown field (known: {_MATCH_FIELDS})")
     if min_att is not None and max_att is not None and min_att > max_att:
         raise node.error(f"min_attendees {min_att} is larger than max_attendees {max_att}")
     return MatchRule(
@@ -237,6 +269,8 @@ def _parse_match(node: _Node) -> MatchRule:
         min_attendees=min_att,
         max_attendees=max_att,
         external=external,
+        rooms=rooms,
+        paired_names=paired,
         patterns=tuple(keyword_pattern(k) for k in keywords),
     )
 
@@ -247,7 +281,7 @@ def _parse_type(name: str, node: _Node) -> MeetingTypeRule:
     label = name.replace("_", " ").capitalize()
     priority: int | None = None
     hours: float | None = None
-    match = MatchRule()
+    matches: tuple[MatchRule, ...] = ()
     for key, child in node.items():
         if key == "label":
             label = child.string()
@@ -258,20 +292,22 @@ def _parse_type(name: str, node: _Node) -> MeetingTypeRule:
             if not 0 <= hours <= MAX_LEAD_HOURS:
                 raise child.error(f"must be between 0 and {MAX_LEAD_HOURS} hours, got {hours:g}")
         elif key == "match":
-            match = _parse_match(child)
+            matches = _parse_matches(child)
         else:
             raise child.error("unknown field (known: label, priority, prep_hours_before, match)")
     if hours is None:
         raise node.error("prep_hours_before is required")
+    empty = all(m.is_empty for m in matches)
     if name == DEFAULT_TYPE:
-        if not match.is_empty:
+        if not empty:
             raise node.error("the default type matches everything else and takes no match rules")
         priority = priority if priority is not None else -1
+        matches = ()
     elif priority is None:
         raise node.error("priority is required (higher wins when several types match)")
-    elif match.is_empty:
-        raise node.error("match is required: keywords, attendee bounds or external")
-    return MeetingTypeRule(name, label, priority, hours, match)
+    elif empty:
+        raise node.error("match is required: keywords, attendee bounds, external or rooms")
+    return MeetingTypeRule(name, label, priority, hours, matches)
 
 
 def parse_rules(text: str, path: str = "<memory>") -> RuleSet:

@@ -33,6 +33,12 @@ class ResponseStatus(StrEnum):
             return cls.NEEDS_ACTION
 
 
+#: Calendar API `transparency`: "transparent" events are marked free ("Show me as: Available").
+TRANSPARENT = "transparent"
+#: Calendar API `eventType` of an ordinary event (others: outOfOffice, focusTime, ...).
+DEFAULT_EVENT_TYPE = "default"
+
+
 class EventStatus(StrEnum):
     CONFIRMED = "confirmed"
     TENTATIVE = "tentative"
@@ -93,6 +99,10 @@ class Meeting:
     conference_link: str | None = None
     attachments: tuple[Attachment, ...] = ()
     version: str = ""
+    #: "opaque" (busy, the default) or "transparent" (marked free), as in the Calendar API.
+    transparency: str = "opaque"
+    #: The Calendar API's `eventType`: "default", "outOfOffice", "focusTime", "workingLocation", ...
+    event_type: str = DEFAULT_EVENT_TYPE
     meeting_type: str = "default"
     prep_trigger_at: datetime | None = None
     prep_state: PrepState = PrepState.NOT_STARTED
@@ -115,6 +125,11 @@ class Meeting:
     @property
     def human_attendees(self) -> tuple[Attendee, ...]:
         return tuple(a for a in self.attendees if a.is_human)
+
+    @property
+    def has_other_people(self) -> bool:
+        """Someone besides the user (and besides rooms) is invited."""
+        return any(not a.is_self for a in self.human_attendees)
 
     @property
     def attendee_count(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from functions.domain.classification import Classifier, prep_trigger_time
+from functions.domain.classification import OPTIONAL_SKIPS, Classifier, prep_trigger_time
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES, PrepState, can_advance
 from functions.domain.users import User
@@ -27,11 +27,16 @@ def plan_meeting(
     """Return `incoming` with type, trigger time and prep state decided.
 
     - Prep already under way or done (materials, state) carries over.
-    - Cancelled, declined, all-day and rooms-only events move to `cancelled`.
+    - Cancelled, declined and all-day events move to `cancelled`.
+    - Events that only look like they need no prep (no guests, marked free,
+      out of office, ... `OPTIONAL_SKIPS`) get no trigger and wait in
+      `not_started`, so the user can still ask for prep; prep the user already
+      asked for (generating, ready, ...) stays.
     - A restored or re-accepted event goes back to `scheduled`.
     - A meeting that moved after we notified gets `scheduled` again for its
       new time; one that only changed its description keeps its state.
     - Meetings already started are never scheduled.
+    - Triggers fall on the user's working days (`prep_trigger_time`).
     """
     result = classifier.classify(incoming, user_domain=user.domains, preferences=user.preferences)
     state = existing.prep_state if existing else PrepState.NOT_STARTED
@@ -42,11 +47,23 @@ def plan_meeting(
         materials_ref=materials,
         skip_reason=result.skip_reason.value if result.skip_reason else None,
     )
+    if result.skip_reason in OPTIONAL_SKIPS:
+        if state in (PrepState.SCHEDULED, PrepState.CANCELLED):
+            state = PrepState.NOT_STARTED
+        return dataclasses.replace(base, prep_trigger_at=None, prep_state=state)
     if result.skip_reason is not None:
         target = PrepState.CANCELLED if can_advance(state, PrepState.CANCELLED) else state
         return dataclasses.replace(base, prep_trigger_at=None, prep_state=target)
 
-    trigger = prep_trigger_time(incoming.start, result.prep_hours_before, now)
+    prefs = user.preferences
+    trigger = prep_trigger_time(
+        incoming.start,
+        result.prep_hours_before,
+        now,
+        time_zone=user.time_zone,
+        working_days=prefs.working_days,
+        quiet_hours=prefs.quiet_hours,
+    )
     upcoming = incoming.start > now
     moved = existing is not None and existing.start != incoming.start
     if state is PrepState.CANCELLED or state in PENDING_STATES:

@@ -41,6 +41,8 @@ class CalendarProblem(StrEnum):
     NEEDS_SCOPE = "needs_scope"
 
 
+#: Monday to Friday (`date.weekday()` numbers): prep triggers move off other days.
+DEFAULT_WORKING_DAYS: frozenset[int] = frozenset(range(5))
 #: A digest at 08:00 local time unless the user picks another time.
 DEFAULT_DIGEST_TIME = time(8, 0)
 #: Executives' calendars one assistant may prepare for (each costs a sync per interval).
@@ -98,6 +100,9 @@ class Preferences:
     #: The user's own words for a meeting type ("board prep" -> executive), matched
     #: as whole words in the title; they win over the configured rules.
     type_keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Days prep may start (`date.weekday()` numbers); a trigger on another day
+    #: moves to the previous working day at the same local time.
+    working_days: frozenset[int] = DEFAULT_WORKING_DAYS
 
     def __post_init__(self) -> None:
         for meeting_type, hours in self.lead_hours.items():
@@ -108,6 +113,10 @@ class Preferences:
         object.__setattr__(self, "lead_hours", _frozen(self.lead_hours))
         object.__setattr__(self, "type_overrides", _frozen(self.type_overrides))
         object.__setattr__(self, "auto_prep_types", frozenset(self.auto_prep_types))
+        days = frozenset(self.working_days)
+        if not days or not days <= frozenset(range(7)):
+            raise ValueError("working days are one to seven of the days 0 (Monday) to 6 (Sunday)")
+        object.__setattr__(self, "working_days", days)
         object.__setattr__(self, "delivery_mode", DeliveryMode(self.delivery_mode))
         object.__setattr__(
             self, "delegated_calendars", tuple(dict.fromkeys(self.delegated_calendars))

@@ -22,6 +22,7 @@ from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import (
     DEFAULT_DIGEST_TIME,
+    DEFAULT_WORKING_DAYS,
     ConnectionState,
     DeliveryMode,
     Preferences,
@@ -82,6 +83,8 @@ def meeting_to_doc(m: Meeting) -> Doc:
             {"title": a.title, "url": a.url, "mime_type": a.mime_type} for a in m.attachments
         ],
         "version": m.version,
+        "transparency": m.transparency,
+        "event_type": m.event_type,
         "meeting_type": m.meeting_type,
         "prep_trigger_at": ts(m.prep_trigger_at),
         "prep_state": m.prep_state.value,
@@ -123,6 +126,8 @@ def meeting_from_doc(d: Doc) -> Meeting:
             for a in d.get("attachments") or []
         ),
         version=d.get("version") or "",
+        transparency=d.get("transparency") or "opaque",
+        event_type=d.get("event_type") or "default",
         meeting_type=d.get("meeting_type") or "default",
         prep_trigger_at=parse_ts(d.get("prep_trigger_at")),
         prep_state=PrepState(d.get("prep_state") or PrepState.NOT_STARTED.value),
@@ -164,6 +169,7 @@ def user_to_doc(u: User) -> Doc:
             "digest_time": _hm(p.digest_time),
             "delegated_calendars": list(p.delegated_calendars),
             "type_keywords": {k: list(v) for k, v in p.type_keywords.items()},
+            "working_days": sorted(p.working_days),
         },
     }
 
@@ -174,6 +180,14 @@ def _delivery_mode(raw: object) -> DeliveryMode:
         return DeliveryMode(str(raw))
     except ValueError:
         return DeliveryMode.EACH
+
+
+def _working_days(raw: object) -> frozenset[int]:
+    """Documents written before working days existed read as Monday to Friday."""
+    if not isinstance(raw, list):
+        return DEFAULT_WORKING_DAYS
+    days = frozenset(d for d in raw if isinstance(d, int) and 0 <= d < 7)
+    return days or DEFAULT_WORKING_DAYS
 
 
 def user_from_doc(d: Doc) -> User:
@@ -210,6 +224,7 @@ def user_from_doc(d: Doc) -> User:
             type_keywords={
                 str(k): tuple(str(w) for w in v) for k, v in (p.get("type_keywords") or {}).items()
             },
+            working_days=_working_days(p.get("working_days")),
         ),
     )
 

@@ -149,8 +149,8 @@ def test_settings_and_confirm_cards_are_valid() -> None:
         for w in s["widgets"]
         if "textInput" in w
     }
-    assert text_inputs["lead_qbr"] == "100"
-    assert text_inputs["lead_one_on_one"] == "24"
+    assert text_inputs["lead_qbr"] == "4 days 4 hours"  # 100 hours, in words
+    assert text_inputs["lead_one_on_one"] == "1 day"
     assert (text_inputs["quiet_start"], text_inputs["quiet_end"]) == ("22:00", "07:00")
     switches = next(
         w["selectionInput"] for s in card["sections"] for w in s["widgets"] if "selectionInput" in w

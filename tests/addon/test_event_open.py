@@ -54,7 +54,7 @@ def test_a_stored_meeting_shows_type_state_and_trigger_in_the_users_zone_and_loc
     card = _open(client, signer, "ev1", time_zone="Europe/Berlin", locale="de-DE")
     shown = texts(card)
     assert "Weekly 1:1 with Bob" in shown
-    assert "1:1" in shown and "Recognised from the title and guests" in shown
+    assert "1:1" in shown and "Why: keyword '1:1', 2 people" in shown
     assert "Scheduled" in shown
     # 1:1 prep starts 24 h before: 2026-12-02 15:00 UTC is 16:00 in Berlin, German style.
     assert "Mi., 2. Dez., 16:00" in shown

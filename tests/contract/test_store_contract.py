@@ -64,8 +64,20 @@ def user(uid: str, connected: bool = True) -> User:
             quiet_hours=QuietHours(datetime(2000, 1, 1, 22).time(), datetime(2000, 1, 1, 7).time()),
             type_overrides={"series:s1": "one_on_one"},
             type_keywords={"executive": ("board prep", "Aufsichtsrat"), "qbr": ("1:1s",)},
+            working_days=frozenset({6, 0, 1, 2, 3}),  # a Sunday-to-Thursday week
         ),
     )
+
+
+def test_free_and_non_meeting_events_keep_what_calendar_said(store: Store) -> None:
+    """Transparency and event type decide "no prep planned"; a reload must not lose them."""
+    store.put_user(user("alice"))
+    free = meeting("alice", 1, transparency="transparent", event_type="focusTime")
+    store.upsert_meetings([free, meeting("alice", 2)])
+    got = store.get_meeting("alice", free.event_id)
+    assert got is not None and (got.transparency, got.event_type) == ("transparent", "focusTime")
+    plain = store.get_meeting("alice", meeting("alice", 2).event_id)
+    assert plain is not None and (plain.transparency, plain.event_type) == ("opaque", "default")
 
 
 # ---------------------------------------------------------------- users

@@ -197,3 +197,55 @@ def test_an_empty_keyword_list_is_refused(empty: str) -> None:
 def test_an_empty_fields_list_is_refused() -> None:
     err = error_of(GOOD.replace("max_attendees: 3", "max_attendees: 3\n      fields: []"))
     assert err.field_path == "meeting_types.one_on_one.match.fields"
+
+
+ALTERNATIVES = GOOD.replace(
+    '      keywords: ["1:1"]\n      max_attendees: 3\n',
+    '      - keywords: ["1:1"]\n        max_attendees: 3\n'
+    "      - paired_names: true\n        max_attendees: 3\n"
+    "      - {min_attendees: 2, max_attendees: 2, external: false, rooms: false}\n",
+)
+
+
+def test_a_type_may_list_several_match_blocks() -> None:
+    rule = parse_rules(ALTERNATIVES).rules[0]
+    assert len(rule.matches) == 3
+    assert rule.matches[1].paired_names is True
+    assert (rule.matches[2].external, rule.matches[2].rooms) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "problem"),
+    [
+        (
+            ALTERNATIVES.replace(
+                "      - paired_names: true\n", "      - paired_names: yes please\n"
+            ),
+            "meeting_types.one_on_one.match[1].paired_names",
+            "true or false",
+        ),
+        (
+            ALTERNATIVES.replace("rooms: false}", "room: false}"),
+            "meeting_types.one_on_one.match[2].room",
+            "unknown field",
+        ),
+        (
+            ALTERNATIVES.replace(
+                "      - paired_names: true\n        max_attendees: 3\n", "      - {}\n"
+            ),
+            "meeting_types.one_on_one.match[1]",
+            "matches everything",
+        ),
+        (
+            GOOD.replace('      keywords: ["1:1"]\n      max_attendees: 3\n', "      []\n").replace(
+                "    match:\n      []", "    match: []"
+            ),
+            "meeting_types.one_on_one.match",
+            "at least one match block",
+        ),
+    ],
+)
+def test_match_block_lists_are_checked_one_by_one(text: str, field: str, problem: str) -> None:
+    err = error_of(text)
+    assert err.field_path == field
+    assert problem in str(err)

@@ -113,3 +113,50 @@ def test_series_override_is_applied() -> None:
         USER, preferences=Preferences(type_overrides={"series:s1": "executive"})
     )
     assert plan(event(series_id="s1"), user=user).meeting_type == "executive"
+
+
+# ---------------------------------------------------------------- prep only where it helps
+
+ROOM = Attendee("r1@resource.calendar.google.com", resource=True)
+ME = Attendee("me@example.com", is_self=True, response_status=ResponseStatus.ACCEPTED)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"title": "Focus time", "attendees": ()}, "no_guests"),
+        ({"title": "Dentist", "attendees": (ME,)}, "no_guests"),
+        ({"title": "Lunch", "attendees": ()}, "no_guests"),
+        ({"attendees": (ME, ROOM)}, "resources_only"),
+        ({"transparency": "transparent"}, "free"),
+        ({"event_type": "outOfOffice"}, "out_of_office"),
+        ({"event_type": "focusTime"}, "focus_time"),
+        ({"event_type": "workingLocation"}, "working_location"),
+        ({"event_type": "birthday"}, "not_a_meeting"),
+    ],
+)
+def test_events_that_need_no_prep_get_no_trigger_but_stay_preparable(
+    change: dict[str, object], reason: str
+) -> None:
+    scheduled = plan(event())
+    for existing in (None, scheduled):
+        m = plan(event(**change), existing)
+        assert m.skip_reason == reason
+        assert m.prep_trigger_at is None
+        # Not cancelled: "Prepare anyway" from the sidebar can still start prep.
+        assert m.prep_state is PrepState.NOT_STARTED
+
+
+def test_prep_the_user_asked_for_on_a_skipped_event_is_kept() -> None:
+    alone = plan(event(attendees=()))
+    ready = dataclasses.replace(alone, prep_state=PrepState.READY, materials_ref="m1")
+    again = plan(event(attendees=(), version="v2"), ready)
+    assert (again.prep_state, again.materials_ref) == (PrepState.READY, "m1")
+    assert again.skip_reason == "no_guests"
+
+
+def test_a_guest_added_later_schedules_prep() -> None:
+    alone = plan(event(attendees=(ME,)))
+    invited = plan(event(version="v2"), alone)
+    assert invited.skip_reason is None
+    assert invited.prep_state is PrepState.SCHEDULED

@@ -70,7 +70,8 @@ def test_deferred_reminder_on_a_dst_night_with_a_skewed_instance_clock(
     start, night_ends, shown = CASES[night]
     trigger = start - timedelta(hours=24)
     stack.set_time(trigger - timedelta(hours=20))
-    stack.add_user(preferences=Preferences(quiet_hours=QUIET))
+    # Every day is a working day here: the reminder must fall on the DST night itself.
+    stack.add_user(preferences=Preferences(quiet_hours=QUIET, working_days=frozenset(range(7))))
     stack.put_event("late-1on1", start, "1:1 with Sam")
     stack.queue.retry = dataclasses.replace(stack.queue.retry, max_attempts=attempts)
     instance = SkewedClock(stack.clock, skew)

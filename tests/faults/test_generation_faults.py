@@ -92,7 +92,8 @@ def _ready_once(stack: Stack) -> None:
 
 def _seed(stack: Stack) -> None:
     stack.add_user()
-    stack.put_event(EVENT, NOW + timedelta(days=3), "Acme QBR")
+    # Far enough out that the QBR's two-week lead time is still ahead.
+    stack.put_event(EVENT, NOW + timedelta(days=20), "Acme QBR")
     stack.scheduled_sync()
     stack.run_for(timedelta(seconds=5))
     assert stack.meeting(EVENT).prep_state is PrepState.SCHEDULED

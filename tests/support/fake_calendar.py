@@ -521,6 +521,8 @@ class FakeCalendar:
                 status=body.get("status", "confirmed"),
             )
             body.setdefault("iCalUID", f"{event_id}@google.com")
+            # The API always answers with eventType; transparency only when not "opaque".
+            body.setdefault("eventType", "default")
             body.setdefault(
                 "created", (previous.event if previous else body).get("created", body["updated"])
             )

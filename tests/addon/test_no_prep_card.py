@@ -1,0 +1,84 @@
+"""Events that need no prep say why on the card, and can be prepared anyway."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from functions.auth.dev_keys import DevSigner
+from functions.domain.prep_state import PrepState
+from functions.domain.users import User
+from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
+from functions.services import Services
+from functions.store.port import Store
+from tests.addon.conftest import NOW
+from tests.addon.helpers import (
+    Client,
+    RecordingQueue,
+    button_ops,
+    calendar_event,
+    event_body,
+    only_card,
+    seed_meeting,
+    texts,
+)
+
+START = NOW + timedelta(days=2)
+
+
+def _act(client: Client, signer: DevSigner, op: str, **kwargs: object) -> dict[str, object]:
+    return client.post(event_body(signer, "alice", op=op, **kwargs))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown"),
+    [
+        ({"guests": ()}, "No guests \u2014 no prep planned. Prepare anyway?"),
+        ({"guests": ("room-1@resource.calendar.google.com",)}, "Only rooms are invited"),
+        ({"transparency": "transparent"}, "Marked as free \u2014 no prep planned"),
+        ({"eventType": "focusTime"}, "Focus time \u2014 no prep planned"),
+        ({"eventType": "outOfOffice"}, "Out of office \u2014 no prep planned"),
+    ],
+)
+def test_skipped_events_say_why_and_offer_prep_anyway(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    queue: RecordingQueue,
+    alice: User,
+    services: Services,
+    changes: dict[str, object],
+    shown: str,
+) -> None:
+    guests = changes.pop("guests", ("bob@example.com",))
+    raw = calendar_event("ev1", START, title="Lunch", guests=guests)  # type: ignore[arg-type]
+    if guests and "resource" in str(guests[0]):  # type: ignore[index]
+        raw["attendees"][1]["resource"] = True
+    raw.update(changes)
+    planned = seed_meeting(db, alice, raw, now=NOW, classifier=services.classifier)
+    assert planned.prep_trigger_at is None and planned.prep_state is PrepState.NOT_STARTED
+    assert queue.of_queue(PREP_QUEUE) == []  # no reminder will come
+
+    card = only_card(_act(client, signer, "event", params={"eventId": "ev1"}))
+    assert shown in texts(card)
+    assert "Scheduled" not in texts(card)
+    assert button_ops(card)["Prepare anyway"]["op"] == "generate"
+
+    # The user knows better: one click prepares it like any meeting.
+    answer = _act(client, signer, "generate", params={"eventId": "ev1"})
+    assert "Preparing…" in texts(only_card(answer))
+    assert len(queue.of_queue(GENERATE_QUEUE)) == 1
+    stored = db.get_meeting("alice", "ev1")
+    assert stored is not None and stored.prep_state is PrepState.GENERATING
+
+
+def test_a_cancelled_event_offers_nothing(
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+) -> None:
+    raw = calendar_event("ev1", START, title="Sync", status="cancelled")
+    seed_meeting(db, alice, raw, now=NOW, classifier=services.classifier)
+    card = only_card(_act(client, signer, "event", params={"eventId": "ev1"}))
+    assert "Because the event was cancelled." in texts(card)
+    assert "Prepare anyway" not in button_ops(card)
