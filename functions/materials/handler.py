@@ -24,7 +24,10 @@ meeting changed meanwhile the task retries and generates for the new one.
 Failures: quota, 5xx and timeouts (after the client's own retries) answer
 503 so the queue retries with backoff, until `max_transient_failures` such
 failures for the same input; then, like a schema mismatch or the daily cap,
-the meeting becomes `failed` and the task is acknowledged.
+the meeting becomes `failed` and the task is acknowledged. Materials that fail
+their own validation (a `ValidationError` from the generator or while
+checking and rendering) fail the meeting at once: the same input would fail
+the same way on every retry.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, timedelta
 from typing import Any
+
+from pydantic import ValidationError
 
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState, can_advance
@@ -173,6 +178,8 @@ def _generate_locked(
         log(_log, logging.ERROR, "generation failed", user_id=user.user_id, reason=str(exc))
         _fail(services, meeting)
         return "failed"
+    except ValidationError as exc:
+        return _invalid(services, user, meeting, exc)
     try:
         info = store_materials(
             storage=services.materials_storage,
@@ -184,8 +191,26 @@ def _generate_locked(
         )
     except StorageError:
         return _retry_or_fail(services, user, meeting, prepared, "could not store the materials")
+    except ValidationError as exc:
+        return _invalid(services, user, meeting, exc)
     _log_usage(user, info.input_tokens, info.output_tokens, "ok", cost_usd=info.cost_usd)
     return None
+
+
+def _invalid(services: Services, user: User, meeting: Meeting, exc: ValidationError) -> str:
+    """Materials that break their own schema are a bug for this input, not bad luck:
+    the same input fails the same way, so the meeting fails now instead of retrying."""
+    fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
+    log(
+        _log,
+        logging.ERROR,
+        "generation produced invalid materials",
+        user_id=user.user_id,
+        model=exc.title,
+        fields=fields,
+    )
+    _fail(services, meeting)
+    return "invalid"
 
 
 def _retry_or_fail(

@@ -26,12 +26,15 @@ from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import User
+from functions.materials.context import MeetingContext
 from functions.materials.gcs import GcsMaterialsStorage
-from functions.materials.generator import Prices
+from functions.materials.generator import Generation, Generator, Prices
 from functions.materials.handler import _lock_keys
 from functions.materials.links import signed_url_for
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
+from functions.materials.model import AgendaItem
 from functions.materials.pipeline import cache_key, prepare
+from functions.materials.prompt import Prompt
 from functions.materials.storage import owns, user_prefix
 from functions.materials.v4 import verify_url
 from functions.materials.vertex import VertexGenerator
@@ -418,3 +421,47 @@ def test_local_mode_end_to_end_with_the_offline_generator(services: Services) ->
     page = (storage.read(ready.materials_ref + ".html") or b"").decode()
     assert "Offline prep" in page and "<script" not in page
     assert storage.verify(signed_url_for(services, ready)).params["object"].endswith(".html")
+
+
+def _local_stack(services: Services) -> Stack:
+    return Stack(services=services, fake=FakeVertex(), key=LocalSigningKey.generate())
+
+
+def test_a_meeting_of_three_days_gets_offline_materials(services: Services) -> None:
+    user = make_user()
+    services.store.put_user(user)
+    meeting = make_meeting(user, prep_state=PrepState.NOTIFIED, minutes=3 * 24 * 60)
+    services.store.upsert_meetings([meeting])
+    resp = _local_stack(services).queue_and_deliver(meeting)
+    assert resp.get_json() == {"status": "ok", "outcome": "ready", "cached": False}
+
+
+class _InvalidAnswer(Generator):
+    """A generator whose result fails the schema's validation (a bug, not bad luck)."""
+
+    generator_id = "broken:v1"
+    metered = False
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate(self, context: MeetingContext, prompt: Prompt) -> Generation:
+        self.calls += 1
+        AgendaItem.model_validate({"title": "x", "minutes": 10_000, "source": "suggestion"})
+        raise AssertionError("unreachable")
+
+
+def test_a_validation_error_in_generation_fails_the_meeting_once(services: Services) -> None:
+    user = make_user()
+    services.store.put_user(user)
+    meeting = make_meeting(user, prep_state=PrepState.NOTIFIED)
+    services.store.upsert_meetings([meeting])
+    broken = _InvalidAnswer()
+    services.__dict__["generator"] = broken
+    stack = _local_stack(services)
+    resp = stack.queue_and_deliver(meeting)
+    # Acknowledged (200), so the queue does not retry what can only fail again.
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "outcome": "invalid"}
+    assert stack.meeting(meeting).prep_state is PrepState.FAILED
+    assert broken.calls == 1
