@@ -26,7 +26,8 @@ def plan_meeting(
 ) -> Meeting:
     """Return `incoming` with type, trigger time and prep state decided.
 
-    - Prep already under way or done (materials, state) carries over.
+    - Prep already under way or done (materials, state, when generation
+      started) carries over.
     - Cancelled, declined, all-day and rooms-only events move to `cancelled`.
     - A restored or re-accepted event goes back to `scheduled`.
     - A meeting that moved after we notified gets `scheduled` again for its
@@ -40,6 +41,7 @@ def plan_meeting(
         incoming,
         meeting_type=result.meeting_type,
         materials_ref=materials,
+        generating_since=existing.generating_since if existing else None,
         skip_reason=result.skip_reason.value if result.skip_reason else None,
     )
     if result.skip_reason is not None:

@@ -95,3 +95,23 @@ def test_wiring_follows_the_settings(tmp_path: Path) -> None:
     local_in_prod = dataclasses.replace(prod, materials=local.materials)
     with pytest.raises(RuntimeError, match="only in local mode"):
         build_materials_storage(local_in_prod, Services(local_in_prod).clock)
+
+
+def test_the_generation_lease_follows_the_settings_that_bound_an_attempt() -> None:
+    """The lease outlasts one attempt's model calls, whatever the timeouts are set to."""
+    from datetime import timedelta
+
+    from functions.materials import vertex
+    from functions.materials.lease import (
+        MODEL_CALLS_PER_ATTEMPT,
+        attempt_budget,
+        generation_lease,
+    )
+    from functions.materials.settings import MaterialsSettings
+
+    assert MODEL_CALLS_PER_ATTEMPT == vertex.SCHEMA_ATTEMPTS
+    for timeout, attempts in ((60.0, 3), (1.0, 1), (600.0, 10)):
+        m = MaterialsSettings(vertex_timeout_seconds=timeout, vertex_attempts=attempts)
+        worst = timedelta(seconds=vertex.SCHEMA_ATTEMPTS * attempts * timeout)
+        assert attempt_budget(m) == worst
+        assert generation_lease(m) > worst
