@@ -154,8 +154,7 @@ def home_card(view: View, user: User, meetings: Sequence[Meeting]) -> c.Json:
             c.decorated(
                 m.title or "(no title)",
                 top=view.fmt.day_time(m.start),
-                bottom=_for_whom(m)
-                + f"{view.type_label(m.meeting_type)} · {STATE_LABELS[m.prep_state]}",
+                bottom=_for_whom(m) + f"{view.type_label(m.meeting_type)} · {_status(view, m)}",
                 on_click=view.act("event", eventId=m.event_id),
             )
         )
@@ -217,8 +216,7 @@ def event_card(
             why = f"{owner.name} declined it"
         prep.append(c.decorated("No prep needed", top="Prep status", bottom=f"Because {why}."))
     else:
-        status = STALLED if generation_stalled(view, meeting) else STATE_LABELS[meeting.prep_state]
-        prep.append(c.decorated(status, top="Prep status", icon="checklist"))
+        prep.append(c.decorated(_status(view, meeting), top="Prep status", icon="checklist"))
         if carried_over is not None:
             prep.append(_carried_over(view, carried_over))
         pending = meeting.prep_state in PENDING_STATES
@@ -282,6 +280,10 @@ def _prep_buttons(view: View, m: Meeting) -> list[c.Json]:
     elif m.prep_state is PrepState.GENERATING:
         out.append(c.button("Refresh", view.act("refresh", **ids)))
     return out
+
+
+def _status(view: View, m: Meeting) -> str:
+    return STALLED if generation_stalled(view, m) else STATE_LABELS[m.prep_state]
 
 
 def generation_stalled(view: View, m: Meeting) -> bool:
