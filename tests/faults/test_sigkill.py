@@ -240,12 +240,14 @@ def test_reminders_pending_at_a_kill_are_sent_once_after_the_restart(
     soon = datetime.now(UTC) + ONE_ON_ONE_LEAD
     _ics(
         server.tmp / "calendar.ics",
-        [(f"pending-{i}", soon + timedelta(seconds=8 + 2 * i)) for i in range(3)],
+        [(f"pending-{i}", soon + timedelta(seconds=10 + 3 * i)) for i in range(3)],
     )
     server.start()
-    assert {m.prep_state for m in _meetings(looker)} == {PrepState.SCHEDULED}
-    assert _reminders(looker) == (0, 0)
-    server.kill()  # the three reminders are still ahead
+    server.kill()
+    # Killed as soon as it answered: on a loaded machine a start may be slow enough for
+    # the first reminder to have gone out, but the later ones are still ahead.
+    before = _reminders(looker)
+    assert before[0] < 3, "no reminder was pending at the kill: the start took too long"
 
     server.start()
     server.wait_for(lambda: _reminders(looker) == (3, 3), 40, "three reminders per channel")
