@@ -96,6 +96,9 @@ class TaskJournal:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         conn = sqlite3.connect(self.path, timeout=_BUSY_SECONDS, isolation_level=None)
+        # As the store's own connections: WAL, synced at checkpoints rather than per commit.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
         try:
             yield conn
         finally:
