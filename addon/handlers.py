@@ -49,7 +49,7 @@ from functions.domain.users import (
 )
 from functions.domain.working_days import parse_working_days
 from functions.logs import log
-from functions.prep.queueing import CannotGenerate, prep_task, queue_generation
+from functions.prep.queueing import DONE_STATES, CannotGenerate, prep_task, queue_generation
 from functions.sync.engine import PREP_HORIZON, prep_task_due
 from functions.tasks.port import MAX_SCHEDULE_AHEAD
 
@@ -265,16 +265,41 @@ def refresh_event(call: Call) -> c.Json:
 
 
 def generate(call: Call) -> c.Json:
+    """ "Generate prep" (or "Try again"): on a meeting generating or ready, nothing new."""
+    return _queue(call, regenerate=False)
+
+
+def regenerate(call: Call) -> c.Json:
+    """ "Regenerate": new materials in place of the ones the button was drawn with.
+
+    A second click, or one drawn before another regeneration finished, names
+    materials that are no longer current and changes nothing.
+    """
+    return _queue(call, regenerate=True)
+
+
+def _queue(call: Call, *, regenerate: bool) -> c.Json:
     meeting = stored_meeting(call)
     if meeting is None:
         return c.notify(GONE)
+    if regenerate and call.event.parameters.get("materials", "") != (meeting.materials_ref or ""):
+        regenerate = False
     try:
-        updated = queue_generation(call.app.store, call.app.tasks, meeting)
+        updated = queue_generation(
+            call.app.store,
+            call.app.tasks,
+            meeting,
+            now=call.now,
+            lease=call.view.generation_lease,
+            regenerate=regenerate,
+        )
     except CannotGenerate:
         return c.notify("Prep cannot start for this meeting (it was cancelled or declined).")
     except Exception as exc:  # the queue is remote; the user gets a retryable answer
         log(_log, logging.ERROR, "generation not queued", error=type(exc).__name__)
         return c.notify("Prep could not start just now. Please try again in a minute.")
+    if updated.prep_state in DONE_STATES:
+        return c.update_card(meeting_card(call, updated), note="Your prep is ready.")
     return c.update_card(
         meeting_card(call, updated), note=f"{views.PREPARING} this takes a minute."
     )
@@ -652,6 +677,7 @@ ACTIONS: dict[str, Action] = {
     "refresh": refresh_event,
     "reopen": reopen,
     "generate": generate,
+    "regenerate": regenerate,
     "materials": open_materials,
     "set_type": set_type,
     "settings": show_settings,

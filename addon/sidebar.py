@@ -25,6 +25,7 @@ from functions.config import Settings
 from functions.domain.classification import Classifier
 from functions.domain.users import User
 from functions.logs import log
+from functions.materials.lease import generation_lease
 from functions.services import Services
 from functions.store.port import Store
 from functions.tasks.port import TaskQueue
@@ -114,6 +115,7 @@ class Call:
             fmt=TimeFormat.for_user(self.user.time_zone, self.user.locale),
             rules=self.app.classifier.rules,
             now=self.now,
+            generation_lease=generation_lease(self.app.settings.materials),
         )
 
     @property

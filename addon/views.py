@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from addon import cards as c
@@ -22,6 +22,7 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES, PrepState
 from functions.domain.users import ConnectionState, DeliveryMode, User
 from functions.domain.working_days import DAY_NAMES
+from functions.prep.queueing import DEFAULT_LEASE
 
 if TYPE_CHECKING:
     from functions.materials.carry_over import CarryOverNote
@@ -44,6 +45,9 @@ STATE_LABELS: dict[PrepState, str] = {
     PrepState.FAILED: "Failed: try again",
     PrepState.CANCELLED: "No prep needed",
 }
+
+#: A generation past its lease (its worker died): shown instead of "Preparing…".
+STALLED = "Prep did not finish: try again"
 
 SKIP_LABELS: dict[str, str] = {
     SkipReason.CANCELLED.value: "the event was cancelled",
@@ -114,6 +118,8 @@ class View:
     fmt: TimeFormat
     rules: RuleSet
     now: datetime
+    #: Past this, a `generating` meeting is presumed dead and may be retried.
+    generation_lease: timedelta = DEFAULT_LEASE
 
     def act(self, op: str, **params: str) -> c.Json:
         return c.action(self.url, op, params)
@@ -172,8 +178,7 @@ def home_card(view: View, user: User, meetings: Sequence[Meeting]) -> c.Json:
             c.decorated(
                 m.title or "(no title)",
                 top=view.fmt.day_time(m.start),
-                bottom=_for_whom(m)
-                + f"{view.type_label(m.meeting_type)} · {STATE_LABELS[m.prep_state]}",
+                bottom=_for_whom(m) + f"{view.type_label(m.meeting_type)} · {_status(view, m)}",
                 on_click=view.act("event", eventId=m.event_id),
             )
         )
@@ -251,9 +256,7 @@ def event_card(
             why = f"{owner.name} declined it"
         prep.append(c.decorated("No prep needed", top="Prep status", bottom=f"Because {why}."))
     else:
-        prep.append(
-            c.decorated(STATE_LABELS[meeting.prep_state], top="Prep status", icon="checklist")
-        )
+        prep.append(c.decorated(_status(view, meeting), top="Prep status", icon="checklist"))
         if carried_over is not None:
             prep.append(_carried_over(view, carried_over))
         pending = meeting.prep_state in PENDING_STATES
@@ -308,10 +311,24 @@ def _prep_buttons(view: View, m: Meeting) -> list[c.Json]:
     elif m.prep_state in _CAN_REGENERATE:
         if m.materials_ref:
             out.append(c.button("Open materials", view.act("materials", **ids), filled=True))
-        out.append(c.button("Regenerate", view.act("generate", **ids)))
+        # Its own action, naming the materials it replaces: a Generate click that
+        # lands after prep is ready, or a second Regenerate, changes nothing.
+        regen = {**ids, "materials": m.materials_ref or ""}
+        out.append(c.button("Regenerate", view.act("regenerate", **regen)))
+    elif generation_stalled(view, m):
+        out.append(c.button("Try again", view.act("generate", **ids), filled=True))
     elif m.prep_state is PrepState.GENERATING:
         out.append(c.button("Refresh", view.act("refresh", **ids)))
     return out
+
+
+def _status(view: View, m: Meeting) -> str:
+    return STALLED if generation_stalled(view, m) else STATE_LABELS[m.prep_state]
+
+
+def generation_stalled(view: View, m: Meeting) -> bool:
+    """Generating past its lease: the worker died, so the card offers a retry."""
+    return m.generation_overdue(view.now, view.generation_lease)
 
 
 def _type_form(view: View, m: Meeting, classification: Classification) -> list[c.Json]:

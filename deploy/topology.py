@@ -15,15 +15,19 @@ from dataclasses import dataclass
 
 from deploy.inputs import DeployInputs
 from deploy.readiness import secrets_for
+from functions.materials.lease import generation_lease
+from functions.materials.settings import MaterialsSettings
 from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
 from functions.sync.tasks import SYNC_QUEUE
 from functions.tasks.cloud_tasks import DEFAULT_DISPATCH_DEADLINE
 
 #: Google Chat signs its requests as this account when the audience is the endpoint URL.
 CHAT_CALLER = "chat@system.gserviceaccount.com"
-#: `functions.materials.handler.LOCK_SLOT` times the two slots a generation lock spans:
-#: a retry of the generation task must still be coming after a crashed holder's lock ends.
-GENERATION_LOCK_WINDOW_SECONDS = 20 * 60
+#: How long a crashed holder's generation lock (and its meeting's `generating`) lasts:
+#: the lease the deployed settings give (`functions.materials.lease`). A retry of the
+#: generation task must still be coming after it ends, and no live attempt (bounded by
+#: the tasks function's timeout) may outlast it.
+GENERATION_LOCK_WINDOW_SECONDS = int(generation_lease(MaterialsSettings()).total_seconds())
 #: Cloud Tasks (the dispatch deadline) and Cloud Scheduler (--attempt-deadline=300s) stop
 #: waiting for the tasks function after 5 minutes and retry; a handler running on past
 #: that would overlap its own redelivery, so the function's timeout ends it there.

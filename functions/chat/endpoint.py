@@ -24,9 +24,9 @@ from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected, bearer_token
 from functions.domain.meetings import Meeting
-from functions.domain.prep_state import PrepState
 from functions.domain.users import User
 from functions.logs import log
+from functions.materials.lease import generation_lease
 from functions.notify import problems
 from functions.notify.chat_message import (
     GENERATE_ACTION,
@@ -39,7 +39,7 @@ from functions.notify.content import Notice, NoticeKind, build_notice
 from functions.notify.delivery import clear_problem, set_problem
 from functions.notify.digest_message import SOURCE_DIGEST, SOURCE_KEY
 from functions.notify.port import Channel
-from functions.prep.queueing import CannotGenerate, queue_generation
+from functions.prep.queueing import DONE_STATES, CannotGenerate, queue_generation
 from functions.services import Services, get_services
 from functions.web import json_body, json_error, json_response
 
@@ -161,11 +161,16 @@ def _on_generate(services: Services, user_id: str, event_id: str) -> Json:
     if meeting is None:
         return _new_text("That meeting is no longer on your calendar.")
     notice = _notice(services, user, meeting)
-    if meeting.prep_state in (PrepState.READY, PrepState.DELIVERED):
-        # An old button clicked after prep exists: do not regenerate behind the user's back.
-        return _update("prep-due", prep_ready_card(notice), "Your prep is ready.")
     try:
-        updated = queue_generation(store, services.tasks, meeting)
+        # The one guard for every Generate button: on a meeting already generating
+        # or ready (an old button clicked again) it queues nothing new.
+        updated = queue_generation(
+            store,
+            services.tasks,
+            meeting,
+            now=services.clock.now(),
+            lease=generation_lease(services.settings.materials),
+        )
     except CannotGenerate:
         text = "Prep cannot start for this meeting (it was cancelled or declined)."
         return _update("prep-due", status_card(notice, text), text)
@@ -173,6 +178,8 @@ def _on_generate(services: Services, user_id: str, event_id: str) -> Json:
         log(_log, logging.ERROR, "generation not queued", user_id=user_id, error=type(exc).__name__)
         return _new_text(TRY_AGAIN)
     log(_log, logging.INFO, "chat generate", user_id=user_id, state=updated.prep_state.value)
+    if updated.prep_state in DONE_STATES:
+        return _update("prep-due", prep_ready_card(notice), "Your prep is ready.")
     return _update("prep-due", generating_card(_notice(services, user, updated)), "Generating…")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from functions.domain.prep_state import PrepState, advance
@@ -108,6 +108,9 @@ class Meeting:
     prep_state: PrepState = PrepState.NOT_STARTED
     materials_ref: str | None = None
     skip_reason: str | None = None
+    #: When the current generation started (set on every move into `generating`
+    #: and on a takeover); its lease runs from here. None on meetings stored before.
+    generating_since: datetime | None = None
     updated_at: datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -148,13 +151,32 @@ class Meeting:
         """Move prep state through the one state machine (raises on illegal moves)."""
         return dataclasses.replace(self, prep_state=advance(self.prep_state, target))
 
+    def generation_overdue(self, now: datetime, lease: timedelta) -> bool:
+        """Generating for longer than `lease`: its worker is presumed dead.
+
+        The lease outlasts any live attempt, so past it a new generation may
+        take over (the card offers "Try again"). A generating meeting with no
+        start time was stored before leases existed and counts as overdue.
+        """
+        if self.prep_state is not PrepState.GENERATING:
+            return False
+        return self.generating_since is None or now - self.generating_since >= lease
+
     def same_event_content(self, other: Meeting) -> bool:
         """True when the calendar side is unchanged, ignoring our own prep bookkeeping."""
         return _calendar_fields(self) == _calendar_fields(other)
 
 
 _PREP_FIELDS = frozenset(
-    {"meeting_type", "prep_trigger_at", "prep_state", "materials_ref", "skip_reason", "updated_at"}
+    {
+        "meeting_type",
+        "prep_trigger_at",
+        "prep_state",
+        "materials_ref",
+        "skip_reason",
+        "generating_since",
+        "updated_at",
+    }
 )
 
 

@@ -26,7 +26,8 @@ def plan_meeting(
 ) -> Meeting:
     """Return `incoming` with type, trigger time and prep state decided.
 
-    - Prep already under way or done (materials, state) carries over.
+    - Prep already under way or done (materials, state, when generation
+      started) carries over.
     - Cancelled, declined and all-day events move to `cancelled`.
     - Events that only look like they need no prep (no guests, marked free,
       out of office, ... `OPTIONAL_SKIPS`) get no trigger and wait in
@@ -45,6 +46,7 @@ def plan_meeting(
         incoming,
         meeting_type=result.meeting_type,
         materials_ref=materials,
+        generating_since=existing.generating_since if existing else None,
         skip_reason=result.skip_reason.value if result.skip_reason else None,
     )
     if result.skip_reason in OPTIONAL_SKIPS:

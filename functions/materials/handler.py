@@ -8,9 +8,13 @@ Queued by the sidebar and Chat buttons (functions/prep/queueing.py) with
 - Identical input reuses stored objects (see pipeline.cache_key).
 - Concurrent deliveries of the same work race for a claim on the cache key;
   the loser answers 503 and by its retry the winner's objects exist. The
-  claim is per 10-minute slot (the current and the previous slot are both
-  taken) so a worker that died holding it blocks retries for 20 minutes at
-  most instead of forever.
+  claim is leased (`functions.materials.lease`, derived from the settings
+  that bound one attempt), so a worker that died holding it blocks retries
+  for one lease, after which the next delivery takes the claim over.
+- A meeting is `generating` since `generating_since`; past the same lease
+  the card offers "Try again" and a Generate click queues a takeover
+  (functions/prep/queueing.py), so a killed worker never leaves a meeting
+  "Preparing…" for good.
 - The "ready" message is sent under a claim on the materials ref: one message
   per set of materials, however often the task runs.
 
@@ -24,22 +28,28 @@ meeting changed meanwhile the task retries and generates for the new one.
 Failures: quota, 5xx and timeouts (after the client's own retries) answer
 503 so the queue retries with backoff, until `max_transient_failures` such
 failures for the same input; then, like a schema mismatch or the daily cap,
-the meeting becomes `failed` and the task is acknowledged.
+the meeting becomes `failed` and the task is acknowledged. Materials that fail
+their own validation (a `ValidationError` from the generator or while
+checking and rendering) fail the meeting at once: the same input would fail
+the same way on every retry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Mapping
-from datetime import UTC, timedelta
 from typing import Any
+
+from pydantic import ValidationError
 
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState, can_advance
 from functions.domain.users import User
 from functions.logs import log
 from functions.materials.generator import GenerationFailed, TransientGenerationError
+from functions.materials.lease import generation_lease
 from functions.materials.pipeline import Prepared, prepare, store_materials
 from functions.materials.quota import DailyCap, take_slot
 from functions.materials.storage import StorageError
@@ -49,8 +59,6 @@ from functions.tasks.endpoint import BadTask, RetryLater
 
 _log = logging.getLogger(__name__)
 
-#: Length of one generation-lock slot; longer than any single generation attempt.
-LOCK_SLOT = timedelta(minutes=10)
 _DONE = (PrepState.READY, PrepState.DELIVERED)
 
 
@@ -117,36 +125,35 @@ def _start(services: Services, meeting: Meeting) -> Meeting:
     """The task may arrive before the queueing side moved the state: move it here."""
     if not can_advance(meeting.prep_state, PrepState.GENERATING):
         return meeting
+    now = services.clock.now()
+
+    def start(current: Meeting) -> Meeting:
+        moved = current.with_prep_state(PrepState.GENERATING)
+        return dataclasses.replace(moved, generating_since=now)
+
     try:
-        return services.store.set_prep_state(
-            meeting.user_id, meeting.event_id, PrepState.GENERATING
-        )
+        return services.store.update_meeting(meeting.user_id, meeting.event_id, start)
     except InvalidTransition:
         current = services.store.get_meeting(meeting.user_id, meeting.event_id)
         return current or meeting
 
 
-def _lock_keys(services: Services, key: str) -> list[str]:
-    now = services.clock.now().astimezone(UTC)
-    slot = int(now.timestamp() // LOCK_SLOT.total_seconds())
-    return [f"gen-lock:{key}:{slot}", f"gen-lock:{key}:{slot - 1}"]
+def lock_key(key: str) -> str:
+    """The claim that one delivery is generating the materials of cache key `key`."""
+    return f"gen-lock:{key}"
 
 
 def _generate(services: Services, user: User, meeting: Meeting, prepared: Prepared) -> str | None:
     """Call the generator and store the result; returns a failure outcome or None."""
     store = services.store
-    taken: list[str] = []
-    for lock in _lock_keys(services, prepared.key):
-        if not store.claim(user.user_id, lock):
-            for held in taken:
-                store.release_claim(user.user_id, held)
-            raise RetryLater("another delivery is generating these materials")
-        taken.append(lock)
+    lock = lock_key(prepared.key)
+    lease = generation_lease(services.settings.materials)
+    if not store.claim(user.user_id, lock, lease=lease):
+        raise RetryLater("another delivery is generating these materials")
     try:
         return _generate_locked(services, user, meeting, prepared)
     finally:
-        for held in taken:
-            store.release_claim(user.user_id, held)
+        store.release_claim(user.user_id, lock)
 
 
 def _generate_locked(
@@ -173,6 +180,8 @@ def _generate_locked(
         log(_log, logging.ERROR, "generation failed", user_id=user.user_id, reason=str(exc))
         _fail(services, meeting)
         return "failed"
+    except ValidationError as exc:
+        return _invalid(services, user, meeting, exc)
     try:
         info = store_materials(
             storage=services.materials_storage,
@@ -184,8 +193,26 @@ def _generate_locked(
         )
     except StorageError:
         return _retry_or_fail(services, user, meeting, prepared, "could not store the materials")
+    except ValidationError as exc:
+        return _invalid(services, user, meeting, exc)
     _log_usage(user, info.input_tokens, info.output_tokens, "ok", cost_usd=info.cost_usd)
     return None
+
+
+def _invalid(services: Services, user: User, meeting: Meeting, exc: ValidationError) -> str:
+    """Materials that break their own schema are a bug for this input, not bad luck:
+    the same input fails the same way, so the meeting fails now instead of retrying."""
+    fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
+    log(
+        _log,
+        logging.ERROR,
+        "generation produced invalid materials",
+        user_id=user.user_id,
+        model=exc.title,
+        fields=fields,
+    )
+    _fail(services, meeting)
+    return "invalid"
 
 
 def _retry_or_fail(

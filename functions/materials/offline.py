@@ -50,22 +50,53 @@ def scale_agenda(
     """Scale template time boxes to the meeting length; the boxes add up to `total`.
 
     Items that would get less than a minute are dropped from the end, because
-    a 15-minute meeting cannot hold a 6-item agenda.
+    a 15-minute meeting cannot hold a 6-item agenda. No box grows past the
+    schema's `MAX_ITEM_MINUTES`: a meeting of days spreads over the other
+    boxes first, and past every box's bound the agenda covers what it can.
     """
     if not steps:
         return []
     total = min(max(total, 1), MAX_ITEM_MINUTES * len(steps))
     steps = steps[: max(1, min(len(steps), total))]
-    planned = sum(m for _, m in steps)
-    minutes = [max(1, round(m * total / planned)) for _, m in steps]
-    # Absorb rounding in the longest items so the total is exact.
-    while sum(minutes) != total:
-        longest = max(range(len(minutes)), key=lambda i: minutes[i])
-        minutes[longest] += 1 if sum(minutes) < total else -1
+    minutes = _shares([m for _, m in steps], total)
     return [
         AgendaItem.model_validate({"title": clip(title, 200), "minutes": m, "source": source})
         for (title, _), m in zip(steps, minutes, strict=True)
     ]
+
+
+def _shares(weights: list[int], total: int) -> list[int]:
+    """`total` split by weight into whole minutes, each in [1, MAX_ITEM_MINUTES].
+
+    Needs len(weights) <= total <= MAX_ITEM_MINUTES * len(weights). Boxes whose
+    share passes the bound are capped and the rest re-split among the others.
+    """
+    capped: set[int] = set()
+    while True:
+        free = [i for i in range(len(weights)) if i not in capped]
+        if not free:
+            break
+        left = total - MAX_ITEM_MINUTES * len(capped)
+        weight = sum(weights[i] for i in free)
+        share = {i: weights[i] * left / weight for i in free}
+        over = {i for i, s in share.items() if s > MAX_ITEM_MINUTES}
+        if not over:
+            break
+        capped |= over
+    minutes = [
+        MAX_ITEM_MINUTES if i in capped else min(MAX_ITEM_MINUTES, max(1, round(share[i])))
+        for i in range(len(weights))
+    ]
+    # Absorb rounding in the longest items that still have room, so the total is exact.
+    while (gap := total - sum(minutes)) != 0:
+        room = [
+            i
+            for i in range(len(minutes))
+            if (minutes[i] < MAX_ITEM_MINUTES if gap > 0 else minutes[i] > 1)
+        ]
+        longest = max(room, key=lambda i: minutes[i])
+        minutes[longest] += 1 if gap > 0 else -1
+    return minutes
 
 
 def invitation_points(description: str, limit: int = 5) -> list[str]:

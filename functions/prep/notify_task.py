@@ -31,6 +31,7 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState
 from functions.domain.users import User
 from functions.logs import log
+from functions.materials.lease import generation_lease
 from functions.notify.content import NoticeKind, build_notice
 from functions.notify.delivery import Outcome, deliver
 from functions.notify.digest import is_digest_user
@@ -189,7 +190,13 @@ def run_prep(services: Services, job: PrepJob) -> Result:
         return {"outcome": "deferred", "until": until.isoformat(), "created": created}
 
     if meeting.prep_state is PrepState.SCHEDULED and meeting.meeting_type in prefs.auto_prep_types:
-        queue_generation(store, services.tasks, meeting)
+        queue_generation(
+            store,
+            services.tasks,
+            meeting,
+            now=now,
+            lease=generation_lease(services.settings.materials),
+        )
         return {"outcome": "auto_prep"}
 
     was_scheduled = meeting.prep_state is PrepState.SCHEDULED

@@ -1,20 +1,26 @@
 """Queue materials generation for one meeting, safely under double clicks and retries.
 
 The sidebar button, the Chat button and auto-prep all come through here, so
-"Generate prep" means the same thing everywhere: the task is named after the
-meeting's version and current materials, so a second click (or a retried
-request) finds the same task and queues nothing new, while "Regenerate" on a
-ready meeting gets a fresh name.
+"Generate prep" means the same thing everywhere: on a meeting that is
+generating or ready it does nothing new, however late the second click
+lands, and the task is named after the meeting's version and current
+materials, so a retried request finds the same task. "Regenerate" is a
+different action (`regenerate=True`): on a ready meeting it gets a fresh
+name and new materials. A generation whose worker died is taken over once
+its lease (`functions.materials.lease`) is over.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState, can_advance
 from functions.logs import log
+from functions.materials.lease import generation_lease
+from functions.materials.settings import MaterialsSettings
 from functions.store.port import Store
 from functions.tasks.port import Task, TaskQueue, task_name
 
@@ -36,7 +42,8 @@ def generation_task(
     """The generation task; `attempt` separates deliberate retries of the same content.
 
     Cloud Tasks refuses a task name for about an hour after a task of that name
-    ran, so "Try again" after a failure needs a name of its own.
+    ran, so "Try again" after a failure (or a takeover of a dead generation)
+    needs a name of its own.
     """
     return Task(
         queue=GENERATE_QUEUE,
@@ -87,32 +94,58 @@ class _Moved(Exception):
     """The meeting's prep state changed between our read and our write."""
 
 
+#: States in which the meeting already has its materials.
+DONE_STATES = frozenset({PrepState.READY, PrepState.DELIVERED})
+#: Used when a caller names no lease: the one the default settings give.
+DEFAULT_LEASE = generation_lease(MaterialsSettings())
+
+
 def queue_generation(
-    store: Store, tasks: TaskQueue, meeting: Meeting, *, now: datetime | None = None
+    store: Store,
+    tasks: TaskQueue,
+    meeting: Meeting,
+    *,
+    now: datetime | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    regenerate: bool = False,
 ) -> Meeting:
     """Queue generation and mark the meeting `generating`; returns the stored meeting.
 
-    Already generating: nothing is queued again (idempotent). The task is
-    created before the state moves, so a crash in between leaves a queued task
-    (which moves the state itself) rather than a meeting stuck in `generating`.
-    The state then moves only if nobody moved it meanwhile: had the task already
-    finished (`ready`), moving back to `generating` would strand the meeting.
-    A retry after `failed` gets a fresh task name per minute.
+    The one guard every "Generate prep" button goes through (sidebar, Chat,
+    auto-prep): a meeting already generating within its `lease`, or already
+    ready, gets nothing new, however late the second click lands. Only
+    `regenerate=True` (the sidebar's "Regenerate", a different action) makes
+    new materials for a ready meeting. A generation past its lease is
+    presumed dead (its worker was killed): it is taken over with a task of
+    its own and the lease starts again.
+
+    The task is created before the state moves, so a crash in between leaves
+    a queued task (which moves the state itself) rather than a meeting stuck
+    in `generating`. The state then moves only if nobody moved it meanwhile:
+    had the task already finished (`ready`), moving back to `generating`
+    would strand the meeting. A retry after `failed` or a takeover gets a
+    fresh task name per minute.
     """
-    if meeting.prep_state is PrepState.GENERATING:
+    now = now or datetime.now(UTC)
+    state = meeting.prep_state
+    if state is PrepState.GENERATING and not meeting.generation_overdue(now, lease):
         return meeting
-    if not can_advance(meeting.prep_state, PrepState.GENERATING):
-        raise CannotGenerate(f"prep cannot start from {meeting.prep_state.value}")
+    if state in DONE_STATES and not regenerate:
+        return meeting
+    if state is not PrepState.GENERATING and not can_advance(state, PrepState.GENERATING):
+        raise CannotGenerate(f"prep cannot start from {state.value}")
     attempt = ""
-    if meeting.prep_state is PrepState.FAILED:
-        attempt = str(int((now or datetime.now(UTC)).timestamp() // 60))
+    if state in (PrepState.FAILED, PrepState.GENERATING):
+        attempt = f"{state.value}-{int(now.timestamp() // 60)}"
     created = tasks.enqueue(generation_task(meeting, attempt=attempt))
-    seen = meeting.prep_state
+    seen = (state, meeting.generating_since)
 
     def start(current: Meeting) -> Meeting:
-        if current.prep_state is not seen:
+        if (current.prep_state, current.generating_since) != seen:
             raise _Moved
-        return current.with_prep_state(PrepState.GENERATING)
+        if state is not PrepState.GENERATING:
+            current = current.with_prep_state(PrepState.GENERATING)
+        return dataclasses.replace(current, generating_since=now)
 
     try:
         updated = store.update_meeting(meeting.user_id, meeting.event_id, start)
@@ -120,5 +153,12 @@ def queue_generation(
         # A concurrent click or the task itself moved it first; that state stands.
         current = store.get_meeting(meeting.user_id, meeting.event_id)
         return current or meeting
-    log(_log, logging.INFO, "generation queued", user_id=meeting.user_id, created=created)
+    log(
+        _log,
+        logging.INFO,
+        "generation queued",
+        user_id=meeting.user_id,
+        created=created,
+        takeover=state is PrepState.GENERATING,
+    )
     return updated

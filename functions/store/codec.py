@@ -90,6 +90,7 @@ def meeting_to_doc(m: Meeting) -> Doc:
         "prep_state": m.prep_state.value,
         "materials_ref": m.materials_ref,
         "skip_reason": m.skip_reason,
+        "generating_since": ts(m.generating_since),
         "updated_at": ts(m.updated_at),
     }
 
@@ -133,6 +134,7 @@ def meeting_from_doc(d: Doc) -> Meeting:
         prep_state=PrepState(d.get("prep_state") or PrepState.NOT_STARTED.value),
         materials_ref=d.get("materials_ref"),
         skip_reason=d.get("skip_reason"),
+        generating_since=parse_ts(d.get("generating_since")),
         updated_at=parse_ts(d.get("updated_at")),
     )
 

@@ -13,6 +13,11 @@ runs on every local delivery.
 Time comes from an injectable `Clock`: tests drive delivery explicitly with
 `run_due()` / `drain()` under a `FixedClock`; `make run` calls `start()` for a
 background thread that delivers as tasks fall due.
+
+With a `TaskJournal` (the local server's wiring, `for_app`) every task is
+also kept in the SQLite file and taken up again when the queue is built:
+scheduled tasks, retries with their attempt counts and the names in their
+dedupe window survive a restart or a kill (`local_journal.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from functions.domain.clock import Clock
 from functions.logs import log
+from functions.tasks.local_journal import TaskJournal
 from functions.tasks.port import Task, TaskQueue
 
 if TYPE_CHECKING:
@@ -126,6 +132,7 @@ class LocalTaskQueue(TaskQueue):
         deadline: timedelta = timedelta(seconds=60),
         dedupe_window: timedelta = timedelta(hours=1),
         history: int = 1000,
+        journal: TaskJournal | None = None,
     ) -> None:
         self._deliver = deliver
         self.clock = clock
@@ -144,6 +151,10 @@ class LocalTaskQueue(TaskQueue):
         self._cond = threading.Condition()
         self._worker: threading.Thread | None = None
         self._stopping = False
+        #: Where tasks survive a restart (the local server); None keeps them in memory.
+        self._journal = journal
+        if journal is not None:
+            self._resume(journal)
 
     @classmethod
     def for_app(cls, services: Services) -> LocalTaskQueue:
@@ -165,6 +176,12 @@ class LocalTaskQueue(TaskQueue):
         from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
 
         retries = settings.materials.max_transient_failures
+        # Durable beside the store's data, so `make run` keeps its reminders across restarts.
+        journal = (
+            TaskJournal(settings.sqlite_path)
+            if settings.store == "sqlite" and str(settings.sqlite_path) != ":memory:"
+            else None
+        )
         return cls(
             in_process(routes.local_routes),
             clock=services.clock,
@@ -173,6 +190,7 @@ class LocalTaskQueue(TaskQueue):
                 PREP_QUEUE: RetryPolicy(max_attempts=20),
                 GENERATE_QUEUE: RetryPolicy(max_attempts=2 * retries + 5),
             },
+            journal=journal,
         )
 
     # ------------------------------------------------------------------ the port
@@ -186,6 +204,8 @@ class LocalTaskQueue(TaskQueue):
             if key in self._pending or key in self._remembered:
                 return False
             due = task.schedule_at if task.schedule_at is not None else now
+            if self._journal is not None and not self._journal.add(key, task, due, now):
+                return False
             self._pending[key] = _Entry(task, due)
             heapq.heappush(self._heap, (due, next(self._seq), key))
             self._cond.notify_all()
@@ -258,6 +278,26 @@ class LocalTaskQueue(TaskQueue):
 
     # ------------------------------------------------------------------ internals
 
+    def _resume(self, journal: TaskJournal) -> None:
+        """Take up what the journal holds: pending tasks at their due time (at once
+        if it passed while the server was down), with their attempt counts, and
+        the names still in their dedupe window."""
+        now = self.clock.now()
+        for saved in journal.load(now):
+            if saved.done_until is not None:
+                self._remembered[saved.key] = saved.done_until
+            elif saved.attempts >= self._policy(saved.task.queue).max_attempts:
+                # Its last attempt was cut short: that attempt failed, and it was the last.
+                until = now + self.dedupe_window
+                journal.finished(saved.key, saved.attempts, until, now)
+                self._remembered[saved.key] = until
+                self._finished.append(Finished(saved.task, Outcome.GAVE_UP, saved.attempts, now))
+            else:
+                self._pending[saved.key] = _Entry(saved.task, saved.due, saved.attempts)
+                heapq.heappush(self._heap, (saved.due, next(self._seq), saved.key))
+        if self._pending:
+            log(_log, logging.INFO, "local tasks resumed", pending=len(self._pending))
+
     def _forget_old(self, now: datetime) -> None:
         for key in [k for k, until in self._remembered.items() if until <= now]:
             del self._remembered[key]
@@ -294,10 +334,13 @@ class LocalTaskQueue(TaskQueue):
         }
         if self._token_source is not None:
             headers["Authorization"] = f"Bearer {self._token_source()}"
+        key = _key(task)
+        if self._journal is not None:
+            # Written as failed before it runs: a kill mid-attempt leaves a counted attempt.
+            self._journal.started(key, number, self.clock.now() + policy.backoff(number))
         status, error = self._call(Delivery(task.path, task.body(), headers), task.name)
         now = self.clock.now()
         attempt = Attempt(task.queue, task.name, number, now, status, error)
-        key = _key(task)
         with self._cond:
             self._attempts.append(attempt)
             if attempt.succeeded or number >= policy.max_attempts:
@@ -305,10 +348,14 @@ class LocalTaskQueue(TaskQueue):
                 del self._pending[key]
                 self._remembered[key] = now + self.dedupe_window
                 self._finished.append(Finished(task, outcome, number, now))
+                if self._journal is not None:
+                    self._journal.finished(key, number, self._remembered[key], now)
             else:
                 entry.attempts = number
                 entry.due = now + policy.backoff(number)
                 heapq.heappush(self._heap, (entry.due, next(self._seq), key))
+                if self._journal is not None:
+                    self._journal.started(key, number, entry.due)
         level = logging.INFO if attempt.succeeded else logging.WARNING
         log(
             _log,

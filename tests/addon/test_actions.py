@@ -88,9 +88,31 @@ def test_regenerate_on_ready_meetings_queues_again(
 ) -> None:
     db.set_prep_state("alice", "ev1", PrepState.GENERATING)
     db.set_prep_state("alice", "ev1", PrepState.READY, materials_ref="materials/1")
-    _act(client, signer, "generate", params={"eventId": "ev1"})
+    _act(client, signer, "regenerate", params={"eventId": "ev1", "materials": "materials/1"})
     [task] = queue.of_queue(GENERATE_QUEUE)
     assert task.payload["event_id"] == "ev1"
+
+
+def test_generate_on_a_ready_meeting_queues_nothing(
+    client: Client, signer: DevSigner, db: Store, queue: RecordingQueue, meeting: Meeting
+) -> None:
+    """A double click's second Generate, landing after the first generation finished."""
+    db.set_prep_state("alice", "ev1", PrepState.GENERATING)
+    db.set_prep_state("alice", "ev1", PrepState.READY, materials_ref="materials/1")
+    _act(client, signer, "generate", params={"eventId": "ev1"})
+    assert queue.of_queue(GENERATE_QUEUE) == []
+    stored = db.get_meeting("alice", "ev1")
+    assert stored is not None and stored.prep_state is PrepState.READY
+
+
+def test_a_second_regenerate_on_replaced_materials_queues_nothing(
+    client: Client, signer: DevSigner, db: Store, queue: RecordingQueue, meeting: Meeting
+) -> None:
+    """Regenerate names the materials it replaces: a click drawn on older ones is stale."""
+    db.set_prep_state("alice", "ev1", PrepState.GENERATING)
+    db.set_prep_state("alice", "ev1", PrepState.READY, materials_ref="materials/2")
+    _act(client, signer, "regenerate", params={"eventId": "ev1", "materials": "materials/1"})
+    assert queue.of_queue(GENERATE_QUEUE) == []
 
 
 def test_generate_on_a_cancelled_meeting_explains_instead_of_failing(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from addon.sidebar import Sidebar, google_calendar
+from addon.views import STALLED
 from functions.auth.dev_keys import DevSigner
 from functions.calendar.port import CalendarUnavailable, PermissionDenied
 from functions.config import Settings
 from functions.domain.prep_state import PrepState
 from functions.domain.users import User
+from functions.materials.lease import generation_lease
 from functions.prep.queueing import PREP_QUEUE
 from functions.services import Services
 from functions.store.port import Store
@@ -82,7 +84,12 @@ def test_ready_meetings_offer_regenerate(
     db.set_prep_state("alice", "ev1", PrepState.GENERATING)
     db.set_prep_state("alice", "ev1", PrepState.READY, materials_ref="materials/alice/ev1")
     ops = button_ops(_open(client, signer, "ev1"))
-    assert ops["Regenerate"] == {"op": "generate", "eventId": "ev1"}
+    # Its own action, naming the materials it replaces (a late Generate changes nothing).
+    assert ops["Regenerate"] == {
+        "op": "regenerate",
+        "eventId": "ev1",
+        "materials": "materials/alice/ev1",
+    }
     assert "Generate prep" not in ops
     assert "Ready" in texts(_open(client, signer, "ev1"))
 
@@ -91,11 +98,34 @@ def test_generating_meetings_show_preparing_and_no_generate_button(
     client: Client, signer: DevSigner, db: Store, alice: User, services: Services
 ) -> None:
     seed_meeting(db, alice, calendar_event("ev1", START), now=NOW, classifier=services.classifier)
-    db.set_prep_state("alice", "ev1", PrepState.GENERATING)
+    _generating_since(db, NOW - timedelta(seconds=30))
     card = _open(client, signer, "ev1")
     assert "Preparing…" in texts(card)
     assert set(button_ops(card)) >= {"Refresh"}
     assert "Generate prep" not in button_ops(card)
+    assert "Try again" not in button_ops(card)
+
+
+def _generating_since(db: Store, since: datetime) -> None:
+    db.update_meeting(
+        "alice",
+        "ev1",
+        lambda m: dataclasses.replace(
+            m.with_prep_state(PrepState.GENERATING), generating_since=since
+        ),
+    )
+
+
+def test_a_generation_past_its_lease_offers_try_again(
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+) -> None:
+    """The worker died mid-generation: after the lease the card stops saying "Preparing…"."""
+    seed_meeting(db, alice, calendar_event("ev1", START), now=NOW, classifier=services.classifier)
+    lease = generation_lease(services.settings.materials)
+    _generating_since(db, NOW - lease - timedelta(seconds=1))
+    card = _open(client, signer, "ev1")
+    assert "Preparing…" not in texts(card) and STALLED in texts(card)
+    assert button_ops(card)["Try again"] == {"op": "generate", "eventId": "ev1"}
 
 
 def test_declined_meetings_say_why_there_is_no_prep(

@@ -240,6 +240,9 @@ def test_every_queue_the_code_uses_is_created_with_retries(plan: Plan) -> None:
     assert generate.name == "generate"
     assert generate.max_attempts > plan.inputs.generation_max_retries
     assert generate.retry_span_seconds() > GENERATION_LOCK_WINDOW_SECONDS
+    # The generation lease outlasts any live attempt: a slow generation never runs twice.
+    tasks = next(f for f in plan.topology.functions if f.entry_point == "tasks")
+    assert tasks.timeout_seconds < GENERATION_LOCK_WINDOW_SECONDS
     assert int(flag(created["prep"].argv, "max-attempts")) >= 10
 
 

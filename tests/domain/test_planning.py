@@ -93,6 +93,16 @@ def test_materials_and_progress_carry_over_on_description_change() -> None:
     assert (m.prep_state, m.materials_ref) == (PrepState.READY, "m/1")
 
 
+def test_a_sync_during_generation_keeps_when_it_started() -> None:
+    """The lease runs from the click, not from the last calendar change."""
+    started = NOW - timedelta(minutes=3)
+    generating = dataclasses.replace(
+        plan(event()), prep_state=PrepState.GENERATING, generating_since=started
+    )
+    again = plan(event(description="New agenda"), generating)
+    assert again.prep_state is PrepState.GENERATING and again.generating_since == started
+
+
 def test_moved_after_notification_is_rescheduled_for_the_new_time() -> None:
     notified = dataclasses.replace(plan(event()), prep_state=PrepState.NOTIFIED)
     later = START + timedelta(days=1)

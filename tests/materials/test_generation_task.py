@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,12 +27,16 @@ from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import User
+from functions.materials import handler
+from functions.materials.context import MeetingContext
 from functions.materials.gcs import GcsMaterialsStorage
-from functions.materials.generator import Prices
-from functions.materials.handler import _lock_keys
+from functions.materials.generator import Generation, Generator, Prices
+from functions.materials.handler import lock_key
 from functions.materials.links import signed_url_for
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
+from functions.materials.model import AgendaItem
 from functions.materials.pipeline import cache_key, prepare
+from functions.materials.prompt import Prompt
 from functions.materials.settings import DEFAULT_VERTEX_MODEL
 from functions.materials.storage import owns, user_prefix
 from functions.materials.v4 import verify_url
@@ -82,10 +87,10 @@ class Stack:
         ):
             return dispatch(task_routes(), flask.request)
 
-    def queue_and_deliver(self, meeting: Meeting) -> flask.Response:
+    def queue_and_deliver(self, meeting: Meeting, *, regenerate: bool = False) -> flask.Response:
         stored = self.services.store.get_meeting(meeting.user_id, meeting.event_id)
         assert stored is not None
-        queue_generation(self.services.store, self.queue, stored)
+        queue_generation(self.services.store, self.queue, stored, regenerate=regenerate)
         # The payload, not the queue's last task: a retry after `failed` reuses the
         # task name, which a queue (like Cloud Tasks) dedupes.
         return self.deliver(generation_task(stored).payload)
@@ -278,7 +283,7 @@ def test_regenerate_bypasses_the_cache_and_announces_again(stack: Stack) -> None
     _, meeting = seed(stack)
     stack.queue_and_deliver(meeting)
     first = stack.meeting(meeting).materials_ref
-    resp = stack.queue_and_deliver(stack.meeting(meeting))  # "Regenerate" on a ready meeting
+    resp = stack.queue_and_deliver(stack.meeting(meeting), regenerate=True)
     assert resp.get_json() == {"status": "ok", "outcome": "ready", "cached": False}
     second = stack.meeting(meeting).materials_ref
     assert second and first and second != first
@@ -364,17 +369,19 @@ def test_a_moved_meeting_gets_materials_for_its_current_version(stack: Stack) ->
 
 
 def test_a_concurrent_delivery_waits_for_the_one_generating(
-    stack: Stack, clock: FixedClock
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    lease = timedelta(seconds=4)
+    monkeypatch.setattr(handler, "generation_lease", lambda _settings: lease)
     user, meeting = seed(stack)
     stored = stack.meeting(meeting)
     queue_generation(stack.services.store, stack.queue, stored)
     prepared = prepare(stack.services, user, stack.meeting(meeting))
-    for key in _lock_keys(stack.services, prepared.key):  # another worker holds the lock
-        assert stack.services.store.claim(user.user_id, key)
+    # Another worker holds the lock (and, having died, never gives it back).
+    assert stack.services.store.claim(user.user_id, lock_key(prepared.key), lease=lease)
     resp = stack.deliver(stack.queue.tasks[-1].payload)
     assert resp.status_code == 503 and stack.fake.calls == 0
-    clock.advance(timedelta(minutes=21))  # the holder died: its lock slots have passed
+    time.sleep(lease.total_seconds())  # the store measures claims' leases in wall time
     assert stack.deliver(stack.queue.tasks[-1].payload).get_json()["outcome"] == "ready"
 
 
@@ -419,3 +426,47 @@ def test_local_mode_end_to_end_with_the_offline_generator(services: Services) ->
     page = (storage.read(ready.materials_ref + ".html") or b"").decode()
     assert "Offline prep" in page and "<script" not in page
     assert storage.verify(signed_url_for(services, ready)).params["object"].endswith(".html")
+
+
+def _local_stack(services: Services) -> Stack:
+    return Stack(services=services, fake=FakeVertex(), key=LocalSigningKey.generate())
+
+
+def test_a_meeting_of_three_days_gets_offline_materials(services: Services) -> None:
+    user = make_user()
+    services.store.put_user(user)
+    meeting = make_meeting(user, prep_state=PrepState.NOTIFIED, minutes=3 * 24 * 60)
+    services.store.upsert_meetings([meeting])
+    resp = _local_stack(services).queue_and_deliver(meeting)
+    assert resp.get_json() == {"status": "ok", "outcome": "ready", "cached": False}
+
+
+class _InvalidAnswer(Generator):
+    """A generator whose result fails the schema's validation (a bug, not bad luck)."""
+
+    generator_id = "broken:v1"
+    metered = False
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate(self, context: MeetingContext, prompt: Prompt) -> Generation:
+        self.calls += 1
+        AgendaItem.model_validate({"title": "x", "minutes": 10_000, "source": "suggestion"})
+        raise AssertionError("unreachable")
+
+
+def test_a_validation_error_in_generation_fails_the_meeting_once(services: Services) -> None:
+    user = make_user()
+    services.store.put_user(user)
+    meeting = make_meeting(user, prep_state=PrepState.NOTIFIED)
+    services.store.upsert_meetings([meeting])
+    broken = _InvalidAnswer()
+    services.__dict__["generator"] = broken
+    stack = _local_stack(services)
+    resp = stack.queue_and_deliver(meeting)
+    # Acknowledged (200), so the queue does not retry what can only fail again.
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "outcome": "invalid"}
+    assert stack.meeting(meeting).prep_state is PrepState.FAILED
+    assert broken.calls == 1

@@ -20,7 +20,12 @@ from functions.materials.model import (
     Statement,
     SummaryRecord,
 )
-from functions.materials.offline import OfflineGenerator, offline_materials, scale_agenda
+from functions.materials.offline import (
+    MAX_ITEM_MINUTES,
+    OfflineGenerator,
+    offline_materials,
+    scale_agenda,
+)
 from functions.materials.prompt import build_prompt
 from functions.materials.render import CSP, md_escape, render_html, render_markdown
 from functions.materials.settings import DEFAULT_TEMPLATES
@@ -75,6 +80,24 @@ def test_scaled_agenda_adds_up_to_the_meeting(minutes: list[int], total: int) ->
     assert sum(a.minutes for a in items) == total
     assert all(a.minutes >= 1 for a in items)
     assert len(items) == min(len(minutes), total)
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=120), min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=30 * 24 * 60),
+)
+def test_scaled_agenda_keeps_every_box_within_the_schema(minutes: list[int], total: int) -> None:
+    """Meetings of days (a three-day offsite) scale past one box's bound: cap, never overflow."""
+    items = scale_agenda([(f"item {i}", m) for i, m in enumerate(minutes)], total)
+    assert all(1 <= a.minutes <= MAX_ITEM_MINUTES for a in items)
+    assert sum(a.minutes for a in items) == min(total, MAX_ITEM_MINUTES * len(items))
+
+
+def test_a_three_day_meeting_gets_an_agenda_from_every_template(db: SqliteStore) -> None:
+    for meeting_type in ("one_on_one", "qbr", "staff", "default"):
+        ctx = ctx_for(db, meeting_type=meeting_type, minutes=3 * 24 * 60)
+        agenda = offline_materials(ctx).agenda
+        assert agenda and all(a.minutes <= MAX_ITEM_MINUTES for a in agenda)
 
 
 def test_offline_materials_follow_the_template_and_the_facts(db: SqliteStore) -> None:

@@ -135,3 +135,18 @@ def test_check_config_warnings_name_a_retired_model_or_a_wrong_location(
         (warning,) = warnings
         assert warned in warning and warning.startswith("PREP_VERTEX_")
     assert model_warnings(dataclasses.replace(m, generator="offline")) == []
+
+
+def test_the_generation_lease_follows_the_settings_that_bound_an_attempt() -> None:
+    """The lease outlasts one attempt's model calls, whatever the timeouts are set to."""
+    from datetime import timedelta
+
+    from functions.materials.lease import attempt_budget, generation_lease
+    from functions.materials.settings import SCHEMA_ATTEMPTS, MaterialsSettings
+
+    for timeout, attempts in ((60.0, 3), (1.0, 1), (600.0, 10)):
+        m = MaterialsSettings(vertex_timeout_seconds=timeout, vertex_attempts=attempts)
+        # Never less than every model call of every schema attempt at its full timeout.
+        floor = timedelta(seconds=SCHEMA_ATTEMPTS * attempts * timeout)
+        assert attempt_budget(m) >= floor
+        assert generation_lease(m) > attempt_budget(m)

@@ -68,9 +68,58 @@ def test_regenerate_after_ready_gets_a_new_task(store: SqliteStore) -> None:
     queue = Recording()
     queue_generation(store, queue, stored(store, PrepState.SCHEDULED), now=NOW)
     ready = store.set_prep_state("u1", "e1", PrepState.READY, materials_ref="m/1")
-    again = queue_generation(store, queue, ready, now=NOW)
+    again = queue_generation(store, queue, ready, now=NOW, regenerate=True)
     assert again.prep_state is PrepState.GENERATING
     assert len({t.name for t in queue.created}) == 2
+
+
+@pytest.mark.parametrize("done", [PrepState.READY, PrepState.DELIVERED])
+def test_a_generate_click_after_ready_changes_nothing(store: SqliteStore, done: PrepState) -> None:
+    """The second click of a double click lands after the first generation finished."""
+    queue = Recording()
+    queue_generation(store, queue, stored(store, PrepState.SCHEDULED), now=NOW)
+    ready = store.set_prep_state("u1", "e1", PrepState.READY, materials_ref="m/1")
+    if done is PrepState.DELIVERED:
+        ready = store.set_prep_state("u1", "e1", PrepState.DELIVERED)
+    late = queue_generation(store, queue, ready, now=NOW + timedelta(seconds=2))
+    assert late.prep_state is done and late.materials_ref == "m/1"
+    assert len(queue.created) == 1
+
+
+LEASE = timedelta(minutes=10)
+
+
+def test_a_generation_past_its_lease_is_taken_over_once(store: SqliteStore) -> None:
+    """Its worker was killed: the meeting is not stuck in `generating` for good."""
+    queue = Recording()
+    first = queue_generation(store, queue, stored(store, PrepState.SCHEDULED), now=NOW, lease=LEASE)
+    assert first.generating_since == NOW
+    within = queue_generation(store, queue, first, now=NOW + LEASE / 2, lease=LEASE)
+    assert len(queue.created) == 1 and within.generating_since == NOW
+    later = NOW + LEASE + timedelta(seconds=1)
+    taken = queue_generation(store, queue, within, now=later, lease=LEASE)
+    assert taken.prep_state is PrepState.GENERATING and taken.generating_since == later
+    assert len({t.name for t in queue.created}) == 2
+    # A second click on the same "Try again" finds the lease running again.
+    queue_generation(store, queue, first, now=later + timedelta(seconds=1), lease=LEASE)
+    assert len(queue.created) == 2
+
+
+def test_a_generating_meeting_stored_before_leases_is_retryable(store: SqliteStore) -> None:
+    queue = Recording()
+    legacy = stored(store, PrepState.GENERATING)
+    assert legacy.generating_since is None
+    taken = queue_generation(store, queue, legacy, now=NOW, lease=LEASE)
+    assert taken.generating_since == NOW and len(queue.created) == 1
+
+
+def test_concurrent_takeovers_leave_one_lease(store: SqliteStore) -> None:
+    """Two clicks read the same overdue meeting; only the first one's write stands."""
+    queue = Recording()
+    legacy = stored(store, PrepState.GENERATING)
+    first = queue_generation(store, queue, legacy, now=NOW, lease=LEASE)
+    second = queue_generation(store, queue, legacy, now=NOW + timedelta(minutes=1), lease=LEASE)
+    assert first.generating_since == second.generating_since == NOW
 
 
 def test_retry_after_failure_gets_a_fresh_name_per_minute(store: SqliteStore) -> None:
