@@ -224,9 +224,17 @@ def notify(text: str) -> Json:
     return render(note=text)
 
 
-def request_all_scopes() -> Json:
-    """Ask Workspace to show the consent screen; it re-runs the request after."""
-    return {"requesting_google_scopes": {"all_scopes": True}}
+def request_scopes(lacking: Sequence[str]) -> Json:
+    """Ask Workspace for consent to exactly `lacking`; it re-runs the request after.
+
+    The list form asks for these scopes only; `{"all_scopes": true}` would put
+    every scope of the manifest (calendar write access included) in front of a
+    user who only opened an event.
+    """
+    wanted = list(dict.fromkeys(lacking))
+    if not wanted:
+        raise ValueError("a scope request needs at least one scope")
+    return {"requesting_google_scopes": {"scopes": wanted}}
 
 
 # ---------------------------------------------------------------- checks

@@ -148,8 +148,8 @@ def event_open(call: Call) -> c.Json:
         return c.push_card(views.not_synced_card(call.view))
     try:
         return c.push_card(_unseen_event(call, opened.calendar_id or "primary", opened.event_id))
-    except NeedScopes:
-        return c.request_all_scopes()
+    except NeedScopes as need:
+        return c.request_scopes(need.scopes)
 
 
 def reopen(call: Call) -> c.Json:
@@ -161,12 +161,16 @@ def reopen(call: Call) -> c.Json:
     calendar_id = call.event.parameters.get("calendarId") or "primary"
     try:
         return c.update_card(_unseen_event(call, calendar_id, event_id))
-    except NeedScopes:
-        return c.request_all_scopes()
+    except NeedScopes as need:
+        return c.request_scopes(need.scopes)
 
 
 class NeedScopes(Exception):
     """The user has not granted what fetching the event needs; Workspace must ask."""
+
+    def __init__(self, lacking: list[str]) -> None:
+        super().__init__("missing scopes")
+        self.scopes = lacking
 
 
 _NOT_AVAILABLE = "Prep covers events on your own calendars; this one is not available to it."
@@ -178,8 +182,9 @@ def _unseen_event(call: Call, calendar_id: str, event_id: str) -> c.Json:
     factory = call.app.calendar_for
     if factory is None:
         return views.not_synced_card(view)
-    if scopes.missing(scopes.EVENT_FETCH, call.event.authorized_scopes or frozenset()):
-        raise NeedScopes
+    lacking = scopes.missing(scopes.EVENT_FETCH, call.event.authorized_scopes)
+    if lacking:
+        raise NeedScopes(lacking)
     token = call.event.user_oauth_token
     if not token:
         return views.message_card(view, "Not available", "Calendar did not share this event.")

@@ -55,7 +55,12 @@ def assert_valid_card(card: Mapping[str, Any]) -> None:
 def assert_valid_answer(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Check the render-action envelope and every card in it; returns the cards."""
     if "requesting_google_scopes" in payload:
-        assert payload == {"requesting_google_scopes": {"all_scopes": True}}
+        # Exactly the missing scopes, each declared in the manifest, each once.
+        assert set(payload) == {"requesting_google_scopes"}
+        wanted = payload["requesting_google_scopes"]
+        assert set(wanted) == {"scopes"}, wanted
+        assert wanted["scopes"] and len(set(wanted["scopes"])) == len(wanted["scopes"])
+        assert set(wanted["scopes"]) <= set(ALL_SCOPES), wanted
         return []
     if "renderActions" in payload:
         assert set(payload) == {"renderActions"}

@@ -82,7 +82,7 @@ def test_cards_in_finds_pushed_and_updated_cards() -> None:
     assert c.cards_in(c.push_card(card)) == [card]
     assert c.cards_in(c.update_card(card)) == [card]
     assert c.cards_in(c.notify("hi")) == []
-    assert c.cards_in(c.request_all_scopes()) == []
+    assert c.cards_in(c.request_scopes(["https://www.googleapis.com/auth/calendar.freebusy"])) == []
 
 
 @pytest.mark.parametrize("state", list(PrepState))

@@ -203,7 +203,11 @@ def test_an_unseen_event_needs_the_calendar_read_scope_first(
         "https://www.googleapis.com/auth/userinfo.email",
     ]
     body = event_body(signer, opened=opened_event("new1"), authorized=granted)
-    assert client.post(body) == {"requesting_google_scopes": {"all_scopes": True}}
+    assert client.post(body) == {
+        "requesting_google_scopes": {
+            "scopes": ["https://www.googleapis.com/auth/calendar.events.owned.readonly"]
+        }
+    }
     assert calendar.gets == []
     # A broader grant made earlier covers the need.
     calendar.events[("ya29.user-access-token", "new1")] = calendar_event("new1", START)

@@ -196,10 +196,12 @@ def test_without_the_write_scopes_the_click_asks_for_them_and_calls_nothing(env:
     env.seed()
     env.fake.reset_calls()
     answer = env.answer(env.token(WITHOUT_WRITE), authorized=WITHOUT_WRITE)
-    assert answer == {"requesting_google_scopes": {"all_scopes": True}}
-    # One of the two is not enough either.
+    assert answer == {
+        "requesting_google_scopes": {"scopes": [scopes.EVENTS_WRITE, scopes.FREEBUSY]}
+    }
+    # One of the two is not enough either: the request names the other one only.
     answer = env.answer(authorized=[*WITHOUT_WRITE, scopes.EVENTS_WRITE])
-    assert answer == {"requesting_google_scopes": {"all_scopes": True}}
+    assert answer == {"requesting_google_scopes": {"scopes": [scopes.FREEBUSY]}}
     assert env.fake.count() == 0
 
 
