@@ -127,7 +127,7 @@ def _trouble(event: AddonEvent) -> c.Json:
         return c.notify(text)
     view_card = c.card(
         views.TITLE,
-        [c.section([c.decorated(text, top="Something went wrong", icon="error")])],
+        [c.section([c.decorated(text, top="Something went wrong", icon="DESCRIPTION")])],
         name="trouble",
     )
     return c.push_card(view_card)
