@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from functions.domain.meetings import (
@@ -24,6 +25,8 @@ from functions.domain.meetings import (
 MAX_TITLE = 500
 MAX_DESCRIPTION = 8000
 MAX_ATTENDEES = 200
+#: Longest link kept (the event's own `htmlLink`).
+MAX_LINK = 2048
 
 
 class UnusableEvent(ValueError):
@@ -90,6 +93,27 @@ def _conference_link(event: Mapping[str, Any]) -> str | None:
                     return uri
     link = event.get("hangoutLink")
     return link if isinstance(link, str) and link.startswith("https://") else None
+
+
+#: Where Calendar's `htmlLink` points (www.google.com/calendar/event?eid=...).
+_CALENDAR_HOSTS = frozenset({"www.google.com", "calendar.google.com"})
+
+
+def _html_link(value: Any) -> str | None:
+    """Calendar's link to the event, if it is one: an https URL on Calendar's hosts.
+
+    It is shown as "Open in Calendar" in emails and Chat, so anything else
+    (another host, another scheme, an oversized value) is dropped rather than
+    sent on.
+    """
+    if not isinstance(value, str) or len(value) > MAX_LINK:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    ok = parts.scheme == "https" and parts.hostname in _CALENDAR_HOSTS and not parts.username
+    return value if ok and parts.port is None else None
 
 
 def _attachments(event: Mapping[str, Any]) -> tuple[Attachment, ...]:
@@ -162,6 +186,7 @@ def meeting_from_event(
         attendees=attendees,
         organizer_email=organizer_email if isinstance(organizer_email, str) else "",
         conference_link=_conference_link(event),
+        html_link=_html_link(event.get("htmlLink")),
         attachments=_attachments(event),
         version=_text(event.get("etag"), 200) or _text(event.get("updated"), 64),
     )

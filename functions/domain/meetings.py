@@ -91,6 +91,8 @@ class Meeting:
     attendees: tuple[Attendee, ...] = ()
     organizer_email: str = ""
     conference_link: str | None = None
+    #: Calendar's own link to this event (`htmlLink`); None when the source has none.
+    html_link: str | None = None
     attachments: tuple[Attachment, ...] = ()
     version: str = ""
     meeting_type: str = "default"

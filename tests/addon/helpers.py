@@ -198,8 +198,10 @@ def event_body(
 
 
 def opened_event(
-    event_id: str, series_id: str | None = None, calendar_id: str = "primary"
+    event_id: str, series_id: str | None = None, calendar_id: str = "alice@example.com"
 ) -> dict[str, Any]:
+    """The `calendar` object as Workspace sends it: the calendar's real id (for the
+    user's own calendar their address, never `primary`)."""
     out: dict[str, Any] = {"calendarId": calendar_id, "id": event_id}
     if series_id:
         out["recurringEventId"] = series_id
