@@ -8,13 +8,20 @@ hostile title is not possible by omission.
 
 Google's `google-apps-card` package checks field names and types but not the
 limits the hosts enforce; `card_problems` checks those, and the endpoint runs
-it on every card it returns.
+it on every card it returns. One card schema serves two hosts that accept
+different parts of it: the Card framework reference marks some fields
+"available for Google Chat apps and unavailable for Google Workspace add-ons"
+(`materialIcon`, a button's `type`, ...) and others the reverse (a card's
+`name`, `openLink.openAs`, ...). `card_problems` knows both lists
+(`HOST_ONLY`), so an add-on card with a Chat-only field fails a test instead
+of rendering without its icon in Calendar.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
 from typing import Any
 
 Json = dict[str, Any]
@@ -23,6 +30,88 @@ Json = dict[str, Any]
 MAX_WIDGETS = 100
 #: Longest calendar-supplied text shown in one widget (a title, a name).
 MAX_SHOWN_TEXT = 200
+
+
+class Host(StrEnum):
+    """Who draws the card: the Calendar sidebar (a Workspace add-on) or Google Chat."""
+
+    ADDON = "addon"
+    CHAT = "chat"
+
+
+#: Card fields (JSON names) by card message that only one host accepts: the fields the
+#: Card framework reference marks for that host alone, and fields whose type it marks
+#: so. Checked against `google-apps-card`'s own reference text in tests/addon/test_cards.py.
+HOST_ONLY: Mapping[Host, Mapping[str, frozenset[str]]] = {
+    Host.CHAT: {
+        "Widget": frozenset({"carousel", "horizontalAlignment"}),
+        "Columns.Column": frozenset({"horizontalAlignment"}),
+        "CollapseControl": frozenset({"horizontalAlignment"}),
+        "TextParagraph": frozenset({"textSyntax"}),
+        "DecoratedText": frozenset(
+            {"startIconVerticalAlignment", "topLabelText", "contentText", "bottomLabelText"}
+        ),
+        "TextInput": frozenset({"placeholderText"}),
+        "SelectionInput": frozenset({"platformDataSource"}),
+        "Button": frozenset({"type"}),
+        "Icon": frozenset({"materialIcon"}),
+        "Action": frozenset({"interaction"}),
+    },
+    Host.ADDON: {
+        "Card": frozenset({"cardActions", "name", "displayStyle", "peekCardHeader"}),
+        "TextInput": frozenset({"autoCompleteAction"}),
+        "OnClick": frozenset({"openDynamicLinkAction", "card"}),
+        "OpenLink": frozenset({"openAs", "onClose"}),
+    },
+}
+
+#: The card message a JSON key holds, for the messages `HOST_ONLY` names. Within the
+#: card schema each of these keys always holds the same message (checked in tests).
+MESSAGE_OF_KEY: Mapping[str, str] = {
+    "card": "Card",
+    "widgets": "Widget",
+    "columnItems": "Columns.Column",
+    "collapseControl": "CollapseControl",
+    "textParagraph": "TextParagraph",
+    "topLabelText": "TextParagraph",
+    "contentText": "TextParagraph",
+    "bottomLabelText": "TextParagraph",
+    "decoratedText": "DecoratedText",
+    "textInput": "TextInput",
+    "selectionInput": "SelectionInput",
+    "buttons": "Button",
+    "button": "Button",
+    "primaryButton": "Button",
+    "secondaryButton": "Button",
+    "collapseButton": "Button",
+    "expandButton": "Button",
+    "icon": "Icon",
+    "startIcon": "Icon",
+    "endIcon": "Icon",
+    "onClick": "OnClick",
+    "action": "Action",
+    "onChangeAction": "Action",
+    "autoCompleteAction": "Action",
+    "externalDataSource": "Action",
+    "openDynamicLinkAction": "Action",
+    "openLink": "OpenLink",
+}
+
+#: Built-in icons (`Icon.knownIcon`), which both hosts draw (Card framework "built-in
+#: icons"; Apps Script `CardService.Icon`). Anything else shows no icon at all.
+KNOWN_ICONS = frozenset(
+    {
+        "AIRPLANE", "BOOKMARK", "BUS", "CAR", "CLOCK", "CONFIRMATION_NUMBER_ICON",
+        "DESCRIPTION", "DOLLAR", "EMAIL", "EVENT_PERFORMER", "EVENT_SEAT", "FLIGHT_ARRIVAL",
+        "FLIGHT_DEPARTURE", "HOTEL", "HOTEL_ROOM_TYPE", "INVITE", "MAP_PIN", "MEMBERSHIP",
+        "MULTIPLE_PEOPLE", "OFFER", "PERSON", "PHONE", "RESTAURANT_ICON", "SHOPPING_CART",
+        "STAR", "STORE", "TICKET", "TRAIN", "VIDEO_CAMERA", "VIDEO_PLAY",
+    }
+)  # fmt: skip
+
+#: A primary button's fill (Google blue). `Button.type` FILLED is Chat-only; a button
+#: with a `color` is drawn filled by both hosts.
+PRIMARY_COLOR: Json = {"red": 0.102, "green": 0.451, "blue": 0.91}
 
 
 class Html(str):
@@ -86,9 +175,10 @@ def open_link(url: str, *, overlay: bool = True, reload_on_close: bool = True) -
 
 
 def button(text: str, on_click: Json, *, filled: bool = False, disabled: bool = False) -> Json:
+    """A button; `filled` marks the primary action (by `color`, which add-ons accept)."""
     out: Json = {"text": text, "onClick": on_click}
     if filled:
-        out["type"] = "FILLED"
+        out["color"] = dict(PRIMARY_COLOR)
     if disabled:
         out["disabled"] = True
     return out
@@ -111,7 +201,7 @@ def decorated(
     side_button: Json | None = None,
     icon: str | None = None,
 ) -> Json:
-    """A labelled line of text; `icon` is a Material icon name."""
+    """A labelled line of text; `icon` is a built-in icon name (`KNOWN_ICONS`)."""
     out: Json = {"text": esc(text), "wrapText": True}
     if top:
         out["topLabel"] = esc(top)
@@ -122,7 +212,9 @@ def decorated(
     if side_button is not None:
         out["button"] = side_button
     if icon:
-        out["startIcon"] = {"materialIcon": {"name": icon}}
+        if icon not in KNOWN_ICONS:
+            raise ValueError(f"{icon!r} is not a built-in card icon")
+        out["startIcon"] = {"knownIcon": icon}
     return {"decoratedText": out}
 
 
@@ -230,9 +322,17 @@ def notify(text: str) -> Json:
     return render(note=text)
 
 
-def request_all_scopes() -> Json:
-    """Ask Workspace to show the consent screen; it re-runs the request after."""
-    return {"requesting_google_scopes": {"all_scopes": True}}
+def request_scopes(lacking: Sequence[str]) -> Json:
+    """Ask Workspace for consent to exactly `lacking`; it re-runs the request after.
+
+    The list form asks for these scopes only; `{"all_scopes": true}` would put
+    every scope of the manifest (calendar write access included) in front of a
+    user who only opened an event.
+    """
+    wanted = list(dict.fromkeys(lacking))
+    if not wanted:
+        raise ValueError("a scope request needs at least one scope")
+    return {"requesting_google_scopes": {"scopes": wanted}}
 
 
 # ---------------------------------------------------------------- checks
@@ -258,9 +358,33 @@ def _widgets(c: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
         yield from sec.get("widgets") or []
 
 
-def card_problems(c: Mapping[str, Any]) -> list[str]:
-    """What a host would reject or silently drop that the card schema does not catch."""
-    problems: list[str] = []
+def _host_problems(c: Mapping[str, Any], host: Host) -> list[str]:
+    """Fields `host` does not accept, and built-in icon names that do not exist."""
+    other = Host.CHAT if host is Host.ADDON else Host.ADDON
+    refused = HOST_ONLY[other]
+    found: list[str] = []
+
+    def walk(node: Any, message: str | None, where: str) -> None:
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, message, f"{where}[{i}]")
+            return
+        if not isinstance(node, Mapping):
+            return
+        for key in sorted(refused.get(message or "", frozenset()) & set(node)):
+            found.append(f"{where}.{key}: {message}.{key} is for {other.value} cards only")
+        if message == "Icon" and "knownIcon" in node and node["knownIcon"] not in KNOWN_ICONS:
+            found.append(f"{where}.knownIcon: {node['knownIcon']!r} is not a built-in icon")
+        for key, value in node.items():
+            walk(value, MESSAGE_OF_KEY.get(key), f"{where}.{key}")
+
+    walk(c, "Card", "card")
+    return found
+
+
+def card_problems(c: Mapping[str, Any], host: Host = Host.ADDON) -> list[str]:
+    """What `host` would reject or silently drop that the card schema does not catch."""
+    problems: list[str] = _host_problems(c, host)
     widgets = list(_widgets(c))
     if len(widgets) > MAX_WIDGETS:
         problems.append(f"{len(widgets)} widgets; hosts ignore those past {MAX_WIDGETS}")

@@ -50,7 +50,7 @@ def delegates_card(view: View, user: User, *, ask_scope: bool = False, typed: st
         if problem is None:
             listed.append(
                 c.decorated(
-                    calendar_id, top="Preparing for", bottom="Synced", icon="event_available"
+                    calendar_id, top="Preparing for", bottom="Synced", icon="MULTIPLE_PEOPLE"
                 )
             )
             listed.append(c.buttons(remove))
@@ -61,7 +61,7 @@ def delegates_card(view: View, user: User, *, ask_scope: bool = False, typed: st
                 calendar_id,
                 top="Preparing for",
                 bottom=c.colored(status, WARNING_COLOR),
-                icon="sync_problem",
+                icon="MULTIPLE_PEOPLE",
             )
         )
         listed.append(

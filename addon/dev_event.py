@@ -45,9 +45,16 @@ def signed_tokens(services: Services, *, user_id: str, email: str) -> tuple[str,
     return system, user
 
 
-def calendar_object(meeting: Meeting) -> dict[str, Any]:
-    """The `calendar` part of an eventOpen event object for a stored meeting."""
-    cal: dict[str, Any] = {"calendarId": meeting.calendar_id, "id": meeting.event_id}
+def calendar_object(meeting: Meeting, *, owner_email: str = "") -> dict[str, Any]:
+    """The `calendar` part of an eventOpen event object for a stored meeting.
+
+    Workspace names the user's own calendar by their address, never `primary`
+    (the id the sync stores it under); with `owner_email` this does the same.
+    """
+    calendar_id = meeting.calendar_id
+    if calendar_id == "primary" and owner_email:
+        calendar_id = owner_email
+    cal: dict[str, Any] = {"calendarId": calendar_id, "id": meeting.event_id}
     if meeting.series_id:
         cal["recurringEventId"] = meeting.series_id
     if meeting.organizer_email:
@@ -104,7 +111,7 @@ def event_object(
         },
     }
     if meeting is not None:
-        body["calendar"] = calendar_object(meeting)
+        body["calendar"] = calendar_object(meeting, owner_email=email)
     return body
 
 

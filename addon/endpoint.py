@@ -87,8 +87,9 @@ def make_endpoint(source: SidebarSource) -> Handler:
             return _unauthenticated(exc.reason)
 
         needed = handlers.needed_scopes(event.op, event.opened is not None)
-        if scopes.missing(needed, event.authorized_scopes or frozenset()):
-            return json_response(c.request_all_scopes())
+        lacking = scopes.missing(needed, event.authorized_scopes)
+        if lacking:
+            return json_response(c.request_scopes(lacking))
         try:
             who = verify_user_token(app.id_tokens, settings, event.user_id_token)
         except TokenRejected as exc:
@@ -126,7 +127,7 @@ def _trouble(event: AddonEvent) -> c.Json:
         return c.notify(text)
     view_card = c.card(
         views.TITLE,
-        [c.section([c.decorated(text, top="Something went wrong", icon="error")])],
+        [c.section([c.decorated(text, top="Something went wrong", icon="DESCRIPTION")])],
         name="trouble",
     )
     return c.push_card(view_card)

@@ -141,6 +141,26 @@ def _carried_over(call: Call, meeting: Meeting) -> CarryOverNote | None:
     return carry_over_note(call.app.services, call.user_id, meeting)
 
 
+def synced_calendar_id(call: Call, calendar_id: str | None) -> str:
+    """The id the sync files the opened event's calendar under.
+
+    Workspace names a calendar by its real id (`calendar.calendarId`), which for
+    the user's own calendar is their address; the sync reads that calendar as
+    `primary` and stores its meetings so. Without this mapping an unseen event
+    fetched from the sidebar would be stored under the address, and the sync's
+    clean-up of `primary` meetings would never see it. Only the verified
+    address counts: the body's calendar id is the caller's to choose.
+    """
+    from functions.delegation.keys import PRIMARY
+
+    if not calendar_id:
+        return PRIMARY
+    own = call.who.email.strip().lower()
+    if calendar_id.lower() == PRIMARY or (own and calendar_id.strip().lower() == own):
+        return PRIMARY
+    return calendar_id
+
+
 def event_open(call: Call) -> c.Json:
     opened = call.event.opened
     assert opened is not None
@@ -148,7 +168,7 @@ def event_open(call: Call) -> c.Json:
         return c.push_card(views.unsaved_event_card(call.view))
     from functions.delegation.keys import is_delegated_calendar, meeting_key
 
-    calendar_id = opened.calendar_id or ""
+    calendar_id = synced_calendar_id(call, opened.calendar_id)
     key = meeting_key(call.user, calendar_id, opened.event_id)
     meeting = call.app.store.get_meeting(call.user_id, key)
     if meeting is not None:
@@ -157,9 +177,9 @@ def event_open(call: Call) -> c.Json:
         # An executive's meeting (assistant mode) comes from the sync of their calendar only.
         return c.push_card(views.not_synced_card(call.view))
     try:
-        return c.push_card(_unseen_event(call, opened.calendar_id or "primary", opened.event_id))
-    except NeedScopes:
-        return c.request_all_scopes()
+        return c.push_card(_unseen_event(call, calendar_id, opened.event_id))
+    except NeedScopes as need:
+        return c.request_scopes(need.scopes)
 
 
 def reopen(call: Call) -> c.Json:
@@ -168,15 +188,19 @@ def reopen(call: Call) -> c.Json:
     meeting = call.app.store.get_meeting(call.user_id, event_id)
     if meeting is not None:
         return c.update_card(meeting_card(call, meeting))
-    calendar_id = call.event.parameters.get("calendarId") or "primary"
+    calendar_id = synced_calendar_id(call, call.event.parameters.get("calendarId"))
     try:
         return c.update_card(_unseen_event(call, calendar_id, event_id))
-    except NeedScopes:
-        return c.request_all_scopes()
+    except NeedScopes as need:
+        return c.request_scopes(need.scopes)
 
 
 class NeedScopes(Exception):
     """The user has not granted what fetching the event needs; Workspace must ask."""
+
+    def __init__(self, lacking: list[str]) -> None:
+        super().__init__("missing scopes")
+        self.scopes = lacking
 
 
 _NOT_AVAILABLE = "Prep covers events on your own calendars; this one is not available to it."
@@ -188,8 +212,9 @@ def _unseen_event(call: Call, calendar_id: str, event_id: str) -> c.Json:
     factory = call.app.calendar_for
     if factory is None:
         return views.not_synced_card(view)
-    if scopes.missing(scopes.EVENT_FETCH, call.event.authorized_scopes or frozenset()):
-        raise NeedScopes
+    lacking = scopes.missing(scopes.EVENT_FETCH, call.event.authorized_scopes)
+    if lacking:
+        raise NeedScopes(lacking)
     token = call.event.user_oauth_token
     if not token:
         return views.message_card(view, "Not available", "Calendar did not share this event.")

@@ -330,8 +330,9 @@ def block_prep_time(call: Call) -> c.Json:
         if meeting.skip_reason == SkipReason.DECLINED.value:
             return c.notify("You declined this meeting.")
         return c.notify("This meeting needs no prep.")
-    if scopes.missing(scopes.PREP_BLOCK, call.event.authorized_scopes or frozenset()):
-        return c.request_all_scopes()
+    lacking = scopes.missing(scopes.PREP_BLOCK, call.event.authorized_scopes)
+    if lacking:
+        return c.request_scopes(lacking)
     token = call.event.user_oauth_token
     if not token:
         return c.notify("Calendar did not share access to your calendar; please try again.")

@@ -4,7 +4,9 @@ Workspace's consent is granular: a user may grant some scopes and not others,
 and the event object says which (`authorizedScopes`). Each request checks
 only what it is about to use, so a user who declined Calendar read access can
 still open the homepage, and is asked again exactly when an unseen event must
-be fetched.
+be fetched. The request names exactly the scopes that are missing
+(`requesting_google_scopes.scopes`), so opening an event never asks for the
+prep-block write access up front.
 """
 
 from __future__ import annotations
@@ -71,7 +73,16 @@ EVENT_FETCH = (*BASE, EVENTS_READ)
 PREP_BLOCK = (*BASE, EVENTS_WRITE, FREEBUSY)
 
 
-def missing(needed: Iterable[str], granted: Collection[str]) -> list[str]:
-    """The needed scopes that no granted scope covers."""
+def missing(needed: Iterable[str], granted: Collection[str] | None) -> list[str]:
+    """The needed scopes that no granted scope covers, in `needed` order, each once.
+
+    `granted` None means the event object had no `authorizedScopes`: consent is
+    unknown, not refused. Asking then would be answered by Workspace re-running
+    the same request without the list, and so on (a consent loop), so nothing
+    is reported missing and the Google API refuses whatever the token cannot do.
+    """
+    if granted is None:
+        return []
     have = set(granted)
-    return [s for s in needed if not (_SATISFIED_BY.get(s, frozenset({s})) & have)]
+    lacking = [s for s in needed if not (_SATISFIED_BY.get(s, frozenset({s})) & have)]
+    return list(dict.fromkeys(lacking))

@@ -144,7 +144,7 @@ def home_card(view: View, user: User, meetings: Sequence[Meeting]) -> c.Json:
     label, explanation = CONNECTION_TEXT[user.connection]
     access: list[c.Json] = []
     if user.connection is ConnectionState.CONNECTED:
-        access.append(c.decorated(label, top="Background access", bottom=explanation, icon="sync"))
+        access.append(c.decorated(label, top="Background access", bottom=explanation, icon="EMAIL"))
     else:
         verb = "Reconnect" if user.connection is ConnectionState.RECONNECT_NEEDED else "Connect"
         shown = (
@@ -157,7 +157,7 @@ def home_card(view: View, user: User, meetings: Sequence[Meeting]) -> c.Json:
                 shown,
                 top="Background access",
                 bottom=explanation,
-                icon="sync_problem",
+                icon="EMAIL",
                 side_button=c.button(verb, view.act("connect"), filled=True),
             )
         )
@@ -167,7 +167,7 @@ def home_card(view: View, user: User, meetings: Sequence[Meeting]) -> c.Json:
                 user.delivery_problem,
                 top="Delivery problem",
                 bottom="Reminders cannot reach you until this is fixed.",
-                icon="warning",
+                icon="EMAIL",
             )
         )
 
@@ -220,18 +220,18 @@ def event_card(
 ) -> c.Json:
     fmt = view.fmt
     when = f"{fmt.day_time(meeting.start)} – {fmt.time(meeting.end)}"
-    about = [c.decorated(meeting.title or "(no title)", top="Meeting", bottom=when, icon="event")]
+    about = [c.decorated(meeting.title or "(no title)", top="Meeting", bottom=when, icon="INVITE")]
     owner = owner_of(meeting)
     if owner is not None:
         # Assistant mode: an executive's meeting, prepared by (and sent to) this user.
-        about.append(c.decorated(owner.name, top="Preparing for", icon="supervisor_account"))
+        about.append(c.decorated(owner.name, top="Preparing for", icon="MULTIPLE_PEOPLE"))
 
     prep: list[c.Json] = [
         c.decorated(
             view.type_label(meeting.meeting_type),
             top="Type",
             bottom=type_reason(classification),
-            icon="category",
+            icon="BOOKMARK",
         ),
     ]
     optional = OPTIONAL_SKIP_LABELS.get(meeting.skip_reason or "")
@@ -241,7 +241,7 @@ def event_card(
             c.decorated(
                 f"{optional} \u2014 no prep planned. Prepare anyway?",
                 top="Prep status",
-                icon="info",
+                icon="DESCRIPTION",
             )
         )
         if meeting.start > view.now:
@@ -256,7 +256,7 @@ def event_card(
             why = f"{owner.name} declined it"
         prep.append(c.decorated("No prep needed", top="Prep status", bottom=f"Because {why}."))
     else:
-        prep.append(c.decorated(_status(view, meeting), top="Prep status", icon="checklist"))
+        prep.append(c.decorated(_status(view, meeting), top="Prep status", icon="DESCRIPTION"))
         if carried_over is not None:
             prep.append(_carried_over(view, carried_over))
         pending = meeting.prep_state in PENDING_STATES
@@ -271,7 +271,7 @@ def event_card(
                     starts,
                     top="Prep starts",
                     bottom=f"Times in {fmt.zone_name(meeting.prep_trigger_at)}",
-                    icon="schedule",
+                    icon="CLOCK",
                 )
             )
         actions = _prep_buttons(view, meeting)
@@ -299,7 +299,7 @@ def _carried_over(view: View, note: CarryOverNote) -> c.Json:
         f"Carried over from {view.fmt.day(note.from_start)}",
         top="Open questions and follow-ups",
         bottom=" · ".join(counts),
-        icon="history",
+        icon="DESCRIPTION",
     )
 
 
@@ -372,7 +372,7 @@ def _feedback(view: View, m: Meeting) -> list[c.Json]:
             c.buttons(wrong),
         ]
     return [
-        c.decorated("Was this prep useful?", icon="thumbs_up_down"),
+        c.decorated("Was this prep useful?", icon="STAR"),
         c.buttons(
             c.button("Useful", view.act("feedback", kind="useful", **ids)),
             c.button("Not useful", view.act("feedback", kind="not_useful", **ids)),
@@ -394,7 +394,7 @@ def wrong_type_card(view: View, m: Meeting) -> c.Json:
             view.type_label(m.meeting_type),
             top="Prep treats this meeting as",
             bottom=applies,
-            icon="category",
+            icon="BOOKMARK",
         ),
         c.selection(
             "meeting_type",
@@ -414,7 +414,7 @@ def wrong_type_card(view: View, m: Meeting) -> c.Json:
 
 def message_card(view: View, heading: str, text: str, *, retry: c.Json | None = None) -> c.Json:
     """A card that explains why there is nothing else to show (yet)."""
-    widgets = [c.decorated(text, top=heading, icon="info")]
+    widgets = [c.decorated(text, top=heading, icon="DESCRIPTION")]
     row = [c.button("Back to overview", view.act("home"))]
     if retry is not None:
         row.insert(0, c.button("Try again", retry, filled=True))
@@ -604,7 +604,7 @@ def _assistant_entry(view: View, user: User) -> list[c.Json]:
         c.decorated(
             text,
             bottom=f"{lost} need{'s' if lost == 1 else ''} attention" if lost else None,
-            icon="supervisor_account",
+            icon="MULTIPLE_PEOPLE",
             side_button=c.button("Open", view.act("delegates")),
         )
     ]

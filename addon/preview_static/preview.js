@@ -65,7 +65,8 @@ function withText(node, markup) {
 // ------------------------------------------------------------------ rendering
 
 function renderButton(spec) {
-  const b = el("button", "btn" + (spec.type === "FILLED" ? " filled" : ""), spec.text);
+  // Add-on cards mark the primary button with a fill color (Button.type is Chat-only).
+  const b = el("button", "btn" + (spec.color ? " filled" : ""), spec.text);
   b.type = "button";
   b.disabled = !!spec.disabled;
   b.addEventListener("click", () => onClick(spec.onClick));
@@ -111,8 +112,8 @@ function renderWidget(w) {
   } else if (w.decoratedText) {
     const d = w.decoratedText;
     const row = el("div", "decorated");
-    if (d.startIcon && d.startIcon.materialIcon) {
-      row.appendChild(el("span", "glyph", (d.startIcon.materialIcon.name || "?").slice(0, 1).toUpperCase()));
+    if (d.startIcon && d.startIcon.knownIcon) {
+      row.appendChild(el("span", "glyph", d.startIcon.knownIcon.slice(0, 1)));
     }
     const body = el("div", "body");
     if (d.topLabel) body.appendChild(withText(el("div", "top-label"), d.topLabel));

@@ -3,7 +3,9 @@
 Defensive on purpose: events come from other people's calendars, so any field
 may be missing, oddly typed or hostile. Titles and descriptions are kept as
 plain data (escaping happens where they are rendered), but bounded in size so
-one pathological event cannot bloat the store or a prompt.
+one pathological event cannot bloat the store or a prompt: with every field
+at its bound, a meeting's Firestore document stays far below the 1 MiB limit
+(tests/contract checks the largest event this lets through).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from functions.domain.meetings import (
@@ -24,6 +27,11 @@ from functions.domain.meetings import (
 MAX_TITLE = 500
 MAX_DESCRIPTION = 8000
 MAX_ATTENDEES = 200
+#: Calendar's own ids are at most 1024 characters (base32hex); an .ics UID can be
+#: anything. In bytes, so a stored id stays whole in Firestore's indexes (1,500 bytes).
+MAX_ID_BYTES = 1024
+#: Longest link kept (conference, attachment, the event's own `htmlLink`).
+MAX_LINK = 2048
 
 
 class UnusableEvent(ValueError):
@@ -96,10 +104,35 @@ def _conference_link(event: Mapping[str, Any]) -> str | None:
         for entry in data.get("entryPoints") or []:
             if isinstance(entry, Mapping) and entry.get("entryPointType") == "video":
                 uri = entry.get("uri")
-                if isinstance(uri, str) and uri.startswith("https://"):
-                    return uri
+                if _bounded_https(uri):
+                    return str(uri)
     link = event.get("hangoutLink")
-    return link if isinstance(link, str) and link.startswith("https://") else None
+    return link if _bounded_https(link) else None
+
+
+def _bounded_https(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("https://") and len(value) <= MAX_LINK
+
+
+#: Where Calendar's `htmlLink` points (www.google.com/calendar/event?eid=...).
+_CALENDAR_HOSTS = frozenset({"www.google.com", "calendar.google.com"})
+
+
+def _html_link(value: Any) -> str | None:
+    """Calendar's link to the event, if it is one: an https URL on Calendar's hosts.
+
+    It is shown as "Open in Calendar" in emails and Chat, so anything else
+    (another host, another scheme, an oversized value) is dropped rather than
+    sent on.
+    """
+    if not isinstance(value, str) or len(value) > MAX_LINK:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    ok = parts.scheme == "https" and parts.hostname in _CALENDAR_HOSTS and not parts.username
+    return value if ok and parts.port is None else None
 
 
 def _attachments(event: Mapping[str, Any]) -> tuple[Attachment, ...]:
@@ -107,7 +140,7 @@ def _attachments(event: Mapping[str, Any]) -> tuple[Attachment, ...]:
     for raw in event.get("attachments") or []:
         if isinstance(raw, Mapping) and isinstance(raw.get("fileUrl"), str):
             url = raw["fileUrl"]
-            if url.startswith("https://"):
+            if _bounded_https(url):
                 out.append(
                     Attachment(_text(raw.get("title"), 300), url, _text(raw.get("mimeType"), 100))
                 )
@@ -126,6 +159,8 @@ def meeting_from_event(
     event_id = event.get("id")
     if not isinstance(event_id, str) or not event_id:
         raise UnusableEvent("event has no id")
+    if len(event_id.encode("utf-8")) > MAX_ID_BYTES:
+        raise UnusableEvent("event id is too long")
     status = EventStatus.parse(
         event.get("status") if isinstance(event.get("status"), str) else None
     )
@@ -157,6 +192,8 @@ def meeting_from_event(
     organizer = event.get("organizer")
     organizer_email = organizer.get("email", "") if isinstance(organizer, Mapping) else ""
     series = event.get("recurringEventId")
+    if isinstance(series, str) and len(series.encode("utf-8")) > MAX_ID_BYTES:
+        series = None
     return Meeting(
         user_id=user_id,
         event_id=event_id,
@@ -170,8 +207,9 @@ def meeting_from_event(
         status=status,
         all_day=all_day,
         attendees=attendees,
-        organizer_email=organizer_email if isinstance(organizer_email, str) else "",
+        organizer_email=_text(organizer_email, 320),
         conference_link=_conference_link(event),
+        html_link=_html_link(event.get("htmlLink")),
         attachments=_attachments(event),
         version=_text(event.get("etag"), 200) or _text(event.get("updated"), 64),
         transparency=_transparency(event),

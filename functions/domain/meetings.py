@@ -97,6 +97,8 @@ class Meeting:
     attendees: tuple[Attendee, ...] = ()
     organizer_email: str = ""
     conference_link: str | None = None
+    #: Calendar's own link to this event (`htmlLink`); None when the source has none.
+    html_link: str | None = None
     attachments: tuple[Attachment, ...] = ()
     version: str = ""
     #: "opaque" (busy, the default) or "transparent" (marked free), as in the Calendar API.

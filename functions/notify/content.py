@@ -7,16 +7,16 @@ calendars and are hostile until proven otherwise).
 
 from __future__ import annotations
 
-import base64
-import urllib.parse
 from dataclasses import dataclass
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from functions.delegation.keys import Owner, owner_of, source_event_id
+from functions.delegation.keys import Owner, owner_of
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
 
-CALENDAR_EVENT_URL = "https://calendar.google.com/calendar/event?eid="
+#: Calendar's day view: the fallback link for a meeting without its own `htmlLink`.
+CALENDAR_DAY_URL = "https://calendar.google.com/calendar/r/day/"
 #: Shown at most; a 200-person all-hands does not need every name in a reminder.
 MAX_NAMES = 8
 
@@ -29,16 +29,24 @@ class NoticeKind(StrEnum):
 
 
 def calendar_event_url(meeting: Meeting) -> str:
-    """A link that opens the event in Google Calendar.
+    """A link that opens the meeting in Google Calendar.
 
-    Calendar's own `htmlLink` has this shape: `eid` is base64 of
-    "<event id> <calendar id>" without padding. We build it rather than store
-    it so that meetings from any source (including the local .ics) get one.
-    An executive's meeting (assistant mode) links to their calendar's copy.
+    The event's own `htmlLink`, stored by the sync: Calendar builds it from the
+    calendar's real id (an address), which we cannot rebuild from `primary`, and
+    an executive's meeting (assistant mode) carries the link to their
+    calendar's copy. A meeting without one (the local .ics import has no
+    links; meetings stored before links were kept, until their next change)
+    opens Calendar's day view of the meeting's date in the meeting's zone:
+    always a valid page, and the meeting is on it.
     """
-    raw = f"{source_event_id(meeting)} {meeting.calendar_id}".encode()
-    eid = base64.b64encode(raw).decode("ascii").rstrip("=")
-    return CALENDAR_EVENT_URL + urllib.parse.quote(eid, safe="")
+    if meeting.html_link:
+        return meeting.html_link
+    try:
+        zone = ZoneInfo(meeting.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    day = meeting.start.astimezone(zone).date()
+    return f"{CALENDAR_DAY_URL}{day.year}/{day.month}/{day.day}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ def meeting_to_doc(m: Meeting) -> Doc:
         ],
         "organizer_email": m.organizer_email,
         "conference_link": m.conference_link,
+        "html_link": m.html_link,
         "attachments": [
             {"title": a.title, "url": a.url, "mime_type": a.mime_type} for a in m.attachments
         ],
@@ -122,6 +123,7 @@ def meeting_from_doc(d: Doc) -> Meeting:
         ),
         organizer_email=d.get("organizer_email") or "",
         conference_link=d.get("conference_link"),
+        html_link=d.get("html_link"),
         attachments=tuple(
             Attachment(a["title"], a["url"], a.get("mime_type") or "")
             for a in d.get("attachments") or []

@@ -36,8 +36,16 @@ semantics and cannot be proven on the emulator:
 * `update_meeting` isolation under contention (serialisable read-modify-write
   through a Firestore transaction, retried by the client library on ABORTED).
   `tests/contract/test_firestore_real.py` checks it against a real project.
-* atomicity of one `_write_meetings` / `delete_meetings` batch (a `WriteBatch`
-  commit is all-or-nothing on real Firestore).
+* atomicity of one `WriteBatch` commit (all-or-nothing on real Firestore).
+
+Size limits (functions/store/limits.py): a meeting document Firestore would
+refuse (over 1 MiB) or mis-index (an event id over 1,500 bytes) raises
+`DocumentTooLarge` before anything of its batch is sent, as the SQLite
+adapter does. A batch of up to 500 meetings is split into several commits
+when their estimated request size passes `COMMIT_BUDGET_BYTES` (500 large
+meetings would pass Firestore's 10 MiB request limit); each commit is atomic,
+the split batch as a whole is not, which upserts can afford: they are
+idempotent and the sync retries a failed batch without advancing its token.
 
 The adapter also avoids every emulator defect it can avoid without loss:
 paging uses range filters instead of cursors, deletion walks known
@@ -67,7 +75,7 @@ from functions.domain.prep_state import PENDING_STATES
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
 from functions.feedback.model import Feedback, FeedbackCounts, FeedbackKind
-from functions.store import codec
+from functions.store import codec, limits
 from functions.store.port import (
     MAX_BATCH,
     Conflict,
@@ -183,9 +191,27 @@ def _abandoned(claim: Mapping[str, Any] | None, cutoff: datetime) -> bool:
 
 
 def _meeting_doc(m: Meeting) -> codec.Doc:
+    """The meeting's document; DocumentTooLarge for one Firestore would refuse."""
     doc = codec.meeting_to_doc(m)
     doc[EXPIRE_AT] = m.end.astimezone(UTC) + EXPIRE_AFTER
+    limits.check_meeting(m, doc)
     return doc
+
+
+def _by_request_size(
+    writes: Sequence[tuple[DocumentReference, codec.Doc, int]],
+) -> Iterator[list[tuple[DocumentReference, codec.Doc, int]]]:
+    """Consecutive groups whose size bounds stay within one commit's budget."""
+    group: list[tuple[DocumentReference, codec.Doc, int]] = []
+    used = 0
+    for write in writes:
+        if group and used + write[2] > limits.COMMIT_BUDGET_BYTES:
+            yield group
+            group, used = [], 0
+        group.append(write)
+        used += write[2]
+    if group:
+        yield group
 
 
 def _meeting_from_snapshot(snap: DocumentSnapshot[DocumentReference]) -> Meeting:
@@ -288,18 +314,29 @@ class FirestoreStore(Store):
     # ------------------------------------------------------------------ meetings
 
     def _write_meetings(self, meetings: Sequence[Meeting]) -> None:
-        """One `WriteBatch` of full-document `set()`s (atomic on real Firestore).
+        """`WriteBatch`es of full-document `set()`s, each atomic on real Firestore.
 
-        Not `BulkWriter`: it is not atomic and it is higher throughput than a
-        sync batch needs (and the emulator silently drops its writes).
+        One batch unless the documents' size bound passes the commit budget
+        (Firestore refuses requests over 10 MiB); every document is checked
+        before the first commit. Not `BulkWriter`: it is not atomic and it is
+        higher throughput than a sync batch needs (and the emulator silently
+        drops its writes).
         """
         if len(meetings) > MAX_BATCH:
             raise ValueError(f"at most {MAX_BATCH} meetings per batch")
-        batch = self._client.batch()
+        writes = []
         for m in meetings:
-            batch.set(self._meeting_ref(m.user_id, m.event_id), _meeting_doc(m))
-        with _store_errors("write meetings"):
-            batch.commit()
+            doc = _meeting_doc(m)
+            path = limits.meeting_path(m.user_id, m.event_id)
+            writes.append(
+                (self._meeting_ref(m.user_id, m.event_id), doc, limits.write_size_bound(path, doc))
+            )
+        for group in _by_request_size(writes):
+            batch = self._client.batch()
+            for ref, doc, _ in group:
+                batch.set(ref, doc)
+            with _store_errors("write meetings"):
+                batch.commit()
 
     def get_meeting(self, user_id: str, event_id: str) -> Meeting | None:
         with _store_errors("read a meeting"):

@@ -97,7 +97,11 @@ class Store(ABC):
 
     @abstractmethod
     def _write_meetings(self, meetings: Sequence[Meeting]) -> None:
-        """Write at most MAX_BATCH meetings (full replace), as one batch."""
+        """Write at most MAX_BATCH meetings (full replace), as one batch where it fits.
+
+        Raises `limits.DocumentTooLarge`, writing nothing, for a meeting Firestore
+        would refuse (functions/store/limits.py), whatever the adapter.
+        """
 
     @abstractmethod
     def get_meeting(self, user_id: str, event_id: str) -> Meeting | None: ...

@@ -22,7 +22,7 @@ from functions.domain.prep_state import PENDING_STATES
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
 from functions.feedback.model import Feedback, FeedbackCounts, FeedbackKind
-from functions.store import codec
+from functions.store import codec, limits
 from functions.store.port import (
     Conflict,
     NotFound,
@@ -183,13 +183,16 @@ class SqliteStore(Store):
     @staticmethod
     def _meeting_row(m: Meeting) -> tuple[str, str, str, str, str | None, str]:
         doc = codec.meeting_to_doc(m)
+        text = json.dumps(doc)
+        # Refuse what Firestore refuses (functions/store/limits.py), so the contract sees it.
+        limits.check_meeting(m, doc, json_chars=len(text))
         return (
             m.user_id,
             m.event_id,
             doc["start"],
             doc["prep_state"],
             doc["prep_trigger_at"],
-            json.dumps(doc),
+            text,
         )
 
     def _write_meetings(self, meetings: Sequence[Meeting]) -> None:

@@ -56,7 +56,12 @@ def assert_valid_card(card: Mapping[str, Any]) -> None:
 def assert_valid_answer(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Check the render-action envelope and every card in it; returns the cards."""
     if "requesting_google_scopes" in payload:
-        assert payload == {"requesting_google_scopes": {"all_scopes": True}}
+        # Exactly the missing scopes, each declared in the manifest, each once.
+        assert set(payload) == {"requesting_google_scopes"}
+        wanted = payload["requesting_google_scopes"]
+        assert set(wanted) == {"scopes"}, wanted
+        assert wanted["scopes"] and len(set(wanted["scopes"])) == len(wanted["scopes"])
+        assert set(wanted["scopes"]) <= set(ALL_SCOPES), wanted
         return []
     if "renderActions" in payload:
         assert set(payload) == {"renderActions"}
@@ -194,8 +199,10 @@ def event_body(
 
 
 def opened_event(
-    event_id: str, series_id: str | None = None, calendar_id: str = "primary"
+    event_id: str, series_id: str | None = None, calendar_id: str = "alice@example.com"
 ) -> dict[str, Any]:
+    """The `calendar` object as Workspace sends it: the calendar's real id (for the
+    user's own calendar their address, never `primary`)."""
     out: dict[str, Any] = {"calendarId": calendar_id, "id": event_id}
     if series_id:
         out["recurringEventId"] = series_id

@@ -82,7 +82,7 @@ def test_cards_in_finds_pushed_and_updated_cards() -> None:
     assert c.cards_in(c.push_card(card)) == [card]
     assert c.cards_in(c.update_card(card)) == [card]
     assert c.cards_in(c.notify("hi")) == []
-    assert c.cards_in(c.request_all_scopes()) == []
+    assert c.cards_in(c.request_scopes(["https://www.googleapis.com/auth/calendar.freebusy"])) == []
 
 
 @pytest.mark.parametrize("state", list(PrepState))
@@ -184,3 +184,162 @@ def test_scope_needs_are_satisfied_by_broader_grants() -> None:
         == []
     )
     assert scopes.missing(scopes.BASE, set()) == [scopes.EXECUTE, scopes.USER_EMAIL]
+
+
+# ---------------------------------------------------------------- hosts
+
+
+def _reference_host_only() -> dict[c.Host, dict[str, set[str]]]:
+    """Host-only fields as google-apps-card's reference text marks them.
+
+    The Card framework reference (the docstrings of `google.apps.card_v1`)
+    ends a field's or a type's description with "`Google Chat apps <.../chat>`__:"
+    when only Chat apps accept it ("unavailable for Google Workspace add-ons"),
+    and with "`Google Workspace add-ons <.../add-ons>`__:" for the reverse.
+    A field is host-only if it is marked, or if its type is.
+    """
+    import inspect
+    import re
+
+    import proto  # type: ignore[import-untyped]
+    from google.apps.card_v1.types import card as ref
+
+    markers = {
+        c.Host.CHAT: "`Google Chat apps <https://developers.google.com/workspace/chat>`__:",
+        c.Host.ADDON: "`Google Workspace add-ons <https://developers.google.com/workspace/add-ons>`__:",
+    }
+
+    def marked(text: str) -> c.Host | None:
+        flat = " ".join(text.split())
+        return next((h for h, m in markers.items() if m in flat), None)
+
+    def camel(name: str) -> str:
+        head, *rest = name.rstrip("_").split("_")
+        return head + "".join(p.title() for p in rest)
+
+    types: dict[type, str] = {}
+
+    def collect(cls: type, name: str) -> None:
+        types[cls] = name
+        for attr, value in vars(cls).items():
+            if inspect.isclass(value) and issubclass(value, proto.Message | proto.Enum):
+                collect(value, f"{name}.{attr}")
+
+    for attr, value in vars(ref).items():
+        kinds = proto.Message | proto.Enum
+        if inspect.isclass(value) and issubclass(value, kinds) and value.__module__ == ref.__name__:
+            collect(value, attr)
+    type_host: dict[type, c.Host] = {}
+    for cls in types:
+        doc = inspect.getdoc(cls) or ""
+        host = marked(re.split(r"\n(?:Attributes|Values):", doc)[0])
+        if host is not None:
+            type_host[cls] = host
+    out: dict[c.Host, dict[str, set[str]]] = {c.Host.CHAT: {}, c.Host.ADDON: {}}
+    for cls, name in types.items():
+        if not issubclass(cls, proto.Message) or cls in type_host:
+            continue  # a host-only message's fields are covered by the field that holds it
+        doc = inspect.getdoc(cls) or ""
+        parts = re.split(r"\n    (\w+) \(", "\n" + doc.partition("Attributes:")[2])[1:]
+        described = dict(zip(parts[::2], parts[1::2], strict=True))
+        for field_name, field in cls.meta.fields.items():  # type: ignore[attr-defined]
+            host = marked(described.get(field_name, ""))
+            kind = field.message or field.enum
+            if host is None and kind in type_host:
+                host = type_host[kind]
+            if host is not None:
+                out[host].setdefault(name, set()).add(camel(field_name))
+    return out
+
+
+def test_host_only_fields_are_the_ones_the_card_reference_marks() -> None:
+    reference = _reference_host_only()
+    ours = {h: {m: set(f) for m, f in by.items()} for h, by in c.HOST_ONLY.items()}
+    assert ours == reference
+
+
+def test_each_checked_key_always_holds_the_message_the_checks_assume() -> None:
+    import proto
+    from google.apps.card_v1.types import card as ref
+
+    checked = {m for by in c.HOST_ONLY.values() for m in by}
+    holders: dict[str, set[str]] = {}
+    seen: set[type] = set()
+    stack: list[type] = [ref.Card]
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        for field_name, field in cls.meta.fields.items():  # type: ignore[attr-defined]
+            kind = field.message
+            if kind is None or not issubclass(kind, proto.Message):
+                continue
+            head, *rest = field_name.rstrip("_").split("_")
+            key = head + "".join(p.title() for p in rest)
+            holders.setdefault(key, set()).add(kind.__qualname__)
+            stack.append(kind)
+    for key, held in holders.items():
+        if held & checked:
+            # Every key that can hold a checked message is typed, and holds only that one.
+            assert c.MESSAGE_OF_KEY.get(key) in held, (key, held)
+    for key, message in c.MESSAGE_OF_KEY.items():
+        assert message in holders.get(key, set()) or key == "widgets", (key, message)
+
+
+def test_an_add_on_card_with_chat_only_fields_has_problems_and_a_chat_card_the_reverse() -> None:
+    chat_style = c.card(
+        "t",
+        [
+            c.section(
+                [
+                    {
+                        "decoratedText": {
+                            "text": "x",
+                            "startIcon": {"materialIcon": {"name": "event"}},
+                            "button": {"text": "b", "onClick": {}, "type": "FILLED"},
+                        }
+                    },
+                    c.buttons({"text": "go", "onClick": {"openLink": {"url": "https://x"}}}),
+                ]
+            )
+        ],
+    )
+    problems = c.card_problems(chat_style)
+    assert any("materialIcon" in p for p in problems), problems
+    assert any(".button.type" in p for p in problems), problems
+    assert not [p for p in c.card_problems(chat_style, c.Host.CHAT) if "only" in p]
+    add_on_style = c.card(
+        "t",
+        [c.section([c.buttons(c.button("go", c.open_link("https://x")))])],
+        name="home",
+    )
+    assert [p for p in c.card_problems(add_on_style) if "only" in p] == []
+    chat_problems = c.card_problems(add_on_style, c.Host.CHAT)
+    assert "card.name: Card.name is for addon cards only" in chat_problems
+    assert any("openAs" in p for p in chat_problems) and any("onClose" in p for p in chat_problems)
+    typo = c.card(
+        "t", [c.section([{"decoratedText": {"text": "x", "startIcon": {"knownIcon": "EVENT"}}}])]
+    )
+    assert any("'EVENT' is not a built-in icon" in p for p in c.card_problems(typo))
+    with pytest.raises(ValueError, match="built-in"):
+        c.decorated("x", icon="event")
+
+
+def test_add_on_cards_use_built_in_icons_and_colored_primary_buttons() -> None:
+    card = views.event_card(VIEW, _meeting(), _classification())
+    icons = [
+        w["decoratedText"]["startIcon"]
+        for s in card["sections"]
+        for w in s["widgets"]
+        if "startIcon" in w.get("decoratedText", {})
+    ]
+    assert icons and all(set(i) == {"knownIcon"} for i in icons)
+    generate = next(
+        b
+        for s in card["sections"]
+        for w in s["widgets"]
+        for b in w.get("buttonList", {}).get("buttons", [])
+        if b["text"] == "Generate prep"
+    )
+    assert "type" not in generate and generate["color"] == c.PRIMARY_COLOR

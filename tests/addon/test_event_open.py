@@ -210,10 +210,11 @@ def test_an_unseen_event_is_fetched_with_the_users_token_planned_and_kept(
         oauth_token="ya29.alice",
     )
     card = only_card(client.post(body))
-    assert calendar.gets == [("ya29.alice", "alice@example.com", "s9_20261203T150000Z")]
+    # Workspace named Alice's own calendar by her address; it is the sync's `primary`.
+    assert calendar.gets == [("ya29.alice", "primary", "s9_20261203T150000Z")]
     assert "Acme QBR" in texts(card) and "Quarterly business review" in texts(card)
     stored = db.get_meeting("alice", "s9_20261203T150000Z")
-    assert stored is not None and stored.series_id == "s9"
+    assert stored is not None and stored.series_id == "s9" and stored.calendar_id == "primary"
     assert stored.prep_state is PrepState.SCHEDULED and stored.meeting_type == "qbr"
     assert db.get_user("alice") is not None  # a meeting is never stored without its user
     [prep] = queue.of_queue(PREP_QUEUE)
@@ -233,7 +234,11 @@ def test_an_unseen_event_needs_the_calendar_read_scope_first(
         "https://www.googleapis.com/auth/userinfo.email",
     ]
     body = event_body(signer, opened=opened_event("new1"), authorized=granted)
-    assert client.post(body) == {"requesting_google_scopes": {"all_scopes": True}}
+    assert client.post(body) == {
+        "requesting_google_scopes": {
+            "scopes": ["https://www.googleapis.com/auth/calendar.events.owned.readonly"]
+        }
+    }
     assert calendar.gets == []
     # A broader grant made earlier covers the need.
     calendar.events[("ya29.user-access-token", "new1")] = calendar_event("new1", START)
@@ -288,7 +293,8 @@ def test_another_users_event_id_is_never_read_from_their_store(
     card = only_card(client.post(body))
     assert "Layoffs" not in texts(card)
     # Mallory's own token was used to ask Calendar, which does not show her Alice's event.
-    assert calendar.gets == [("ya29.mallory", "primary", "secret")]
+    # She named Alice's calendar: not her own address, so it stays as named (not `primary`).
+    assert calendar.gets == [("ya29.mallory", "alice@example.com", "secret")]
     assert db.get_meeting("mallory", "secret") is None
 
 

@@ -52,7 +52,7 @@ from tests.addon.helpers import (
     opened_event,
     seed_meeting,
 )
-from tests.support.fake_calendar import FakeCalendar, fake_calendar, timed_event
+from tests.support.fake_calendar import FakeCalendar, fake_calendar, html_link, timed_event
 
 ALICE = "alice@example.com"
 NY = ZoneInfo("America/New_York")
@@ -61,7 +61,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 GRANTED = [*ALL_SCOPES]
 WITHOUT_WRITE = [s for s in ALL_SCOPES if s not in (scopes.EVENTS_WRITE, scopes.FREEBUSY)]
-LINK = "https://www.google.com/calendar/event?eid=ZXYx"
+LINK = html_link(ALICE, "ev1")
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ class Env:
         **kw: Any,
     ) -> Meeting:
         event = calendar_event(event_id, start, title=title, **kw)
-        self.fake.put_event(ALICE, {**event, "htmlLink": LINK})
+        self.fake.put_event(ALICE, event)
         return seed_meeting(
             self.db, self.alice, event, now=self.clock.now(), classifier=self.services.classifier
         )
@@ -196,10 +196,12 @@ def test_without_the_write_scopes_the_click_asks_for_them_and_calls_nothing(env:
     env.seed()
     env.fake.reset_calls()
     answer = env.answer(env.token(WITHOUT_WRITE), authorized=WITHOUT_WRITE)
-    assert answer == {"requesting_google_scopes": {"all_scopes": True}}
-    # One of the two is not enough either.
+    assert answer == {
+        "requesting_google_scopes": {"scopes": [scopes.EVENTS_WRITE, scopes.FREEBUSY]}
+    }
+    # One of the two is not enough either: the request names the other one only.
     answer = env.answer(authorized=[*WITHOUT_WRITE, scopes.EVENTS_WRITE])
-    assert answer == {"requesting_google_scopes": {"all_scopes": True}}
+    assert answer == {"requesting_google_scopes": {"scopes": [scopes.FREEBUSY]}}
     assert env.fake.count() == 0
 
 

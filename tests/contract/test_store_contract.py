@@ -43,6 +43,7 @@ def meeting(user: str, n: int, **kw: object) -> Meeting:
         ),
         organizer_email="me@example.com",
         conference_link="https://meet.google.com/abc-defg-hij",
+        html_link=f"https://www.google.com/calendar/event?eid=ZXZ0{n:05d}",
         attachments=(Attachment("Doc", "https://docs.google.com/d/1", "application/pdf"),),
         version=f"v{n}",
         prep_trigger_at=start - timedelta(hours=24),

@@ -152,7 +152,7 @@ def test_the_delegate_flow_with_a_second_user(both: World) -> None:
     assert source_event_id(theirs) == "sharedstaff"
     eid = calendar_event_url(theirs).rpartition("eid=")[2]
     raw = urllib.parse.unquote(eid)
-    assert base64.b64decode(raw + "=" * (-len(raw) % 4)).decode() == f"sharedstaff {EXEC}"
+    assert base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode() == f"sharedstaff {EXEC}"
 
     # Reminders reach the assistant, labelled; nothing reaches the executive.
     task = next(

@@ -32,7 +32,7 @@ from flask.testing import FlaskClient
 from google.apps import card_v1
 from werkzeug.test import TestResponse
 
-from addon.cards import card_problems
+from addon.cards import Host, card_problems
 from addon.dev_event import event_object
 from functions.auth.dev_keys import dev_signer
 from functions.chat.auth import CHAT_ISSUER
@@ -292,7 +292,7 @@ def assert_chat_answer(body: Any) -> None:
     for entry in body.get("cardsV2", []):
         card = entry["card"]
         card_v1.Card.from_json(json.dumps(card), ignore_unknown_fields=False)
-        assert card_problems(card) == []
+        assert card_problems(card, Host.CHAT) == []
 
 
 def assert_sane(resp: TestResponse, *, kind: str) -> None:

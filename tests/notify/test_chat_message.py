@@ -63,6 +63,10 @@ def test_every_card_validates_with_google_apps_card(build: Any) -> None:
     card = build()
     parsed = validate(card)
     assert parsed.header.title == "Meeting prep"
+    # Chat is the host: nothing only add-on cards accept (a card name, openAs, ...).
+    from addon.cards import Host, card_problems
+
+    assert card_problems(card, Host.CHAT) == []
 
 
 def test_the_validator_would_catch_a_malformed_card() -> None:

@@ -16,6 +16,7 @@ and errors guides; OAuth 2.0 for web-server apps):
   sharedExtendedProperty, timeMin, timeMax and updatedMin are refused with
   400, as is showDeleted=false; an invalidated token answers 410
   `fullSyncRequired`.
+- Every event carries a read-only `htmlLink` built from its real calendar id.
 - events.get; events.insert (a client-chosen `id` must be 5-1024 base32hex
   characters, a taken id answers 409 `duplicate` even after the event was
   deleted, writing needs the calendar's owner, start and end are required
@@ -198,6 +199,14 @@ class _ApiError(Exception):
         super().__init__(status)
         self.status = status
         self.body = error_body(status, reason, message)
+
+
+def html_link(calendar_id: str, event_id: str) -> str:
+    """An event's `htmlLink` as Calendar builds it: `eid` is unpadded base64 of
+    "<event id> <calendar id>", and the calendar id is the real one (an address,
+    never `primary`)."""
+    eid = base64.urlsafe_b64encode(f"{event_id} {calendar_id}".encode()).decode().rstrip("=")
+    return f"https://www.google.com/calendar/event?eid={eid}"
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -528,6 +537,7 @@ class FakeCalendar:
             )
             body.setdefault("organizer", {"email": calendar_id})
             body.setdefault("creator", body["organizer"])
+            body["htmlLink"] = html_link(calendar_id, event_id)  # read-only, set by Calendar
             events[event_id] = _Stored(body, seq)
             return copy.deepcopy(body)
 
