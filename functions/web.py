@@ -17,11 +17,13 @@ Cloud Functions itself refuses requests over 32 MiB.
 from __future__ import annotations
 
 import io
+import ipaddress
 import json as std_json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Request, Response, json
 
@@ -116,6 +118,35 @@ def dispatch(routes: Mapping[str, Handler], request: Request) -> Response:
     if handler is None:
         return json_error(404, "not_found", "no such endpoint")
     return guarded(handler, request)
+
+
+#: Host names a local-only page answers to (any port): this machine, by name or address.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _loopback_peer(address: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack socket
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def local_only(request: Request) -> Response | None:
+    """A 403 unless the caller is on this machine and the Host header names it.
+
+    For the local server's own pages (card preview and its token minting, the
+    outbox, the task list, the OAuth stand-in). The peer address keeps out the
+    network when `serve --host 0.0.0.0`; the Host check keeps out DNS
+    rebinding, where a web page's own name resolves to 127.0.0.1 and the
+    user's browser is the peer. Neither alone is enough.
+    """
+    host = urlsplit(f"//{request.host}").hostname or ""
+    if _loopback_peer(request.remote_addr) and host in LOOPBACK_HOSTS:
+        return None
+    log(_log, logging.WARNING, "local page refused", path=request.path)
+    return json_error(403, "forbidden", "this page answers on this machine only")
 
 
 def _too_large() -> Response:
