@@ -78,10 +78,14 @@ def _open_refresh_token(services: Services, token: str) -> tuple[str, tuple[str,
         return None
     body, _, mac = token.removeprefix("1//dev-").partition(".")
     want = _b64(hmac.new(_signing_key(services), body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(mac, want):
+    # Bytes, not str: compare_digest raises on a str holding non-ASCII characters.
+    if not hmac.compare_digest(mac.encode(), want.encode()):
         return None
-    doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    return str(doc["s"]), tuple(str(s) for s in doc["g"])
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        return str(doc["s"]), tuple(str(s) for s in doc["g"])
+    except (ValueError, TypeError, KeyError):  # signed by us, so only a key change gets here
+        return None
 
 
 def authorize(request: Request) -> Response:
