@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run_all.py [--only NAME[,NAME...]] [--out FILE]
 
-Runs the cold-start, latency, memory, sync, context and eventOpen
+Runs the cold-start, latency, memory, sync, context, eventOpen and soak
 benchmarks at their default (modest) sizes; each prints its own figures and
 ratios against a floor measured in the same run. Prints each one's output as
 it finishes and a summary of wall times; `--out` also writes everything to a
@@ -32,6 +32,7 @@ BENCHMARKS = (
     ("sync", "bench_sync.py"),
     ("context", "bench_context.py"),
     ("event_open", "bench_event_open.py"),
+    ("soak", "bench_soak.py"),
 )
 #: The whole run must stay under this on a 2-core machine (the issue's budget).
 BUDGET_SECONDS = 600
