@@ -9,10 +9,13 @@ machine (peer address) and through a rebinding name (Host header).
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from werkzeug.test import TestResponse
 
-from tests.fuzz.harness import App
+from functions.materials.links import signed_url_for
+from tests.fuzz.harness import App, ready_meeting
 
 #: (method, path) of every route that exists for the local user's own browser or process.
 LOCAL_ONLY = [
@@ -76,3 +79,16 @@ def test_this_machine_is_served(shared_app: App, peer: str, host: str) -> None:
     for method, path in [("GET", "/preview"), ("GET", "/dev/outbox"), ("GET", "/dev/tasks")]:
         resp = _call(shared_app, method, path, peer=peer, host=host)
         assert resp.status_code == 200, (path, resp.status_code)
+
+
+def test_a_materials_link_is_bound_to_the_host_it_was_signed_for(app: App) -> None:
+    """`/materials` is not behind `local_only`: its V4 signature covers the Host already,
+    so a rebinding name fails verification, while a PREP_PUBLIC_URL on the network works."""
+    meeting = ready_meeting(app)
+    parts = urlsplit(signed_url_for(app.services, meeting))
+    path = f"{parts.path}?{parts.query}"
+    genuine = app.client.get(path, base_url=f"{parts.scheme}://{parts.netloc}")
+    assert genuine.status_code == 200
+    for host in ("evil.example", "evil.example:8080", "localhost:8080"):
+        rebound = app.client.get(path, base_url=f"http://{host}")
+        assert rebound.status_code == 403, host
