@@ -8,17 +8,25 @@ item 1); these tests count the process's open descriptors in /proc.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import flask
 import pytest
+from werkzeug.serving import make_server
 
 from functions.domain.users import User
 from functions.store.port import StoreBusy, StoreError
 from functions.store.sqlite import MAX_IDLE, SqliteStore
+from tests.fuzz.harness import App
+from tests.support.local_app_fixtures import app, flask_app
+
+__all__ = ["app", "flask_app"]
 
 _FD_DIR = Path("/proc/self/fd")
 pytestmark = pytest.mark.skipif(not _FD_DIR.exists(), reason="counts descriptors in /proc")
@@ -140,3 +148,37 @@ def test_ping_notices_a_database_that_cannot_be_read(tmp_path: Path) -> None:
             store.ping()
     finally:
         store.close()
+
+
+def test_event_opens_over_real_http_leave_the_descriptor_count_flat(
+    app: App, flask_app: flask.Flask
+) -> None:
+    """The issue's scenario: `make run`'s app behind werkzeug's threaded server."""
+    server = make_server("127.0.0.1", 0, flask_app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    meeting = next(iter(app.meetings.values()))
+    body = json.dumps(app.event_object(meeting=meeting)).encode()
+
+    def open_once() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        conn.request("POST", "/addon", body=body, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        assert resp.status == 200
+
+    try:
+        for _ in range(20):
+            open_once()
+        time.sleep(0.2)  # the last request thread ends
+        before = open_descriptors()
+        for _ in range(300):
+            open_once()
+        time.sleep(0.2)
+        after = open_descriptors()
+    finally:
+        server.shutdown()
+        serving.join(timeout=10)
+        server.server_close()
+    assert after - before <= 3, (before, after)
