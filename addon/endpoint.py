@@ -25,6 +25,7 @@ from addon.verify import verify_system_token, verify_user_token
 from functions.auth.id_tokens import TokenRejected, bearer_token
 from functions.logs import log
 from functions.services import get_services
+from functions.store.port import StoreBusy
 from functions.web import (
     MAX_BODY_BYTES,
     Handler,
@@ -100,6 +101,9 @@ def make_endpoint(source: SidebarSource) -> Handler:
             answer = handlers.route(call)
         except MalformedEvent:
             return _malformed()
+        except StoreBusy:  # another writer held the store past a request's short wait
+            log(_log, logging.WARNING, "add-on request failed", op=event.op, error="StoreBusy")
+            answer = _trouble(event, BUSY_TEXT)
         except Exception as exc:  # a message card rather than a broken sidebar
             log(_log, logging.ERROR, "add-on request failed", op=event.op, error=type(exc).__name__)
             answer = _trouble(event)
@@ -121,8 +125,12 @@ def make_endpoint(source: SidebarSource) -> Handler:
     return endpoint
 
 
-def _trouble(event: AddonEvent) -> c.Json:
-    text = "Meeting prep ran into a problem. Please try again in a moment."
+BUSY_TEXT = "Your meeting data is busy being saved elsewhere. Please try again in a few seconds."
+
+
+def _trouble(
+    event: AddonEvent, text: str = "Meeting prep ran into a problem. Please try again in a moment."
+) -> c.Json:
     if event.op is not None:
         return c.notify(text)
     view_card = c.card(

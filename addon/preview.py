@@ -6,8 +6,10 @@ it to the real `/addon` endpoint, so every click runs the real handlers and
 the page shows exactly the cards Calendar would get.
 
 Token minting is the dangerous part, so every preview route answers only in
-local mode, only to a loopback Host (no DNS-rebinding from a web page), and
-the minting route only to a JSON POST (which a cross-site form cannot send).
+local mode, only to a caller on this machine naming it in the Host header
+(`web.local_only`: not the network under `--host 0.0.0.0`, no DNS rebinding
+from a web page), and the minting route only to a JSON POST (which a
+cross-site form cannot send).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from addon.timefmt import valid_locale, valid_zone
 from functions.domain.users import User
 from functions.logs import log
 from functions.services import Services, get_services
-from functions.web import Handler, json_body, json_error, json_response
+from functions.web import Handler, json_body, json_error, json_response, local_only
 
 _log = logging.getLogger(__name__)
 
@@ -38,7 +40,6 @@ _ASSETS = {
     "/preview/app.js": ("preview.js", "text/javascript; charset=utf-8"),
     "/preview/app.css": ("preview.css", "text/css; charset=utf-8"),
 }
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _CSP = (
     "default-src 'self'; img-src 'self' https: data:; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
@@ -53,9 +54,7 @@ def _asset(name: str) -> bytes:
 def _refusal(request: Request, services: Services) -> Response | None:
     if not services.settings.is_local:
         return json_error(404, "not_found", "no such endpoint")
-    if (urlsplit(f"//{request.host}").hostname or "") not in _LOOPBACK:
-        return json_error(403, "forbidden", "the preview answers on loopback only")
-    return None
+    return local_only(request)
 
 
 def _user_id(raw: Any) -> str:

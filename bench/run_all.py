@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/run_all.py [--only NAME[,NAME...]] [--out FILE]
 
-Runs the cold-start, latency, memory, sync, context, eventOpen and
-settings-save benchmarks at their default (modest) sizes; each prints its own figures and
+Runs the cold-start, latency, memory, sync, context, eventOpen, settings-save
+and soak benchmarks at their default (modest) sizes; each prints its own figures and
 ratios against a floor measured in the same run. Prints each one's output as
 it finishes and a summary of wall times; `--out` also writes everything to a
 file (docs/benchmarks.md quotes such a run). Exit status 1 if any benchmark
@@ -33,6 +33,7 @@ BENCHMARKS = (
     ("context", "bench_context.py"),
     ("event_open", "bench_event_open.py"),
     ("settings_save", "bench_settings_save.py"),
+    ("soak", "bench_soak.py"),
 )
 #: The whole run must stay under this on a 2-core machine (the issue's budget).
 BUDGET_SECONDS = 600

@@ -1,13 +1,16 @@
 """`python main.py ...`: run the local server and try the product's rules.
 
 Bad input exits with status 2 and one line on stderr, so scripts can tell
-"you called me wrong" (2) from "something failed" (1).
+"you called me wrong" (2) from "something failed" (1). A store that cannot be
+opened (a corrupt or foreign file) is one line and status 1, not a traceback;
+a reader that goes away (`main.py dev-event | head`) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -61,6 +64,14 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    """A TCP port; 70000 would otherwise be taken modulo 65536 by the socket layer."""
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
+    return value
+
+
 def _aware_datetime(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
@@ -88,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the product locally on the embedded default")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_positive_int, default=8080)
+    serve.add_argument("--port", type=_port, default=8080)
 
     classify = sub.add_parser(
         "classify",
@@ -233,8 +244,22 @@ def main(argv: Sequence[str]) -> int:
         **REPORT_COMMANDS,
         **DEPLOY_COMMANDS,
     }
+    from functions.store.port import StoreError
+
     try:
-        return commands[args.command](args)
+        code = commands[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
     except (UsageError, ConfigError, SettingsError) as exc:
         print(f"main.py {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreError as exc:
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        print(f"main.py {args.command}: error: {first_line}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader left (`| head`): what it did not read is not wanted. Point
+        # stdout at /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

@@ -3,6 +3,12 @@
 Uses functions-framework's own app factory on the `local` target of
 `main.py`, so locally the requests go through exactly the code a deployed
 function runs; only the adapters behind the ports differ.
+
+`/healthz` here also asks the SQLite store for a connection and a read: one
+process is the whole product, so a store it cannot open (descriptors used
+up, a corrupt file) fails every page, and the health check says so with a
+503. The deployed `health` function stays liveness only: a Firestore read
+per probe would cost money and tell a load balancer nothing it can fix.
 """
 
 from __future__ import annotations
@@ -10,11 +16,29 @@ from __future__ import annotations
 import logging
 import os
 
+from flask import Request, Response
+
+from functions import web
 from functions.config import REPO_ROOT, load_settings
 from functions.logs import configure, log
-from functions.services import Services, set_services
+from functions.services import Services, get_services, set_services
 
 _log = logging.getLogger(__name__)
+
+
+def health(request: Request) -> Response:
+    """`/healthz` of the local server: alive, and the store answers a read (503 if not)."""
+    from functions.store.port import StoreError
+    from functions.store.sqlite import SqliteStore
+
+    try:
+        store = get_services().store
+        if isinstance(store, SqliteStore):
+            store.ping()
+    except StoreError as exc:
+        log(_log, logging.ERROR, "store unavailable", error=type(exc).__name__)
+        return web.json_response({"status": "unavailable", "store": "cannot be read"}, 503)
+    return web.health(request)
 
 
 def serve(*, host: str, port: int) -> None:

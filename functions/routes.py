@@ -6,7 +6,7 @@ the `local` entry point serves them all from one process under the same paths.
 
 from __future__ import annotations
 
-from functions.web import Handler, health
+from functions.web import Handler
 
 
 def task_routes() -> dict[str, Handler]:
@@ -66,6 +66,8 @@ def dev_routes() -> dict[str, Handler]:
 
 def local_routes() -> dict[str, Handler]:
     """Every route of every entry point (imports stay inside: cheap cold start)."""
+    from functions.local_server import health
+
     routes: dict[str, Handler] = {"/healthz": health}
     routes.update(task_routes())
     routes.update(webhook_routes())

@@ -2,16 +2,28 @@
 
 Errors are always a small JSON object with a stable `error` code and a short
 human message; never a stack trace, a token or an echo of the request.
+
+Body size: every entry point (`dispatch`, `guarded`, `health`) checks the body
+against MAX_BODY_BYTES before routing, and a refused body is detached from
+the request so nothing reads it afterwards. That matters because
+functions-framework reads the whole request after every response
+(`read_request`, to spare clients a connection error): a refusal that left the
+stream in place still cost the body's size in memory. What is left on the
+socket is the server's to discard: werkzeug's development server drains it in
+10 MB reads after answering, gunicorn in 1 KiB reads or closes the connection;
+Cloud Functions itself refuses requests over 32 MiB.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import json as std_json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Request, Response, json
 
@@ -91,46 +103,107 @@ def json_error(status: int, code: str, message: str) -> Response:
     return json_response({"error": code, "message": message}, status)
 
 
-def health(_: Request) -> Response:
+def health(request: Request) -> Response:
     """Liveness only: touches no store or Google client, so it stays the cheapest path."""
+    if not _within_limit(request):
+        return _too_large()
     return json_response({"status": "ok"})
 
 
 def dispatch(routes: Mapping[str, Handler], request: Request) -> Response:
     """Route by path; unknown paths are 404 and any crash is a bare 500 with no detail."""
+    if not _within_limit(request):  # before the 404 too: nothing may read a refused body
+        return _too_large()
     handler = routes.get(request.path.rstrip("/") or "/")
     if handler is None:
         return json_error(404, "not_found", "no such endpoint")
     return guarded(handler, request)
 
 
-def _within_limit(request: Request) -> bool:
-    """Whether the body fits MAX_BODY_BYTES, checking a streamed body too.
+#: Host names a local-only page answers to (any port): this machine, by name or address.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
-    A chunked upload has no Content-Length, so the header check cannot see
-    it; the server marks such a stream `wsgi.input_terminated`. Read it here,
-    at most one byte past the limit, and hand handlers the bytes as an
-    ordinary sized body, so no handler ever reads an unbounded stream (and
-    the framework's own drain after the response finds nothing left to read).
+
+def _loopback_peer(address: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack socket
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def local_only(request: Request) -> Response | None:
+    """A 403 unless the caller is on this machine and the Host header names it.
+
+    For the local server's own pages (card preview and its token minting, the
+    outbox, the task list, the OAuth stand-in). The peer address keeps out the
+    network when `serve --host 0.0.0.0`; the Host check keeps out DNS
+    rebinding, where a web page's own name resolves to 127.0.0.1 and the
+    user's browser is the peer. Neither alone is enough.
     """
-    if request.content_length is not None:
-        return request.content_length <= MAX_BODY_BYTES
-    wsgi = request.environ  # the WSGI environment (not the process's)
-    if not wsgi.get("wsgi.input_terminated"):
-        return True  # no length and no terminated stream: Werkzeug reads nothing
-    body = wsgi["wsgi.input"].read(MAX_BODY_BYTES + 1)
-    fits = len(body) <= MAX_BODY_BYTES
-    wsgi["wsgi.input"] = io.BytesIO(body if fits else b"")
-    wsgi["CONTENT_LENGTH"] = str(len(body)) if fits else "0"
+    host = urlsplit(f"//{request.host}").hostname or ""
+    if _loopback_peer(request.remote_addr) and host in LOOPBACK_HOSTS:
+        return None
+    log(_log, logging.WARNING, "local page refused", path=request.path)
+    return json_error(403, "forbidden", "this page answers on this machine only")
+
+
+def _too_large() -> Response:
+    return json_error(413, "too_large", "request body is too large")
+
+
+def _replace_body(wsgi: dict[str, Any], body: bytes) -> None:
+    """Hand on `body` as an ordinary sized body in place of what the server gave."""
+    wsgi["wsgi.input"] = io.BytesIO(body)
+    wsgi["CONTENT_LENGTH"] = str(len(body))
     wsgi.pop("HTTP_TRANSFER_ENCODING", None)  # else Werkzeug ignores the length
     wsgi.pop("wsgi.input_terminated", None)
+
+
+def _read_at_most(stream: Any, limit: int) -> bytes:
+    """Up to `limit` bytes; a raw stream may answer a read with less than asked."""
+    parts: list[bytes] = []
+    got = 0
+    while got < limit:
+        part = stream.read(limit - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _within_limit(request: Request) -> bool:
+    """Whether the body fits MAX_BODY_BYTES; a refused body is detached unread.
+
+    A declared length over the limit is refused without reading a byte. A
+    chunked upload has no Content-Length, so the header check cannot see it;
+    the server marks such a stream `wsgi.input_terminated`. Read it here, at
+    most one byte past the limit, and hand handlers the bytes as an ordinary
+    sized body, so no handler ever reads an unbounded stream. Either way a
+    refused body is replaced by an empty one, so functions-framework's read
+    of the whole request after the response finds nothing to read.
+    """
+    wsgi = request.environ  # the WSGI environment (not the process's)
+    if request.content_length is not None:
+        if request.content_length <= MAX_BODY_BYTES:
+            request.max_content_length = MAX_BODY_BYTES  # and no handler reads past it
+            return True
+        _replace_body(wsgi, b"")
+        return False
+    if not wsgi.get("wsgi.input_terminated"):
+        return True  # no length and no terminated stream: Werkzeug reads nothing
+    body = _read_at_most(wsgi["wsgi.input"], MAX_BODY_BYTES + 1)
+    fits = len(body) <= MAX_BODY_BYTES
+    _replace_body(wsgi, body if fits else b"")
     return fits
 
 
 def guarded(handler: Handler, request: Request) -> Response:
     """Run one handler behind the size limit and the last line of defence."""
     if not _within_limit(request):
-        return json_error(413, "too_large", "request body is too large")
+        return _too_large()
     try:
         return handler(request)
     except Exception as exc:  # the last line of defence: log the type, answer generically

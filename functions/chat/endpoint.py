@@ -77,8 +77,9 @@ def _parameters(body: Mapping[str, Any]) -> dict[str, str]:
     """Button parameters: `common.parameters` (a map), else `action.parameters` (a list)."""
     params: dict[str, str] = {}
     action = body.get("action")
-    if isinstance(action, Mapping):
-        for item in action.get("parameters") or []:
+    listed = action.get("parameters") if isinstance(action, Mapping) else None
+    if isinstance(listed, list):  # anything else (a number, a map) carries no parameters
+        for item in listed:
             if isinstance(item, Mapping) and isinstance(item.get("key"), str):
                 params[item["key"]] = str(item.get("value", ""))
     common = body.get("common")

@@ -26,7 +26,7 @@ from functions.logs import log
 from functions.notify.outbox import Outbox, OutboxChatSender, OutboxEntry
 from functions.notify.port import Channel
 from functions.services import Services, get_services
-from functions.web import json_error
+from functions.web import json_error, local_only
 
 _log = logging.getLogger(__name__)
 
@@ -159,6 +159,9 @@ def outbox_page(request: Request) -> Response:
     outbox = outbox_of(services) if services.settings.is_local else None
     if outbox is None:
         return json_error(404, "not_found", "no such endpoint")
+    refused = local_only(request)  # titles, attendees and signed links: this machine only
+    if refused is not None:
+        return refused
     if request.method != "GET":
         return json_error(405, "method_not_allowed", "use GET")
     return _html(render_outbox(outbox.entries()))
@@ -177,6 +180,9 @@ def outbox_click(request: Request) -> Response:
     outbox = outbox_of(services) if services.settings.is_local else None
     if outbox is None:
         return json_error(404, "not_found", "no such endpoint")
+    refused = local_only(request)  # titles, attendees and signed links: this machine only
+    if refused is not None:
+        return refused
     if request.method != "POST":
         return json_error(405, "method_not_allowed", "use POST")
     if not _same_origin(request, services.settings.public_url):

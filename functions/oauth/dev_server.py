@@ -6,7 +6,8 @@ part just far enough for the production code path to run unchanged: a consent
 page that redirects back with a code, a token endpoint that checks the PKCE
 verifier and client secret and answers like Google (ID token signed with the
 local dev key), and a revoke endpoint. Every handler answers 404 unless the
-app runs in local mode.
+app runs in local mode, and 403 to a caller not on this machine or a Host
+that does not name it (`web.local_only`).
 
 Codes and revocations live in this process's memory; refresh tokens are
 HMAC-signed so they keep working across restarts of `make run`.
@@ -31,7 +32,7 @@ from flask import Request, Response
 from functions.oauth import pages
 from functions.oauth.client import OAuthClient
 from functions.services import Services, get_services
-from functions.web import json_response
+from functions.web import json_response, local_only
 
 AUTHORIZE_PATH = "/dev/oauth/authorize"
 _CODE_TTL = 120.0
@@ -77,10 +78,14 @@ def _open_refresh_token(services: Services, token: str) -> tuple[str, tuple[str,
         return None
     body, _, mac = token.removeprefix("1//dev-").partition(".")
     want = _b64(hmac.new(_signing_key(services), body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(mac, want):
+    # Bytes, not str: compare_digest raises on a str holding non-ASCII characters.
+    if not hmac.compare_digest(mac.encode(), want.encode()):
         return None
-    doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    return str(doc["s"]), tuple(str(s) for s in doc["g"])
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        return str(doc["s"]), tuple(str(s) for s in doc["g"])
+    except (ValueError, TypeError, KeyError):  # signed by us, so only a key change gets here
+        return None
 
 
 def authorize(request: Request) -> Response:
@@ -88,6 +93,9 @@ def authorize(request: Request) -> Response:
     services = get_services()
     if not _local(services):
         return pages.not_found()
+    refused = local_only(request)
+    if refused is not None:
+        return refused
     client = services.credentials.client
     params = request.args if request.method == "GET" else request.form
     problem = _check_authorization_request(client, params)
@@ -172,6 +180,9 @@ def token(request: Request) -> Response:
     services = get_services()
     if not _local(services):
         return pages.not_found()
+    refused = local_only(request)
+    if refused is not None:
+        return refused
     if request.method != "POST":
         return _oauth_error("invalid_request", "POST only", 405)
     client = services.credentials.client
@@ -225,6 +236,9 @@ def revoke(request: Request) -> Response:
     services = get_services()
     if not _local(services):
         return pages.not_found()
+    refused = local_only(request)
+    if refused is not None:
+        return refused
     value = request.form.get("token") or request.args.get("token", "")
     if _open_refresh_token(services, value) is None:
         return _oauth_error("invalid_token", "Token expired or revoked")

@@ -37,6 +37,10 @@ class NotFound(StoreError):
     pass
 
 
+class StoreBusy(StoreError):
+    """Another writer held the store past the short wait a request can afford; retry soon."""
+
+
 class Conflict(StoreError):
     """A compare-and-set lost: somebody else changed the record first."""
 

@@ -4,6 +4,20 @@ Documents are stored as JSON next to the few columns that queries filter on.
 WAL lets the local server's request threads read while a sync writes, and
 `BEGIN IMMEDIATE` gives real serialisable read-modify-write, which is what the
 contract tests hold the Firestore adapter to.
+
+Connections: the local server runs every request (and every task attempt) on
+a thread of its own, so a connection per thread kept for the store's life
+leaked descriptors until the process could open no file at all. A thread
+now leases a connection from a small pool on its first query and the lease
+goes back when the thread ends (its thread-local is collected); the pool
+keeps at most `MAX_IDLE` idle connections and closes the rest. A transaction
+never spans threads, so a lease never holds one when it is returned.
+
+Waits: a writer blocked by another writer (another process, or a file locked
+by hand) waits at most `BUSY_TIMEOUT_S`, then `StoreBusy` is raised, which the
+sidebar answers with a "busy, try again" card well inside Workspace's window.
+A file that is not a SQLite database is refused on open with a one-line
+`StoreError`.
 """
 
 from __future__ import annotations
@@ -12,6 +26,7 @@ import json
 import sqlite3
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,8 +43,15 @@ from functions.store.port import (
     NotFound,
     SealedCredentials,
     Store,
+    StoreBusy,
+    StoreError,
     UserPage,
 )
+
+#: How long a write waits for another writer's lock before giving up.
+BUSY_TIMEOUT_S = 5.0
+#: Idle connections kept open for the next thread (each holds a few descriptors).
+MAX_IDLE = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -98,43 +120,119 @@ def _now() -> str:
     return codec.ts(datetime.now(UTC)) or ""
 
 
-class SqliteStore(Store):
-    def __init__(self, path: str | Path) -> None:
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+class _Pool:
+    """The open connections of one database: leased to threads, a few kept idle.
+
+    Holds no reference to the store, so a store dropped without `close()` is
+    still collected (and its connections with it).
+    """
+
+    def __init__(self, path: str, busy_timeout: float) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._open: set[sqlite3.Connection] = set()
+
+    def take(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            uri=True,
+            check_same_thread=False,  # a pooled connection serves one thread at a time
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            self._open.add(conn)
+        return conn
+
+    def give_back(self, conn: sqlite3.Connection) -> None:
+        """A thread ended: keep its connection for the next one, or close it."""
+        with self._lock:
+            if conn not in self._open:
+                return  # closed by `close_all` meanwhile
+            if not conn.in_transaction and len(self._idle) < MAX_IDLE:
+                self._idle.append(conn)
+                return
+            self._open.discard(conn)
+        conn.close()  # closing rolls back whatever was left open
+
+    def open_count(self) -> int:
+        with self._lock:
+            return len(self._open)
+
+    def close_all(self) -> None:
+        with self._lock:
+            conns = list(self._open)
+            self._open.clear()
+            self._idle.clear()
+        for conn in conns:
+            conn.close()
+
+
+class _Lease:
+    """One thread's hold on a pooled connection; returned when the thread's locals go."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        self._local = threading.local()
         if str(path) == ":memory:":
             # Each thread gets its own connection, so a plain ":memory:" would give
             # each thread its own empty database; a named shared-cache one is shared.
-            self.path = f"file:prep-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            uri = f"file:prep-{uuid.uuid4().hex}?mode=memory&cache=shared"
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.path = Path(path).resolve().as_uri()
-        conn = self._conn()
-        conn.executescript(_SCHEMA)
-        _add_missing_columns(conn)
+            uri = Path(path).resolve().as_uri()
+        self.path = uri
+        self._pool = _Pool(uri, busy_timeout)
+        try:
+            conn = self._conn()
+            conn.executescript(_SCHEMA)
+            _add_missing_columns(conn)
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(f"cannot open the database {path}: {exc}") from None
 
     # ------------------------------------------------------------------ plumbing
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, uri=True, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        lease: _Lease | None = getattr(self._local, "lease", None)
+        if lease is None:
+            lease = _Lease(self._pool.take())
+            weakref.finalize(lease, self._pool.give_back, lease.conn).atexit = False
+            self._local.lease = lease
+        return lease.conn
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One immediate (write-locking) transaction: serialisable by construction."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise StoreBusy("another writer holds the database") from None
+            raise
         try:
             yield conn
         except BaseException:
@@ -142,11 +240,19 @@ class SqliteStore(Store):
             raise
         conn.execute("COMMIT")
 
+    def ping(self) -> None:
+        """Raise `StoreError` unless a request could query the database right now."""
+        try:
+            self._conn().execute("PRAGMA schema_version").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"the database cannot be read: {exc}") from None
+
+    def open_connections(self) -> int:
+        """Connections open now, leased or idle (for tests and the soak benchmark)."""
+        return self._pool.open_count()
+
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
+        self._pool.close_all()
         self._local = threading.local()
 
     # ------------------------------------------------------------------ users

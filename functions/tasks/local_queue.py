@@ -434,12 +434,15 @@ def in_process(routes: Callable[[], Mapping[str, Handler]]) -> Deliver:
 def preview(request: Request) -> Response:
     """`GET /dev/tasks`: recent local deliveries, for the local preview (local mode only)."""
     from functions.services import get_services
-    from functions.web import json_error, json_response
+    from functions.web import json_error, json_response, local_only
 
     services = get_services()
     queue = services.tasks if services.settings.is_local else None
     if not isinstance(queue, LocalTaskQueue):
         return json_error(404, "not_found", "no such endpoint")
+    refused = local_only(request)
+    if refused is not None:
+        return refused
     return json_response(
         {
             "pending": [

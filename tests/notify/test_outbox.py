@@ -66,7 +66,13 @@ def request(
     method: str, path: str, data: dict[str, str] | None = None, **headers: str
 ) -> flask.Response:
     app = flask.Flask(__name__)
-    with app.test_request_context(path, method=method, data=data, headers=headers):
+    with app.test_request_context(
+        path,
+        method=method,
+        data=data,
+        headers=headers,
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},  # a server always names the peer
+    ):
         return dispatch(ROUTES, flask.request)
 
 

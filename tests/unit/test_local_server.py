@@ -10,12 +10,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import flask
+import pytest
 
 import main
+from functions.config import Mode, Settings
 from functions.routes import local_routes
+from functions.services import Services, set_services
 from functions.web import dispatch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +30,31 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@pytest.fixture(autouse=True)
+def local_services(tmp_path: Path) -> Iterator[Services]:
+    """The local /healthz reads the store: give it one of its own."""
+    services = Services(Settings(mode=Mode.LOCAL, sqlite_path=tmp_path / "prep.db"))
+    set_services(services)
+    yield services
+    set_services(None)
+    services.store.close()
+
+
+def test_local_healthz_is_503_when_the_store_cannot_be_read(
+    tmp_path: Path, local_services: Services
+) -> None:
+    app = flask.Flask(__name__)
+    _ = local_services.store
+    local_services.store.close()
+    (tmp_path / "prep.db").write_bytes(b"overwritten by something else " * 500)
+    for extra in ("prep.db-wal", "prep.db-shm"):
+        (tmp_path / extra).unlink(missing_ok=True)
+    with app.test_request_context("/healthz"):
+        resp = dispatch(local_routes(), flask.request)
+    assert resp.status_code == 503
+    assert resp.get_json() == {"status": "unavailable", "store": "cannot be read"}
 
 
 def test_dispatch_health_and_unknown_paths() -> None:
