@@ -63,7 +63,8 @@ def test_repeated_generate_clicks_make_one_generation_and_one_message_each(
     stack: Stack, gap: float
 ) -> None:
     stack.add_user()
-    stack.put_event(EVENT, NOW + timedelta(days=3), "Acme QBR")
+    # Far enough out that the QBR's 14-day lead leaves its reminder in the future.
+    stack.put_event(EVENT, NOW + timedelta(days=20), "Acme QBR")
     stack.scheduled_sync()
     stack.run_for(timedelta(seconds=5))
     assert stack.meeting(EVENT).prep_state is PrepState.SCHEDULED
