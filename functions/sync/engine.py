@@ -266,17 +266,26 @@ def _listing(run: _Run, *, sync_token: str | None) -> str:
 
 
 def _is_cancellation(event: Event) -> bool:
-    """Events that must not be (or stay) meetings: cancelled, non-meeting types, our own
-    prep blocks (booked by the sidebar, they would otherwise get prep of their own)."""
-    if event.get("status") == "cancelled" or is_prep_block(event):
-        return True
-    return event.get("eventType", "default") not in MEETING_EVENT_TYPES
+    """Events that must not be (or stay) meetings: cancelled ones and our own prep
+    blocks (booked by the sidebar, they would otherwise get prep of their own)."""
+    return event.get("status") == "cancelled" or is_prep_block(event)
+
+
+def _is_meeting_type(event: Event) -> bool:
+    """Focus time, out of office and working location are listed with the meetings.
+
+    They are not stored for their own sake (a working-location event a day would
+    fill the store), but one the user already has (opened in the sidebar and
+    prepared anyway) is planned like any meeting, so the prep asked for stays.
+    """
+    return event.get("eventType", "default") in MEETING_EVENT_TYPES
 
 
 def _apply(run: _Run, events: Sequence[Event]) -> None:
     """Plan one page of events against what is stored and write the result in batches."""
     uid = run.user.user_id
     incoming: list[Meeting] = []
+    other_types: list[Meeting] = []
     cancellations: dict[str, Event] = {}
     for event in events:
         event_id = event.get("id")
@@ -302,11 +311,15 @@ def _apply(run: _Run, events: Sequence[Event]) -> None:
                 {"event_id": event_id, "reason": "unusable", "detail": str(exc)}
             )
             continue
-        incoming.append(as_delegated(meeting) if run.delegated else meeting)
-    ids = [m.event_id for m in incoming] + list(cancellations)
+        (incoming if _is_meeting_type(event) else other_types).append(
+            as_delegated(meeting) if run.delegated else meeting
+        )
+    ids = [m.event_id for m in (*incoming, *other_types)] + list(cancellations)
     existing = _stored(run.store, uid, ids)
     planned: dict[str, Meeting] = {}
     horizon_end = run.now + run.options.horizon
+    # Only the ones already stored (the user opened them in the sidebar).
+    incoming += [m for m in other_types if m.event_id in existing]
     for meeting in incoming:
         stored = existing.get(meeting.event_id)
         if stored is None and meeting.start >= horizon_end:

@@ -8,6 +8,7 @@ the `Meeting`, so the classifier can say "no prep planned" and why.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +20,10 @@ from functions.calendar.ics import IcsCalendarSource, forget_snapshots, list_all
 from functions.calendar.mapping import meeting_from_event
 from functions.domain.classification import skip_reason
 from functions.domain.clock import FixedClock
+from functions.domain.prep_state import PrepState
+from functions.sync.handlers import handle_sync
 from tests.support.fake_calendar import FakeCalendar, fake_calendar, timed_event
-from tests.sync.conftest import NOW
+from tests.sync.conftest import NOW, World
 
 ALICE = "alice@example.com"
 WEDNESDAY = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
@@ -129,3 +132,33 @@ def test_unknown_or_hostile_values_fall_back_to_a_busy_ordinary_event() -> None:
     }
     m = meeting_from_event(raw, user_id="u1", calendar_id="primary")
     assert (m.transparency, m.event_type) == ("opaque", "default")
+
+
+def test_a_focus_block_the_user_prepared_anyway_survives_later_syncs(world: World) -> None:
+    """The sidebar's "Prepare anyway" on a focus block must not be undone by the next sync.
+
+    Calendar lists focus time, out of office and working location with the
+    meetings; the sync stores none of them unless the user already has them
+    (opened in the sidebar and prepared), and then plans them like any
+    meeting: the prep the user asked for stays.
+    """
+    world.add_user("alice", ALICE)
+    at = NOW + timedelta(days=2)
+    focus = world.fake.put_event(
+        ALICE, timed_event("focus", at, summary="Deep work", eventType="focusTime")
+    )
+    world.fake.put_event(ALICE, timed_event("away", at, summary="Away", eventType="outOfOffice"))
+    opened = meeting_from_event(focus, user_id="alice", calendar_id="primary")
+    world.db.upsert_meetings(
+        [dataclasses.replace(opened, prep_state=PrepState.READY, materials_ref="m/focus")]
+    )
+
+    for _ in range(2):  # the first (full) sync, then an incremental one
+        handle_sync(world.services, {"user_id": "alice"})
+        world.clock.advance(timedelta(minutes=15))
+
+    stored = world.db.get_meetings("alice", ["focus", "away"])
+    assert set(stored) == {"focus"}  # the one nobody asked about is not stored
+    kept = stored["focus"]
+    assert (kept.prep_state, kept.materials_ref) == (PrepState.READY, "m/focus")
+    assert kept.skip_reason == "focus_time" and kept.prep_trigger_at is None
