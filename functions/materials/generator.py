@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from functions.errors import PermanentError, TransientError
 from functions.materials.context import MeetingContext
 from functions.materials.model import MaterialsContent
 from functions.materials.prompt import Prompt
@@ -37,11 +38,11 @@ class GenerationError(Exception):
         self.usage = usage or Usage()
 
 
-class TransientGenerationError(GenerationError):
+class TransientGenerationError(GenerationError, TransientError):
     """Quota, server error or timeout: the same request may succeed later."""
 
 
-class GenerationFailed(GenerationError):
+class GenerationFailed(GenerationError, PermanentError):
     """The model answered, but not with valid materials (or refused the request)."""
 
 

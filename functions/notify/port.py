@@ -17,6 +17,8 @@ from email.message import EmailMessage
 from enum import StrEnum
 from typing import Any
 
+from functions.errors import PermanentError, TransientError
+
 
 class Channel(StrEnum):
     EMAIL = "email"
@@ -32,11 +34,11 @@ class DeliveryError(Exception):
         self.reason = reason
 
 
-class TransientDeliveryError(DeliveryError):
+class TransientDeliveryError(DeliveryError, TransientError):
     """Worth retrying later: the service or the network had a bad moment."""
 
 
-class PermanentDeliveryError(DeliveryError):
+class PermanentDeliveryError(DeliveryError, PermanentError):
     """Retrying cannot help until the user acts; `problem` is a code from `problems`."""
 
     def __init__(self, channel: Channel, problem: str, reason: str = "") -> None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import Clock
 from functions.domain.users import ConnectionState, User
+from functions.errors import PermanentError
 from functions.logs import log
 from functions.oauth import scopes as oauth_scopes
 from functions.oauth.client import OAuthClient
@@ -47,7 +48,7 @@ EXPIRY_MARGIN = timedelta(minutes=5)
 _RECORD_VERSION = 1
 
 
-class ReconnectNeeded(Exception):
+class ReconnectNeeded(PermanentError):
     """The user must go through consent again; `reason` is for logs only."""
 
     def __init__(self, user_id: str, reason: str) -> None:
