@@ -4,7 +4,8 @@ Two adapters: `vertex.VertexGenerator` (Gemini through google-genai) in
 production and `offline.OfflineGenerator` for the embedded default. Errors
 are split by what the caller should do: `TransientGenerationError` (quota,
 5xx, timeout: retry the task later) and `GenerationFailed` (the model
-answered but not usefully, or refused: retrying now will not help).
+answered but not usefully, or refused: retrying now will not help), the
+`TransientError` and `PermanentError` of `functions.errors`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ them differently: a `TransientDeliveryError` (5xx, rate limit, network) is
 retried through the task queue with its backoff, while a
 `PermanentDeliveryError` (the user removed the Chat app, revoked Gmail
 access) can never succeed by retrying, so it is recorded on the user and
-shown on their homepage card instead.
+shown on their homepage card instead. They are the notify branch of the
+tree in `functions.errors`.
 """
 
 from __future__ import annotations

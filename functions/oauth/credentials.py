@@ -6,8 +6,9 @@ directly. What they must handle is small and explicit:
 
 * `ReconnectNeeded`: the grant is gone (revoked, expired, never given). The
   user is marked `reconnect_needed` so the homepage card says so, and the
-  stored token is forgotten; retrying cannot help, so task handlers should
-  acknowledge the task.
+  stored token is forgotten; retrying cannot help, so it is a
+  `PermanentError` and a task handler that lets it escape acknowledges the
+  task (see `functions.errors`).
 * `CredentialsUnavailable`: Google's token endpoint failed transiently. It is
   a `RetryLater`, so a task handler that lets it escape answers 503 and the
   queue retries with backoff.
