@@ -20,6 +20,7 @@ subclassing; "also" names the feature's own base, which catches both kinds):
   - RateLimited                     functions.calendar.port        also CalendarError
   - CalendarUnavailable             functions.calendar.port        also CalendarError
     · IcsFileError                  functions.calendar.ics
+  - _ExchangeUnavailable            functions.oauth.flow
 * PermanentError                    functions.errors
   - BadTask                         functions.tasks.endpoint
   - GenerationFailed                functions.materials.generator  also GenerationError
@@ -30,6 +31,7 @@ subclassing; "also" names the feature's own base, which catches both kinds):
   - ReconnectNeeded                 functions.oauth.credentials
   - AccessRevoked                   functions.calendar.port        also CalendarError
   - PermissionDenied                functions.calendar.port        also CalendarError
+  - _ExchangeRefused                functions.oauth.flow
 
 What each base becomes on the wire is decided in one place, `functions.web`
 (`task_failure` for task targets, `guarded` for every other entry point):
@@ -40,7 +42,9 @@ What each base becomes on the wire is decided in one place, `functions.web`
 * PermanentError: a task target answers 200 (`dropped`, with the message), so
   the queue stops retrying; any other entry point answers 500, because a
   permanent failure that reached it was not handled where it had a better
-  answer (a card, a page).
+  answer (a card, a page: the OAuth callback shows "try again" with a 503
+  for `_ExchangeUnavailable` and "this link has expired" with a 400 for
+  `_ExchangeRefused`).
 
 Handlers still catch the specific classes where they have something better
 to do (mark the user, release a claim, count a retry budget); the mapping is
