@@ -12,6 +12,14 @@ stream in place still cost the body's size in memory. What is left on the
 socket is the server's to discard: werkzeug's development server drains it in
 10 MB reads after answering, gunicorn in 1 KiB reads or closes the connection;
 Cloud Functions itself refuses requests over 32 MiB.
+
+Failures: what a handler lets escape is answered here by its base in
+`functions.errors`, the one table for every entry point. A task target
+(`task_failure`) answers a `TransientError` with 503, which Cloud Tasks
+retries with backoff (any answer outside 2xx is retried; 503 and 429 also
+slow the queue down), and a `PermanentError` with 200 "dropped", so the queue
+stops. Everywhere else `guarded` answers a `TransientError` with 503 and
+anything else with a bare 500.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from urllib.parse import urlsplit
 
 from flask import Request, Response, json
 
+from functions.errors import PermanentError, TransientError
 from functions.logs import log
 
 Handler = Callable[[Request], Response]
@@ -206,6 +215,26 @@ def guarded(handler: Handler, request: Request) -> Response:
         return _too_large()
     try:
         return handler(request)
+    except TransientError as exc:  # retrying later may work: say so rather than "a bug"
+        error = type(exc).__name__
+        log(_log, logging.WARNING, "request unavailable", path=request.path, error=error)
+        return json_error(503, "unavailable", "temporarily unavailable; try again shortly")
     except Exception as exc:  # the last line of defence: log the type, answer generically
         log(_log, logging.ERROR, "unhandled error", path=request.path, error=type(exc).__name__)
         return json_error(500, "internal", "something went wrong; it has been logged")
+
+
+def task_failure(exc: TransientError | PermanentError, **context: str) -> Response:
+    """The answer to Cloud Tasks (or Scheduler) for a failure a task handler raised.
+
+    Transient: 503, so the queue retries with its backoff. Permanent: 200, so
+    the queue drops the task instead of retrying it until it gives up; the
+    reason goes into the answer and the log (messages of these exceptions
+    name the failure, never content); `context` (kind, task, attempt) is logged too.
+    """
+    error = type(exc).__name__
+    if isinstance(exc, TransientError):
+        log(_log, logging.WARNING, "task will retry", reason=str(exc), error=error, **context)
+        return json_error(503, "retry", "transient failure; retry later")
+    log(_log, logging.ERROR, "task dropped", reason=str(exc), error=error, **context)
+    return json_response({"status": "dropped", "reason": str(exc)})

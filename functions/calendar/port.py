@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from functions.errors import PermanentError, TransientError
+
 Event = Mapping[str, Any]
 
 #: The Calendar API's largest page; fewer round trips per full sync.
@@ -27,15 +29,15 @@ class SyncTokenExpired(CalendarError):
     """410 GONE: the sync token is no longer valid; do a clean full sync."""
 
 
-class RateLimited(CalendarError):
+class RateLimited(CalendarError, TransientError):
     """403/429 usageLimits: back off and retry later (through the task queue)."""
 
 
-class CalendarUnavailable(CalendarError):
+class CalendarUnavailable(CalendarError, TransientError):
     """5xx or a network failure: retry later."""
 
 
-class AccessRevoked(CalendarError):
+class AccessRevoked(CalendarError, PermanentError):
     """401 / invalid_grant: the user's grant is gone; they must reconnect."""
 
 
@@ -43,7 +45,7 @@ class EventNotFound(CalendarError):
     """404: no such event (or no access to it)."""
 
 
-class PermissionDenied(CalendarError):
+class PermissionDenied(CalendarError, PermanentError):
     """403 other than usage limits: the grant does not reach this calendar; retrying won't help."""
 
 

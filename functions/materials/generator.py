@@ -4,7 +4,8 @@ Two adapters: `vertex.VertexGenerator` (Gemini through google-genai) in
 production and `offline.OfflineGenerator` for the embedded default. Errors
 are split by what the caller should do: `TransientGenerationError` (quota,
 5xx, timeout: retry the task later) and `GenerationFailed` (the model
-answered but not usefully, or refused: retrying now will not help).
+answered but not usefully, or refused: retrying now will not help), the
+`TransientError` and `PermanentError` of `functions.errors`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from functions.errors import PermanentError, TransientError
 from functions.materials.context import MeetingContext
 from functions.materials.model import MaterialsContent
 from functions.materials.prompt import Prompt
@@ -37,11 +39,11 @@ class GenerationError(Exception):
         self.usage = usage or Usage()
 
 
-class TransientGenerationError(GenerationError):
+class TransientGenerationError(GenerationError, TransientError):
     """Quota, server error or timeout: the same request may succeed later."""
 
 
-class GenerationFailed(GenerationError):
+class GenerationFailed(GenerationError, PermanentError):
     """The model answered, but not with valid materials (or refused the request)."""
 
 

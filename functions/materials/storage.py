@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
+from functions.errors import TransientError
 from functions.materials.model import GenerationInfo, SummaryRecord
 
 HTML = ".html"
@@ -97,7 +98,7 @@ class MaterialsObjects:
         ]
 
 
-class StorageError(RuntimeError):
+class StorageError(RuntimeError, TransientError):
     """Storage could not do what was asked (transient as far as callers know)."""
 
 

@@ -5,7 +5,8 @@ them differently: a `TransientDeliveryError` (5xx, rate limit, network) is
 retried through the task queue with its backoff, while a
 `PermanentDeliveryError` (the user removed the Chat app, revoked Gmail
 access) can never succeed by retrying, so it is recorded on the user and
-shown on their homepage card instead.
+shown on their homepage card instead. They are the notify branch of the
+tree in `functions.errors`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
 from typing import Any
+
+from functions.errors import PermanentError, TransientError
 
 
 class Channel(StrEnum):
@@ -32,11 +35,11 @@ class DeliveryError(Exception):
         self.reason = reason
 
 
-class TransientDeliveryError(DeliveryError):
+class TransientDeliveryError(DeliveryError, TransientError):
     """Worth retrying later: the service or the network had a bad moment."""
 
 
-class PermanentDeliveryError(DeliveryError):
+class PermanentDeliveryError(DeliveryError, PermanentError):
     """Retrying cannot help until the user acts; `problem` is a code from `problems`."""
 
     def __init__(self, channel: Channel, problem: str, reason: str = "") -> None:

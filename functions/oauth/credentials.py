@@ -6,8 +6,9 @@ directly. What they must handle is small and explicit:
 
 * `ReconnectNeeded`: the grant is gone (revoked, expired, never given). The
   user is marked `reconnect_needed` so the homepage card says so, and the
-  stored token is forgotten; retrying cannot help, so task handlers should
-  acknowledge the task.
+  stored token is forgotten; retrying cannot help, so it is a
+  `PermanentError` and a task handler that lets it escape acknowledges the
+  task (see `functions.errors`).
 * `CredentialsUnavailable`: Google's token endpoint failed transiently. It is
   a `RetryLater`, so a task handler that lets it escape answers 503 and the
   queue retries with backoff.
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from functions.domain.clock import Clock
 from functions.domain.users import ConnectionState, User
+from functions.errors import PermanentError
 from functions.logs import log
 from functions.oauth import scopes as oauth_scopes
 from functions.oauth.client import OAuthClient
@@ -47,7 +49,7 @@ EXPIRY_MARGIN = timedelta(minutes=5)
 _RECORD_VERSION = 1
 
 
-class ReconnectNeeded(Exception):
+class ReconnectNeeded(PermanentError):
     """The user must go through consent again; `reason` is for logs only."""
 
     def __init__(self, user_id: str, reason: str) -> None:

@@ -32,6 +32,7 @@ from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected
 from functions.domain.users import ConnectionState
+from functions.errors import PermanentError, TransientError
 from functions.logs import log
 from functions.oauth import pages
 from functions.oauth import scopes as oauth_scopes
@@ -55,11 +56,12 @@ for _name in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_name).setLevel(logging.INFO)
 
 
-class _TokenExchangeFailed(Exception):
-    def __init__(self, reason: str, *, transient: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.transient = transient
+class _ExchangeUnavailable(TransientError):
+    """The token endpoint could not be reached: the same link may work in a moment."""
+
+
+class _ExchangeRefused(PermanentError):
+    """The token endpoint refused the code (used, expired, PKCE mismatch): start again."""
 
 
 def _codec(services: Services) -> StateCodec:
@@ -140,9 +142,9 @@ def callback(request: Request) -> Response:
     client = provider.client
     try:
         token = _exchange(client, _codec(services).code_verifier(pending), code)
-    except _TokenExchangeFailed as exc:
-        log(_log, logging.WARNING, "code exchange failed", user_id=user_id, reason=exc.reason)
-        return pages.try_again() if exc.transient else pages.invalid_link()
+    except (_ExchangeUnavailable, _ExchangeRefused) as exc:
+        log(_log, logging.WARNING, "code exchange failed", user_id=user_id, reason=str(exc))
+        return pages.try_again() if isinstance(exc, TransientError) else pages.invalid_link()
 
     refresh_token = token.get("refresh_token")
     try:
@@ -260,16 +262,16 @@ def _exchange(client: OAuthClient, code_verifier: str, code: str) -> dict[str, A
     try:
         return dict(flow.fetch_token(code=code, timeout=HTTP_TIMEOUT))
     except OAuth2Error as exc:
-        raise _TokenExchangeFailed(f"token endpoint: {exc.error}", transient=False) from None
+        raise _ExchangeRefused(f"token endpoint: {exc.error}") from None
     except RequestException as exc:
-        raise _TokenExchangeFailed(type(exc).__name__, transient=True) from None
+        raise _ExchangeUnavailable(type(exc).__name__) from None
     except Warning as exc:
         # oauthlib raises a bare Warning when the granted scopes differ from the
         # requested ones (include_granted_scopes adds earlier grants); the token
         # rides on the exception and the scopes are checked by the caller.
         token = getattr(exc, "token", None)
         if not isinstance(token, dict):
-            raise _TokenExchangeFailed("unexpected token response", transient=False) from None
+            raise _ExchangeRefused("unexpected token response") from None
         return dict(token)
 
 

@@ -20,6 +20,7 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
+from functions.errors import TransientError
 from functions.feedback.model import Feedback, FeedbackCounts
 
 #: Credentials exactly as the encryption layer sealed them; the store never sees plaintext.
@@ -37,7 +38,7 @@ class NotFound(StoreError):
     pass
 
 
-class StoreBusy(StoreError):
+class StoreBusy(StoreError, TransientError):
     """Another writer held the store past the short wait a request can afford; retry soon."""
 
 

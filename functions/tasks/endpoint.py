@@ -3,7 +3,10 @@
 Cloud Tasks (and Cloud Scheduler) retry on any non-2xx answer. So a handler
 returns 2xx when the work is done *or can never succeed* (a malformed task,
 a deleted user) and raises `RetryLater` for transient trouble, which becomes
-a 503 and a retry with the queue's backoff.
+a 503 and a retry with the queue's backoff. Any `TransientError` or
+`PermanentError` that escapes a handler is answered the same way as
+`RetryLater` or `BadTask` (`functions.web.task_failure`); anything else is a
+bug and `guarded`'s 500 (still retried).
 """
 
 from __future__ import annotations
@@ -15,20 +18,21 @@ from typing import Any
 from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected, bearer_token
+from functions.errors import PermanentError, TransientError
 from functions.logs import log
 from functions.services import Services, get_services
-from functions.web import json_body, json_error, json_response
+from functions.web import json_body, json_error, json_response, task_failure
 
 _log = logging.getLogger(__name__)
 
 TaskHandler = Callable[[Services, Mapping[str, Any]], Mapping[str, Any]]
 
 
-class RetryLater(Exception):
+class RetryLater(TransientError):
     """Transient failure: answer 503 so the queue retries with backoff."""
 
 
-class BadTask(Exception):
+class BadTask(PermanentError):
     """The task can never succeed as sent: acknowledge it (200) so it is not retried forever."""
 
 
@@ -57,21 +61,8 @@ def task_endpoint(kind: str, handler: TaskHandler) -> Callable[[Request], Respon
         attempt = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
         try:
             result = handler(services, payload)
-        except BadTask as exc:
-            # Retrying cannot help; acknowledge so the queue drops it, and say why in logs.
-            log(_log, logging.ERROR, "task dropped", kind=kind, task=task_id, reason=str(exc))
-            return json_response({"status": "dropped", "reason": str(exc)})
-        except RetryLater as exc:
-            log(
-                _log,
-                logging.WARNING,
-                "task will retry",
-                kind=kind,
-                task=task_id,
-                attempt=attempt,
-                reason=str(exc),
-            )
-            return json_error(503, "retry", "transient failure; retry later")
+        except (TransientError, PermanentError) as exc:  # RetryLater, BadTask and kin
+            return task_failure(exc, kind=kind, task=task_id, attempt=attempt)
         log(_log, logging.INFO, "task done", kind=kind, task=task_id, attempt=attempt)
         return json_response({"status": "ok", **result})
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import socket
 import urllib.parse
 from datetime import timedelta
 
+from functions.config import load_settings
 from functions.domain.users import ConnectionState, User
 from functions.oauth.flow import disconnect
 from functions.oauth.scopes import CALENDAR_EVENTS_OWNED_READONLY, DEFAULT_SCOPES, GMAIL_SEND
+from functions.services import Services, set_services
 from functions.sync.tasks import SYNC_PATH
 from functions.tasks.local_queue import LocalTaskQueue
-from tests.oauth.conftest import ALICE, BOB, CLIENT_ID, REDIRECT_URI, World
+from tests.oauth.conftest import ALICE, BOB, CLIENT_ID, REDIRECT_URI, World, make_settings
 
 
 def _query(url: str) -> dict[str, str]:
@@ -253,3 +256,24 @@ def test_disconnect_survives_a_failing_revoke_endpoint(world: World) -> None:
     user = world.services.store.get_user(ALICE.subject)
     assert user is not None
     assert user.connection is ConnectionState.NOT_CONNECTED
+
+
+def test_an_unreachable_token_endpoint_asks_to_try_again(world: World) -> None:
+    """A transient exchange failure is a 503 "try again" page, not "this link has expired"."""
+    redirect = world.fake.consent(world.start(ALICE), ALICE)
+    with socket.socket() as s:  # a port nothing listens on: the connection is refused
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    dev_key = world.services.settings.dev_key_path
+    env = make_settings(world.tmp, world.fake, dev_key)
+    env["PREP_OAUTH_TOKEN_URI"] = f"http://127.0.0.1:{closed}/token"
+    services = Services(load_settings(env), clock=world.clock)
+    set_services(services)
+    try:
+        response = world.callback(redirect)
+        assert response.status_code == 503
+        assert "try again" in response.get_data(as_text=True)
+        assert services.store.get_credentials(ALICE.subject) is None
+    finally:
+        set_services(world.services)
+        services.store.close()

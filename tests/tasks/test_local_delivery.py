@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
+from functions.calendar.port import RateLimited
 from functions.config import load_settings
 from functions.domain.clock import FixedClock
+from functions.errors import PermanentError, TransientError
+from functions.notify.port import Channel, PermanentDeliveryError
+from functions.oauth.credentials import ReconnectNeeded
 from functions.services import Services, set_services
+from functions.store.port import StoreBusy
 from functions.sync.tasks import scheduled_sync_task
 from functions.tasks.endpoint import BadTask, RetryLater, task_endpoint
 from functions.tasks.local_queue import LocalTaskQueue, Outcome, in_process
@@ -117,3 +122,44 @@ def test_local_services_deliver_to_the_apps_own_routes(services: Services) -> No
     [attempt] = queue.attempts()
     assert attempt.status == 200  # verified, then skipped: the user does not exist
     assert queue.outcome(task.name) is Outcome.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [StoreBusy("held by another writer"), RateLimited("429"), TransientError("a blip")],
+    ids=lambda e: type(e).__name__,
+)
+def test_any_transient_error_a_handler_lets_escape_is_retried(
+    services: Services, failure: Exception
+) -> None:
+    recorder = Recorder(failure)
+    queue = _queue(services, recorder, _token(services))
+    queue.enqueue(Task("q", "echo-4", "/tasks/echo", {"n": 4}))
+
+    queue.drain()
+
+    assert [a.status for a in queue.attempts()] == [503, 200]  # a retry, not a crash (500)
+    assert queue.outcome("echo-4") is Outcome.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ReconnectNeeded("u1", "invalid_grant"),
+        PermanentDeliveryError(Channel.CHAT, "chat_app_removed"),
+        PermanentError("never"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_any_permanent_error_a_handler_lets_escape_is_acknowledged_once(
+    services: Services, failure: Exception
+) -> None:
+    recorder = Recorder(failure)
+    queue = _queue(services, recorder, _token(services))
+    queue.enqueue(Task("q", "echo-5", "/tasks/echo", {"n": 5}))
+
+    queue.drain()
+
+    assert [a.status for a in queue.attempts()] == [200]  # dropped, never retried
+    assert len(recorder.payloads) == 1
+    assert queue.outcome("echo-5") is Outcome.SUCCEEDED
