@@ -408,3 +408,35 @@ def test_overrides_and_user_keywords_explain_themselves() -> None:
         preferences=Preferences(type_keywords={"executive": ("steerco",)}),
     )
     assert got.reason == "your keyword 'steerco'"
+
+
+def test_keyword_patterns_compile_when_a_rule_is_first_tested_not_at_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shipped rules hold ~90 keywords; compiling them all at load cost ~40 ms of
+    the first card of a fresh process, which tests only the rules above its type."""
+    from functions.domain import meeting_types
+
+    compiled: list[str] = []
+    real = meeting_types.keyword_pattern
+
+    def counting(keyword: str) -> object:
+        compiled.append(keyword)
+        return real(keyword)
+
+    monkeypatch.setattr(meeting_types, "keyword_pattern", counting)
+    fresh = Classifier(load_rules(DEFAULT_MEETING_TYPES))
+    assert compiled == []
+    top = fresh.rules.rules[0]
+    facts = MeetingFacts("Postmortem: checkout outage", "", 4, frozenset())
+    assert fresh.classify_facts(facts, user_domain="example.com").meeting_type == top.name
+    assert compiled == [k for m in top.matches for k in m.keywords]
+    # Compiled once: the same title again compiles nothing more.
+    fresh.classify_facts(facts, user_domain="example.com")
+    assert len(compiled) == sum(len(m.keywords) for m in top.matches)
+    # A title no rule matches tests (and so compiles) every rule, and still decides right.
+    plain = MeetingFacts("Lunch", "", 5, frozenset())
+    assert fresh.classify_facts(plain, user_domain="example.com").meeting_type == "default"
+    assert sorted(compiled) == sorted(
+        k for r in fresh.rules.rules for m in r.matches for k in m.keywords
+    )

@@ -249,3 +249,38 @@ def test_match_block_lists_are_checked_one_by_one(text: str, field: str, problem
     err = error_of(text)
     assert err.field_path == field
     assert problem in str(err)
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "meeting_types.yaml"
+
+
+def test_a_valid_file_is_read_by_libyaml_not_the_pure_python_scanner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pure-Python scanner cost ~30 ms of the first eventOpen (the rules load on
+    the first card); the installed PyYAML wheel carries libyaml (CSafeLoader)."""
+    import yaml
+
+    assert yaml.__with_libyaml__, "the pinned PyYAML wheel is expected to include libyaml"
+
+    def refuse(self: object) -> None:
+        raise AssertionError("the pure-Python scanner ran on a valid file")
+
+    monkeypatch.setattr(yaml.scanner.Scanner, "fetch_more_tokens", refuse)
+    rules = load_rules(SHIPPED)
+    assert "one_on_one" in rules.type_names
+
+
+def test_libyaml_and_the_python_loader_read_the_same_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Same types, keywords and bounds, and the same lines in errors found in the nodes."""
+    import yaml
+
+    with_c = load_rules(SHIPPED)
+    bad_with_c = error_of(GOOD.replace("max_attendees: 3", "max_attendees: 0"))
+    monkeypatch.delattr(yaml, "CSafeLoader")
+    assert load_rules(SHIPPED) == with_c
+    bad_in_python = error_of(GOOD.replace("max_attendees: 3", "max_attendees: 0"))
+    assert bad_with_c.line == bad_in_python.line == 8
+    assert bad_with_c.field_path == bad_in_python.field_path
