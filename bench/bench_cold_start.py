@@ -13,6 +13,15 @@ worker) and times, from `Popen` on:
 - the floor: `bench/hello_function.py` (functions-framework and nothing
   else) until it answers GET / with 200.
 
+Both run from a copy of what a deployment uploads (`main.py`,
+`requirements.txt`, `functions/`, `addon/`, `config/`; the hello function in a
+folder of its own), byte-compiled the way Google's Python functions buildpack
+does at build time (`python3 -m compileall -f -q .`, in
+GoogleCloudPlatform/buildpacks `cmd/python/functions_framework/main.go`): a
+deployed function reads our modules from `.pyc` files, as it reads its
+libraries. `--checkout` runs from the working tree instead, where
+`PYTHONDONTWRITEBYTECODE` may leave every first import compiling our sources.
+
 Rounds alternate the two so background load hits both alike; medians are
 reported, with the ratio. "listening" is when the port first accepts a
 connection (the framework has started and `main.py` is imported), "first
@@ -30,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,6 +65,28 @@ from bench.serving import (
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 #: Namespace packages whose second level is the real package (google.auth, functions.sync).
 _NAMESPACES = frozenset({"google", "functions", "addon", "tests"})
+#: What `gcloud functions deploy --source=.` uploads (deploy/gcloudignore leaves out the rest).
+_DEPLOYED = ("main.py", "requirements.txt", "functions", "addon", "config")
+#: The probe and its packages, copied beside the deployed source to run against it.
+_PROBE = ("tests/__init__.py", "tests/faults/__init__.py", "tests/faults/first_request_probe.py")
+
+
+def _deployed_copy(folder: Path, names: tuple[str, ...]) -> Path:
+    """`names` from the checkout copied into `folder`, then byte-compiled as the buildpack does."""
+    for name in names:
+        source, target = ROOT / name, folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, target)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-f", "-q", "."],
+        cwd=folder,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return folder
 
 
 def _first_answer(
@@ -67,7 +99,7 @@ def _first_answer(
     body: bytes | None,
 ) -> tuple[float, float, float]:
     """(s to listening, s to first 200 answer, ms of a second, warm request)."""
-    server = start_server(target, source, env, free_port())
+    server = start_server(target, source, env, free_port(), cwd=source.parent)
     try:
         listening = wait_listening(server)
         status, payload = request(server.port, method, path, body)
@@ -85,7 +117,7 @@ def _first_answer(
 
 
 def _import_profile(
-    env: dict[str, str], event_id: str, email: str
+    env: dict[str, str], event_id: str, email: str, cwd: Path
 ) -> tuple[dict[str, object], list[tuple[int, str]]]:
     """The probe's report and the import time per top-level package (self microseconds)."""
     done = subprocess.run(
@@ -100,7 +132,7 @@ def _import_profile(
             "--email",
             email,
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -127,6 +159,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--meetings", type=int, default=50)
     parser.add_argument("--top", type=int, default=12, help="imports listed by cost")
+    parser.add_argument(
+        "--checkout",
+        action="store_true",
+        help="run from the working tree, not from a byte-compiled deployed copy",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
@@ -136,25 +173,32 @@ def main(argv: list[str]) -> int:
         body = event_open_bodies(services, user, meetings[:1])[0]
         services.store.close()
         env = local_env(workdir)
+        if args.checkout:
+            app, hello = ROOT, HELLO_SOURCE
+        else:
+            app = _deployed_copy(workdir / "source", (*_DEPLOYED, *_PROBE))
+            floor = HELLO_SOURCE.relative_to(ROOT)
+            hello = _deployed_copy(workdir / "hello", (str(floor),)) / floor
+            env = {**env, "PYTHONPATH": str(app)}
 
         addon_rows: list[tuple[float, float, float]] = []
         hello_rows: list[tuple[float, float, float]] = []
         for _ in range(args.rounds):
-            hello_rows.append(
-                _first_answer("hello", HELLO_SOURCE, env, method="GET", path="/", body=None)
-            )
+            hello_rows.append(_first_answer("hello", hello, env, method="GET", path="/", body=None))
             addon_rows.append(
                 _first_answer(
-                    "addon", ROOT / "main.py", env, method="POST", path="/addon", body=body
+                    "addon", app / "main.py", env, method="POST", path="/addon", body=body
                 )
             )
-        report, ranked = _import_profile(env, meetings[0].event_id, user.email)
+        report, ranked = _import_profile(env, meetings[0].event_id, user.email, app)
 
     def med(rows: list[tuple[float, float, float]], i: int) -> float:
         return statistics.median(r[i] for r in rows)
 
+    source = "the working tree" if args.checkout else "a byte-compiled deployed copy"
     print(
-        f"cold start, median of {args.rounds} fresh processes each (functions-framework, gunicorn)"
+        f"cold start, median of {args.rounds} fresh processes each (functions-framework, gunicorn),"
+        f" from {source}"
     )
     print(f"  {'':34} {'listening':>10} {'first answer':>13} {'warm request':>13}")
     for name, rows in (

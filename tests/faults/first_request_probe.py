@@ -7,7 +7,8 @@ whose store already holds the user and meeting (seed it from another
 process, so seeding imports nothing here). The probe calls the deployed
 `addon` entry point in process for a homepage request and, with
 `--event-id`, an eventOpen request, then prints one JSON line: the HTTP
-statuses and which heavy Google clients ended up in `sys.modules`.
+statuses, which heavy Google clients ended up in `sys.modules`, and how many
+of the rules' keyword patterns the requests compiled.
 
 `tests/faults/test_lazy_imports.py` asserts on it; `bench/bench_cold_start.py`
 runs it under `-X importtime` to show where the first request's time goes.
@@ -68,6 +69,10 @@ def main(argv: list[str]) -> int:
         status, text = _post(entry_points.addon, opened)
         statuses.append(status)
         title_shown = json.dumps(meeting.title, ensure_ascii=False)[1:-1] in text
+    # Keywords whose patterns the requests compiled (they compile when a rule is
+    # first tested, so a card should not have paid for the rules below its type).
+    blocks = [m for r in services.classifier.rules.rules for m in r.matches if m.keywords]
+    compiled = sum(len(m.keywords) for m in blocks if getattr(m, "_compiled", True))
     loaded = sorted(
         name
         for name in sys.modules
@@ -81,6 +86,7 @@ def main(argv: list[str]) -> int:
                 "heavy": [m for m in HEAVY_MODULES if m in sys.modules],
                 "google_modules": loaded,
                 "modules": len(sys.modules),
+                "keyword_patterns": [compiled, sum(len(m.keywords) for m in blocks)],
             }
         )
     )

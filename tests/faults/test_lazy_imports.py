@@ -85,6 +85,17 @@ def test_homepage_and_event_open_import_no_heavy_client(seeded: dict[str, str]) 
     assert not [m for m in report["google_modules"] if not m.startswith("google.cloud.functions")]
 
 
+def test_the_first_event_card_compiles_only_the_rules_it_tests(seeded: dict[str, str]) -> None:
+    """Loading the rules compiles no keyword pattern; "Acme QBR probe" is a QBR
+    (priority 90), so only the incident-review keywords above it and the QBR block
+    that matched are compiled, not the ~65 keywords of the rules below."""
+    report = _probe(seeded, "--event-id", "probe-1")
+    assert report["statuses"] == [200, 200]
+    compiled, total = report["keyword_patterns"]
+    assert total > 60
+    assert 0 < compiled < total / 2, report["keyword_patterns"]
+
+
 def test_the_probe_would_see_a_heavy_import(seeded: dict[str, str]) -> None:
     """The check is not vacuous: a process that does import a heavy client is reported."""
     done = subprocess.run(
