@@ -12,15 +12,20 @@ keyword patterns when classification first tests it, not at load.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.users import MAX_LEAD_HOURS
+
+if TYPE_CHECKING:
+    import yaml
 
 DEFAULT_TYPE = "default"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -166,11 +171,15 @@ class _Node:
         return ConfigError(self.path, self.line, self.field_path, problem)
 
     def _value(self) -> object:
+        import yaml
+
         if not isinstance(self.node, yaml.ScalarNode):
             raise self.error("expected a single value")
         return yaml.SafeLoader(self.node.value).construct_object(self.node)
 
     def items(self) -> Iterator[tuple[str, _Node]]:
+        import yaml
+
         if not isinstance(self.node, yaml.MappingNode):
             raise self.error("expected a mapping of keys to values")
         seen: set[str] = set()
@@ -188,6 +197,8 @@ class _Node:
             yield key, child
 
     def sequence(self) -> list[_Node]:
+        import yaml
+
         if not isinstance(self.node, yaml.SequenceNode):
             raise self.error("expected a list")
         return [
@@ -224,6 +235,8 @@ _MATCH_FIELDS = "keywords, fields, min_attendees, max_attendees, external, rooms
 
 def _parse_matches(node: _Node) -> tuple[MatchRule, ...]:
     """One match block, or a list of them: any one that holds makes the type apply."""
+    import yaml
+
     if isinstance(node.node, yaml.SequenceNode):
         alternatives = node.sequence()
         if not alternatives:
@@ -335,6 +348,8 @@ def _compose(text: str) -> yaml.Node | None:
     and line numbers stay the ones the tests pin. Both build the same nodes with
     the same marks and the same (Python) tag resolution.
     """
+    import yaml
+
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         try:
@@ -346,6 +361,8 @@ def _compose(text: str) -> yaml.Node | None:
 
 def parse_rules(text: str, path: str = "<memory>") -> RuleSet:
     """Parse and validate a rules document; raise `ConfigError` on any mistake."""
+    import yaml
+
     try:
         root_node = _compose(text)
     except yaml.MarkedYAMLError as exc:
@@ -399,11 +416,153 @@ def parse_rules(text: str, path: str = "<memory>") -> RuleSet:
 
 
 def load_rules(path: str | Path) -> RuleSet:
+    """The rules of `path`: from its compiled cache when that was made from these very
+    bytes, else parsed (and every mistake reported with its line) from the YAML."""
     p = Path(path)
+    raw = _read(p)
+    cached = _cached_rules(p, hashlib.sha256(raw).hexdigest())
+    if cached is not None:
+        return cached
+    return parse_rules(_text(p, raw), str(p))
+
+
+# --------------------------------------------------------------------------- compiled cache
+#
+# The first card of a fresh process loads the rules, and importing PyYAML alone
+# cost ~20 ms of it. `write_rules_cache` stores the parsed, validated rules as
+# JSON beside the file, with the SHA-256 of the exact bytes it was made from;
+# `load_rules` uses it only when the file's bytes hash to that same value, so an
+# edited file is always parsed again (never stale), and its mistakes are
+# reported from the YAML with their lines. A cache that is missing, unreadable,
+# of another format or of the wrong shape is ignored the same way.
+
+#: Bump when the cache's shape changes: caches of another format are ignored.
+CACHE_FORMAT = 1
+
+
+def cache_path(path: str | Path) -> Path:
+    """Where the compiled form of a rules file lives: beside it."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.compiled.json")
+
+
+def _read(p: Path) -> bytes:
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_bytes()
     except OSError as exc:
         raise ConfigError(str(p), None, "(file)", f"cannot read: {exc.strerror}") from None
+
+
+def _text(p: Path, raw: bytes) -> str:
+    """The file as text, newlines translated as `Path.read_text` does."""
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(str(p), None, "(file)", "is not UTF-8 text") from None
-    return parse_rules(text, str(p))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _rules_json(rules: RuleSet, digest: str) -> dict[str, Any]:
+    def match(m: MatchRule) -> dict[str, Any]:
+        return {
+            "keywords": list(m.keywords),
+            "fields": list(m.fields),
+            "min_attendees": m.min_attendees,
+            "max_attendees": m.max_attendees,
+            "external": m.external,
+            "rooms": m.rooms,
+            "paired_names": m.paired_names,
+        }
+
+    def rule(r: MeetingTypeRule) -> dict[str, Any]:
+        return {
+            "name": r.name,
+            "label": r.label,
+            "priority": r.priority,
+            "prep_hours_before": r.prep_hours_before,
+            "matches": [match(m) for m in r.matches],
+        }
+
+    return {
+        "format": CACHE_FORMAT,
+        "source_sha256": digest,
+        "internal_domains": sorted(rules.internal_domains),
+        "rules": [rule(r) for r in rules.rules],
+        "default": rule(rules.default),
+    }
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
+    if (value is None and optional) or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    if kind is bool and isinstance(value, bool):
+        return value
+    raise TypeError(f"{value!r} is not {kind}")
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(_typed(v, str) for v in _typed(value, list))
+
+
+def _match_from_json(d: Any) -> MatchRule:
+    _typed(d, dict)
+    return MatchRule(
+        keywords=_strings(d["keywords"]),
+        fields=_strings(d["fields"]),
+        min_attendees=_typed(d["min_attendees"], int, optional=True),
+        max_attendees=_typed(d["max_attendees"], int, optional=True),
+        external=_typed(d["external"], bool, optional=True),
+        rooms=_typed(d["rooms"], bool, optional=True),
+        paired_names=_typed(d["paired_names"], bool, optional=True),
+    )
+
+
+def _rule_from_json(d: Any) -> MeetingTypeRule:
+    _typed(d, dict)
+    return MeetingTypeRule(
+        name=_typed(d["name"], str),
+        label=_typed(d["label"], str),
+        priority=_typed(d["priority"], int),
+        prep_hours_before=float(_typed(d["prep_hours_before"], (int, float))),
+        matches=tuple(_match_from_json(m) for m in _typed(d["matches"], list)),
+    )
+
+
+def _cached_rules(p: Path, digest: str) -> RuleSet | None:
+    """The cache's rules if it was made from bytes hashing to `digest`, else None."""
+    try:
+        data = json.loads(cache_path(p).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != CACHE_FORMAT
+        or data.get("source_sha256") != digest
+    ):
+        return None
+    try:
+        return RuleSet(
+            rules=tuple(_rule_from_json(r) for r in _typed(data["rules"], list)),
+            default=_rule_from_json(data["default"]),
+            internal_domains=frozenset(_strings(data["internal_domains"])),
+            source=str(p),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def write_rules_cache(path: str | Path) -> Path:
+    """Parse `path` from its YAML (raising `ConfigError` on a mistake) and write its cache."""
+    p = Path(path)
+    raw = _read(p)
+    rules = parse_rules(_text(p, raw), str(p))
+    target = cache_path(p)
+    document = _rules_json(rules, hashlib.sha256(raw).hexdigest())
+    target.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+if __name__ == "__main__":
+    # python -m functions.domain.meeting_types config/meeting_types.yaml
+    for name in sys.argv[1:] or ["config/meeting_types.yaml"]:
+        print(write_rules_cache(name))

@@ -7,8 +7,9 @@ whose store already holds the user and meeting (seed it from another
 process, so seeding imports nothing here). The probe calls the deployed
 `addon` entry point in process for a homepage request and, with
 `--event-id`, an eventOpen request, then prints one JSON line: the HTTP
-statuses, which heavy Google clients ended up in `sys.modules`, and how many
-of the rules' keyword patterns the requests compiled.
+statuses, which heavy Google clients ended up in `sys.modules`, how many of
+the rules' keyword patterns the requests compiled, and whether PyYAML got
+imported.
 
 `tests/faults/test_lazy_imports.py` asserts on it; `bench/bench_cold_start.py`
 runs it under `-X importtime` to show where the first request's time goes.
@@ -87,6 +88,7 @@ def main(argv: list[str]) -> int:
                 "google_modules": loaded,
                 "modules": len(sys.modules),
                 "keyword_patterns": [compiled, sum(len(m.keywords) for m in blocks)],
+                "yaml_imported": "yaml" in sys.modules,
             }
         )
     )

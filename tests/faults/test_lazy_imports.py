@@ -96,6 +96,17 @@ def test_the_first_event_card_compiles_only_the_rules_it_tests(seeded: dict[str,
     assert 0 < compiled < total / 2, report["keyword_patterns"]
 
 
+def test_the_first_event_card_reads_the_compiled_rules_not_pyyaml(
+    seeded: dict[str, str],
+) -> None:
+    """The shipped rules come with a current cache (config/meeting_types.compiled.json),
+    so the first card of a fresh process never imports PyYAML (~20 ms)."""
+    report = _probe(seeded, "--event-id", "probe-1")
+    assert report["statuses"] == [200, 200]
+    assert report["title_shown"] is True
+    assert report["yaml_imported"] is False
+
+
 def test_the_probe_would_see_a_heavy_import(seeded: dict[str, str]) -> None:
     """The check is not vacuous: a process that does import a heavy client is reported."""
     done = subprocess.run(
