@@ -199,7 +199,9 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def start_server(target: str, source: Path, env: Mapping[str, str], port: int) -> Server:
+def start_server(
+    target: str, source: Path, env: Mapping[str, str], port: int, *, cwd: Path = ROOT
+) -> Server:
     """Start `target` the way Cloud Functions does; returns at once (not yet listening)."""
     command = [
         sys.executable,
@@ -217,7 +219,7 @@ def start_server(target: str, source: Path, env: Mapping[str, str], port: int) -
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=cwd,
         env=dict(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

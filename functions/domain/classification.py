@@ -30,6 +30,7 @@ from functions.domain.meeting_types import (
     MatchRule,
     MeetingTypeRule,
     RuleSet,
+    keyword_parts,
     keyword_pattern,
     normalize_text,
 )
@@ -173,16 +174,13 @@ def paired_names(title: str) -> str | None:
 def _match_reason(m: MatchRule, facts: MeetingFacts, internal: frozenset[str]) -> str | None:
     """Why `m` holds for `facts`, in words; None when it does not hold."""
     parts: list[str] = []
-    if m.patterns:
+    if m.keywords:
         texts = []
         if "title" in m.fields:
             texts.append(normalize_text(facts.title))
         if "description" in m.fields:
             texts.append(normalize_text(facts.description))
-        keyword = next(
-            (k for k, p in zip(m.keywords, m.patterns, strict=True) if any(map(p.search, texts))),
-            None,
-        )
+        keyword = next((k for k in m.keywords if _keyword_in(k, texts)), None)
         if keyword is None:
             return None
         parts.append(f"keyword '{keyword}'")
@@ -225,8 +223,27 @@ def _rule_reason(
 
 @functools.lru_cache(maxsize=4096)
 def _user_keyword(keyword: str) -> re.Pattern[str]:
-    """Users' keywords recur on every sync; compile each once per process."""
+    """Keywords (the rules' and users') recur on every sync; compile each once per process."""
     return keyword_pattern(keyword)
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyword_parts(keyword: str) -> tuple[str, ...]:
+    return keyword_parts(keyword)
+
+
+def _keyword_in(keyword: str, texts: Iterable[str]) -> bool:
+    """Whether `keyword` matches one of the (normalized) `texts`.
+
+    Its pattern is compiled, and run, only for a text holding every word of it
+    (`keyword_parts`): nothing is compiled for the keywords a title cannot match.
+    """
+    parts = _keyword_parts(keyword)
+    candidates = [t for t in texts if all(part in t for part in parts)]
+    if not candidates:
+        return False
+    pattern = _user_keyword(keyword)
+    return any(pattern.search(t) for t in candidates)
 
 
 def _keyword_rule(

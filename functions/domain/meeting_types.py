@@ -3,19 +3,30 @@
 The loader walks PyYAML's node tree rather than the parsed dict so that every
 error can name the file, the line and the dotted field path: the people who
 edit this file are admins tuning rules, not Python developers.
+
+The rules load on the first card a fresh process shows, so loading is kept
+cheap: a compiled cache keyed by the file's hash spares PyYAML, libyaml
+parses when the PyYAML wheel has it (PyYAML's own parser re-reads a refused
+file, for its messages), and no keyword pattern is compiled at load:
+classification compiles one when a text holds its words (`keyword_parts`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from functions.domain.users import MAX_LEAD_HOURS
+
+if TYPE_CHECKING:
+    import yaml
 
 DEFAULT_TYPE = "default"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -67,7 +78,21 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
             parts.append(r"\s*" + re.escape(ch) + r"\s*")
         i += 1
     body = "".join(parts)
-    return re.compile(rf"(?<![\w]){body}(?:s|'s)?(?![\w])")
+    return re.compile(rf"(?<!\w){body}(?:s|'s)?(?!\w)")
+
+
+def keyword_parts(keyword: str) -> tuple[str, ...]:
+    """The runs of letters and digits that every match of `keyword_pattern(keyword)`
+    contains verbatim ("post-mortem" -> "post", "mortem"; "1:1" -> "1", "1").
+
+    A text lacking one cannot match, so classification tests these substrings
+    first and compiles (and runs) a keyword's pattern only for a text that has
+    them all: most titles hold none of the ~90 shipped keywords, and compiling
+    every pattern cost ~20 ms of the first card of a fresh process.
+    """
+    return tuple(
+        run for run in re.split(r"[^\w]|_", normalize_text(keyword).strip()) if run.isalnum()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +107,6 @@ class MatchRule:
     rooms: bool | None = None
     #: True: the title is two names joined by "/", "<>", "&", "+", "x" or "and".
     paired_names: bool | None = None
-    patterns: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def is_empty(self) -> bool:
@@ -149,11 +173,15 @@ class _Node:
         return ConfigError(self.path, self.line, self.field_path, problem)
 
     def _value(self) -> object:
+        import yaml
+
         if not isinstance(self.node, yaml.ScalarNode):
             raise self.error("expected a single value")
         return yaml.SafeLoader(self.node.value).construct_object(self.node)
 
     def items(self) -> Iterator[tuple[str, _Node]]:
+        import yaml
+
         if not isinstance(self.node, yaml.MappingNode):
             raise self.error("expected a mapping of keys to values")
         seen: set[str] = set()
@@ -171,6 +199,8 @@ class _Node:
             yield key, child
 
     def sequence(self) -> list[_Node]:
+        import yaml
+
         if not isinstance(self.node, yaml.SequenceNode):
             raise self.error("expected a list")
         return [
@@ -207,6 +237,8 @@ _MATCH_FIELDS = "keywords, fields, min_attendees, max_attendees, external, rooms
 
 def _parse_matches(node: _Node) -> tuple[MatchRule, ...]:
     """One match block, or a list of them: any one that holds makes the type apply."""
+    import yaml
+
     if isinstance(node.node, yaml.SequenceNode):
         alternatives = node.sequence()
         if not alternatives:
@@ -271,7 +303,6 @@ def _parse_match(node: _Node) -> MatchRule:
         external=external,
         rooms=rooms,
         paired_names=paired,
-        patterns=tuple(keyword_pattern(k) for k in keywords),
     )
 
 
@@ -310,10 +341,32 @@ def _parse_type(name: str, node: _Node) -> MeetingTypeRule:
     return MeetingTypeRule(name, label, priority, hours, matches)
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """libyaml's parser when the PyYAML wheel has it, else (and to explain errors) PyYAML's.
+
+    The rules load on the first card a fresh process shows, and the pure-Python
+    scanner took ~30 ms of it. libyaml refuses what PyYAML refuses, but words it
+    differently, so a file it refuses is parsed again by PyYAML: error messages
+    and line numbers stay the ones the tests pin. Both build the same nodes with
+    the same marks and the same (Python) tag resolution.
+    """
+    import yaml
+
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def parse_rules(text: str, path: str = "<memory>") -> RuleSet:
     """Parse and validate a rules document; raise `ConfigError` on any mistake."""
+    import yaml
+
     try:
-        root_node = yaml.compose(text, Loader=yaml.SafeLoader)
+        root_node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
@@ -365,11 +418,153 @@ def parse_rules(text: str, path: str = "<memory>") -> RuleSet:
 
 
 def load_rules(path: str | Path) -> RuleSet:
+    """The rules of `path`: from its compiled cache when that was made from these very
+    bytes, else parsed (and every mistake reported with its line) from the YAML."""
     p = Path(path)
+    raw = _read(p)
+    cached = _cached_rules(p, hashlib.sha256(raw).hexdigest())
+    if cached is not None:
+        return cached
+    return parse_rules(_text(p, raw), str(p))
+
+
+# --------------------------------------------------------------------------- compiled cache
+#
+# The first card of a fresh process loads the rules, and importing PyYAML alone
+# cost ~20 ms of it. `write_rules_cache` stores the parsed, validated rules as
+# JSON beside the file, with the SHA-256 of the exact bytes it was made from;
+# `load_rules` uses it only when the file's bytes hash to that same value, so an
+# edited file is always parsed again (never stale), and its mistakes are
+# reported from the YAML with their lines. A cache that is missing, unreadable,
+# of another format or of the wrong shape is ignored the same way.
+
+#: Bump when the cache's shape changes: caches of another format are ignored.
+CACHE_FORMAT = 1
+
+
+def cache_path(path: str | Path) -> Path:
+    """Where the compiled form of a rules file lives: beside it."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.compiled.json")
+
+
+def _read(p: Path) -> bytes:
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_bytes()
     except OSError as exc:
         raise ConfigError(str(p), None, "(file)", f"cannot read: {exc.strerror}") from None
+
+
+def _text(p: Path, raw: bytes) -> str:
+    """The file as text, newlines translated as `Path.read_text` does."""
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(str(p), None, "(file)", "is not UTF-8 text") from None
-    return parse_rules(text, str(p))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _rules_json(rules: RuleSet, digest: str) -> dict[str, Any]:
+    def match(m: MatchRule) -> dict[str, Any]:
+        return {
+            "keywords": list(m.keywords),
+            "fields": list(m.fields),
+            "min_attendees": m.min_attendees,
+            "max_attendees": m.max_attendees,
+            "external": m.external,
+            "rooms": m.rooms,
+            "paired_names": m.paired_names,
+        }
+
+    def rule(r: MeetingTypeRule) -> dict[str, Any]:
+        return {
+            "name": r.name,
+            "label": r.label,
+            "priority": r.priority,
+            "prep_hours_before": r.prep_hours_before,
+            "matches": [match(m) for m in r.matches],
+        }
+
+    return {
+        "format": CACHE_FORMAT,
+        "source_sha256": digest,
+        "internal_domains": sorted(rules.internal_domains),
+        "rules": [rule(r) for r in rules.rules],
+        "default": rule(rules.default),
+    }
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
+    if (value is None and optional) or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    if kind is bool and isinstance(value, bool):
+        return value
+    raise TypeError(f"{value!r} is not {kind}")
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(_typed(v, str) for v in _typed(value, list))
+
+
+def _match_from_json(d: Any) -> MatchRule:
+    _typed(d, dict)
+    return MatchRule(
+        keywords=_strings(d["keywords"]),
+        fields=_strings(d["fields"]),
+        min_attendees=_typed(d["min_attendees"], int, optional=True),
+        max_attendees=_typed(d["max_attendees"], int, optional=True),
+        external=_typed(d["external"], bool, optional=True),
+        rooms=_typed(d["rooms"], bool, optional=True),
+        paired_names=_typed(d["paired_names"], bool, optional=True),
+    )
+
+
+def _rule_from_json(d: Any) -> MeetingTypeRule:
+    _typed(d, dict)
+    return MeetingTypeRule(
+        name=_typed(d["name"], str),
+        label=_typed(d["label"], str),
+        priority=_typed(d["priority"], int),
+        prep_hours_before=float(_typed(d["prep_hours_before"], (int, float))),
+        matches=tuple(_match_from_json(m) for m in _typed(d["matches"], list)),
+    )
+
+
+def _cached_rules(p: Path, digest: str) -> RuleSet | None:
+    """The cache's rules if it was made from bytes hashing to `digest`, else None."""
+    try:
+        data = json.loads(cache_path(p).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != CACHE_FORMAT
+        or data.get("source_sha256") != digest
+    ):
+        return None
+    try:
+        return RuleSet(
+            rules=tuple(_rule_from_json(r) for r in _typed(data["rules"], list)),
+            default=_rule_from_json(data["default"]),
+            internal_domains=frozenset(_strings(data["internal_domains"])),
+            source=str(p),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def write_rules_cache(path: str | Path) -> Path:
+    """Parse `path` from its YAML (raising `ConfigError` on a mistake) and write its cache."""
+    p = Path(path)
+    raw = _read(p)
+    rules = parse_rules(_text(p, raw), str(p))
+    target = cache_path(p)
+    document = _rules_json(rules, hashlib.sha256(raw).hexdigest())
+    target.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+if __name__ == "__main__":
+    # python -m functions.domain.meeting_types config/meeting_types.yaml
+    for name in sys.argv[1:] or ["config/meeting_types.yaml"]:
+        print(write_rules_cache(name))

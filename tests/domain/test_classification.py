@@ -408,3 +408,51 @@ def test_overrides_and_user_keywords_explain_themselves() -> None:
         preferences=Preferences(type_keywords={"executive": ("steerco",)}),
     )
     assert got.reason == "your keyword 'steerco'"
+
+
+def test_a_keyword_pattern_is_compiled_only_for_a_text_that_holds_its_words() -> None:
+    """The shipped rules hold ~90 keywords; compiling them all cost ~20 ms of the first
+    card of a fresh process, though a title holds the words of very few of them."""
+    from functions.domain import classification
+
+    classification._user_keyword.cache_clear()
+    fresh = Classifier(load_rules(DEFAULT_MEETING_TYPES))
+    assert classification._user_keyword.cache_info().currsize == 0
+    plain = MeetingFacts("Lunch", "", 5, frozenset())
+    assert fresh.classify_facts(plain, user_domain="example.com").meeting_type == "default"
+    # Every rule was tested, and no pattern compiled: "lunch" holds no keyword's words.
+    assert classification._user_keyword.cache_info().currsize == 0
+    facts = MeetingFacts("Postmortem: checkout outage", "", 4, frozenset())
+    found = fresh.classify_facts(facts, user_domain="example.com")
+    assert (found.meeting_type, found.reason) == ("incident_review", "keyword 'postmortem'")
+    # "post-mortem" (its words are there) and "postmortem"; none of the other ~88.
+    assert classification._user_keyword.cache_info().currsize == 2
+
+
+KEYWORD_TEXTS = [
+    "weekly 1:1 with sam",
+    "1 : 1s",
+    "post–mortem of the sev-1",
+    "post mortem",
+    "smallhands and all-hands",
+    "all_hands",
+    "foo_all hands",
+    "ceo's update",
+    "qbr prep (acme)",
+    "q3 review with contoso",
+    "retrospective; retro",
+    "sev12",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", KEYWORD_TEXTS)
+def test_the_words_check_never_changes_what_a_keyword_matches(text: str) -> None:
+    """`keyword_parts` only skips patterns that cannot match: the answer is the pattern's."""
+    from functions.domain.classification import _keyword_in
+    from functions.domain.meeting_types import keyword_pattern, normalize_text
+
+    norm = normalize_text(text)
+    keywords = {k for r in CLASSIFIER.rules.rules for m in r.matches for k in m.keywords}
+    for keyword in [*sorted(keywords), "1:1", "post-mortem", "all hands", "Q&A", "+"]:
+        assert _keyword_in(keyword, [norm]) is bool(keyword_pattern(keyword).search(norm)), keyword

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from functions.domain.meeting_types import ConfigError, keyword_pattern, load_rules, parse_rules
+from functions.domain import meeting_types
+from functions.domain.meeting_types import (
+    ConfigError,
+    cache_path,
+    keyword_pattern,
+    load_rules,
+    parse_rules,
+    write_rules_cache,
+)
 
 GOOD = """\
 version: 1
@@ -249,3 +261,105 @@ def test_match_block_lists_are_checked_one_by_one(text: str, field: str, problem
     err = error_of(text)
     assert err.field_path == field
     assert problem in str(err)
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "meeting_types.yaml"
+
+
+def test_a_valid_file_is_read_by_libyaml_not_the_pure_python_scanner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pure-Python scanner cost ~30 ms of the first eventOpen (the rules load on
+    the first card); the installed PyYAML wheel carries libyaml (CSafeLoader)."""
+    import yaml
+
+    assert yaml.__with_libyaml__, "the pinned PyYAML wheel is expected to include libyaml"
+
+    def refuse(self: object) -> None:
+        raise AssertionError("the pure-Python scanner ran on a valid file")
+
+    monkeypatch.setattr(yaml.scanner.Scanner, "fetch_more_tokens", refuse)
+    rules = parse_rules(SHIPPED.read_text(encoding="utf-8"))
+    assert "one_on_one" in rules.type_names
+
+
+def test_libyaml_and_the_python_loader_read_the_same_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Same types, keywords and bounds, and the same lines in errors found in the nodes."""
+    import yaml
+
+    text = SHIPPED.read_text(encoding="utf-8")
+    with_c = parse_rules(text)
+    bad_with_c = error_of(GOOD.replace("max_attendees: 3", "max_attendees: 0"))
+    monkeypatch.delattr(yaml, "CSafeLoader")
+    assert parse_rules(text) == with_c
+    bad_in_python = error_of(GOOD.replace("max_attendees: 3", "max_attendees: 0"))
+    assert bad_with_c.line == bad_in_python.line == 8
+    assert bad_with_c.field_path == bad_in_python.field_path
+
+
+# ---------------------------------------------------------------- the compiled cache
+
+
+def test_the_shipped_cache_is_current_and_holds_the_same_rules() -> None:
+    """Regenerate with `.venv/bin/python -m functions.domain.meeting_types` after an edit
+    (a stale cache is never used, but the first card then pays for PyYAML again)."""
+    cached = meeting_types._cached_rules(SHIPPED, hashlib.sha256(SHIPPED.read_bytes()).hexdigest())
+    assert cached is not None, "config/meeting_types.compiled.json is stale or missing"
+    assert cached == parse_rules(SHIPPED.read_text(encoding="utf-8"), str(SHIPPED))
+    assert [m.keywords for r in cached.rules for m in r.matches] == [
+        m.keywords
+        for r in parse_rules(SHIPPED.read_text(encoding="utf-8")).rules
+        for m in r.matches
+    ]
+
+
+def test_a_current_cache_is_read_without_parsing_the_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(GOOD, encoding="utf-8")
+    assert write_rules_cache(rules_file) == tmp_path / "rules.compiled.json"
+    expected = parse_rules(GOOD, str(rules_file))
+
+    def refuse(text: str, path: str = "") -> None:
+        raise AssertionError("parsed the YAML although the cache is current")
+
+    monkeypatch.setattr(meeting_types, "parse_rules", refuse)
+    assert load_rules(rules_file) == expected
+
+
+def test_an_edited_file_is_parsed_again_never_served_from_the_stale_cache(
+    tmp_path: Path,
+) -> None:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(GOOD, encoding="utf-8")
+    write_rules_cache(rules_file)
+    rules_file.write_text(GOOD.replace("priority: 40", "priority: 41"), encoding="utf-8")
+    rule = load_rules(rules_file).get("one_on_one")
+    assert rule is not None and rule.priority == 41
+    # A mistake in the edit is reported from the YAML, with its line.
+    rules_file.write_text(GOOD.replace("max_attendees: 3", "max_attendees: 0"), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_rules(rules_file)
+    assert info.value.line == 8
+    assert info.value.field_path == "meeting_types.one_on_one.match.max_attendees"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda doc: "{not json",
+        lambda doc: json.dumps({**doc, "format": 99}),
+        lambda doc: json.dumps({**doc, "rules": "all of them"}),
+        lambda doc: json.dumps({**doc, "default": {"name": "default"}}),
+        lambda doc: json.dumps({**doc, "rules": [{**doc["rules"][0], "priority": True}]}),
+    ],
+)
+def test_a_broken_cache_is_ignored(tmp_path: Path, damage: Callable[[dict[str, Any]], str]) -> None:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(GOOD, encoding="utf-8")
+    doc = json.loads(write_rules_cache(rules_file).read_text(encoding="utf-8"))
+    cache_path(rules_file).write_text(damage(doc), encoding="utf-8")
+    assert load_rules(rules_file) == parse_rules(GOOD, str(rules_file))

@@ -7,7 +7,9 @@ whose store already holds the user and meeting (seed it from another
 process, so seeding imports nothing here). The probe calls the deployed
 `addon` entry point in process for a homepage request and, with
 `--event-id`, an eventOpen request, then prints one JSON line: the HTTP
-statuses and which heavy Google clients ended up in `sys.modules`.
+statuses, which heavy Google clients ended up in `sys.modules`, how many of
+the rules' keyword patterns the requests compiled, and whether PyYAML got
+imported.
 
 `tests/faults/test_lazy_imports.py` asserts on it; `bench/bench_cold_start.py`
 runs it under `-X importtime` to show where the first request's time goes.
@@ -49,6 +51,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--email", default="you@example.com")
     args = parser.parse_args(argv)
 
+    # Count the keyword patterns compiled, wherever they are compiled from (the
+    # wrapper is in place before any module imports the function).
+    from functions.domain import meeting_types
+
+    compiled: list[str] = []
+    compile_pattern = meeting_types.keyword_pattern
+
+    def counting(keyword: str) -> Any:
+        compiled.append(keyword)
+        return compile_pattern(keyword)
+
+    meeting_types.keyword_pattern = counting
+
     import main as entry_points
     from addon.dev_event import event_object
     from functions.services import get_services
@@ -68,6 +83,7 @@ def main(argv: list[str]) -> int:
         status, text = _post(entry_points.addon, opened)
         statuses.append(status)
         title_shown = json.dumps(meeting.title, ensure_ascii=False)[1:-1] in text
+    keywords = sum(len(m.keywords) for r in services.classifier.rules.rules for m in r.matches)
     loaded = sorted(
         name
         for name in sys.modules
@@ -81,6 +97,8 @@ def main(argv: list[str]) -> int:
                 "heavy": [m for m in HEAVY_MODULES if m in sys.modules],
                 "google_modules": loaded,
                 "modules": len(sys.modules),
+                "keyword_patterns": [len(compiled), keywords],
+                "yaml_imported": "yaml" in sys.modules,
             }
         )
     )

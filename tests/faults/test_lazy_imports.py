@@ -85,6 +85,29 @@ def test_homepage_and_event_open_import_no_heavy_client(seeded: dict[str, str]) 
     assert not [m for m in report["google_modules"] if not m.startswith("google.cloud.functions")]
 
 
+def test_the_first_event_card_compiles_only_the_keywords_its_title_holds(
+    seeded: dict[str, str],
+) -> None:
+    """No keyword pattern is compiled at load, and classification compiles one only
+    for a text holding its words: "Acme QBR probe" costs the one for "QBR", not ~90."""
+    report = _probe(seeded, "--event-id", "probe-1")
+    assert report["statuses"] == [200, 200]
+    compiled, total = report["keyword_patterns"]
+    assert total > 60
+    assert 0 < compiled <= 2, report["keyword_patterns"]
+
+
+def test_the_first_event_card_reads_the_compiled_rules_not_pyyaml(
+    seeded: dict[str, str],
+) -> None:
+    """The shipped rules come with a current cache (config/meeting_types.compiled.json),
+    so the first card of a fresh process never imports PyYAML (~20 ms)."""
+    report = _probe(seeded, "--event-id", "probe-1")
+    assert report["statuses"] == [200, 200]
+    assert report["title_shown"] is True
+    assert report["yaml_imported"] is False
+
+
 def test_the_probe_would_see_a_heavy_import(seeded: dict[str, str]) -> None:
     """The check is not vacuous: a process that does import a heavy client is reported."""
     done = subprocess.run(
