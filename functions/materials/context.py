@@ -6,7 +6,19 @@ means "same materials" without another model call. It holds the event's own
 fields, its attendees (internal or external by the user's domains), earlier
 occurrences of the same series and earlier meetings with the same people (with
 the summaries and open questions their materials left behind), and the
-meeting type's template. Open items (questions and follow-ups) that the last
+meeting type's template.
+
+History is only what has happened: an earlier meeting is one that ended
+before the moment the context is built (`now`) and started before this
+meeting. Preparing on Dec 3 for a Dec 8 meeting must not cite a Dec 7 meeting
+as history, so the lookback starts from the earlier of `now` and the
+meeting's start. An earlier meeting is related when it is an occurrence of
+the same series, or when the people overlap for real: the very same people
+(a 1:1 with the same person counts), or at least two shared people who make
+up at least a third of both meetings' people together (one shared colleague,
+or two people out of a 40-person all-hands, is a coincidence, not a
+relation). Each earlier meeting carries the reason it was chosen, in words
+the materials show. Open items (questions and follow-ups) that the last
 prepared occurrence of the same series left open are carried over as items of
 their own, so the next materials show them whatever the generator writes.
 
@@ -124,6 +136,9 @@ class PriorMeeting(BaseModel):
     start: str
     title: str
     shared_people: int
+    #: Why it was chosen, for the reader ("an earlier occurrence of this series",
+    #: "the same 2 people: Sam, Ana").
+    reason: str = ""
     summary: str = ""
     open_questions: tuple[str, ...] = ()
     follow_ups: tuple[str, ...] = ()
@@ -269,30 +284,51 @@ def _newest_first(
         end = start
 
 
+#: A shared-people meeting is related only with this many shared people ...
+MIN_SHARED_PEOPLE = 2
+#: ... who are at least this share of everybody in the two meetings together.
+MIN_OVERLAP = 1 / 3
+
+
+def related_by_people(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+    """A real overlap of people: the same people, or several who are a fair share of both."""
+    if not mine or not theirs:
+        return False
+    if mine == theirs:
+        return True
+    shared = len(mine & theirs)
+    return shared >= MIN_SHARED_PEOPLE and shared / len(mine | theirs) >= MIN_OVERLAP
+
+
+def _happened(other: Meeting, meeting: Meeting, now: datetime) -> bool:
+    """Whether `other` is history for `meeting`: it ended by `now` and began before it."""
+    return other.end <= now and other.start < meeting.start
+
+
 def _related(
-    store: Store, user: User, meeting: Meeting, budget: ContextBudget
+    store: Store, user: User, meeting: Meeting, budget: ContextBudget, now: datetime
 ) -> tuple[list[tuple[Literal["series", "same_people"], Meeting, int]], int]:
-    """Pick earlier meetings: same series (most recent), then most shared people."""
+    """Pick earlier meetings that have happened: same series (most recent), then most overlap."""
     mine = _people(meeting, user.email)
     series: list[Meeting] = []
     overlapping: list[tuple[int, Meeting]] = []
     found = 0
     # Enough candidates to rank overlap well without walking a huge calendar.
     enough_overlap = budget.max_same_people * 4
-    for other in _newest_first(store, user.user_id, meeting.start, budget):
+    for other in _newest_first(store, user.user_id, min(now, meeting.start), budget):
         if other.event_id == meeting.event_id or other.all_day:
             continue
-        if other.status is EventStatus.CANCELLED:
+        if other.status is EventStatus.CANCELLED or not _happened(other, meeting, now):
             continue
         if meeting.series_id and other.series_id == meeting.series_id:
             found += 1
             if len(series) < budget.max_series:
                 series.append(other)
             continue
-        shared = len(mine & _people(other, user.email))
-        if shared:
+        theirs = _people(other, user.email)
+        if related_by_people(mine, theirs):
             found += 1
-            overlapping.append((shared, other))
+            overlapping.append((len(mine & theirs), other))
         series_done = not meeting.series_id or len(series) >= budget.max_series
         if series_done and len(overlapping) >= enough_overlap:
             break
@@ -303,6 +339,39 @@ def _related(
     ]
     picked.extend(("same_people", m, n) for n, m in overlapping[: budget.max_same_people])
     return picked, found
+
+
+def _names(meeting: Meeting, emails: frozenset[str], budget: ContextBudget, limit: int = 3) -> str:
+    """Up to `limit` of the shared people by name (email when nameless), then "and N more"."""
+    named = [
+        clean_text(a.display_name or a.email, budget.name_chars, multiline=False)
+        for a in meeting.human_attendees
+        if a.email.lower() in emails
+    ]
+    shown = ", ".join(named[:limit])
+    rest = len(named) - limit
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def _reason(
+    relation: Literal["series", "same_people"],
+    other: Meeting,
+    meeting: Meeting,
+    user: User,
+    budget: ContextBudget,
+) -> str:
+    """Why an earlier meeting was chosen, as the reader should see it."""
+    if relation == "series":
+        return "an earlier occurrence of this series"
+    mine = _people(meeting, user.email)
+    theirs = _people(other, user.email)
+    shared = mine & theirs
+    names = _names(meeting, shared, budget)
+    if mine == theirs:
+        if len(shared) == 1:
+            return f"a meeting with the same person ({names})"
+        return f"a meeting with the same {len(shared)} people ({names})"
+    return f"{len(shared)} of the same people ({names})"
 
 
 def _read_record(other: Meeting, read_summary: SummaryReader) -> SummaryRecord | None:
@@ -325,6 +394,7 @@ def _prior_fact(
     relation: Literal["series", "same_people"],
     other: Meeting,
     shared: int,
+    reason: str,
     zone: ZoneInfo,
     record: SummaryRecord | None,
     carried: bool,
@@ -338,6 +408,7 @@ def _prior_fact(
         start=_local_iso(other.start, zone),
         title=clean_text(other.title, budget.prior_title_chars, multiline=False),
         shared_people=shared,
+        reason=reason,
         summary=clean_text(record.summary, budget.prior_summary_chars) if record else "",
         open_questions=_items(record.open_questions[:items], width) if record else (),
         follow_ups=_items(record.follow_ups[:items], width) if record else (),
@@ -372,9 +443,13 @@ def build_context(
     template_version: str,
     type_label: str,
     internal_domains: frozenset[str],
+    now: datetime,
     budget: ContextBudget = DEFAULT_BUDGET,
 ) -> MeetingContext:
-    """Gather and bound the context for `meeting` (reads the store and prior summaries)."""
+    """Gather and bound the context for `meeting` as of `now` (reads the store and summaries).
+
+    `now` decides what counts as history: only meetings that ended by then.
+    """
     zone = _zone(user.time_zone)
     own = user.email.lower()
     humans = list(meeting.human_attendees)
@@ -393,7 +468,7 @@ def build_context(
         for a in humans
     )
     internal = sum(1 for f in facts if f.internal)
-    picked, found = _related(store, user, meeting, budget)
+    picked, found = _related(store, user, meeting, budget, now)
     records = [_read_record(m, read_summary) for _, m, _ in picked]
     # The last prepared occurrence of the series: the newest series pick with a record.
     source = next(
@@ -411,6 +486,7 @@ def build_context(
             relation=rel,
             other=m,
             shared=shared,
+            reason=_reason(rel, m, meeting, user, budget),
             zone=zone,
             record=records[i],
             # The series' open items travel along the carry-over chain instead.

@@ -78,6 +78,7 @@ def prepare(services: Services, user: User, meeting: Meeting) -> Prepared:
         template_version=templates.version,
         type_label=rules.label_of(meeting.meeting_type),
         internal_domains=services.classifier.internal_domains_for(user.domains),
+        now=services.clock.now(),
     )
     key = cache_key(ctx, services.generator.generator_id, meeting.materials_ref)
     return Prepared(

@@ -107,6 +107,7 @@ def untrusted_document(ctx: MeetingContext) -> str:
                 "start": p.start,
                 "title": p.title,
                 "shared_people": p.shared_people,
+                "why_chosen": p.reason,
                 "summary": p.summary,
                 "open_questions": list(p.open_questions),
                 "follow_ups": list(p.follow_ups),

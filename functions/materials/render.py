@@ -190,10 +190,10 @@ def _source_lines(
     if people:
         lines.append(f"The guest list: {people} people ({times(ATTENDEES)})")
     for key, p in ctx.earlier().items():
-        relation = (
-            "earlier occurrence of this series"
+        relation = p.reason or (
+            "an earlier occurrence of this series"
             if p.relation == "series"
-            else f"earlier meeting with {p.shared_people} of the same people"
+            else f"{p.shared_people} of the same people"
         )
         extra = "; its open items are carried over" if key == carried_from else ""
         lines.append(

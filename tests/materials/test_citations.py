@@ -70,6 +70,7 @@ def ctx_for(db: SqliteStore, **meeting: Any) -> MeetingContext:
         template_version=TEMPLATES.version,
         type_label="Meeting",
         internal_domains=frozenset({"example.com"}),
+        now=NOW,
     )
 
 

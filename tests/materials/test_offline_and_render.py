@@ -55,6 +55,7 @@ def ctx_for(db: SqliteStore, *, locale: str = "en-US", **meeting: object) -> Mee
         template_version=TEMPLATES.version,
         type_label="1:1" if m.meeting_type == "one_on_one" else "Meeting",
         internal_domains=frozenset({"example.com"}),
+        now=NOW,
     )
 
 
