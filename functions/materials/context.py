@@ -3,7 +3,8 @@
 The context is the single input of generation: the prompt is a pure function
 of it, and its canonical JSON is hashed into the cache key, so "same context"
 means "same materials" without another model call. It holds the event's own
-fields, its attendees (internal or external by the user's domains), earlier
+fields (an HTML description read as text, its own agenda and links picked
+out, see `invite`), its attendees (internal or external by the user's domains), earlier
 occurrences of the same series and earlier meetings with the same people (with
 the summaries and open questions their materials left behind), and the
 meeting type's template.
@@ -47,6 +48,7 @@ from pydantic import BaseModel, ConfigDict
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.users import User
 from functions.logs import log
+from functions.materials.invite import description_text, invite_agenda, invite_links
 from functions.materials.model import (
     ATTENDEES,
     EVENT,
@@ -129,6 +131,15 @@ class AttachmentFact(BaseModel):
     url: str
 
 
+class InviteAgendaItem(BaseModel):
+    """One agenda item the invitation states (see `invite.invite_agenda`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    minutes: int | None = None
+
+
 class PriorMeeting(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -179,6 +190,10 @@ class MeetingContext(BaseModel):
     external_count: int
     conference_link: str
     attachments: tuple[AttachmentFact, ...]
+    #: The invitation's own agenda, in its order: it leads, the template fills the rest.
+    invite_agenda: tuple[InviteAgendaItem, ...] = ()
+    #: Links written in the invitation, in order (listed as sources).
+    invite_links: tuple[str, ...] = ()
     prior: tuple[PriorMeeting, ...]
     prior_found: int
     template: PrepTemplate
@@ -198,7 +213,12 @@ class MeetingContext(BaseModel):
 
     def allowed_urls(self) -> frozenset[str]:
         """Links the generator may repeat: those that appear in the context itself."""
-        texts = [self.description, self.conference_link, *(a.url for a in self.attachments)]
+        texts = [
+            self.description,
+            self.conference_link,
+            *self.invite_links,
+            *(a.url for a in self.attachments),
+        ]
         for p in self.prior:
             texts.extend([p.summary, *p.open_questions, *p.follow_ups])
         texts.extend(c.text for c in self.carried)
@@ -495,7 +515,8 @@ def build_context(
         )
         for i, (rel, m, shared) in enumerate(picked)
     )
-    description = clean_text(meeting.description)
+    # Calendar keeps its editor's HTML: read it as text (never rendered).
+    description = clean_text(description_text(meeting.description))
     ctx = MeetingContext(
         event_id=meeting.event_id,
         meeting_type=meeting.meeting_type,
@@ -503,6 +524,10 @@ def build_context(
         title=clean_text(meeting.title, budget.title_chars, multiline=False),
         description=clean_text(description, budget.description_chars),
         description_clipped=len(description) > budget.description_chars,
+        invite_agenda=tuple(
+            InviteAgendaItem(title=i.title, minutes=i.minutes) for i in invite_agenda(description)
+        ),
+        invite_links=tuple(clean_text(u, 500, multiline=False) for u in invite_links(description)),
         start=_local_iso(meeting.start, zone),
         end=_local_iso(meeting.end, zone),
         duration_minutes=max(0, int((meeting.end - meeting.start).total_seconds() // 60)),

@@ -16,8 +16,6 @@ last occurrence are added by the pipeline, not here.
 
 from __future__ import annotations
 
-import re
-
 from functions.materials.context import MeetingContext
 from functions.materials.generator import Generation, Generator, Usage
 from functions.materials.model import (
@@ -35,7 +33,6 @@ from functions.materials.text import clip
 OFFLINE_MODEL = "offline-template-v1"
 #: The schema's bound on one time box (a 12-hour item is already a workshop day).
 MAX_ITEM_MINUTES = 720
-_BULLET_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+(.+)$")
 _RESPONSES = {
     "declined": "declined",
     "tentative": "tentative",
@@ -44,84 +41,109 @@ _RESPONSES = {
 }
 
 
-def scale_agenda(
-    steps: list[tuple[str, int]], total: int, source: str = SUGGESTION
-) -> list[AgendaItem]:
-    """Scale template time boxes to the meeting length; the boxes add up to `total`.
+#: Time boxes are whole multiples of this many minutes where the meeting allows.
+TIME_BOX_STEP = 5
 
-    Items that would get less than a minute are dropped from the end, because
-    a 15-minute meeting cannot hold a 6-item agenda. No box grows past the
+
+def scale_agenda(
+    steps: list[tuple[str, int]],
+    total: int,
+    source: str = SUGGESTION,
+    *,
+    keep_all: bool = False,
+) -> list[AgendaItem]:
+    """Scale time boxes by weight to the meeting length; the boxes add up to `total`.
+
+    Boxes are multiples of 5 minutes (a reader plans in fives: "17 min" reads
+    as machine output); a length that is not a multiple of 5 gives its few
+    extra minutes to the longest box. Template items that would get less than
+    5 minutes are dropped from the end, because a 15-minute meeting cannot
+    hold a 6-item agenda; the invitation's own items (`keep_all`) are all
+    kept, in whole minutes when fives do not fit. No box grows past the
     schema's `MAX_ITEM_MINUTES`: a meeting of days spreads over the other
     boxes first, and past every box's bound the agenda covers what it can.
     """
     if not steps:
         return []
     total = min(max(total, 1), MAX_ITEM_MINUTES * len(steps))
-    steps = steps[: max(1, min(len(steps), total))]
-    minutes = _shares([m for _, m in steps], total)
+    step = TIME_BOX_STEP
+    units = total // step
+    if units < (len(steps) if keep_all else 1):
+        step, units = 1, total
+    steps = steps[: max(1, min(len(steps), units))]
+    minutes = [u * step for u in _shares([m for _, m in steps], units, MAX_ITEM_MINUTES // step)]
+    extra = total - sum(minutes)
+    if extra:
+        room = [i for i in range(len(minutes)) if minutes[i] + extra <= MAX_ITEM_MINUTES]
+        minutes[max(room, key=lambda i: minutes[i])] += extra
     return [
         AgendaItem.model_validate({"title": clip(title, 200), "minutes": m, "source": source})
         for (title, _), m in zip(steps, minutes, strict=True)
     ]
 
 
-def _shares(weights: list[int], total: int) -> list[int]:
-    """`total` split by weight into whole minutes, each in [1, MAX_ITEM_MINUTES].
+def _shares(weights: list[int], total: int, cap: int = MAX_ITEM_MINUTES) -> list[int]:
+    """`total` split by weight into whole units, each in [1, cap].
 
-    Needs len(weights) <= total <= MAX_ITEM_MINUTES * len(weights). Boxes whose
-    share passes the bound are capped and the rest re-split among the others.
+    Needs len(weights) <= total <= cap * len(weights). Boxes whose share
+    passes the cap are capped and the rest re-split among the others.
     """
     capped: set[int] = set()
     while True:
         free = [i for i in range(len(weights)) if i not in capped]
         if not free:
             break
-        left = total - MAX_ITEM_MINUTES * len(capped)
+        left = total - cap * len(capped)
         weight = sum(weights[i] for i in free)
         share = {i: weights[i] * left / weight for i in free}
-        over = {i for i, s in share.items() if s > MAX_ITEM_MINUTES}
+        over = {i for i, s in share.items() if s > cap}
         if not over:
             break
         capped |= over
-    minutes = [
-        MAX_ITEM_MINUTES if i in capped else min(MAX_ITEM_MINUTES, max(1, round(share[i])))
-        for i in range(len(weights))
-    ]
+    units = [cap if i in capped else min(cap, max(1, round(share[i]))) for i in range(len(weights))]
     # Absorb rounding in the longest items that still have room, so the total is exact.
-    while (gap := total - sum(minutes)) != 0:
-        room = [
-            i
-            for i in range(len(minutes))
-            if (minutes[i] < MAX_ITEM_MINUTES if gap > 0 else minutes[i] > 1)
+    while (gap := total - sum(units)) != 0:
+        room = [i for i in range(len(units)) if (units[i] < cap if gap > 0 else units[i] > 1)]
+        longest = max(room, key=lambda i: units[i])
+        units[longest] += 1 if gap > 0 else -1
+    return units
+
+
+def _covers(title: str, taken: list[str]) -> bool:
+    key = title.casefold()
+    return any(key in t or t in key for t in taken)
+
+
+def invite_led_agenda(ctx: MeetingContext) -> list[AgendaItem]:
+    """The invitation's agenda in its order; the template fills only what it leaves open.
+
+    When the invitation gives a time box for every item and they leave time
+    over, the template's steps (those the invitation does not already cover)
+    share the rest as suggestions; otherwise the invitation's items share the
+    whole meeting, weighted by the boxes they give (10 minutes when unsaid).
+    """
+    template = [(s.item, s.minutes) for s in ctx.template.agenda]
+    total = max(ctx.duration_minutes, 1)
+    items = ctx.invite_agenda
+    if not items:
+        return scale_agenda(template, total)
+    given = [i.minutes for i in items]
+    if all(given) and sum(m or 0 for m in given) < total and len(items) < 12:
+        own = [
+            AgendaItem.model_validate(
+                {"title": clip(i.title, 200), "minutes": i.minutes, "source": EVENT}
+            )
+            for i in items
         ]
-        longest = max(room, key=lambda i: minutes[i])
-        minutes[longest] += 1 if gap > 0 else -1
-    return minutes
-
-
-def invitation_points(description: str, limit: int = 5) -> list[str]:
-    """Bulleted or numbered lines of the invitation: usually its agenda."""
-    points = []
-    for line in description.splitlines():
-        match = _BULLET_RE.match(line)
-        if match:
-            points.append(clip(match.group(1).strip(), 300))
-        if len(points) >= limit:
-            break
-    return points
-
-
-def invitation_questions(description: str, limit: int = 4) -> list[str]:
-    """Lines of the invitation that ask something (bulleted or not)."""
-    found = []
-    for line in description.splitlines():
-        match = _BULLET_RE.match(line)
-        text = (match.group(1) if match else line).strip()
-        if text.endswith("?") and len(text) > 1:
-            found.append(clip(text, 300))
-        if len(found) >= limit:
-            break
-    return found
+        taken = [i.title.casefold() for i in items]
+        rest = [(t, m) for t, m in template if not _covers(t, taken)]
+        fill = scale_agenda(rest, total - sum(a.minutes for a in own))[: 12 - len(own)]
+        return own + fill
+    known = sorted(m for m in given if m)
+    default = known[len(known) // 2] if known else 10
+    return scale_agenda(
+        [(i.title, i.minutes or default) for i in items], total, EVENT, keep_all=True
+    )
 
 
 def _dedupe(items: list[Statement], limit: int) -> list[Statement]:
@@ -182,7 +204,7 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
     # What earlier meetings (other than the carried-over occurrence) left open.
     leftover = [(key, p) for key, p in earlier.items() if key != carried_source]
     still_open = [_says(q, k) for k, p in leftover for q in p.open_questions]
-    asked = invitation_questions(ctx.description)
+    asked = [i.title for i in ctx.invite_agenda if i.title.endswith("?")]
     questions = _dedupe(
         [
             *(_says(q, EVENT) for q in asked),
@@ -191,11 +213,7 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
         ],
         12,
     )
-    invitation = [p for p in invitation_points(ctx.description) if p not in asked]
-    talking_points = _dedupe(
-        [*(_says(p, EVENT) for p in invitation), *(_says(p, SUGGESTION) for p in t.talking_points)],
-        12,
-    )
+    talking_points = _dedupe([_says(p, SUGGESTION) for p in t.talking_points], 12)
 
     risks = []
     silent = [a for a in ctx.attendees if a.response == "needsAction" and not a.is_self]
@@ -246,7 +264,7 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
     return MaterialsContent(
         summary=summary[:4],
         objectives=[_says(o, SUGGESTION) for o in t.objectives][:8],
-        agenda=scale_agenda([(s.item, s.minutes) for s in t.agenda], ctx.duration_minutes),
+        agenda=invite_led_agenda(ctx),
         questions=questions,
         talking_points=talking_points,
         risks=risks[:8],

@@ -186,6 +186,7 @@ def _source_lines(
         f"The invitation: {ctx.title or '(no title)'}, {fmt.span(start, end)} ({times(EVENT)})"
     ]
     lines += [f"Attachment: {a.title or a.url} {a.url}".rstrip() for a in ctx.attachments]
+    lines += [f"Link in the invitation: {url}" for url in ctx.invite_links]
     people = len(ctx.attendees) + ctx.attendees_omitted
     if people:
         lines.append(f"The guest list: {people} people ({times(ATTENDEES)})")

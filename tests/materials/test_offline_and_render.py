@@ -80,7 +80,9 @@ def test_scaled_agenda_adds_up_to_the_meeting(minutes: list[int], total: int) ->
     items = scale_agenda([(f"item {i}", m) for i, m in enumerate(minutes)], total)
     assert sum(a.minutes for a in items) == total
     assert all(a.minutes >= 1 for a in items)
-    assert len(items) == min(len(minutes), total)
+    # Template boxes are fives: items that would get less than 5 minutes are dropped.
+    assert len(items) == min(len(minutes), total // 5 if total >= 5 else total)
+    assert sum(a.minutes % 5 for a in items) == total % 5
 
 
 @given(
@@ -116,17 +118,19 @@ def test_offline_materials_follow_the_template_and_the_facts(db: SqliteStore) ->
     assert content.summary[0].text.startswith("Offline prep (no AI model was used)")
     assert content.summary[0].source == "event"
     assert sum(a.minutes for a in content.agenda) == 45
-    assert content.agenda[0].title == "Check-in"
+    # The invitation's bullets lead the agenda (the injected line is not an item).
+    assert [(a.title, a.source) for a in content.agenda] == [
+        ("Review the launch plan", "event"),
+        ("Agree on owners", "event"),
+    ]
     # What the earlier meeting left open, cited by its id (the first question).
     assert content.questions[0] == Statement(text="Who owns QA?", source="M1")
     assert content.follow_ups == [Statement(text="Sam sends the plan", source="M1")]
-    assert Statement(text="Review the launch plan", source="event") in content.talking_points
     assert any("outside the company" in r.text and r.source == "attendees" for r in content.risks)
     assert {n.attendee for n in content.attendee_notes} == {"Sam", "Ana"}
     assert {n.source for n in content.attendee_notes} == {"attendees"}
     # What the template gives is a suggestion, never a fact.
     template = TEMPLATES.for_type("one_on_one")
-    assert all(a.source == "suggestion" for a in content.agenda)
     assert content.objectives == [
         Statement(text=o, source="suggestion") for o in template.objectives
     ]
