@@ -62,6 +62,7 @@ from functions.materials.model import (
 )
 from functions.materials.templates import PrepTemplate
 from functions.materials.text import clean_text, urls_in
+from functions.materials.wording import names
 from functions.store.port import Store
 
 _log = logging.getLogger(__name__)
@@ -361,16 +362,15 @@ def _related(
     return picked, found
 
 
-def _names(meeting: Meeting, emails: frozenset[str], budget: ContextBudget, limit: int = 3) -> str:
-    """Up to `limit` of the shared people by name (email when nameless), then "and N more"."""
-    named = [
-        clean_text(a.display_name or a.email, budget.name_chars, multiline=False)
-        for a in meeting.human_attendees
-        if a.email.lower() in emails
-    ]
-    shown = ", ".join(named[:limit])
-    rest = len(named) - limit
-    return f"{shown} and {rest} more" if rest > 0 else shown
+def _names(meeting: Meeting, emails: frozenset[str], budget: ContextBudget) -> str:
+    """The shared people by name (email when nameless): "Sam, Ana and 2 more"."""
+    return names(
+        [
+            clean_text(a.display_name or a.email, budget.name_chars, multiline=False)
+            for a in meeting.human_attendees
+            if a.email.lower() in emails
+        ]
+    )
 
 
 def _reason(

@@ -161,6 +161,8 @@ def _item(text: str) -> InviteItem | None:
             minutes, text = value, stripped
     if len(text) < 2 or addresses_the_assistant(text):
         return None
+    if text[0].islower():  # "Agenda: usage, renewal" reads as items "Usage", "Renewal"
+        text = text[0].upper() + text[1:]
     return InviteItem(clip(text, ITEM_CHARS), minutes)
 
 

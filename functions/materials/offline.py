@@ -16,7 +16,9 @@ last occurrence are added by the pipeline, not here.
 
 from __future__ import annotations
 
-from functions.materials.context import MeetingContext
+from datetime import datetime
+
+from functions.materials.context import AttendeeFact, MeetingContext
 from functions.materials.generator import Generation, Generator, Usage
 from functions.materials.model import (
     ATTENDEES,
@@ -28,17 +30,32 @@ from functions.materials.model import (
     Statement,
 )
 from functions.materials.prompt import Prompt
+from functions.materials.render import DateFormatter
 from functions.materials.text import clip
+from functions.materials.wording import (
+    count,
+    duration,
+    has_have,
+    in_sentence,
+    is_are,
+    names,
+    was_were,
+    with_article,
+)
 
 OFFLINE_MODEL = "offline-template-v1"
 #: The schema's bound on one time box (a 12-hour item is already a workshop day).
 MAX_ITEM_MINUTES = 720
-_RESPONSES = {
-    "declined": "declined",
-    "tentative": "tentative",
-    "needsAction": "has not responded",
-    "accepted": "accepted",
+#: What to do about a guest, by response (the guest list already shows the response).
+_ATTENTION = {
+    "declined": "Declined: check whether someone covers their part.",
+    "tentative": "Tentative: confirm whether they will attend.",
+    "needsAction": "No response yet: confirm they are coming.",
 }
+
+
+def _who(a: AttendeeFact) -> str:
+    return a.name or a.email or "(no name)"
 
 
 #: Time boxes are whole multiples of this many minutes where the meeting allows.
@@ -176,27 +193,38 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
     people = len(ctx.attendees) + ctx.attendees_omitted
     earlier = ctx.earlier()
     carried_source = ctx.carried_from_id()
+    label = in_sentence(ctx.type_label)
     summary = [
         _says(
-            f"Offline prep (no AI model was used): a {ctx.type_label} of "
-            f"{ctx.duration_minutes} minutes.",
+            f"Offline prep (no AI model was used): {with_article(label)} of "
+            f"{duration(ctx.duration_minutes)}.",
             EVENT,
         )
     ]
     if people:
+        outside = ctx.external_count
+        if outside == 0:
+            where = "all from inside the company"
+        elif outside == people:
+            where = "all from outside the company"
+        else:
+            where = f"{outside} of them from outside the company"
         summary.append(
             _says(
-                f"{people} people are invited, {ctx.external_count} of them from outside "
-                "the company.",
-                ATTENDEES,
+                f"{count(people, 'person', 'people')} {is_are(people)} invited, {where}.", ATTENDEES
             )
         )
     summary.append(_says(t.focus, SUGGESTION))
     if earlier:
+        n = len(earlier)
+        first = ctx.prior[0]
+        when = DateFormatter(ctx.locale, ctx.time_zone).date(datetime.fromisoformat(first.start))
+        why = f", {first.reason}" if first.reason else ""
+        most = "the most relevant was" if n > 1 else "it was"
         summary.append(
             _says(
-                f"{len(earlier)} earlier related meetings were found; the most relevant was "
-                f"on {ctx.prior[0].start[:10]}.",
+                f"{count(n, 'earlier related meeting', 'earlier related meetings')} "
+                f"{was_were(n)} found; {most} on {when}{why}.",
                 "M1",
             )
         )
@@ -218,12 +246,24 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
     risks = []
     silent = [a for a in ctx.attendees if a.response == "needsAction" and not a.is_self]
     if silent:
+        n = len(silent)
         risks.append(
-            _says(f"{len(silent)} of the invited people have not responded yet.", ATTENDEES)
+            _says(
+                f"{n} of the invited people {has_have(n)} not responded yet "
+                f"({names([_who(a) for a in silent])}).",
+                ATTENDEES,
+            )
         )
     declined = [a for a in ctx.attendees if a.response == "declined" and not a.is_self]
     if declined:
-        risks.append(_says(f"{len(declined)} invited people declined.", ATTENDEES))
+        n = len(declined)
+        risks.append(
+            _says(
+                f"{count(n, 'invited person', 'invited people')} declined "
+                f"({names([_who(a) for a in declined])}).",
+                ATTENDEES,
+            )
+        )
     if ctx.external_count:
         risks.append(
             _says(
@@ -241,20 +281,12 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
 
     notes = []
     for a in ctx.attendees:
-        if a.is_self:
+        advice = _ATTENTION.get(a.response)
+        if a.is_self or advice is None:
             continue
-        traits = ["organizer"] if a.organizer else []
-        traits.append("internal" if a.internal else "external")
-        if a.optional:
-            traits.append("optional")
-        traits.append(_RESPONSES.get(a.response, a.response))
         notes.append(
             AttendeeNote.model_validate(
-                {
-                    "attendee": clip(a.name or a.email or "(no name)", 200),
-                    "note": ", ".join(traits),
-                    "source": ATTENDEES,
-                }
+                {"attendee": clip(_who(a), 200), "note": advice, "source": SUGGESTION}
             )
         )
         if len(notes) >= 20:

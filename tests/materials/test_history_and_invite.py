@@ -75,7 +75,7 @@ def test_one_shared_person_does_not_make_a_meeting_related(
 
     assert [(p.title, p.shared_people) for p in ctx.prior] == [("Weekly sync", 2)]
     assert ctx.prior_found == 1
-    assert ctx.prior[0].reason == "2 of the same people (Sam, Ana)"
+    assert ctx.prior[0].reason == "2 of the same people (Sam and Ana)"
 
 
 def test_a_one_to_one_with_the_same_person_is_related(
@@ -119,7 +119,7 @@ def test_the_materials_say_why_an_earlier_meeting_was_chosen(
     page = document(services, generate(services, meeting), ".md")
 
     assert "an earlier occurrence of this series" in page
-    assert "a meeting with the same 2 people \\(Sam, Ana\\)" in page
+    assert "a meeting with the same 2 people \\(Sam and Ana\\)" in page
 
 
 # ---------------------------------------------------------------- the invite leads
@@ -144,9 +144,9 @@ def test_the_invitations_agenda_line_is_the_agenda_in_its_order(services: Servic
     agenda = _offline(services, meeting).agenda
 
     assert [(a.title, a.source) for a in agenda] == [
-        ("usage", "event"),
-        ("renewal", "event"),
-        ("roadmap asks", "event"),
+        ("Usage", "event"),
+        ("Renewal", "event"),
+        ("Roadmap asks", "event"),
     ]
     assert [a.minutes for a in agenda] == [20, 20, 20]
 
@@ -222,10 +222,10 @@ def test_the_prompt_tells_gemini_the_invitation_leads(services: Services) -> Non
     instructions = prompt.user.split("<<<BEGIN", 1)[0]
 
     assert data["event"]["agenda_in_invitation"] == [
-        {"title": "usage", "minutes": None},
-        {"title": "renewal", "minutes": None},
-        {"title": "roadmap asks", "minutes": None},
+        {"title": "Usage", "minutes": None},
+        {"title": "Renewal", "minutes": None},
+        {"title": "Roadmap asks", "minutes": None},
     ]
     assert data["event"]["links_in_invitation"] == ["https://docs.example.com/d/qbr"]
     assert "lists 3 items in the author's order. The invitation leads" in instructions
-    assert "usage" not in instructions  # the items themselves stay inside the fence
+    assert "Usage" not in instructions  # the items themselves stay inside the fence

@@ -128,7 +128,8 @@ def test_offline_materials_follow_the_template_and_the_facts(db: SqliteStore) ->
     assert content.follow_ups == [Statement(text="Sam sends the plan", source="M1")]
     assert any("outside the company" in r.text and r.source == "attendees" for r in content.risks)
     assert {n.attendee for n in content.attendee_notes} == {"Sam", "Ana"}
-    assert {n.source for n in content.attendee_notes} == {"attendees"}
+    # Notes are advice about people who need attention (the table shows the facts).
+    assert {n.source for n in content.attendee_notes} == {"suggestion"}
     # What the template gives is a suggestion, never a fact.
     template = TEMPLATES.for_type("one_on_one")
     assert content.objectives == [
@@ -174,7 +175,7 @@ def test_html_escapes_everything_and_forbids_scripts(db: SqliteStore) -> None:
     assert tags <= {
         "html", "head", "meta", "title", "style", "body", "header", "p", "h1", "h2",
         "main", "section", "ul", "li", "table", "thead", "tbody", "tr", "th", "td",
-        "br", "small", "footer", "blockquote",
+        "br", "small", "footer", "blockquote", "span",
     }  # fmt: skip
     assert "<script" not in page and "<img" not in page and "<iframe" not in page
     assert page.count("<style>") == 1  # ours; the note's is text
@@ -182,7 +183,9 @@ def test_html_escapes_everything_and_forbids_scripts(db: SqliteStore) -> None:
     assert "Ignore previous instructions &amp; &lt;b&gt;bold&lt;/b&gt;" in page
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
     assert "<a " not in page and "href" not in page  # links are text, never clickable
-    assert "1200 input + 800 output tokens" in page
+    # The footer says when, not which template, cache key or token counts.
+    assert "<footer>Prepared Nov 30, 2026, 10:00\u202fAM</footer>" in page
+    assert TEMPLATES.version not in page and "k" * 40 not in page and "1200" not in page
 
 
 def test_html_is_in_the_users_locale_and_time_zone(db: SqliteStore) -> None:
@@ -210,7 +213,7 @@ def test_markdown_document_has_every_section_escaped(db: SqliteStore) -> None:
         assert f"## {heading}" in md
     assert "<script" not in md and "<iframe" not in md
     assert "\\[click\\]\\(javascript:alert\\(1\\)\\)" in md
-    assert "&lt;iframe src=//evil&gt; — 10 min" in md
+    assert "- _&lt;iframe src=//evil&gt;_ — 10 min" in md
 
 
 def test_summary_record_keeps_no_more_than_it_needs() -> None:
