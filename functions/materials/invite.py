@@ -10,8 +10,9 @@ Descriptions are hostile text. Calendar keeps what its web editor writes as
 HTML (`<br>`, `<ul><li>`, `<ol><li>`, `<a href>`, `<b>`), so a description that
 looks like HTML is turned into plain text with the standard library's
 tokenizer, never rendered: list items become "- " or "1. " lines, links
-become "text (address)" with only http(s) and mailto addresses kept, script
-and style bodies are dropped, entities are decoded. The result is ordinary
+become "text (address)" with only http(s) and mailto addresses kept (a
+javascript: or data: link is dropped with its text), script and style
+bodies are dropped, entities are decoded. The result is ordinary
 untrusted text and is escaped wherever it is written.
 
 Lines that address an AI rather than the meeting ("ignore previous
@@ -41,7 +42,19 @@ _DROP = frozenset({"script", "style", "head", "title", "template", "noscript"})
 _SAFE_HREF = re.compile(r"(?i)^(?:https?://|mailto:)\S+$")
 
 _BULLET = re.compile(r"^\s*(?:[-*•◦▪–]|\d{1,2}[.)]|[a-z][.)])\s+(.+)$")
-_AGENDA_LABEL = re.compile(r"(?i)^\s*(?:agenda|topics|to discuss|tagesordnung)\s*[:：]\s*(.*)$")
+_AGENDA_LABEL = re.compile(
+    r"(?i)^\s*(?:[\w' ]{0,40}\b)?(?:agenda|topics|to discuss|tagesordnung)\s*[:：]\s*(.*)$"
+)
+_TIMED = re.compile(
+    r"(?i)^\s*[(\[]?\d{1,3}\s*(?:min(?:ute)?s?|m|’|')[)\]]?\s*[:–-]|\(\d{1,3}\s*min"
+)
+# Short plain lines that are not agenda items: greetings, sign-offs, dial-in boilerplate.
+_NOT_AN_ITEM = re.compile(
+    r"(?i)^(?:hi|hello|hey|dear|hallo|thanks|thank you|best|cheers|regards|see you|fyi)\b"
+    r"|\b(?:zoom|meeting id|passcode|dial[- ]in|google meet|microsoft teams|join)\b"
+)
+#: A plain line of at most this many words, without sentence punctuation, reads as an item.
+_ITEM_WORDS = 8
 _MINUTES = re.compile(
     r"(?i)\s*[(\[–-]?\s*(\d{1,3})\s*(?:min(?:ute)?s?|m|’|')\s*[)\]]?\s*$"
     r"|^\s*[(\[]?\s*(\d{1,3})\s*(?:min(?:ute)?s?|m|’|')\s*[)\]:–-]?\s*"
@@ -69,6 +82,7 @@ class _TextOf(HTMLParser):
         self.out: list[str] = []
         self._lists: list[list[int]] = []  # per open list: [ordered?, counter]
         self._dropping = 0
+        #: Per open link: its safe address, None without one, "" when unsafe (dropped).
         self._href: list[str | None] = []
         self._link_text: list[str] = []
 
@@ -92,8 +106,13 @@ class _TextOf(HTMLParser):
         elif tag in _BLOCK:
             self._newline()
         elif tag == "a":
-            href = dict(attrs).get("href") or ""
-            self._href.append(href.strip() if _SAFE_HREF.match(href.strip()) else None)
+            href = (dict(attrs).get("href") or "").strip()
+            if href and not _SAFE_HREF.match(href):
+                # A javascript:/data: link's text is bait ("click me"), not content.
+                self._href.append("")
+                self._dropping += 1
+            else:
+                self._href.append(href or None)
             self._link_text.append("")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -114,7 +133,9 @@ class _TextOf(HTMLParser):
         elif tag == "a" and self._href:
             href = self._href.pop()
             text = self._link_text.pop().strip()
-            if href and href.removeprefix("mailto:") not in text:
+            if href == "":
+                self._dropping = max(0, self._dropping - 1)
+            elif href and href.removeprefix("mailto:") not in text:
                 self.out.append(f" ({href})" if text else href)
 
     def handle_data(self, data: str) -> None:
@@ -176,7 +197,11 @@ def invite_agenda(description: str, limit: int = MAX_INVITE_ITEMS) -> list[Invit
     """The agenda the invitation states, in its order (empty when it states none).
 
     Taken: items of an "Agenda:" line, plain lines right under an "Agenda"
-    label (until a blank line), bullets, numbered items, and questions.
+    label (until a blank line), bullets, numbered items, lines with a time box
+    ("10 min: Welcome", "Wrap-up (15 min)"), questions, and short plain lines
+    that read as a topic rather than a sentence ("Career goals for 2027": at
+    most 8 words, no closing punctuation, no link, not a greeting or dial-in
+    text).
     """
     items: list[InviteItem] = []
     seen: set[str] = set()
@@ -202,11 +227,28 @@ def invite_agenda(description: str, limit: int = MAX_INVITE_ITEMS) -> list[Invit
                 add(part)
         elif bullet:
             add(bullet.group(1))
-        elif stripped.endswith("?") or under_label:
+        elif (
+            stripped.endswith("?")
+            or under_label
+            or _TIMED.search(stripped)
+            or _topic_line(stripped)
+        ):
             add(stripped)
         if len(items) >= limit:
             break
     return items[:limit]
+
+
+def _topic_line(line: str) -> bool:
+    words = line.split()
+    return (
+        0 < len(words) <= _ITEM_WORDS
+        and line[-1] not in ".!:,;…"
+        and line[0].isalnum()
+        and not urls_in(line)
+        and ": " not in line
+        and not _NOT_AN_ITEM.search(line)
+    )
 
 
 def invite_links(description: str, limit: int = 10) -> list[str]:

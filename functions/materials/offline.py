@@ -20,6 +20,7 @@ from datetime import datetime
 
 from functions.materials.context import AttendeeFact, MeetingContext
 from functions.materials.generator import Generation, Generator, Usage
+from functions.materials.invite import addresses_the_assistant
 from functions.materials.model import (
     ATTENDEES,
     EVENT,
@@ -231,7 +232,10 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
 
     # What earlier meetings (other than the carried-over occurrence) left open.
     leftover = [(key, p) for key, p in earlier.items() if key != carried_source]
-    still_open = [_says(q, k) for k, p in leftover for q in p.open_questions]
+    # An earlier note that reads as an instruction to an AI is not repeated as advice.
+    still_open = [
+        _says(q, k) for k, p in leftover for q in p.open_questions if not addresses_the_assistant(q)
+    ]
     asked = [i.title for i in ctx.invite_agenda if i.title.endswith("?")]
     questions = _dedupe(
         [
@@ -292,7 +296,10 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
         if len(notes) >= 20:
             break
 
-    follow_ups = _dedupe([_says(f, k) for k, p in leftover for f in p.follow_ups], 12)
+    follow_ups = _dedupe(
+        [_says(f, k) for k, p in leftover for f in p.follow_ups if not addresses_the_assistant(f)],
+        12,
+    )
     return MaterialsContent(
         summary=summary[:4],
         objectives=[_says(o, SUGGESTION) for o in t.objectives][:8],
