@@ -100,6 +100,21 @@ def scale_agenda(
     ]
 
 
+def round_time_boxes(agenda: list[AgendaItem]) -> list[AgendaItem]:
+    """Any generator's agenda with its boxes in fives, same order, sources and total.
+
+    Gemini is asked for multiples of 5 but may answer "17 min"; the boxes are
+    re-split by their own weights so the reader still sees the model's plan.
+    """
+    if all(a.minutes % TIME_BOX_STEP == 0 for a in agenda):
+        return agenda
+    total = sum(a.minutes for a in agenda)
+    scaled = scale_agenda([(a.title, a.minutes) for a in agenda], total, keep_all=True)
+    return [
+        a.model_copy(update={"minutes": s.minutes}) for a, s in zip(agenda, scaled, strict=True)
+    ]
+
+
 def _shares(weights: list[int], total: int, cap: int = MAX_ITEM_MINUTES) -> list[int]:
     """`total` split by weight into whole units, each in [1, cap].
 
@@ -222,10 +237,13 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
         when = DateFormatter(ctx.locale, ctx.time_zone).date(datetime.fromisoformat(first.start))
         why = f", {first.reason}" if first.reason else ""
         most = "the most relevant was" if n > 1 else "it was"
+        last = ""
+        if first.summary and not addresses_the_assistant(first.summary):
+            last = f" Last time: {first.summary}"
         summary.append(
             _says(
                 f"{count(n, 'earlier related meeting', 'earlier related meetings')} "
-                f"{was_were(n)} found; {most} on {when}{why}.",
+                f"{was_were(n)} found; {most} on {when}{why}.{last}",
                 "M1",
             )
         )

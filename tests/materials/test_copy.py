@@ -8,12 +8,20 @@ import pytest
 
 from functions.domain.meetings import ResponseStatus
 from functions.materials.context import MeetingContext
-from functions.materials.model import GenerationInfo, MaterialsContent
-from functions.materials.offline import offline_materials
+from functions.materials.model import AgendaItem, GenerationInfo, MaterialsContent
+from functions.materials.offline import offline_materials, round_time_boxes
 from functions.materials.pipeline import prepare
 from functions.materials.render import render_html, render_markdown
 from functions.services import Services
-from tests.materials.conftest import NOW, make_meeting, make_user, person
+from tests.materials.conftest import (
+    NOW,
+    document,
+    generate,
+    make_meeting,
+    make_user,
+    person,
+)
+from tests.support.fake_vertex import FakeVertex, valid_answer
 
 ME = person("me@example.com", "Me", is_self=True, response_status=ResponseStatus.ACCEPTED)
 
@@ -146,3 +154,41 @@ def test_dates_and_times_read_well_in_the_users_locale(services: Services) -> No
     assert "am Freitag, 20. November 2026" in text or "Freitag, 20. November 2026" in text
     assert "2026-11-20" not in text
     assert "Prepared 30\\.11\\.2026, 10:00\n" in md  # to the minute, German order
+
+
+def test_a_models_odd_time_boxes_are_shown_in_fives(services: Services, vertex: FakeVertex) -> None:
+    """Gemini is asked for fives but may answer 17 minutes: the page shows fives, same plan."""
+
+    def odd(request: dict[str, object]) -> dict[str, object]:
+        answer = valid_answer(request)
+        answer["agenda"] = [
+            {"title": "Updates", "minutes": 7, "source": "suggestion"},
+            {"title": "Blockers", "minutes": 17, "source": "event"},
+            {"title": "Next steps", "minutes": 6, "source": "suggestion"},
+        ]
+        return answer
+
+    vertex.answer = odd
+    user = make_user()
+    stored = generate(services, make_meeting(user, "odd", minutes=30))
+    md = document(services, stored, ".md")
+
+    assert "- _Updates_ — 5 min" in md
+    assert "- Blockers — 20 min — source: the invitation" in md
+    assert "- _Next steps_ — 5 min" in md
+
+
+def test_rounding_keeps_order_sources_and_total() -> None:
+    agenda = [
+        AgendaItem(title="A", minutes=12, source="event"),
+        AgendaItem(title="B", minutes=33, source="suggestion"),
+        AgendaItem(title="C", minutes=2, source="event"),
+    ]
+    rounded = round_time_boxes(agenda)
+    assert [(a.title, a.source) for a in rounded] == [
+        ("A", "event"),
+        ("B", "suggestion"),
+        ("C", "event"),
+    ]
+    assert sum(a.minutes for a in rounded) == 47
+    assert [a.minutes for a in rounded] == [10, 32, 5]  # the 2 left over go to the longest
