@@ -2,16 +2,21 @@
 
 No generative model ships in a Python package here, and a 2-core CPU could
 not run one usefully, so local mode fills `MaterialsContent` deterministically
-from the context: the meeting type's template (with its time boxes scaled to
-the meeting's length), facts about the attendees, what earlier related
-meetings left open, and links the invitation carries. Its summary starts
-with the words "Offline prep" so nobody mistakes it for AI output.
+from the context: the invitation's own agenda in its order (the template's
+agenda only fills what the invitation leaves open), time boxes in multiples
+of 5 minutes scaled to the meeting's length, the template's objectives,
+questions and talking points, facts about the attendees, and what earlier
+related meetings left open. Its summary starts with the words "Offline
+prep" so nobody mistakes it for AI output. Its sentences go through
+`wording` (counts, articles, durations) and dates through the user's locale.
 
 Sources are filled honestly: what it reads from the invitation cites
 `event`, what it derives from the guest list cites `attendees`, what earlier
 meetings left open cites that meeting (`M1`, ...), and everything copied
-from the type's template is a `suggestion`. Items carried over from the
-last occurrence are added by the pipeline, not here.
+from the type's template, and advice about people, is a `suggestion`. Lines
+that read as instructions to an AI (in the invitation or in earlier notes)
+are never repeated. Items carried over from the last occurrence are added by
+the pipeline, not here.
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ that is not listed, and never present a guess as a fact.
 An empty section is better than an invented one.
 - Mention only links (URLs) that appear verbatim in the data. Never invent links.
 - Plain sentences only: no HTML, no Markdown, no code.
-- Agenda time boxes are whole minutes and should add up to the meeting length.
+- Agenda time boxes are whole minutes, multiples of 5 where the length allows, and should \
+add up to the meeting length.
 """
 
 
@@ -207,7 +208,6 @@ Template for this type of meeting (trusted configuration; follow it):
 {_bullets(t.talking_points)}
 
 {invite_note}
-Agenda time boxes are multiples of 5 minutes where the meeting length allows.
 
 Sources you may cite: {cite}. Template items and your own advice are "suggestion".
 {carry_note}
