@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting, ResponseStatus
+from functions.materials.invite import addresses_the_assistant
 from functions.materials.model import MaterialsContent
 from functions.materials.offline import offline_materials
 from functions.materials.pipeline import prepare
@@ -229,3 +233,37 @@ def test_the_prompt_tells_gemini_the_invitation_leads(services: Services) -> Non
     assert data["event"]["links_in_invitation"] == ["https://docs.example.com/d/qbr"]
     assert "lists 3 items in the author's order. The invitation leads" in instructions
     assert "Usage" not in instructions  # the items themselves stay inside the fence
+
+
+@given(st.text(max_size=3000))
+def test_any_description_reads_as_bounded_text(raw: str) -> None:
+    """Hostile or broken markup never raises, never yields markup tags, stays bounded."""
+    from functions.materials.invite import description_text, invite_agenda, invite_links
+
+    text = description_text("<p>" + raw)  # forced through the HTML path as well
+    plain = description_text(raw)
+    for t in (text, plain):
+        items = invite_agenda(t)
+        assert len(items) <= 12 and all(0 < len(i.title) <= 200 for i in items)
+        assert all(not addresses_the_assistant(i.title) for i in items)
+        assert len(invite_links(t)) <= 10
+    assert "<p>" not in text
+
+
+def test_calendar_html_lists_links_and_entities_read_naturally() -> None:
+    from functions.materials.invite import description_text
+
+    html = (
+        "Prep &amp; review<br><ol><li>Q&amp;A</li><li>Next steps</li></ol>"
+        '<ul><li><a href="https://x.example/doc">Doc</a></li>'
+        '<li><a href="mailto:ana@example.com">ana@example.com</a></li></ul>'
+        "<style>p{}</style><b>Bold</b> end"
+    )
+    assert description_text(html).split("\n") == [
+        "Prep & review",
+        "1. Q&A",
+        "2. Next steps",
+        "- Doc (https://x.example/doc)",
+        "- ana@example.com",
+        "Bold end",
+    ]
