@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CASES = Path(__file__).resolve().parents[2] / "tests" / "data" / "golden_meetings.yaml"
 MIN_WORDS = 80
+EXIT_USAGE = 2
 MAX_WORDS = 1_500
 
 
@@ -509,7 +510,6 @@ def add_eval_command(sub: Any) -> None:
 def eval_command(args: Any) -> int:
     import sys
 
-    from functions.cli import UsageError
     from functions.config import load_settings
     from functions.materials.offline import OfflineGenerator
     from functions.materials.settings import MaterialsSettingsError
@@ -519,7 +519,9 @@ def eval_command(args: Any) -> int:
         golden = load_cases(Path(args.cases))
         generator = live_generator(settings) if args.live else OfflineGenerator()
     except (CasesError, MaterialsSettingsError) as exc:
-        raise UsageError(str(exc)) from None
+        # Bad input: one line and status 2, like every other command.
+        print(f"main.py eval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     report = run(golden, generator, settings)
     print(report.table())
     if report.failures():
