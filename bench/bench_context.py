@@ -168,6 +168,7 @@ def measure(prior: int, rounds: int, root: Path) -> tuple[Result, int]:
             template_version=templates.version,
             type_label="Meeting",
             internal_domains=frozenset({"example.com"}),
+            now=NOW,
         )
         prompt = build_prompt(ctx)
         timings.append(time.perf_counter() - began)

@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     from deploy.cli import add_deploy_commands
 
     add_deploy_commands(sub)
+    from functions.materials.evaluation import add_eval_command
+
+    add_eval_command(sub)
     return parser
 
 
@@ -234,6 +237,7 @@ def main(argv: Sequence[str]) -> int:
     from addon.cli import ADDON_COMMANDS
     from deploy.cli import DEPLOY_COMMANDS
     from functions.feedback.report import REPORT_COMMANDS
+    from functions.materials.evaluation import EVAL_COMMANDS
     from functions.sync.cli import SYNC_COMMANDS
 
     commands = {
@@ -243,6 +247,7 @@ def main(argv: Sequence[str]) -> int:
         **SYNC_COMMANDS,
         **REPORT_COMMANDS,
         **DEPLOY_COMMANDS,
+        **EVAL_COMMANDS,
     }
     from functions.store.port import StoreError
 

@@ -3,10 +3,23 @@
 The context is the single input of generation: the prompt is a pure function
 of it, and its canonical JSON is hashed into the cache key, so "same context"
 means "same materials" without another model call. It holds the event's own
-fields, its attendees (internal or external by the user's domains), earlier
+fields (an HTML description read as text, its own agenda and links picked
+out, see `invite`), its attendees (internal or external by the user's domains), earlier
 occurrences of the same series and earlier meetings with the same people (with
 the summaries and open questions their materials left behind), and the
-meeting type's template. Open items (questions and follow-ups) that the last
+meeting type's template.
+
+History is only what has happened: an earlier meeting is one that ended
+before the moment the context is built (`now`) and started before this
+meeting. Preparing on Dec 3 for a Dec 8 meeting must not cite a Dec 7 meeting
+as history, so the lookback starts from the earlier of `now` and the
+meeting's start. An earlier meeting is related when it is an occurrence of
+the same series, or when the people overlap for real: the very same people
+(a 1:1 with the same person counts), or at least two shared people who make
+up at least a third of both meetings' people together (one shared colleague,
+or two people out of a 40-person all-hands, is a coincidence, not a
+relation). Each earlier meeting carries the reason it was chosen, in words
+the materials show. Open items (questions and follow-ups) that the last
 prepared occurrence of the same series left open are carried over as items of
 their own, so the next materials show them whatever the generator writes.
 
@@ -35,6 +48,7 @@ from pydantic import BaseModel, ConfigDict
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.users import User
 from functions.logs import log
+from functions.materials.invite import description_text, invite_agenda, invite_links
 from functions.materials.model import (
     ATTENDEES,
     EVENT,
@@ -48,6 +62,7 @@ from functions.materials.model import (
 )
 from functions.materials.templates import PrepTemplate
 from functions.materials.text import clean_text, urls_in
+from functions.materials.wording import names
 from functions.store.port import Store
 
 _log = logging.getLogger(__name__)
@@ -117,6 +132,15 @@ class AttachmentFact(BaseModel):
     url: str
 
 
+class InviteAgendaItem(BaseModel):
+    """One agenda item the invitation states (see `invite.invite_agenda`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    minutes: int | None = None
+
+
 class PriorMeeting(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -124,6 +148,9 @@ class PriorMeeting(BaseModel):
     start: str
     title: str
     shared_people: int
+    #: Why it was chosen, for the reader ("an earlier occurrence of this series",
+    #: "the same 2 people: Sam, Ana").
+    reason: str = ""
     summary: str = ""
     open_questions: tuple[str, ...] = ()
     follow_ups: tuple[str, ...] = ()
@@ -164,6 +191,10 @@ class MeetingContext(BaseModel):
     external_count: int
     conference_link: str
     attachments: tuple[AttachmentFact, ...]
+    #: The invitation's own agenda, in its order: it leads, the template fills the rest.
+    invite_agenda: tuple[InviteAgendaItem, ...] = ()
+    #: Links written in the invitation, in order (listed as sources).
+    invite_links: tuple[str, ...] = ()
     prior: tuple[PriorMeeting, ...]
     prior_found: int
     template: PrepTemplate
@@ -183,7 +214,12 @@ class MeetingContext(BaseModel):
 
     def allowed_urls(self) -> frozenset[str]:
         """Links the generator may repeat: those that appear in the context itself."""
-        texts = [self.description, self.conference_link, *(a.url for a in self.attachments)]
+        texts = [
+            self.description,
+            self.conference_link,
+            *self.invite_links,
+            *(a.url for a in self.attachments),
+        ]
         for p in self.prior:
             texts.extend([p.summary, *p.open_questions, *p.follow_ups])
         texts.extend(c.text for c in self.carried)
@@ -269,30 +305,51 @@ def _newest_first(
         end = start
 
 
+#: A shared-people meeting is related only with this many shared people ...
+MIN_SHARED_PEOPLE = 2
+#: ... who are at least this share of everybody in the two meetings together.
+MIN_OVERLAP = 1 / 3
+
+
+def related_by_people(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+    """A real overlap of people: the same people, or several who are a fair share of both."""
+    if not mine or not theirs:
+        return False
+    if mine == theirs:
+        return True
+    shared = len(mine & theirs)
+    return shared >= MIN_SHARED_PEOPLE and shared / len(mine | theirs) >= MIN_OVERLAP
+
+
+def _happened(other: Meeting, meeting: Meeting, now: datetime) -> bool:
+    """Whether `other` is history for `meeting`: it ended by `now` and began before it."""
+    return other.end <= now and other.start < meeting.start
+
+
 def _related(
-    store: Store, user: User, meeting: Meeting, budget: ContextBudget
+    store: Store, user: User, meeting: Meeting, budget: ContextBudget, now: datetime
 ) -> tuple[list[tuple[Literal["series", "same_people"], Meeting, int]], int]:
-    """Pick earlier meetings: same series (most recent), then most shared people."""
+    """Pick earlier meetings that have happened: same series (most recent), then most overlap."""
     mine = _people(meeting, user.email)
     series: list[Meeting] = []
     overlapping: list[tuple[int, Meeting]] = []
     found = 0
     # Enough candidates to rank overlap well without walking a huge calendar.
     enough_overlap = budget.max_same_people * 4
-    for other in _newest_first(store, user.user_id, meeting.start, budget):
+    for other in _newest_first(store, user.user_id, min(now, meeting.start), budget):
         if other.event_id == meeting.event_id or other.all_day:
             continue
-        if other.status is EventStatus.CANCELLED:
+        if other.status is EventStatus.CANCELLED or not _happened(other, meeting, now):
             continue
         if meeting.series_id and other.series_id == meeting.series_id:
             found += 1
             if len(series) < budget.max_series:
                 series.append(other)
             continue
-        shared = len(mine & _people(other, user.email))
-        if shared:
+        theirs = _people(other, user.email)
+        if related_by_people(mine, theirs):
             found += 1
-            overlapping.append((shared, other))
+            overlapping.append((len(mine & theirs), other))
         series_done = not meeting.series_id or len(series) >= budget.max_series
         if series_done and len(overlapping) >= enough_overlap:
             break
@@ -303,6 +360,38 @@ def _related(
     ]
     picked.extend(("same_people", m, n) for n, m in overlapping[: budget.max_same_people])
     return picked, found
+
+
+def _names(meeting: Meeting, emails: frozenset[str], budget: ContextBudget) -> str:
+    """The shared people by name (email when nameless): "Sam, Ana and 2 more"."""
+    return names(
+        [
+            clean_text(a.display_name or a.email, budget.name_chars, multiline=False)
+            for a in meeting.human_attendees
+            if a.email.lower() in emails
+        ]
+    )
+
+
+def _reason(
+    relation: Literal["series", "same_people"],
+    other: Meeting,
+    meeting: Meeting,
+    user: User,
+    budget: ContextBudget,
+) -> str:
+    """Why an earlier meeting was chosen, as the reader should see it."""
+    if relation == "series":
+        return "an earlier occurrence of this series"
+    mine = _people(meeting, user.email)
+    theirs = _people(other, user.email)
+    shared = mine & theirs
+    names = _names(meeting, shared, budget)
+    if mine == theirs:
+        if len(shared) == 1:
+            return f"a meeting with the same person ({names})"
+        return f"a meeting with the same {len(shared)} people ({names})"
+    return f"{len(shared)} of the same people ({names})"
 
 
 def _read_record(other: Meeting, read_summary: SummaryReader) -> SummaryRecord | None:
@@ -325,6 +414,7 @@ def _prior_fact(
     relation: Literal["series", "same_people"],
     other: Meeting,
     shared: int,
+    reason: str,
     zone: ZoneInfo,
     record: SummaryRecord | None,
     carried: bool,
@@ -338,6 +428,7 @@ def _prior_fact(
         start=_local_iso(other.start, zone),
         title=clean_text(other.title, budget.prior_title_chars, multiline=False),
         shared_people=shared,
+        reason=reason,
         summary=clean_text(record.summary, budget.prior_summary_chars) if record else "",
         open_questions=_items(record.open_questions[:items], width) if record else (),
         follow_ups=_items(record.follow_ups[:items], width) if record else (),
@@ -372,9 +463,13 @@ def build_context(
     template_version: str,
     type_label: str,
     internal_domains: frozenset[str],
+    now: datetime,
     budget: ContextBudget = DEFAULT_BUDGET,
 ) -> MeetingContext:
-    """Gather and bound the context for `meeting` (reads the store and prior summaries)."""
+    """Gather and bound the context for `meeting` as of `now` (reads the store and summaries).
+
+    `now` decides what counts as history: only meetings that ended by then.
+    """
     zone = _zone(user.time_zone)
     own = user.email.lower()
     humans = list(meeting.human_attendees)
@@ -393,7 +488,7 @@ def build_context(
         for a in humans
     )
     internal = sum(1 for f in facts if f.internal)
-    picked, found = _related(store, user, meeting, budget)
+    picked, found = _related(store, user, meeting, budget, now)
     records = [_read_record(m, read_summary) for _, m, _ in picked]
     # The last prepared occurrence of the series: the newest series pick with a record.
     source = next(
@@ -411,6 +506,7 @@ def build_context(
             relation=rel,
             other=m,
             shared=shared,
+            reason=_reason(rel, m, meeting, user, budget),
             zone=zone,
             record=records[i],
             # The series' open items travel along the carry-over chain instead.
@@ -419,7 +515,8 @@ def build_context(
         )
         for i, (rel, m, shared) in enumerate(picked)
     )
-    description = clean_text(meeting.description)
+    # Calendar keeps its editor's HTML: read it as text (never rendered).
+    description = clean_text(description_text(meeting.description))
     ctx = MeetingContext(
         event_id=meeting.event_id,
         meeting_type=meeting.meeting_type,
@@ -427,6 +524,10 @@ def build_context(
         title=clean_text(meeting.title, budget.title_chars, multiline=False),
         description=clean_text(description, budget.description_chars),
         description_clipped=len(description) > budget.description_chars,
+        invite_agenda=tuple(
+            InviteAgendaItem(title=i.title, minutes=i.minutes) for i in invite_agenda(description)
+        ),
+        invite_links=tuple(clean_text(u, 500, multiline=False) for u in invite_links(description)),
         start=_local_iso(meeting.start, zone),
         end=_local_iso(meeting.end, zone),
         duration_minutes=max(0, int((meeting.end - meeting.start).total_seconds() // 60)),

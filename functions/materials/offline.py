@@ -2,24 +2,30 @@
 
 No generative model ships in a Python package here, and a 2-core CPU could
 not run one usefully, so local mode fills `MaterialsContent` deterministically
-from the context: the meeting type's template (with its time boxes scaled to
-the meeting's length), facts about the attendees, what earlier related
-meetings left open, and links the invitation carries. Its summary starts
-with the words "Offline prep" so nobody mistakes it for AI output.
+from the context: the invitation's own agenda in its order (the template's
+agenda only fills what the invitation leaves open), time boxes in multiples
+of 5 minutes scaled to the meeting's length, the template's objectives,
+questions and talking points, facts about the attendees, and what earlier
+related meetings left open. Its summary starts with the words "Offline
+prep" so nobody mistakes it for AI output. Its sentences go through
+`wording` (counts, articles, durations) and dates through the user's locale.
 
 Sources are filled honestly: what it reads from the invitation cites
 `event`, what it derives from the guest list cites `attendees`, what earlier
 meetings left open cites that meeting (`M1`, ...), and everything copied
-from the type's template is a `suggestion`. Items carried over from the
-last occurrence are added by the pipeline, not here.
+from the type's template, and advice about people, is a `suggestion`. Lines
+that read as instructions to an AI (in the invitation or in earlier notes)
+are never repeated. Items carried over from the last occurrence are added by
+the pipeline, not here.
 """
 
 from __future__ import annotations
 
-import re
+from datetime import datetime
 
-from functions.materials.context import MeetingContext
+from functions.materials.context import AttendeeFact, MeetingContext
 from functions.materials.generator import Generation, Generator, Usage
+from functions.materials.invite import addresses_the_assistant
 from functions.materials.model import (
     ATTENDEES,
     EVENT,
@@ -30,98 +36,152 @@ from functions.materials.model import (
     Statement,
 )
 from functions.materials.prompt import Prompt
+from functions.materials.render import DateFormatter
 from functions.materials.text import clip
+from functions.materials.wording import (
+    count,
+    duration,
+    has_have,
+    in_sentence,
+    is_are,
+    names,
+    was_were,
+    with_article,
+)
 
 OFFLINE_MODEL = "offline-template-v1"
 #: The schema's bound on one time box (a 12-hour item is already a workshop day).
 MAX_ITEM_MINUTES = 720
-_BULLET_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+(.+)$")
-_RESPONSES = {
-    "declined": "declined",
-    "tentative": "tentative",
-    "needsAction": "has not responded",
-    "accepted": "accepted",
+#: What to do about a guest, by response (the guest list already shows the response).
+_ATTENTION = {
+    "declined": "Declined: check whether someone covers their part.",
+    "tentative": "Tentative: confirm whether they will attend.",
+    "needsAction": "No response yet: confirm they are coming.",
 }
 
 
-def scale_agenda(
-    steps: list[tuple[str, int]], total: int, source: str = SUGGESTION
-) -> list[AgendaItem]:
-    """Scale template time boxes to the meeting length; the boxes add up to `total`.
+def _who(a: AttendeeFact) -> str:
+    return a.name or a.email or "(no name)"
 
-    Items that would get less than a minute are dropped from the end, because
-    a 15-minute meeting cannot hold a 6-item agenda. No box grows past the
+
+#: Time boxes are whole multiples of this many minutes where the meeting allows.
+TIME_BOX_STEP = 5
+
+
+def scale_agenda(
+    steps: list[tuple[str, int]],
+    total: int,
+    source: str = SUGGESTION,
+    *,
+    keep_all: bool = False,
+) -> list[AgendaItem]:
+    """Scale time boxes by weight to the meeting length; the boxes add up to `total`.
+
+    Boxes are multiples of 5 minutes (a reader plans in fives: "17 min" reads
+    as machine output); a length that is not a multiple of 5 gives its few
+    extra minutes to the longest box. Template items that would get less than
+    5 minutes are dropped from the end, because a 15-minute meeting cannot
+    hold a 6-item agenda; the invitation's own items (`keep_all`) are all
+    kept, in whole minutes when fives do not fit. No box grows past the
     schema's `MAX_ITEM_MINUTES`: a meeting of days spreads over the other
     boxes first, and past every box's bound the agenda covers what it can.
     """
     if not steps:
         return []
     total = min(max(total, 1), MAX_ITEM_MINUTES * len(steps))
-    steps = steps[: max(1, min(len(steps), total))]
-    minutes = _shares([m for _, m in steps], total)
+    step = TIME_BOX_STEP
+    units = total // step
+    if units < (len(steps) if keep_all else 1):
+        step, units = 1, total
+    steps = steps[: max(1, min(len(steps), units))]
+    minutes = [u * step for u in _shares([m for _, m in steps], units, MAX_ITEM_MINUTES // step)]
+    extra = total - sum(minutes)
+    if extra:
+        room = [i for i in range(len(minutes)) if minutes[i] + extra <= MAX_ITEM_MINUTES]
+        minutes[max(room, key=lambda i: minutes[i])] += extra
     return [
         AgendaItem.model_validate({"title": clip(title, 200), "minutes": m, "source": source})
         for (title, _), m in zip(steps, minutes, strict=True)
     ]
 
 
-def _shares(weights: list[int], total: int) -> list[int]:
-    """`total` split by weight into whole minutes, each in [1, MAX_ITEM_MINUTES].
+def round_time_boxes(agenda: list[AgendaItem]) -> list[AgendaItem]:
+    """Any generator's agenda with its boxes in fives, same order, sources and total.
 
-    Needs len(weights) <= total <= MAX_ITEM_MINUTES * len(weights). Boxes whose
-    share passes the bound are capped and the rest re-split among the others.
+    Gemini is asked for multiples of 5 but may answer "17 min"; the boxes are
+    re-split by their own weights so the reader still sees the model's plan.
+    """
+    if all(a.minutes % TIME_BOX_STEP == 0 for a in agenda):
+        return agenda
+    total = sum(a.minutes for a in agenda)
+    scaled = scale_agenda([(a.title, a.minutes) for a in agenda], total, keep_all=True)
+    return [
+        a.model_copy(update={"minutes": s.minutes}) for a, s in zip(agenda, scaled, strict=True)
+    ]
+
+
+def _shares(weights: list[int], total: int, cap: int = MAX_ITEM_MINUTES) -> list[int]:
+    """`total` split by weight into whole units, each in [1, cap].
+
+    Needs len(weights) <= total <= cap * len(weights). Boxes whose share
+    passes the cap are capped and the rest re-split among the others.
     """
     capped: set[int] = set()
     while True:
         free = [i for i in range(len(weights)) if i not in capped]
         if not free:
             break
-        left = total - MAX_ITEM_MINUTES * len(capped)
+        left = total - cap * len(capped)
         weight = sum(weights[i] for i in free)
         share = {i: weights[i] * left / weight for i in free}
-        over = {i for i, s in share.items() if s > MAX_ITEM_MINUTES}
+        over = {i for i, s in share.items() if s > cap}
         if not over:
             break
         capped |= over
-    minutes = [
-        MAX_ITEM_MINUTES if i in capped else min(MAX_ITEM_MINUTES, max(1, round(share[i])))
-        for i in range(len(weights))
-    ]
+    units = [cap if i in capped else min(cap, max(1, round(share[i]))) for i in range(len(weights))]
     # Absorb rounding in the longest items that still have room, so the total is exact.
-    while (gap := total - sum(minutes)) != 0:
-        room = [
-            i
-            for i in range(len(minutes))
-            if (minutes[i] < MAX_ITEM_MINUTES if gap > 0 else minutes[i] > 1)
+    while (gap := total - sum(units)) != 0:
+        room = [i for i in range(len(units)) if (units[i] < cap if gap > 0 else units[i] > 1)]
+        longest = max(room, key=lambda i: units[i])
+        units[longest] += 1 if gap > 0 else -1
+    return units
+
+
+def _covers(title: str, taken: list[str]) -> bool:
+    key = title.casefold()
+    return any(key in t or t in key for t in taken)
+
+
+def invite_led_agenda(ctx: MeetingContext) -> list[AgendaItem]:
+    """The invitation's agenda in its order; the template fills only what it leaves open.
+
+    When the invitation gives a time box for every item and they leave time
+    over, the template's steps (those the invitation does not already cover)
+    share the rest as suggestions; otherwise the invitation's items share the
+    whole meeting, weighted by the boxes they give (10 minutes when unsaid).
+    """
+    template = [(s.item, s.minutes) for s in ctx.template.agenda]
+    total = max(ctx.duration_minutes, 1)
+    items = ctx.invite_agenda
+    if not items:
+        return scale_agenda(template, total)
+    given = [i.minutes for i in items]
+    if all(given) and sum(m or 0 for m in given) < total and len(items) < 12:
+        own = [
+            AgendaItem.model_validate(
+                {"title": clip(i.title, 200), "minutes": i.minutes, "source": EVENT}
+            )
+            for i in items
         ]
-        longest = max(room, key=lambda i: minutes[i])
-        minutes[longest] += 1 if gap > 0 else -1
-    return minutes
-
-
-def invitation_points(description: str, limit: int = 5) -> list[str]:
-    """Bulleted or numbered lines of the invitation: usually its agenda."""
-    points = []
-    for line in description.splitlines():
-        match = _BULLET_RE.match(line)
-        if match:
-            points.append(clip(match.group(1).strip(), 300))
-        if len(points) >= limit:
-            break
-    return points
-
-
-def invitation_questions(description: str, limit: int = 4) -> list[str]:
-    """Lines of the invitation that ask something (bulleted or not)."""
-    found = []
-    for line in description.splitlines():
-        match = _BULLET_RE.match(line)
-        text = (match.group(1) if match else line).strip()
-        if text.endswith("?") and len(text) > 1:
-            found.append(clip(text, 300))
-        if len(found) >= limit:
-            break
-    return found
+        taken = [i.title.casefold() for i in items]
+        rest = [(t, m) for t, m in template if not _covers(t, taken)]
+        fill = scale_agenda(rest, total - sum(a.minutes for a in own))[: 12 - len(own)]
+        return own + fill
+    known = sorted(m for m in given if m)
+    default = known[len(known) // 2] if known else 10
+    return scale_agenda(
+        [(i.title, i.minutes or default) for i in items], total, EVENT, keep_all=True
+    )
 
 
 def _dedupe(items: list[Statement], limit: int) -> list[Statement]:
@@ -154,35 +214,52 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
     people = len(ctx.attendees) + ctx.attendees_omitted
     earlier = ctx.earlier()
     carried_source = ctx.carried_from_id()
+    label = in_sentence(ctx.type_label)
     summary = [
         _says(
-            f"Offline prep (no AI model was used): a {ctx.type_label} of "
-            f"{ctx.duration_minutes} minutes.",
+            f"Offline prep (no AI model was used): {with_article(label)} of "
+            f"{duration(ctx.duration_minutes)}.",
             EVENT,
         )
     ]
     if people:
+        outside = ctx.external_count
+        if outside == 0:
+            where = "all from inside the company"
+        elif outside == people:
+            where = "all from outside the company"
+        else:
+            where = f"{outside} of them from outside the company"
         summary.append(
             _says(
-                f"{people} people are invited, {ctx.external_count} of them from outside "
-                "the company.",
-                ATTENDEES,
+                f"{count(people, 'person', 'people')} {is_are(people)} invited, {where}.", ATTENDEES
             )
         )
     summary.append(_says(t.focus, SUGGESTION))
     if earlier:
+        n = len(earlier)
+        first = ctx.prior[0]
+        when = DateFormatter(ctx.locale, ctx.time_zone).date(datetime.fromisoformat(first.start))
+        why = f", {first.reason}" if first.reason else ""
+        most = "the most relevant was" if n > 1 else "it was"
+        last = ""
+        if first.summary and not addresses_the_assistant(first.summary):
+            last = f" Last time: {first.summary}"
         summary.append(
             _says(
-                f"{len(earlier)} earlier related meetings were found; the most relevant was "
-                f"on {ctx.prior[0].start[:10]}.",
+                f"{count(n, 'earlier related meeting', 'earlier related meetings')} "
+                f"{was_were(n)} found; {most} on {when}{why}.{last}",
                 "M1",
             )
         )
 
     # What earlier meetings (other than the carried-over occurrence) left open.
     leftover = [(key, p) for key, p in earlier.items() if key != carried_source]
-    still_open = [_says(q, k) for k, p in leftover for q in p.open_questions]
-    asked = invitation_questions(ctx.description)
+    # An earlier note that reads as an instruction to an AI is not repeated as advice.
+    still_open = [
+        _says(q, k) for k, p in leftover for q in p.open_questions if not addresses_the_assistant(q)
+    ]
+    asked = [i.title for i in ctx.invite_agenda if i.title.endswith("?")]
     questions = _dedupe(
         [
             *(_says(q, EVENT) for q in asked),
@@ -191,21 +268,29 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
         ],
         12,
     )
-    invitation = [p for p in invitation_points(ctx.description) if p not in asked]
-    talking_points = _dedupe(
-        [*(_says(p, EVENT) for p in invitation), *(_says(p, SUGGESTION) for p in t.talking_points)],
-        12,
-    )
+    talking_points = _dedupe([_says(p, SUGGESTION) for p in t.talking_points], 12)
 
     risks = []
     silent = [a for a in ctx.attendees if a.response == "needsAction" and not a.is_self]
     if silent:
+        n = len(silent)
         risks.append(
-            _says(f"{len(silent)} of the invited people have not responded yet.", ATTENDEES)
+            _says(
+                f"{n} of the invited people {has_have(n)} not responded yet "
+                f"({names([_who(a) for a in silent])}).",
+                ATTENDEES,
+            )
         )
     declined = [a for a in ctx.attendees if a.response == "declined" and not a.is_self]
     if declined:
-        risks.append(_says(f"{len(declined)} invited people declined.", ATTENDEES))
+        n = len(declined)
+        risks.append(
+            _says(
+                f"{count(n, 'invited person', 'invited people')} declined "
+                f"({names([_who(a) for a in declined])}).",
+                ATTENDEES,
+            )
+        )
     if ctx.external_count:
         risks.append(
             _says(
@@ -223,30 +308,25 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
 
     notes = []
     for a in ctx.attendees:
-        if a.is_self:
+        advice = _ATTENTION.get(a.response)
+        if a.is_self or advice is None:
             continue
-        traits = ["organizer"] if a.organizer else []
-        traits.append("internal" if a.internal else "external")
-        if a.optional:
-            traits.append("optional")
-        traits.append(_RESPONSES.get(a.response, a.response))
         notes.append(
             AttendeeNote.model_validate(
-                {
-                    "attendee": clip(a.name or a.email or "(no name)", 200),
-                    "note": ", ".join(traits),
-                    "source": ATTENDEES,
-                }
+                {"attendee": clip(_who(a), 200), "note": advice, "source": SUGGESTION}
             )
         )
         if len(notes) >= 20:
             break
 
-    follow_ups = _dedupe([_says(f, k) for k, p in leftover for f in p.follow_ups], 12)
+    follow_ups = _dedupe(
+        [_says(f, k) for k, p in leftover for f in p.follow_ups if not addresses_the_assistant(f)],
+        12,
+    )
     return MaterialsContent(
         summary=summary[:4],
         objectives=[_says(o, SUGGESTION) for o in t.objectives][:8],
-        agenda=scale_agenda([(s.item, s.minutes) for s in t.agenda], ctx.duration_minutes),
+        agenda=invite_led_agenda(ctx),
         questions=questions,
         talking_points=talking_points,
         risks=risks[:8],

@@ -10,7 +10,8 @@ still lands on the same key (and on the cache).
 
 Before anything is rendered, the answer is cleaned (control characters,
 unknown links) and checked against the context (`citations`): statements
-that cite a source the context does not hold are dropped. The summary record
+that cite a source the context does not hold are dropped; agenda time boxes
+are brought to multiples of 5 minutes (same order and total). The summary record
 written beside the document carries the open items forward to the next
 occurrence of a series (`carry_over`).
 """
@@ -30,6 +31,7 @@ from functions.materials.citations import check_against_context
 from functions.materials.context import MeetingContext, build_context
 from functions.materials.generator import Generation, Generator
 from functions.materials.model import GenerationInfo
+from functions.materials.offline import round_time_boxes
 from functions.materials.prompt import Prompt, build_prompt
 from functions.materials.render import render_html, render_markdown
 from functions.materials.storage import (
@@ -78,6 +80,7 @@ def prepare(services: Services, user: User, meeting: Meeting) -> Prepared:
         template_version=templates.version,
         type_label=rules.label_of(meeting.meeting_type),
         internal_domains=services.classifier.internal_domains_for(user.domains),
+        now=services.clock.now(),
     )
     key = cache_key(ctx, services.generator.generator_id, meeting.materials_ref)
     return Prepared(
@@ -110,7 +113,10 @@ def store_materials(
             ignored_resolutions=checked.ignored_resolutions,
             generator=generator.generator_id,
         )
-    content = checked.content
+    # Time boxes in fives whichever generator planned them.
+    content = checked.content.model_copy(
+        update={"agenda": round_time_boxes(checked.content.agenda)}
+    )
     info = GenerationInfo(
         generator=generator.generator_id,
         model=generation.model,

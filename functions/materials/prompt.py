@@ -14,6 +14,11 @@ Prompt injection defence, in layers:
    are removed afterwards (`MaterialsContent.cleaned`), and statements citing
    a source the context does not hold are dropped (`citations`).
 
+The invitation leads: the agenda it states (`invite.invite_agenda`, computed
+once from the description) is handed over as a list, and the trusted
+instructions tell the model to make it the agenda in that order, with the
+template filling only what it leaves open.
+
 Sources are labelled: the event is `event`, the guest list `attendees`, each
 earlier meeting has an `id` (M1, M2, ... by relevance) and each carried-over
 item one too (C1, C2, ...). The ids are ours, so the list of ids a statement
@@ -52,7 +57,8 @@ that is not listed, and never present a guess as a fact.
 An empty section is better than an invented one.
 - Mention only links (URLs) that appear verbatim in the data. Never invent links.
 - Plain sentences only: no HTML, no Markdown, no code.
-- Agenda time boxes are whole minutes and should add up to the meeting length.
+- Agenda time boxes are whole minutes, multiples of 5 where the length allows, and should \
+add up to the meeting length.
 """
 
 
@@ -86,6 +92,10 @@ def untrusted_document(ctx: MeetingContext) -> str:
             "organizer": ctx.organizer,
             "conference_link": ctx.conference_link,
             "attachments": [a.model_dump() for a in ctx.attachments],
+            "agenda_in_invitation": [
+                {"title": i.title, "minutes": i.minutes} for i in ctx.invite_agenda
+            ],
+            "links_in_invitation": list(ctx.invite_links),
         },
         "attendees": [
             {
@@ -107,6 +117,7 @@ def untrusted_document(ctx: MeetingContext) -> str:
                 "start": p.start,
                 "title": p.title,
                 "shared_people": p.shared_people,
+                "why_chosen": p.reason,
                 "summary": p.summary,
                 "open_questions": list(p.open_questions),
                 "follow_ups": list(p.follow_ups),
@@ -156,6 +167,19 @@ def build_prompt(ctx: MeetingContext) -> Prompt:
         )
     else:
         carry_note = 'Nothing is carried over from earlier meetings; leave "resolved" empty.'
+    if ctx.invite_agenda:
+        invite_note = (
+            f"The invitation states its own agenda: event.agenda_in_invitation lists "
+            f"{len(ctx.invite_agenda)} items in the author's order. The invitation leads: make "
+            'those items the agenda, in that order, with source "event" and the time boxes '
+            "they give; use the template's agenda steps only for what the invitation leaves "
+            'open (as "suggestion", after them). Keep the other sections on those topics.'
+        )
+    else:
+        invite_note = (
+            "The invitation states no agenda: fit the template's agenda skeleton to the "
+            'meeting (as "suggestion").'
+        )
     prior_note = (
         f"{len(ctx.prior)} earlier related meetings are included"
         f" (of {ctx.prior_found} found in the last months)."
@@ -182,6 +206,8 @@ Template for this type of meeting (trusted configuration; follow it):
 {_bullets(t.questions)}
 - Talking points:
 {_bullets(t.talking_points)}
+
+{invite_note}
 
 Sources you may cite: {cite}. Template items and your own advice are "suggestion".
 {carry_note}

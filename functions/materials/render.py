@@ -7,9 +7,11 @@ only), and links are shown as text rather than made clickable. The HTML is
 served from a storage domain, so this is what stands between a hostile
 invitation and the user's browser.
 
-Facts apart from suggestions: every statement shows where it comes from
-("Source: the invitation", "Source: Weekly sync, Nov 24, 2026") or is marked
-"Suggestion" (a visible tag, and italics). A section with nothing in it says
+Facts apart from suggestions: every fact shows where it comes from
+("Source: the invitation", "Source: Weekly sync, Nov 24, 2026"); suggestions
+are marked once and subtly: they are in italics, and the banner at the top
+says so once, instead of a tag on every line (a page where every other line
+shouts "Suggestion" reads as noise). A section with nothing in it says
 so instead of looking forgotten, and the Sources section lists every source
 the generator was given, how often it is cited, how many statements are
 suggestions, and how many were removed for citing a meeting the calendar
@@ -18,7 +20,9 @@ their own section with the date they come from.
 
 Dates and times are in the user's time zone (zoneinfo) and formatted for the
 user's locale with Babel; an unknown locale falls back to en-US. Headings are
-English for now (the model writes the body in the user's language).
+English for now (the model writes the body in the user's language). The
+footer says when the page was prepared and nothing else: template versions,
+cache keys and token counts are kept in the object metadata, not shown.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from functions.materials.model import (
     Statement,
 )
 from functions.materials.prompt import safe_locale
+from functions.materials.wording import count, in_sentence
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
@@ -67,7 +72,7 @@ blockquote { margin: 0; padding: .2rem .8rem; border-left: 3px solid #dadce0; co
 .src { color: #137333; white-space: nowrap; }
 .tag { font-size: .7rem; text-transform: uppercase; letter-spacing: .04em; color: #5f6368;
   border: 1px solid #dadce0; border-radius: 3px; padding: 0 .25rem; font-style: normal; }
-li.suggestion { font-style: italic; color: #3c4043; }
+.suggestion, .suggestion td { font-style: italic; color: #3c4043; }
 li.resolved { text-decoration: line-through; color: #5f6368; }
 li.resolved small { text-decoration: none; display: inline-block; }
 .empty { color: #5f6368; font-style: italic; }
@@ -132,9 +137,11 @@ class DateFormatter:
         return str(format_date(at.astimezone(self.zone).date(), "medium", locale=self.locale))
 
     def moment(self, at: datetime) -> str:
-        from babel.dates import format_datetime
+        """Date and time to the minute ("Nov 30, 2026, 10:00 AM"; seconds are noise)."""
+        from babel.dates import get_datetime_format
 
-        return str(format_datetime(at, "medium", tzinfo=self.zone, locale=self.locale))
+        glue = str(get_datetime_format("medium", locale=self.locale))
+        return glue.replace("{1}", self.short_date(at)).replace("{0}", self.time(at))
 
     def span(self, start: datetime, end: datetime) -> str:
         return f"{self.date(start)} · {self.time(start)} – {self.time(end)} ({self.zone.key})"
@@ -179,32 +186,32 @@ def _source_lines(
 
     def times(source: str) -> str:
         n = cited[source]
-        return "not cited" if n == 0 else f"cited {n} time{'s' if n != 1 else ''}"
+        return {0: "not cited", 1: "cited once"}.get(n, f"cited {n} times")
 
     start, end = _at(ctx.start), _at(ctx.end)
-    lines = [
-        f"The invitation: {ctx.title or '(no title)'}, {fmt.span(start, end)} ({times(EVENT)})"
-    ]
+    lines = [f"The invitation: {ctx.title or '(no title)'}, {fmt.span(start, end)}; {times(EVENT)}"]
     lines += [f"Attachment: {a.title or a.url} {a.url}".rstrip() for a in ctx.attachments]
+    lines += [f"Link in the invitation: {url}" for url in ctx.invite_links]
     people = len(ctx.attendees) + ctx.attendees_omitted
     if people:
-        lines.append(f"The guest list: {people} people ({times(ATTENDEES)})")
+        lines.append(f"The guest list: {count(people, 'person', 'people')}; {times(ATTENDEES)}")
     for key, p in ctx.earlier().items():
-        relation = (
-            "earlier occurrence of this series"
+        relation = p.reason or (
+            "an earlier occurrence of this series"
             if p.relation == "series"
-            else f"earlier meeting with {p.shared_people} of the same people"
+            else f"{p.shared_people} of the same people"
         )
         extra = "; its open items are carried over" if key == carried_from else ""
         lines.append(
-            f"{p.title or '(no title)'}, {fmt.date(_at(p.start))}: {relation} ({times(key)}{extra})"
+            f"{p.title or '(no title)'}, {fmt.date(_at(p.start))}: {relation}; {times(key)}{extra}"
         )
     if not ctx.prior:
         lines.append("No earlier related meetings were found.")
     suggestions = cited[SUGGESTION]
     lines.append(
-        f"Suggestions: {suggestions} item{'s' if suggestions != 1 else ''} from the "
-        f"{ctx.type_label} template or the generator's judgement, not facts from your calendar."
+        f"Suggestions (in italics): {count(suggestions, 'item', 'items')} from the "
+        f"{in_sentence(ctx.type_label)} template or the generator's judgement, not facts "
+        "from your calendar."
     )
     if info.rejected_statements:
         n = info.rejected_statements
@@ -223,15 +230,14 @@ def _h(text: str) -> str:
     return html.escape(text, quote=True).replace("\n", "<br>")
 
 
-_TAG = '<small class="tag">Suggestion</small>'
 _SUGGESTION_CLASS = ' class="suggestion"'
 _EMPTY_HTML = f'<p class="empty">{html.escape(EMPTY)}</p>'
 
 
 def _marked(text: str, source: str, label: str) -> str:
-    """One statement: a suggestion tagged and in italics, a fact followed by its source."""
+    """One statement: a suggestion in italics (the banner says so once), a fact with its source."""
     if source == SUGGESTION:
-        return f"{_TAG} {_h(text)}"
+        return f'<span class="suggestion">{_h(text)}</span>'
     return f'{_h(text)} <small class="src">Source: {_h(label)}</small>'
 
 
@@ -242,8 +248,9 @@ def _list(items: Iterable[str]) -> str:
 
 def _statements(statements: Sequence[Statement], label: Callable[[str], str]) -> str:
     rows = "".join(
-        f"<li{_SUGGESTION_CLASS if s.is_suggestion else ''}>"
-        f"{_marked(s.text, s.source, label(s.source))}</li>"
+        f"<li{_SUGGESTION_CLASS}>{_h(s.text)}</li>"
+        if s.is_suggestion
+        else f"<li>{_marked(s.text, s.source, label(s.source))}</li>"
         for s in statements
     )
     return f"<ul>{rows}</ul>" if rows else _EMPTY_HTML
@@ -253,15 +260,19 @@ def _section(title: str, body: str) -> str:
     return f"<section><h2>{_h(title)}</h2>{body}</section>\n"
 
 
+#: Said once, at the top: how suggestions look (they carry no per-line tag).
+LEGEND = "Facts name their source; suggestions are in italics and are advice, not facts."
+
+
 def _banner(info: GenerationInfo) -> str:
     if info.offline:
         return (
             '<p class="banner offline">Offline prep: made from your calendar and the '
-            "meeting-type template, without an AI model.</p>"
+            f"meeting-type template, without an AI model. {_h(LEGEND)}</p>"
         )
     return (
         f'<p class="banner">Written by Gemini ({_h(info.model)}) from your calendar. '
-        "Facts name their source; items marked Suggestion are advice, not facts. "
+        f"{_h(LEGEND)} "
         "Check anything important before relying on it.</p>"
     )
 
@@ -270,9 +281,12 @@ def _agenda_html(agenda: Sequence[AgendaItem], label: Callable[[str], str]) -> s
     if not agenda:
         return _EMPTY_HTML
     rows = "".join(
-        f"<tr><td>{_h(a.title)}</td><td>"
-        f"{_TAG if a.source == SUGGESTION else _h(label(a.source))}</td>"
-        f'<td class="min">{a.minutes} min</td></tr>'
+        (
+            f"<tr{_SUGGESTION_CLASS}><td>{_h(a.title)}</td><td></td>"
+            if a.source == SUGGESTION
+            else f"<tr><td>{_h(a.title)}</td><td>{_h(label(a.source))}</td>"
+        )
+        + f'<td class="min">{a.minutes} min</td></tr>'
         for a in agenda
     )
     total = sum(a.minutes for a in agenda)
@@ -365,9 +379,6 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
         if content.summary
         else _EMPTY_HTML
     )
-    tokens = (
-        "" if info.offline else f" · {info.input_tokens} input + {info.output_tokens} output tokens"
-    )
     sections = [_section("Summary", summary)]
     if ctx.recurring or ctx.carried:
         sections.append(
@@ -407,8 +418,7 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
 </header>
 <main>
 {body}</main>
-<footer>Prepared {_h(fmt.moment(info.generated_at))} · template {_h(info.template_version)}\
-{_h(tokens)}</footer>
+<footer>Prepared {_h(fmt.moment(info.generated_at))}</footer>
 </body>
 </html>
 """
@@ -436,9 +446,10 @@ def _md_line(text: str) -> str:
 
 
 def _md_marked(text: str, source: str, label: str) -> str:
+    """A suggestion in italics (the banner says so once); a fact with its source."""
     if source == SUGGESTION:
-        return f"**Suggestion:** _{_md_line(text)}_"
-    return f"{_md_line(text)} — _source: {_md_line(label)}_"
+        return f"_{_md_line(text)}_"
+    return f"{_md_line(text)} — source: {_md_line(label)}"
 
 
 def _md_list(items: Iterable[str]) -> str:
@@ -482,36 +493,42 @@ def render_markdown(ctx: MeetingContext, content: MaterialsContent, info: Genera
 
     banner = (
         "Offline prep: made from your calendar and the meeting\\-type template, "
-        "without an AI model\\."
+        f"without an AI model\\. {md_escape(LEGEND)}"
         if info.offline
         else f"Written by Gemini \\({md_escape(info.model)}\\) from your calendar\\. "
-        "Facts name their source; items marked Suggestion are advice, not facts\\. "
+        f"{md_escape(LEGEND)} "
         "Check anything important before relying on it\\."
     )
     agenda = "\n".join(
-        f"- {_md_line(a.title)} — {a.minutes} min"
-        + (
-            " — **Suggestion**"
+        (
+            f"- _{_md_line(a.title)}_ — {a.minutes} min"
             if a.source == SUGGESTION
-            else f" — _source: {_md_line(label(a.source))}_"
+            else f"- {_md_line(a.title)} — {a.minutes} min — source: {_md_line(label(a.source))}"
         )
         for a in content.agenda
     )
-    people = "\n".join(
-        f"- {_md_line(a.name or a.email)} \\({md_escape(a.email)}\\): "
-        f"{'organizer, ' if a.organizer else ''}{'internal' if a.internal else 'external'}, "
-        f"{_RESPONSES.get(a.response, a.response)}"
-        for a in ctx.attendees
-    )
-    notes = "\n".join(
+    notes: dict[str, list[str]] = {}
+    for n in content.attendee_notes:
+        notes.setdefault(n.attendee.casefold(), []).append(
+            _md_marked(n.note, n.source, label(n.source))
+        )
+    people_lines = []
+    for a in ctx.attendees:
+        mine = notes.pop(a.name.casefold(), []) if a.name else []
+        mine += notes.pop(a.email.casefold(), [])
+        people_lines.append(
+            f"- {_md_line(a.name or a.email)} \\({md_escape(a.email)}\\): "
+            f"{'organizer, ' if a.organizer else ''}{'you, ' if a.is_self else ''}"
+            f"{'internal' if a.internal else 'external'}, "
+            f"{_RESPONSES.get(a.response, a.response)}" + "".join(f" — {m}" for m in mine)
+        )
+    people = "\n".join(people_lines)
+    others = "\n".join(  # notes about people not in the list
         f"- {_md_line(n.attendee)}: {_md_marked(n.note, n.source, label(n.source))}"
         for n in content.attendee_notes
+        if n.attendee.casefold() in notes
     )
-    summary = (
-        " ".join(_md_marked(s.text, s.source, label(s.source)) for s in content.summary)
-        if content.summary
-        else _EMPTY_MD
-    )
+    summary = _md_statements(content.summary, label)
     carried = (
         [f"## Still open from earlier meetings\n\n{_md_carried(ctx, content, fmt)}"]
         if ctx.recurring or ctx.carried
@@ -528,11 +545,10 @@ def render_markdown(ctx: MeetingContext, content: MaterialsContent, info: Genera
         f"## Questions to ask\n\n{_md_statements(content.questions, label)}",
         f"## Talking points\n\n{_md_statements(content.talking_points, label)}",
         f"## Risks and sensitivities\n\n{_md_statements(content.risks, label)}",
-        f"## People\n\n{people or _EMPTY_MD}" + (f"\n\n{notes}" if notes else ""),
+        f"## People\n\n{people or _EMPTY_MD}" + (f"\n\n{others}" if others else ""),
         f"## Follow\\-ups\n\n{_md_statements(content.follow_ups, label)}",
         f"## Sources\n\n{_md_list(_source_lines(ctx, content, info, fmt))}",
         *([f"## From the invitation\n\n{_md_quote(ctx.description)}"] if ctx.description else []),
-        f"---\n\nPrepared {md_escape(fmt.moment(info.generated_at))} · "
-        f"template {md_escape(info.template_version)}",
+        f"---\n\nPrepared {md_escape(fmt.moment(info.generated_at))}",
     ]
     return "\n\n".join(parts) + "\n"

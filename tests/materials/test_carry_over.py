@@ -30,6 +30,7 @@ from functions.materials.templates import load_templates
 from functions.services import Services
 from functions.store.sqlite import SqliteStore
 from tests.materials.conftest import (
+    NOW,
     document,
     generate,
     make_meeting,
@@ -228,6 +229,7 @@ def _context(
         template_version=TEMPLATES.version,
         type_label="Meeting",
         internal_domains=frozenset({"example.com"}),
+        now=NOW,
         budget=ContextBudget(**budget),
     )
 

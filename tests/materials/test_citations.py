@@ -70,6 +70,7 @@ def ctx_for(db: SqliteStore, **meeting: Any) -> MeetingContext:
         template_version=TEMPLATES.version,
         type_label="Meeting",
         internal_domains=frozenset({"example.com"}),
+        now=NOW,
     )
 
 
@@ -266,11 +267,11 @@ def test_the_document_marks_suggestions_and_names_every_facts_source(db: SqliteS
         follow_ups=[],
     )
     page = render_html(ctx, content, info(rejected=1))
-    assert (
-        '<li class="suggestion"><small class="tag">Suggestion</small> Agree on owners</li>' in page
-    )
+    # Suggestions are marked once and subtly: italics, explained once in the banner.
+    assert '<li class="suggestion">Agree on owners</li>' in page
+    assert page.count("suggestions are in italics") == 1 and 'class="tag"' not in page
     assert 'A weekly sync. <small class="src">Source: the invitation</small>' in page
-    assert '<small class="tag">Suggestion</small> Keep it short.' in page
+    assert '<span class="suggestion">Keep it short.</span>' in page
     assert 'Ana has not accepted <small class="src">Source: the guest list</small>' in page
     # An earlier meeting is named by its (escaped) title and date in the user's locale.
     label = "Source: &lt;img src=x onerror=alert(1)&gt; *review*, Nov 24, 2026"
@@ -278,14 +279,14 @@ def test_the_document_marks_suggestions_and_names_every_facts_source(db: SqliteS
     assert "<img" not in page
     assert "<td>Updates</td><td>the invitation</td>" in page
     assert page.count(EMPTY) == 2  # talking points and follow-ups: empty, and saying so
-    assert "Suggestions: 3 items from the Meeting template" in page
+    assert "Suggestions (in italics): 3 items from the meeting template" in page
     assert "1 statement was removed because it cited a meeting" in page
 
     md = render_markdown(ctx, content, info())
-    assert "- **Suggestion:** _Agree on owners_" in md
-    assert "- Did the review pass? — _source: &lt;img src=x onerror=alert\\(1\\)&gt; " in md
-    assert "\\*review\\*, Nov 24, 2026_" in md
-    assert "- Updates — 30 min — _source: the invitation_" in md
+    assert "- _Agree on owners_" in md and "**Suggestion" not in md
+    assert "- Did the review pass? — source: &lt;img src=x onerror=alert\\(1\\)&gt; " in md
+    assert "\\*review\\*, Nov 24, 2026" in md
+    assert "- Updates — 30 min — source: the invitation" in md
     assert md.count("Nothing from the calendar supports this section") == 2
     assert "removed because" not in md  # nothing was removed in this rendering
 

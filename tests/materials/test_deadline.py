@@ -43,7 +43,7 @@ from functions.materials.wiring import build_generator
 from functions.store.sqlite import SqliteStore
 from functions.tasks.cloud_tasks import DEFAULT_DISPATCH_DEADLINE
 from tests.deploy.conftest import INPUTS
-from tests.materials.conftest import local_settings, make_meeting, make_user
+from tests.materials.conftest import NOW, local_settings, make_meeting, make_user
 from tests.materials.test_vertex import PRICES, TEMPLATES
 from tests.support.fake_vertex import fake_vertex
 
@@ -114,6 +114,7 @@ def ctx(tmp_path: Path) -> Iterator[MeetingContext]:
         template_version=TEMPLATES.version,
         type_label="Meeting",
         internal_domains=frozenset({"example.com"}),
+        now=NOW,
     )
     db.close()
 

@@ -55,6 +55,7 @@ def ctx_for(db: SqliteStore, *, locale: str = "en-US", **meeting: object) -> Mee
         template_version=TEMPLATES.version,
         type_label="1:1" if m.meeting_type == "one_on_one" else "Meeting",
         internal_domains=frozenset({"example.com"}),
+        now=NOW,
     )
 
 
@@ -79,7 +80,9 @@ def test_scaled_agenda_adds_up_to_the_meeting(minutes: list[int], total: int) ->
     items = scale_agenda([(f"item {i}", m) for i, m in enumerate(minutes)], total)
     assert sum(a.minutes for a in items) == total
     assert all(a.minutes >= 1 for a in items)
-    assert len(items) == min(len(minutes), total)
+    # Template boxes are fives: items that would get less than 5 minutes are dropped.
+    assert len(items) == min(len(minutes), total // 5 if total >= 5 else total)
+    assert sum(a.minutes % 5 for a in items) == total % 5
 
 
 @given(
@@ -115,17 +118,20 @@ def test_offline_materials_follow_the_template_and_the_facts(db: SqliteStore) ->
     assert content.summary[0].text.startswith("Offline prep (no AI model was used)")
     assert content.summary[0].source == "event"
     assert sum(a.minutes for a in content.agenda) == 45
-    assert content.agenda[0].title == "Check-in"
+    # The invitation's bullets lead the agenda (the injected line is not an item).
+    assert [(a.title, a.source) for a in content.agenda] == [
+        ("Review the launch plan", "event"),
+        ("Agree on owners", "event"),
+    ]
     # What the earlier meeting left open, cited by its id (the first question).
     assert content.questions[0] == Statement(text="Who owns QA?", source="M1")
     assert content.follow_ups == [Statement(text="Sam sends the plan", source="M1")]
-    assert Statement(text="Review the launch plan", source="event") in content.talking_points
     assert any("outside the company" in r.text and r.source == "attendees" for r in content.risks)
     assert {n.attendee for n in content.attendee_notes} == {"Sam", "Ana"}
-    assert {n.source for n in content.attendee_notes} == {"attendees"}
+    # Notes are advice about people who need attention (the table shows the facts).
+    assert {n.source for n in content.attendee_notes} == {"suggestion"}
     # What the template gives is a suggestion, never a fact.
     template = TEMPLATES.for_type("one_on_one")
-    assert all(a.source == "suggestion" for a in content.agenda)
     assert content.objectives == [
         Statement(text=o, source="suggestion") for o in template.objectives
     ]
@@ -169,7 +175,7 @@ def test_html_escapes_everything_and_forbids_scripts(db: SqliteStore) -> None:
     assert tags <= {
         "html", "head", "meta", "title", "style", "body", "header", "p", "h1", "h2",
         "main", "section", "ul", "li", "table", "thead", "tbody", "tr", "th", "td",
-        "br", "small", "footer", "blockquote",
+        "br", "small", "footer", "blockquote", "span",
     }  # fmt: skip
     assert "<script" not in page and "<img" not in page and "<iframe" not in page
     assert page.count("<style>") == 1  # ours; the note's is text
@@ -177,7 +183,9 @@ def test_html_escapes_everything_and_forbids_scripts(db: SqliteStore) -> None:
     assert "Ignore previous instructions &amp; &lt;b&gt;bold&lt;/b&gt;" in page
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
     assert "<a " not in page and "href" not in page  # links are text, never clickable
-    assert "1200 input + 800 output tokens" in page
+    # The footer says when, not which template, cache key or token counts.
+    assert "<footer>Prepared Nov 30, 2026, 10:00\u202fAM</footer>" in page
+    assert TEMPLATES.version not in page and "k" * 40 not in page and "1200" not in page
 
 
 def test_html_is_in_the_users_locale_and_time_zone(db: SqliteStore) -> None:
@@ -205,7 +213,7 @@ def test_markdown_document_has_every_section_escaped(db: SqliteStore) -> None:
         assert f"## {heading}" in md
     assert "<script" not in md and "<iframe" not in md
     assert "\\[click\\]\\(javascript:alert\\(1\\)\\)" in md
-    assert "&lt;iframe src=//evil&gt; — 10 min" in md
+    assert "- _&lt;iframe src=//evil&gt;_ — 10 min" in md
 
 
 def test_summary_record_keeps_no_more_than_it_needs() -> None:

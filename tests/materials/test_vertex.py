@@ -29,7 +29,7 @@ from functions.materials.vertex import (
     VertexGenerator,
 )
 from functions.store.sqlite import SqliteStore
-from tests.materials.conftest import HOSTILE_DESCRIPTION, make_meeting, make_user
+from tests.materials.conftest import HOSTILE_DESCRIPTION, NOW, make_meeting, make_user
 from tests.support.fake_vertex import (
     CHARS_PER_TOKEN,
     THINKING_TOKENS,
@@ -62,6 +62,7 @@ def ctx(tmp_path: Path) -> Iterator[MeetingContext]:
         template_version=TEMPLATES.version,
         type_label="Meeting",
         internal_domains=frozenset({"example.com"}),
+        now=NOW,
     )
     db.close()
 
