@@ -27,9 +27,9 @@ from addon.dev_event import LOCAL_USER_ID, event_object, local_email, pick_meeti
 from addon.event_object import MAX_FORM_INPUTS, MAX_PARAMETERS
 from addon.samples import add_sample_meetings
 from addon.timefmt import valid_locale, valid_zone
+from functions.bootstrap import Bootstrap, get_services
 from functions.domain.users import User
 from functions.logs import log
-from functions.services import Services, get_services
 from functions.web import Handler, json_body, json_error, json_response, local_only
 
 _log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def _asset(name: str) -> bytes:
     return (STATIC / name).read_bytes()
 
 
-def _refusal(request: Request, services: Services) -> Response | None:
+def _refusal(request: Request, services: Bootstrap) -> Response | None:
     if not services.settings.is_local:
         return json_error(404, "not_found", "no such endpoint")
     return local_only(request)
@@ -109,7 +109,7 @@ def _strings(raw: Any, limit: int) -> dict[str, Any]:
     return raw
 
 
-def _local_json_post(request: Request) -> tuple[Services, Any] | Response:
+def _local_json_post(request: Request) -> tuple[Bootstrap, Any] | Response:
     """The gate every token-minting preview route shares: local, loopback, a JSON POST."""
     services = get_services()
     refused = _refusal(request, services)

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 from flask import Request, Response
 
+from functions.bootstrap import Bootstrap, get_services
 from functions.oauth import pages
 from functions.oauth.client import OAuthClient
-from functions.services import Services, get_services
 from functions.web import json_response, local_only
 
 AUTHORIZE_PATH = "/dev/oauth/authorize"
@@ -55,7 +55,7 @@ class _Authority:
     lock = threading.Lock()
 
 
-def _local(services: Services) -> bool:
+def _local(services: Bootstrap) -> bool:
     return services.settings.is_local
 
 
@@ -63,17 +63,17 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _signing_key(services: Services) -> bytes:
+def _signing_key(services: Bootstrap) -> bytes:
     return services.credentials.sealer.keyring.derive("dev-oauth/v1")
 
 
-def _refresh_token(services: Services, subject: str, scopes: tuple[str, ...]) -> str:
+def _refresh_token(services: Bootstrap, subject: str, scopes: tuple[str, ...]) -> str:
     body = _b64(json.dumps({"s": subject, "g": list(scopes), "n": secrets.token_hex(8)}).encode())
     mac = _b64(hmac.new(_signing_key(services), body.encode(), hashlib.sha256).digest())
     return f"1//dev-{body}.{mac}"
 
 
-def _open_refresh_token(services: Services, token: str) -> tuple[str, tuple[str, ...]] | None:
+def _open_refresh_token(services: Bootstrap, token: str) -> tuple[str, tuple[str, ...]] | None:
     if not token.startswith("1//dev-") or token in _Authority.revoked:
         return None
     body, _, mac = token.removeprefix("1//dev-").partition(".")

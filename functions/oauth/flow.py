@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected
+from functions.bootstrap import Bootstrap, get_services
 from functions.domain.users import ConnectionState
 from functions.logs import log
 from functions.oauth import pages
@@ -39,7 +40,6 @@ from functions.oauth.client import OAuthClient
 from functions.oauth.credentials import ReconnectNeeded, StoredGrant
 from functions.oauth.sealing import SealError
 from functions.oauth.state import StateCodec, StateRejected, consume
-from functions.services import Services, get_services
 
 if TYPE_CHECKING:
     from google_auth_oauthlib.flow import Flow
@@ -62,7 +62,7 @@ class _TokenExchangeFailed(Exception):
         self.transient = transient
 
 
-def _codec(services: Services) -> StateCodec:
+def _codec(services: Bootstrap) -> StateCodec:
     return StateCodec(services.credentials.sealer.keyring)
 
 
@@ -85,7 +85,7 @@ def _flow(client: OAuthClient, code_verifier: str, extra_scopes: Sequence[str] =
 
 
 def start_authorization(
-    services: Services, user_id: str, email: str, *, extra_scopes: Sequence[str] = ()
+    services: Bootstrap, user_id: str, email: str, *, extra_scopes: Sequence[str] = ()
 ) -> str:
     """Google's consent URL for `user_id` (already verified by the caller).
 
@@ -185,7 +185,7 @@ def callback(request: Request) -> Response:
     return pages.connected()
 
 
-def disconnect(services: Services, user_id: str) -> None:
+def disconnect(services: Bootstrap, user_id: str) -> None:
     """Undo everything `callback` set up; never raises for Google's side."""
     provider = services.credentials
     try:
@@ -201,7 +201,7 @@ def disconnect(services: Services, user_id: str) -> None:
     log(_log, logging.INFO, "user disconnected", user_id=user_id)
 
 
-def connect_delegated(services: Services, user_id: str, email: str) -> ConnectionState:
+def connect_delegated(services: Bootstrap, user_id: str, email: str) -> ConnectionState:
     """With domain-wide delegation there is no consent: prove access, then mark connected."""
     provider = services.credentials
     if provider.delegation is None:
@@ -216,7 +216,7 @@ def connect_delegated(services: Services, user_id: str, email: str) -> Connectio
     return ConnectionState.CONNECTED
 
 
-def after_connect(services: Services, user_id: str) -> None:
+def after_connect(services: Bootstrap, user_id: str) -> None:
     """Queue a first sync soon (it also opens the push channel).
 
     A failure is logged, not raised: the user is connected either way and the
@@ -236,7 +236,7 @@ def after_connect(services: Services, user_id: str) -> None:
         )
 
 
-def _stop_channels(services: Services, user_id: str) -> None:
+def _stop_channels(services: Bootstrap, user_id: str) -> None:
     """Stop push channels while the grant still works (channels.stop needs it)."""
     from functions.sync.channels import stop_all
 

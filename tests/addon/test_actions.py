@@ -7,11 +7,14 @@ import sys
 import types
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
 from addon import handlers
+from addon.sidebar import Sidebar
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.calendar.port import CalendarSource, Event, EventNotFound, EventPage
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
@@ -19,7 +22,6 @@ from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, QuietHours, User
 from functions.prep.queueing import GENERATE_QUEUE, generation_task
-from functions.services import Services
 from functions.store.port import Store
 from functions.sync.engine import PREP_HORIZON, sync_calendar
 from functions.tasks.port import MAX_SCHEDULE_AHEAD
@@ -38,9 +40,12 @@ from tests.addon.helpers import (
 
 START = NOW + timedelta(days=2)
 
+if TYPE_CHECKING:
+    from functions.materials.storage import MaterialsStorage
+
 
 @pytest.fixture
-def meeting(db: Store, alice: User, services: Services) -> Meeting:
+def meeting(db: Store, alice: User, services: Bootstrap) -> Meeting:
     return seed_meeting(
         db,
         alice,
@@ -121,7 +126,7 @@ def test_generate_on_a_cancelled_meeting_explains_instead_of_failing(
     signer: DevSigner,
     db: Store,
     alice: User,
-    services: Services,
+    services: Bootstrap,
     queue: RecordingQueue,
 ) -> None:
     seed_meeting(
@@ -176,7 +181,7 @@ def test_open_materials_returns_a_fresh_signed_link(
     db.set_prep_state("alice", "ev1", PrepState.READY, materials_ref="materials/alice/ev1")
     asked: list[Meeting] = []
 
-    def signed_url_for(services: Services, m: Meeting) -> str:
+    def signed_url_for(services: Bootstrap, m: Meeting) -> str:
         asked.append(m)
         return f"https://storage.googleapis.com/bucket/{m.materials_ref}?X-Goog-Signature=abc"
 
@@ -225,7 +230,7 @@ def test_change_type_for_one_meeting(
 
 
 def test_change_type_for_the_whole_series(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     for day in range(3):
         start = START + timedelta(days=7 * day)
@@ -411,7 +416,7 @@ def test_connect_opens_googles_consent_in_an_overlay(
 
     calls: list[tuple[str, str]] = []
 
-    def start_authorization(services: Services, user_id: str, email: str) -> str:
+    def start_authorization(services: Bootstrap, user_id: str, email: str) -> str:
         calls.append((user_id, email))
         return "https://accounts.google.com/o/oauth2/v2/auth?state=s&code_challenge=c"
 
@@ -432,7 +437,7 @@ def test_delete_my_data_disconnects_and_forgets_only_the_caller(
     signer: DevSigner,
     db: Store,
     alice: User,
-    services: Services,
+    services: Bootstrap,
     meeting: Meeting,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -460,7 +465,7 @@ def test_delete_goes_ahead_when_revoking_fails(
 ) -> None:
     from functions.oauth import flow
 
-    def broken(services: Services, user_id: str) -> None:
+    def broken(services: Bootstrap, user_id: str) -> None:
         raise ConnectionError("google unreachable")
 
     monkeypatch.setattr(flow, "disconnect", broken)
@@ -506,9 +511,8 @@ def test_new_lead_time_replans_upcoming_meetings_and_queues_their_reminders(
 
 
 def test_delete_my_data_also_deletes_the_callers_materials(
-    client: Client,
+    sidebar: Sidebar,
     signer: DevSigner,
-    services: Services,
     meeting: Meeting,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -522,7 +526,9 @@ def test_delete_my_data_also_deletes_the_callers_materials(
             deleted.append(user_id)
             return 3
 
-    services.__dict__["materials_storage"] = Storage()
+    storage = cast("MaterialsStorage", Storage())
+    root = sidebar.services.replaced(materials_storage=storage)
+    client = Client(dataclasses.replace(sidebar, services=root))
     answer = _act(client, signer, "delete_data")
     assert "deleted" in (note(answer) or "")
     assert deleted == ["alice"]
@@ -568,7 +574,7 @@ def test_a_settings_save_queues_only_triggers_inside_the_sync_horizon_and_syncs_
     db: Store,
     queue: RecordingQueue,
     alice: User,
-    services: Services,
+    services: Bootstrap,
     clock: FixedClock,
 ) -> None:
     # Every day a working day: this test is about the horizon, not about moving off weekends.
@@ -640,7 +646,7 @@ def test_without_background_sync_the_sidebar_queues_up_to_the_cloud_tasks_limit(
     db: Store,
     queue: RecordingQueue,
     alice: User,
-    services: Services,
+    services: Bootstrap,
 ) -> None:
     assert alice.connection is ConnectionState.NOT_CONNECTED
     for event_id, days in (("mid", 12), ("far", 60)):
@@ -662,7 +668,7 @@ def test_a_series_re_type_queues_only_triggers_inside_the_sync_horizon(
     db: Store,
     queue: RecordingQueue,
     alice: User,
-    services: Services,
+    services: Bootstrap,
 ) -> None:
     connected = dataclasses.replace(alice, connection=ConnectionState.CONNECTED)
     db.put_user(connected)

@@ -423,12 +423,12 @@ def test_the_embedded_default_says_assistant_mode_needs_google(tmp_path: Path) -
 
 def test_materials_for_an_executives_meeting_go_to_the_assistant(tmp_path: Path) -> None:
     """Generation (offline generator, local storage) and the ready message, labelled."""
+    from functions.bootstrap import set_services
     from functions.delegation.keys import as_delegated
     from functions.domain.meetings import Attendee, ResponseStatus
     from functions.materials.handler import handle_generate
     from functions.notify.port import Notifiers
     from functions.prep.queueing import queue_generation
-    from functions.services import set_services
     from tests.notify.factories import (
         MemoryChat,
         MemoryEmail,

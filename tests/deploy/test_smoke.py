@@ -332,7 +332,7 @@ def test_the_sidebar_probe_is_refused_by_the_real_add_on_endpoint(tmp_path: Path
 
     import main
     from deploy.smoke import probe_addon
-    from functions.services import set_services
+    from functions.bootstrap import set_services
     from tests.notify.factories import make_services
 
     app = flask.Flask("addon-under-test")

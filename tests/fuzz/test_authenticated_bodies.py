@@ -19,7 +19,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from addon.handlers import ACTIONS
-from functions.routes import task_routes
+from functions.bootstrap import task_routes
 from tests.fuzz.harness import ALICE, BOB, App, assert_sane
 from tests.fuzz.strategies import edge_text, fuzz_settings, json_values
 

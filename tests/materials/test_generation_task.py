@@ -23,6 +23,7 @@ from typing import Any
 import flask
 import pytest
 
+from functions.bootstrap import Bootstrap, set_services, task_routes
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
@@ -42,8 +43,6 @@ from functions.materials.storage import owns, user_prefix
 from functions.materials.v4 import verify_url
 from functions.materials.vertex import VertexGenerator
 from functions.prep.queueing import generation_task, queue_generation
-from functions.routes import task_routes
-from functions.services import Services
 from functions.store.port import Conflict
 from functions.tasks.port import Task, TaskQueue
 from functions.web import dispatch
@@ -67,7 +66,7 @@ class RecordingQueue(TaskQueue):
 
 @dataclass
 class Stack:
-    services: Services
+    services: Bootstrap
     fake: FakeVertex
     key: LocalSigningKey
     queue: RecordingQueue = field(default_factory=RecordingQueue)
@@ -125,7 +124,7 @@ def emulator() -> Iterator[StorageEmulator]:
 
 @pytest.fixture
 def stack(
-    services: Services,
+    services: Bootstrap,
     emulator: StorageEmulator,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -153,7 +152,7 @@ def stack(
         )
         s = Stack(services=services, fake=fake, key=key)
 
-        def record_ready(svc: Services, user: User, meeting: Meeting) -> None:
+        def record_ready(svc: Bootstrap, user: User, meeting: Meeting) -> None:
             s.ready.append((user.user_id, meeting.materials_ref or ""))
 
         monkeypatch.setattr("functions.notify.ready.send_ready", record_ready)
@@ -409,7 +408,7 @@ def test_users_never_share_a_path(stack: Stack) -> None:
     assert not owns("bob", a_ref)
 
 
-def test_local_mode_end_to_end_with_the_offline_generator(services: Services) -> None:
+def test_local_mode_end_to_end_with_the_offline_generator(services: Bootstrap) -> None:
     user = make_user()
     services.store.put_user(user)
     meeting = make_meeting(user, prep_state=PrepState.NOTIFIED, description=HOSTILE_DESCRIPTION)
@@ -428,11 +427,11 @@ def test_local_mode_end_to_end_with_the_offline_generator(services: Services) ->
     assert storage.verify(signed_url_for(services, ready)).params["object"].endswith(".html")
 
 
-def _local_stack(services: Services) -> Stack:
+def _local_stack(services: Bootstrap) -> Stack:
     return Stack(services=services, fake=FakeVertex(), key=LocalSigningKey.generate())
 
 
-def test_a_meeting_of_three_days_gets_offline_materials(services: Services) -> None:
+def test_a_meeting_of_three_days_gets_offline_materials(services: Bootstrap) -> None:
     user = make_user()
     services.store.put_user(user)
     meeting = make_meeting(user, prep_state=PrepState.NOTIFIED, minutes=3 * 24 * 60)
@@ -456,14 +455,15 @@ class _InvalidAnswer(Generator):
         raise AssertionError("unreachable")
 
 
-def test_a_validation_error_in_generation_fails_the_meeting_once(services: Services) -> None:
+def test_a_validation_error_in_generation_fails_the_meeting_once(services: Bootstrap) -> None:
     user = make_user()
     services.store.put_user(user)
     meeting = make_meeting(user, prep_state=PrepState.NOTIFIED)
     services.store.upsert_meetings([meeting])
     broken = _InvalidAnswer()
-    services.__dict__["generator"] = broken
-    stack = _local_stack(services)
+    root = services.replaced(generator=broken)
+    set_services(root)  # the handler reaches the process-wide root
+    stack = _local_stack(root)
     resp = stack.queue_and_deliver(meeting)
     # Acknowledged (200), so the queue does not retry what can only fail again.
     assert resp.status_code == 200

@@ -12,16 +12,19 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from functions.bootstrap import Bootstrap
 from functions.config import load_settings
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Attendee, Meeting, ResponseStatus
 from functions.domain.prep_state import PrepState
 from functions.domain.users import ConnectionState, User
 from functions.notify.port import ChatSender, EmailSender, Notifiers
-from functions.services import Services
 from functions.tasks.port import Task, TaskQueue
+
+if TYPE_CHECKING:
+    from functions.oauth.credentials import CredentialsProvider
 
 #: A Monday morning in March 2026 (before the DST change in Europe).
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)
@@ -130,8 +133,9 @@ def make_services(
     clock: FixedClock | None = None,
     notifiers: Notifiers | None = None,
     tasks: TaskQueue | None = None,
+    credentials: CredentialsProvider | None = None,
     env: Mapping[str, str] | None = None,
-) -> Services:
+) -> Bootstrap:
     settings = load_settings(
         {
             "PREP_SQLITE_PATH": str(tmp_path / "prep.db"),
@@ -141,10 +145,10 @@ def make_services(
             **(env or {}),
         }
     )
-    services = Services(settings, clock=clock or FixedClock(NOW))
-    # Override the wiring's choices (cached properties read the instance dict first).
-    if notifiers is not None:
-        services.__dict__["notifiers"] = notifiers
-    if tasks is not None:
-        services.__dict__["tasks"] = tasks
-    return services
+    return Bootstrap(
+        settings,
+        clock=clock or FixedClock(NOW),
+        notifiers=notifiers,
+        tasks=tasks,
+        credentials=credentials,
+    )

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from functions.auth.dev_keys import DevSigner
-from functions.routes import task_routes
+from functions.bootstrap import task_routes
 from tests.fuzz.harness import ALICE, App
 from tests.security.logs import assert_no_secrets
 

@@ -13,7 +13,7 @@ import flask
 import functions_framework
 import pytest
 
-from functions.services import set_services
+from functions.bootstrap import set_services
 from tests.fuzz.harness import ROOT, App, running_app
 
 

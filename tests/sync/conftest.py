@@ -11,20 +11,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from flask import Request, Response
 from werkzeug.test import EnvironBuilder
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.users import ConnectionState, User
-from functions.services import Services, set_services
 from functions.store.sqlite import SqliteStore
 from functions.tasks.port import Task, TaskQueue
 from tests.support.fake_calendar import FakeCalendar, Grant, fake_calendar, timed_event
+
+if TYPE_CHECKING:
+    from functions.oauth.credentials import CredentialsProvider
 
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # a Tuesday
 WEBHOOK_URL = "https://prep.example.test/calendar/webhook"
@@ -95,7 +98,7 @@ class FakeProvider:
 @dataclass
 class World:
     fake: FakeCalendar
-    services: Services
+    services: Bootstrap
     db: CountingStore
     queue: RecordingQueue
     clock: FixedClock
@@ -114,10 +117,21 @@ class World:
         return got
 
 
-def make_services(settings: Settings, clock: FixedClock, db: SqliteStore) -> Services:
-    services = Services(settings, clock=clock)
-    vars(services)["store"] = db
-    return services
+def make_services(
+    settings: Settings,
+    clock: FixedClock,
+    db: SqliteStore,
+    *,
+    tasks: TaskQueue | None = None,
+    credentials: FakeProvider | None = None,
+) -> Bootstrap:
+    return Bootstrap(
+        settings,
+        clock=clock,
+        store=db,
+        tasks=tasks,
+        credentials=cast("CredentialsProvider", credentials),
+    )
 
 
 @pytest.fixture
@@ -134,11 +148,9 @@ def world(tmp_path: Path) -> Iterator[World]:
             webhook_secret="test-webhook-secret",
         )
         db = CountingStore(settings.sqlite_path)
-        services = make_services(settings, clock, db)
         queue = RecordingQueue(clock)
         provider = FakeProvider(fake)
-        vars(services)["tasks"] = queue
-        vars(services)["credentials"] = provider
+        services = make_services(settings, clock, db, tasks=queue, credentials=provider)
         set_services(services)
         try:
             yield World(fake, services, db, queue, clock, provider)
@@ -169,7 +181,7 @@ def seed(
     return ids
 
 
-def task_request(services: Services, path: str, payload: dict[str, Any]) -> Request:
+def task_request(services: Bootstrap, path: str, payload: dict[str, Any]) -> Request:
     """A Cloud-Tasks-shaped POST with an OIDC token the local verifier accepts."""
     token = services.dev_signer.id_token(
         audience=services.settings.tasks_audience,

@@ -19,7 +19,8 @@ import flask
 import pytest
 from google.oauth2.credentials import Credentials
 
-from functions import routes
+from functions import bootstrap
+from functions.bootstrap import Bootstrap, set_services
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting, ResponseStatus
 from functions.domain.prep_state import PrepState
@@ -30,7 +31,6 @@ from functions.notify.google_chat import ChatAppSender
 from functions.notify.port import Channel, Notifiers, TransientDeliveryError
 from functions.prep.notify_task import PrepJob, deferred_prep_task, run_prep
 from functions.prep.queueing import GENERATE_PATH, PREP_PATH, prep_task
-from functions.services import Services, set_services
 from functions.tasks.endpoint import RetryLater
 from functions.tasks.port import Task
 from functions.web import dispatch
@@ -56,7 +56,7 @@ from tests.support.threads import run_together
 
 @dataclass
 class World:
-    services: Services
+    services: Bootstrap
     fake: FakeGoogle
     queue: RecordingQueue
     clock: FixedClock
@@ -86,7 +86,7 @@ class World:
                 "X-CloudTasks-TaskName": task.name,
             },
         ):
-            return dispatch(routes.task_routes(), flask.request)
+            return dispatch(bootstrap.task_routes(), flask.request)
 
     @property
     def emails(self) -> int:
