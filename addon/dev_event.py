@@ -13,9 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from addon import scopes
-from addon.timefmt import valid_locale, valid_zone
 from functions.bootstrap import Bootstrap
 from functions.domain.meetings import Meeting
+from functions.timefmt import valid_locale, valid_zone
 
 #: The one user of local mode (the .ics import's, `functions.sync.local`), unless `--user-id`.
 LOCAL_USER_ID = "local-user"

@@ -98,7 +98,13 @@ def make_endpoint(source: SidebarSource) -> Handler:
 
         try:
             call = open_call(app, event, who)
-            answer = handlers.route(call)
+            if event.op is None:
+                answer = handlers.route(call)
+            else:
+                # Imported on a click only: the first card never pays for the click modules.
+                from addon import actions
+
+                answer = actions.run(call)
         except MalformedEvent:
             return _malformed()
         except StoreBusy:  # another writer held the store past a request's short wait

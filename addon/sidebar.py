@@ -16,7 +16,6 @@ from datetime import datetime
 from functools import cached_property
 
 from addon.event_object import AddonEvent
-from addon.timefmt import TimeFormat
 from addon.verify import Identity
 from addon.views import View
 from functions.auth.id_tokens import IdTokenVerifier
@@ -29,6 +28,7 @@ from functions.logs import log
 from functions.materials.lease import generation_lease
 from functions.store.port import Store
 from functions.tasks.port import TaskQueue
+from functions.timefmt import TimeFormat
 
 _log = logging.getLogger(__name__)
 

@@ -191,9 +191,7 @@ class Bootstrap:
         """
         if self.settings.is_local:
             return _local_task_queue(self)
-        from functions.tasks.cloud_tasks import CloudTasksQueue
-
-        return CloudTasksQueue.from_settings(self.settings)
+        return cloud_tasks_queue(self.settings)
 
     @cached_property
     def notifiers(self) -> Notifiers:
@@ -343,6 +341,26 @@ def _local_task_queue(root: Bootstrap) -> LocalTaskQueue:
             GENERATE_QUEUE: RetryPolicy(max_attempts=2 * retries + 5),
         },
         journal=journal,
+    )
+
+
+def cloud_tasks_queue(settings: Settings) -> TaskQueue:
+    """Cloud Tasks HTTP targets with OIDC, through google-cloud-tasks."""
+    from google.cloud import tasks_v2
+
+    from functions.tasks.cloud_tasks import CloudTasksQueue
+
+    if not settings.project:
+        raise SettingsError("GOOGLE_CLOUD_PROJECT is required to enqueue Cloud Tasks")
+    if not settings.tasks_location:
+        raise SettingsError("PREP_TASKS_LOCATION is required when PREP_MODE=production")
+    return CloudTasksQueue(
+        tasks_v2.CloudTasksClient(),
+        project=settings.project,
+        location=settings.tasks_location,
+        base_url=settings.public_url,
+        service_account_email=settings.tasks_sa_email,
+        audience=settings.tasks_audience,
     )
 
 

@@ -24,6 +24,7 @@ from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected, bearer_token
 from functions.bootstrap import Bootstrap, get_services
+from functions.domain.classification import Classifier
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
 from functions.logs import log
@@ -132,8 +133,8 @@ def _new_text(text: str) -> Json:
     return {"actionResponse": {"type": "NEW_MESSAGE"}, "text": text}
 
 
-def _notice(services: Bootstrap, user: User, meeting: Meeting) -> Notice:
-    label = services.classifier.rules.label_of(meeting.meeting_type)
+def _notice(classifier: Classifier, user: User, meeting: Meeting) -> Notice:
+    label = classifier.rules.label_of(meeting.meeting_type)
     return build_notice(NoticeKind.PREP_DUE, user, meeting, type_label=label)
 
 
@@ -161,7 +162,7 @@ def _on_generate(services: Bootstrap, user_id: str, event_id: str) -> Json:
     meeting = store.get_meeting(user_id, event_id) if 0 < len(event_id) <= MAX_ID else None
     if meeting is None:
         return _new_text("That meeting is no longer on your calendar.")
-    notice = _notice(services, user, meeting)
+    notice = _notice(services.classifier, user, meeting)
     try:
         # The one guard for every Generate button: on a meeting already generating
         # or ready (an old button clicked again) it queues nothing new.
@@ -181,7 +182,9 @@ def _on_generate(services: Bootstrap, user_id: str, event_id: str) -> Json:
     log(_log, logging.INFO, "chat generate", user_id=user_id, state=updated.prep_state.value)
     if updated.prep_state in DONE_STATES:
         return _update("prep-due", prep_ready_card(notice), "Your prep is ready.")
-    return _update("prep-due", generating_card(_notice(services, user, updated)), "Generating…")
+    return _update(
+        "prep-due", generating_card(_notice(services.classifier, user, updated)), "Generating…"
+    )
 
 
 def handle_event(services: Bootstrap, event: ChatEvent) -> Json:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from functions.feedback.model import FeedbackCounts, FeedbackKind
+from functions.domain.feedback import FeedbackCounts, FeedbackKind
 
 EXIT_FAILED = 1
 

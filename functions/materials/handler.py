@@ -54,7 +54,7 @@ from functions.materials.lease import generation_lease
 from functions.materials.pipeline import Prepared, prepare, store_materials
 from functions.materials.quota import DailyCap, take_slot
 from functions.materials.storage import StorageError
-from functions.store.port import Conflict, NotFound, StoreError
+from functions.store.port import Conflict, NotFound, Store, StoreError
 from functions.tasks.endpoint import BadTask, RetryLater
 
 _log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def _generate_locked(
         slot = cap.take(user.user_id)
         if slot is None:
             log(_log, logging.WARNING, "daily generation cap reached", user_id=user.user_id)
-            _fail(services, meeting)
+            _fail(services.store, meeting)
             return "daily_cap"
     try:
         generation = generator.generate(prepared.context, prepared.prompt)
@@ -178,7 +178,7 @@ def _generate_locked(
     except GenerationFailed as exc:
         _log_usage(user, exc.usage.input_tokens, exc.usage.output_tokens, "failed")
         log(_log, logging.ERROR, "generation failed", user_id=user.user_id, reason=str(exc))
-        _fail(services, meeting)
+        _fail(services.store, meeting)
         return "failed"
     except ValidationError as exc:
         return _invalid(services, user, meeting, exc)
@@ -211,7 +211,7 @@ def _invalid(services: Bootstrap, user: User, meeting: Meeting, exc: ValidationE
         model=exc.title,
         fields=fields,
     )
-    _fail(services, meeting)
+    _fail(services.store, meeting)
     return "invalid"
 
 
@@ -223,7 +223,7 @@ def _retry_or_fail(
     limit = services.settings.materials.max_transient_failures
     if take_slot(services.store, user.user_id, f"gen-retry:{prepared.key}", limit) is None:
         log(_log, logging.ERROR, "generation kept failing", user_id=user.user_id)
-        _fail(services, meeting)
+        _fail(services.store, meeting)
         return "failed"
     raise RetryLater(reason)
 
@@ -244,10 +244,10 @@ def _log_usage(
     )
 
 
-def _fail(services: Bootstrap, meeting: Meeting) -> None:
+def _fail(store: Store, meeting: Meeting) -> None:
     # Cancelled or deleted meanwhile: nothing left to fail.
     with contextlib.suppress(InvalidTransition, NotFound):
-        services.store.set_prep_state(meeting.user_id, meeting.event_id, PrepState.FAILED)
+        store.set_prep_state(meeting.user_id, meeting.event_id, PrepState.FAILED)
 
 
 def announce_ready(services: Bootstrap, user: User, meeting: Meeting) -> None:

@@ -44,6 +44,8 @@ from functions.oauth.state import StateCodec, StateRejected, consume
 if TYPE_CHECKING:
     from google_auth_oauthlib.flow import Flow
 
+    from functions.oauth.credentials import CredentialsProvider
+
 _log = logging.getLogger(__name__)
 
 #: Seconds to wait for Google's token and revoke endpoints.
@@ -62,8 +64,8 @@ class _TokenExchangeFailed(Exception):
         self.transient = transient
 
 
-def _codec(services: Bootstrap) -> StateCodec:
-    return StateCodec(services.credentials.sealer.keyring)
+def _codec(credentials: CredentialsProvider) -> StateCodec:
+    return StateCodec(credentials.sealer.keyring)
 
 
 def _flow(client: OAuthClient, code_verifier: str, extra_scopes: Sequence[str] = ()) -> Flow:
@@ -96,7 +98,7 @@ def start_authorization(
     the grant, and the feature checks for it there.
     """
     client = services.credentials.client
-    codec = _codec(services)
+    codec = _codec(services.credentials)
     state, pending = codec.issue(user_id, email, services.clock.now())
     params: dict[str, str] = {
         "access_type": "offline",
@@ -122,7 +124,7 @@ def callback(request: Request) -> Response:
     args = request.args
     error = args.get("error")
     try:
-        pending = _codec(services).open(args.get("state", ""), services.clock.now())
+        pending = _codec(services.credentials).open(args.get("state", ""), services.clock.now())
         consume(services.store, pending)
     except StateRejected as exc:
         log(_log, logging.WARNING, "oauth callback refused", reason=exc.reason)
@@ -139,7 +141,7 @@ def callback(request: Request) -> Response:
     provider = services.credentials
     client = provider.client
     try:
-        token = _exchange(client, _codec(services).code_verifier(pending), code)
+        token = _exchange(client, _codec(services.credentials).code_verifier(pending), code)
     except _TokenExchangeFailed as exc:
         log(_log, logging.WARNING, "code exchange failed", user_id=user_id, reason=exc.reason)
         return pages.try_again() if exc.transient else pages.invalid_link()

@@ -38,7 +38,7 @@ from functions.notify.delivery import Outcome, deliver
 from functions.notify.digest import is_digest_user
 from functions.notify.quiet_hours import quiet_until
 from functions.prep.queueing import PREP_PATH, PREP_QUEUE, prep_task, queue_generation
-from functions.store.port import Conflict, NotFound
+from functions.store.port import Conflict, NotFound, Store
 from functions.tasks.endpoint import BadTask, RetryLater
 from functions.tasks.port import Task, task_name
 
@@ -122,10 +122,10 @@ def _why_not(meeting: Meeting | None, job: PrepJob, now: datetime) -> str | None
     return None
 
 
-def _mark_notified(services: Bootstrap, job: PrepJob) -> Meeting | str:
+def _mark_notified(store: Store, job: PrepJob) -> Meeting | str:
     """scheduled -> notified, only for the version this task is about."""
     try:
-        return services.store.set_prep_state(
+        return store.set_prep_state(
             job.user_id, job.event_id, PrepState.NOTIFIED, expected_version=job.version
         )
     except NotFound:
@@ -134,7 +134,7 @@ def _mark_notified(services: Bootstrap, job: PrepJob) -> Meeting | str:
         return "stale"
     except InvalidTransition:
         # A concurrent duplicate moved it first (resume its sends) or the user acted.
-        current = services.store.get_meeting(job.user_id, job.event_id)
+        current = store.get_meeting(job.user_id, job.event_id)
         if current is not None and current.prep_state is PrepState.NOTIFIED:
             return current
         return "already_handled"
@@ -201,7 +201,7 @@ def run_prep(services: Bootstrap, job: PrepJob) -> Result:
 
     was_scheduled = meeting.prep_state is PrepState.SCHEDULED
     if was_scheduled:
-        marked = _mark_notified(services, job)
+        marked = _mark_notified(services.store, job)
         if isinstance(marked, str):
             return {"outcome": marked}
         meeting = marked

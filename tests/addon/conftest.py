@@ -15,8 +15,9 @@ from functions.config import DEFAULT_MEETING_TYPES, Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.users import User
 from functions.store.port import Store
-from tests.addon.helpers import AUDIENCE, CLIENT_ID, SA_EMAIL, Client, RecordingQueue, StubCalendar
+from tests.support.addon_helpers import AUDIENCE, CLIENT_ID, SA_EMAIL, Client, StubCalendar
 from tests.support.google_certs import CertServer, cert_server
+from tests.support.recording_queue import RecordingQueue
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 

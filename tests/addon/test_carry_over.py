@@ -22,7 +22,7 @@ from functions.materials.handler import handle_generate
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
 from functions.materials.offline import OfflineGenerator
 from functions.materials.storage import StorageError
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
     calendar_event,
     event_body,

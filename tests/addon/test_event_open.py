@@ -19,9 +19,8 @@ from functions.materials.lease import generation_lease
 from functions.prep.queueing import PREP_QUEUE
 from functions.store.port import Store
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
-    RecordingQueue,
     StubCalendar,
     button_ops,
     calendar_event,
@@ -33,6 +32,7 @@ from tests.addon.helpers import (
     widgets,
 )
 from tests.support.fake_calendar import fake_calendar
+from tests.support.recording_queue import RecordingQueue
 
 START = NOW + timedelta(days=2, hours=7)  # 2026-12-03 15:00 UTC
 

@@ -14,15 +14,15 @@ from addon import views
 from functions.auth.dev_keys import DevSigner
 from functions.bootstrap import Bootstrap
 from functions.cli import main
+from functions.domain.feedback import Feedback, FeedbackKind
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import Preferences, User
-from functions.feedback.model import Feedback, FeedbackKind
 from functions.feedback.report import format_table, rows_for
 from functions.store.port import Store
 from functions.store.sqlite import SqliteStore
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
     button_ops,
     calendar_event,

@@ -15,7 +15,7 @@ from functions.bootstrap import Bootstrap
 from functions.domain.users import ConnectionState, User
 from functions.store.port import Store
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
     button_ops,
     calendar_event,

@@ -21,15 +21,15 @@ from functions.cli import main
 from functions.config import Mode, Settings, load_settings
 from functions.domain.users import User
 from functions.web import dispatch
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
-    RecordingQueue,
     assert_valid_answer,
     calendar_event,
     only_card,
     seed_meeting,
     texts,
 )
+from tests.support.recording_queue import RecordingQueue
 
 ROOT = Path(__file__).resolve().parents[2]
 

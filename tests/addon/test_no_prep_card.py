@@ -13,9 +13,8 @@ from functions.domain.users import User
 from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
 from functions.store.port import Store
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
-    RecordingQueue,
     button_ops,
     calendar_event,
     event_body,
@@ -23,6 +22,7 @@ from tests.addon.helpers import (
     seed_meeting,
     texts,
 )
+from tests.support.recording_queue import RecordingQueue
 
 START = NOW + timedelta(days=2)
 

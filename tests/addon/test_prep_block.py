@@ -29,7 +29,6 @@ from addon.prep_block import (
     latest_free_slot,
 )
 from addon.sidebar import Sidebar
-from addon.timefmt import TimeFormat
 from functions.auth.dev_keys import DevSigner
 from functions.bootstrap import Bootstrap
 from functions.calendar.google_api import GoogleCalendarWriter
@@ -40,8 +39,9 @@ from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
 from functions.store.port import Store
+from functions.timefmt import TimeFormat
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     ALL_SCOPES,
     Client,
     button_ops,

@@ -19,7 +19,7 @@ from functions.bootstrap import Bootstrap
 from functions.domain.users import User
 from functions.store.port import Store
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
     StubCalendar,
     calendar_event,

@@ -13,7 +13,7 @@ from addon.event_object import MAX_FIELD, MAX_PARAMETERS
 from functions.auth.dev_keys import DevSigner
 from functions.bootstrap import Bootstrap, set_services
 from functions.web import MAX_BODY_BYTES
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     CLIENT_ID,
     Client,
     event_body,

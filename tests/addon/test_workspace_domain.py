@@ -20,7 +20,7 @@ from functions.domain.meeting_types import load_rules
 from functions.domain.users import User
 from functions.store.codec import user_from_doc, user_to_doc
 from functions.store.port import Store
-from tests.addon.helpers import Client, event_body, only_card, user_token
+from tests.support.addon_helpers import Client, event_body, only_card, user_token
 
 RULES = REPO_ROOT / "config" / "meeting_types.yaml"
 

@@ -27,9 +27,10 @@ from functions.notify.port import Notifiers
 from functions.oauth import scopes as oauth_scopes
 from functions.oauth.credentials import StoredGrant
 from functions.store.sqlite import SqliteStore
-from tests.notify.factories import RecordingQueue, shared_dev_key
 from tests.support.fake_calendar import FakeCalendar, fake_calendar
 from tests.support.fake_google_apis import FakeGoogle, fake_google_apis
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import shared_dev_key
 
 #: Tuesday 2026-03-10, 15:00 in Berlin.
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)

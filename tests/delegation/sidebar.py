@@ -6,7 +6,7 @@ from typing import Any
 
 from addon.sidebar import Sidebar
 from functions.bootstrap import Bootstrap
-from tests.addon.helpers import Client, event_body, system_token, user_token
+from tests.support.addon_helpers import Client, event_body, system_token, user_token
 
 
 def sidebar_client(services: Bootstrap) -> Client:

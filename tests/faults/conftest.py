@@ -37,10 +37,10 @@ from functions.sync.tasks import PRIMARY, scheduled_sync_task, slot_of
 from functions.tasks.local_queue import LocalTaskQueue, Outcome
 from functions.tasks.port import Task, TaskQueue
 from functions.web import dispatch
-from tests.addon.helpers import assert_valid_answer, texts
-from tests.notify.factories import make_services
+from tests.support.addon_helpers import assert_valid_answer, texts
 from tests.support.fake_calendar import FakeCalendar, fake_calendar, timed_event
-from tests.sync.conftest import FakeProvider
+from tests.support.fake_credentials import FakeProvider
+from tests.support.roots import make_services
 
 if TYPE_CHECKING:
     from functions.oauth.credentials import CredentialsProvider

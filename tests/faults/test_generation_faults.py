@@ -25,9 +25,9 @@ from functions.materials.generator import Prices
 from functions.materials.settings import DEFAULT_VERTEX_MODEL
 from functions.materials.vertex import VertexGenerator
 from functions.prep.queueing import GENERATE_PATH
-from tests.addon.helpers import texts
 from tests.faults.conftest import NOW, USER_ID, Stack
 from tests.faults.fault_proxy import FaultProxy, fault_proxy
+from tests.support.addon_helpers import texts
 from tests.support.fake_vertex import FakeVertex, fake_vertex
 from tests.support.storage_emulator import storage_emulator
 

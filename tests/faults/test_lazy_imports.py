@@ -20,9 +20,10 @@ import pytest
 from functions.bootstrap import Bootstrap
 from functions.config import load_settings
 from functions.domain.users import ConnectionState, User
-from tests.addon.helpers import calendar_event, seed_meeting
 from tests.faults.first_request_probe import HEAVY_MODULES
-from tests.notify.factories import NOW, shared_dev_key
+from tests.support.addon_helpers import calendar_event, seed_meeting
+from tests.support.factories import NOW
+from tests.support.roots import shared_dev_key
 
 ROOT = Path(__file__).resolve().parents[2]
 

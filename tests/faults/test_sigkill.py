@@ -44,7 +44,7 @@ from functions.domain.prep_state import PrepState
 from functions.notify.outbox_page import outbox_of
 from functions.notify.port import Channel
 from functions.sync.local import LOCAL_USER_ID
-from tests.notify.factories import shared_dev_key
+from tests.support.roots import shared_dev_key
 
 EMAIL = "you@example.com"
 #: Lead time of a 1:1 in config/meeting_types.yaml: its reminder fires this long before.

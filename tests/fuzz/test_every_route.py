@@ -20,8 +20,6 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from functions.bootstrap import local_routes
 from functions.web import MAX_BODY_BYTES
-from tests.addon.helpers import assert_valid_answer
-from tests.fuzz.harness import App, assert_json_error, assert_sane
 from tests.fuzz.strategies import (
     MALFORMED_BODIES,
     bodies,
@@ -29,6 +27,8 @@ from tests.fuzz.strategies import (
     fuzz_settings,
     header_values,
 )
+from tests.support.addon_helpers import assert_valid_answer
+from tests.support.app_harness import App, assert_json_error, assert_sane
 
 #: How each route answers: "json" (the app's JSON errors), "addon" (cards), "task",
 #: "chat", "page" (HTML for a browser), "oauth" (OAuth's own JSON error shape).

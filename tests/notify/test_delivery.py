@@ -18,7 +18,8 @@ from functions.notify.port import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from tests.notify.factories import USER_ID, MemoryChat, MemoryEmail, make_meeting, make_user
+from tests.support.factories import USER_ID, MemoryChat, MemoryEmail, make_meeting, make_user
+from tests.support.roots import make_services
 
 KEY = "notify:evt0001:v1"
 
@@ -35,7 +36,6 @@ def chat() -> MemoryChat:
 
 @pytest.fixture
 def services(tmp_path: Path, email: MemoryEmail, chat: MemoryChat) -> Bootstrap:
-    from tests.notify.factories import make_services
 
     s = make_services(tmp_path, notifiers=Notifiers(email=email, chat=chat))
     s.store.put_user(make_user())

@@ -20,14 +20,9 @@ from functions.notify.outbox_page import card_text, outbox_click, outbox_of, out
 from functions.notify.port import Channel
 from functions.prep.queueing import GENERATE_PATH
 from functions.web import dispatch
-from tests.notify.factories import (
-    NOW,
-    USER_ID,
-    RecordingQueue,
-    make_meeting,
-    make_services,
-    make_user,
-)
+from tests.support.factories import NOW, USER_ID, make_meeting, make_user
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import make_services
 
 HOSTILE = "<img src=x onerror=alert(1)> & <b>bold</b>"
 ROUTES = {"/dev/outbox": outbox_page, "/dev/outbox/click": outbox_click}

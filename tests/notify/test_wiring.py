@@ -19,7 +19,8 @@ from functions.oauth.credentials import (
     CredentialsUnavailable,
     ReconnectNeeded,
 )
-from tests.notify.factories import USER_ID, make_services
+from tests.support.factories import USER_ID
+from tests.support.roots import make_services
 
 
 class Provider:

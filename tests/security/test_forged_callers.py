@@ -26,8 +26,8 @@ import pytest
 
 from functions.auth.dev_keys import DevSigner
 from functions.bootstrap import task_routes
-from tests.fuzz.harness import ALICE, App
 from tests.security.logs import assert_no_secrets
+from tests.support.app_harness import ALICE, App
 
 TASK_PATHS = sorted(task_routes())
 Forgery = Callable[[App, DevSigner, dict[str, Any]], str | None]

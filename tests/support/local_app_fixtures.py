@@ -14,7 +14,7 @@ import functions_framework
 import pytest
 
 from functions.bootstrap import set_services
-from tests.fuzz.harness import ROOT, App, running_app
+from tests.support.app_harness import ROOT, App, running_app
 
 
 @pytest.fixture(scope="session")

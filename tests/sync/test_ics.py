@@ -25,7 +25,9 @@ from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.prep_state import PrepState
 from functions.prep.queueing import PREP_PATH
 from functions.sync.local import LOCAL_USER_ID, sync_local
-from tests.sync.conftest import CountingStore, RecordingQueue, make_services
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import root_on
+from tests.sync.conftest import CountingStore
 
 SAMPLE = REPO_ROOT / "config" / "sample.ics"
 TUESDAY = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # 08:00 in New York
@@ -71,7 +73,7 @@ def local(tmp_path: Path) -> Iterator[tuple[Bootstrap, CountingStore, RecordingQ
     )
     db = CountingStore(settings.sqlite_path)
     queue = RecordingQueue()
-    services = make_services(settings, FixedClock(TUESDAY), db, tasks=queue)
+    services = root_on(settings, FixedClock(TUESDAY), db, tasks=queue)
     yield services, db, queue, path
     db.close()
 

@@ -30,7 +30,9 @@ from functions.sync.local import (
     sync_at_start,
     sync_local,
 )
-from tests.sync.conftest import CountingStore, RecordingQueue, make_services
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import root_on
+from tests.sync.conftest import CountingStore
 
 EXPORTS = Path(__file__).parent / "calendars"
 TUESDAY = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
@@ -70,7 +72,7 @@ def process(tmp_path: Path) -> Iterator[Process]:
         db = CountingStore(settings.sqlite_path)
         opened.append(db)
         queue = RecordingQueue()
-        services = make_services(settings, FixedClock(now), db, tasks=queue)
+        services = root_on(settings, FixedClock(now), db, tasks=queue)
         return services, queue
 
     yield start

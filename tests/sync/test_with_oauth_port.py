@@ -14,7 +14,9 @@ from functions.domain.users import ConnectionState, User
 from functions.oauth.credentials import StoredGrant
 from functions.sync.handlers import handle_sync
 from tests.support.fake_calendar import FakeCalendar, fake_calendar
-from tests.sync.conftest import NOW, CountingStore, RecordingQueue, make_services, seed
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import root_on
+from tests.sync.conftest import NOW, CountingStore, seed
 
 ALICE = "alice@example.com"
 
@@ -35,7 +37,7 @@ def wired(tmp_path: Path) -> Iterator[tuple[FakeCalendar, Bootstrap, CountingSto
             oauth_web_client_secret="web-secret",
         )
         db = CountingStore(settings.sqlite_path)
-        services = make_services(settings, FixedClock(NOW), db, tasks=RecordingQueue())
+        services = root_on(settings, FixedClock(NOW), db, tasks=RecordingQueue())
         set_services(services)
         try:
             yield fake, services, db

@@ -19,7 +19,7 @@ from functions.domain.clock import FixedClock
 from functions.tasks.local_journal import TaskJournal
 from functions.tasks.local_queue import Delivery, LocalTaskQueue, Outcome, RetryPolicy
 from functions.tasks.port import Task
-from tests.notify.factories import make_services
+from tests.support.roots import make_services
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from functions.bootstrap import Bootstrap
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.tasks.port import Task, TaskQueue
-from tests.notify.factories import NOW
+from tests.support.factories import NOW
 
 
 class _Queue(TaskQueue):
@@ -55,7 +55,5 @@ def test_a_replaced_root_shares_what_was_built_and_swaps_what_it_is_given(
 
 
 def test_every_adapter_of_the_root_is_either_shared_on_replace_or_a_view_of_it() -> None:
-    built = {
-        name for name, value in vars(Bootstrap).items() if isinstance(value, cached_property)
-    }
+    built = {name for name, value in vars(Bootstrap).items() if isinstance(value, cached_property)}
     assert built - {"sidebar"} == bootstrap._SHARED_ADAPTERS

@@ -15,7 +15,7 @@ from functions.bootstrap import Bootstrap
 from functions.cli import main
 from functions.config import load_settings
 from functions.domain.users import User
-from tests.addon.helpers import calendar_event, seed_meeting
+from tests.support.addon_helpers import calendar_event, seed_meeting
 
 ROOT = Path(__file__).resolve().parents[2]
 

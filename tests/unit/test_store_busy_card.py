@@ -9,7 +9,7 @@ from pathlib import Path
 from addon.endpoint import BUSY_TEXT
 from functions.bootstrap import set_services
 from functions.store.sqlite import SqliteStore
-from tests.fuzz.harness import App
+from tests.support.app_harness import App
 from tests.support.local_app_fixtures import app, flask_app
 
 __all__ = ["app", "flask_app"]

@@ -22,8 +22,10 @@ from functions.notify import problems
 from functions.notify.chat_message import GENERATE_ACTION
 from functions.prep.queueing import GENERATE_PATH
 from functions.web import dispatch
-from tests.notify.factories import USER_ID, RecordingQueue, make_meeting, make_services, make_user
+from tests.support.factories import USER_ID, make_meeting, make_user
 from tests.support.google_certs import CertServer, cert_server
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import make_services
 
 ENDPOINT = "https://region-project.cloudfunctions.net/chat"
 PROJECT_NUMBER = "123456789012"

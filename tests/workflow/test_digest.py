@@ -52,15 +52,10 @@ from functions.sync.tasks import SYNC_PATH
 from functions.tasks.local_queue import LocalTaskQueue
 from functions.tasks.port import Task
 from functions.web import dispatch
-from tests.notify.factories import (
-    EMAIL,
-    USER_ID,
-    RecordingQueue,
-    make_meeting,
-    make_services,
-    make_user,
-)
+from tests.support.factories import EMAIL, USER_ID, make_meeting, make_user
 from tests.support.fake_google_apis import CHAT_CREATE, GMAIL_SEND, FakeGoogle, fake_google_apis
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import make_services
 from tests.support.threads import run_together
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -688,8 +683,8 @@ def test_the_chat_click_on_a_digest_through_the_chat_endpoint(world: World) -> N
 
 
 def test_choosing_the_digest_in_settings(world: World) -> None:
-    from tests.addon.helpers import note, only_card, texts
     from tests.delegation.sidebar import sidebar_body, sidebar_client
+    from tests.support.addon_helpers import note, only_card, texts
 
     store = world.services.store
     store.put_user(make_user())

@@ -38,8 +38,8 @@ from functions.sync.local import LOCAL_USER_ID, sync_local
 from functions.tasks.local_queue import LocalTaskQueue
 from functions.tasks.port import Task
 from functions.web import dispatch
-from tests.notify.factories import make_services
 from tests.support.fake_google_apis import FakeGoogle, fake_google_apis
+from tests.support.roots import make_services
 
 #: Monday 2026-03-16, 09:00 in Berlin.
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)

@@ -34,16 +34,7 @@ from functions.prep.queueing import GENERATE_PATH, PREP_PATH, prep_task
 from functions.tasks.endpoint import RetryLater
 from functions.tasks.port import Task
 from functions.web import dispatch
-from tests.notify.factories import (
-    NOW,
-    USER_ID,
-    MemoryChat,
-    MemoryEmail,
-    RecordingQueue,
-    make_meeting,
-    make_services,
-    make_user,
-)
+from tests.support.factories import NOW, USER_ID, MemoryChat, MemoryEmail, make_meeting, make_user
 from tests.support.fake_google_apis import (
     CHAT_CREATE,
     CHAT_FIND_DM,
@@ -51,6 +42,8 @@ from tests.support.fake_google_apis import (
     FakeGoogle,
     fake_google_apis,
 )
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import make_services
 from tests.support.threads import run_together
 
 

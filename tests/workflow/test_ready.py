@@ -14,14 +14,8 @@ from functions.notify.content import calendar_event_url
 from functions.notify.port import Channel, Notifiers, TransientDeliveryError
 from functions.notify.ready import send_ready
 from functions.tasks.endpoint import RetryLater
-from tests.notify.factories import (
-    USER_ID,
-    MemoryChat,
-    MemoryEmail,
-    make_meeting,
-    make_services,
-    make_user,
-)
+from tests.support.factories import USER_ID, MemoryChat, MemoryEmail, make_meeting, make_user
+from tests.support.roots import make_services
 
 URL = "https://storage.googleapis.com/prep/materials.html?X-Goog-Signature=abc&X-Goog-Expires=900"
 

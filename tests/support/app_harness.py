@@ -45,9 +45,10 @@ from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, User
 from functions.sync.channels import channel_secret, channel_token
 from functions.tasks.local_queue import LocalTaskQueue
-from tests.addon.helpers import assert_valid_answer, calendar_event, seed_meeting
-from tests.notify.factories import NOW, make_services, shared_dev_key
+from tests.support.addon_helpers import assert_valid_answer, calendar_event, seed_meeting
+from tests.support.factories import NOW
 from tests.support.fake_oauth import FakeGoogleOAuth, fake_google_oauth
+from tests.support.roots import make_services, shared_dev_key
 
 ROOT = Path(__file__).resolve().parents[2]
 ALICE = "local-user"
