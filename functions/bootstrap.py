@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from addon.sidebar import CalendarFactory, Sidebar
     from functions.calendar.port import CalendarSource
     from functions.chat.auth import ChatVerifier
+    from functions.domain.meetings import Meeting
     from functions.domain.users import User
     from functions.materials.generator import Generator
     from functions.materials.storage import MaterialsStorage
@@ -121,7 +122,8 @@ class Bootstrap:
 
         For a scenario that swaps one port midway (a queue that dies, a generator
         that fails): the data, queue and outbox in use carry over, nothing is
-        patched. Built views of the root itself (the sidebar) are not shared.
+        patched. Built views of the root itself (the sidebar, the ready sender)
+        are not shared.
         """
         root = Bootstrap(
             self.settings,
@@ -222,6 +224,24 @@ class Bootstrap:
     def calendar_for(self, user: User) -> CalendarSource:
         """The calendar `user`'s background sync reads: the .ics locally, else the Calendar API."""
         return calendar_source(self, user)
+
+    @cached_property
+    def send_ready(self) -> Callable[[User, Meeting], None] | None:
+        """Materials' "prep is ready" message: the notify feature's sender, None if not deployed.
+
+        The sender is looked up on each call, so it always acts for this root.
+        """
+        try:
+            from functions.notify import ready
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("functions.notify", "functions.notify.ready"):
+                raise
+            return None
+
+        def send(user: User, meeting: Meeting) -> None:
+            ready.send_ready(self, user, meeting)
+
+        return send
 
     @cached_property
     def sidebar(self) -> Sidebar:

@@ -253,22 +253,20 @@ def _fail(store: Store, meeting: Meeting) -> None:
 def announce_ready(services: Bootstrap, user: User, meeting: Meeting) -> None:
     """Send the one "materials ready" message for this set of materials.
 
-    Delivery lives in functions/notify (another module); when it is not
-    deployed the materials are still ready and the sidebar shows them.
+    Delivery lives in functions/notify, which the root hands in
+    (`services.send_ready`); when it is not deployed the materials are still
+    ready and the sidebar shows them.
     """
     if meeting.prep_state is not PrepState.READY or not meeting.materials_ref:
         return
     # No claim of its own here: `send_ready` claims per channel, and a claim
     # taken here would be lost with it if the instance died before sending.
-    try:
-        from functions.notify.ready import send_ready
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("functions.notify", "functions.notify.ready"):
-            raise
+    send_ready = services.send_ready
+    if send_ready is None:
         log(_log, logging.WARNING, "ready notification unavailable", user_id=user.user_id)
         return
     try:
-        send_ready(services, user, meeting)
+        send_ready(user, meeting)
     except Exception as exc:
         log(_log, logging.WARNING, "ready message not sent", error=type(exc).__name__)
         raise RetryLater("ready message not sent") from None

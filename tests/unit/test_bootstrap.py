@@ -56,4 +56,4 @@ def test_a_replaced_root_shares_what_was_built_and_swaps_what_it_is_given(
 
 def test_every_adapter_of_the_root_is_either_shared_on_replace_or_a_view_of_it() -> None:
     built = {name for name, value in vars(Bootstrap).items() if isinstance(value, cached_property)}
-    assert built - {"sidebar"} == bootstrap._SHARED_ADAPTERS
+    assert built - {"sidebar", "send_ready"} == bootstrap._SHARED_ADAPTERS

@@ -10,6 +10,7 @@ import pytest
 
 from functions.bootstrap import Bootstrap
 from functions.domain.prep_state import PrepState
+from functions.materials.storage import materials_ref
 from functions.notify.content import calendar_event_url
 from functions.notify.port import Channel, Notifiers, TransientDeliveryError
 from functions.notify.ready import send_ready
@@ -91,3 +92,22 @@ def test_refuses_a_meeting_without_materials_or_of_another_user(services: Bootst
     other = dataclasses.replace(make_user(), user_id="someone-else")
     with pytest.raises(ValueError, match="another user"):
         send_ready(services, other, make_meeting(materials_ref="m/1"), materials_url=URL)
+
+
+def test_the_roots_ready_sender_acts_for_that_root_after_a_swap(
+    services: Bootstrap, email: MemoryEmail, chat: MemoryChat
+) -> None:
+    """Materials reach "prep is ready" only through the root (`send_ready`), and a replaced
+    root's sender delivers through the replaced root's notifiers, not the first one's."""
+    first = services.send_ready
+    assert first is not None
+    other_email, other_chat = MemoryEmail(), MemoryChat()
+    swapped = services.replaced(notifiers=Notifiers(email=other_email, chat=other_chat))
+    send = swapped.send_ready
+    assert send is not None
+    meeting = services.store.get_meeting(USER_ID, "evt0001")
+    assert meeting is not None
+    ref = materials_ref(USER_ID, meeting.event_id, "cachekey1")
+    send(make_user(), dataclasses.replace(meeting, materials_ref=ref))
+    assert (len(other_email.sent), len(other_chat.sent)) == (1, 1)
+    assert (len(email.sent), len(chat.sent)) == (0, 0)
