@@ -21,6 +21,7 @@ test: lint typecheck pytest
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.dev-installed
 	$(PY) -m mypy

@@ -13,7 +13,7 @@ import sys
 import functions_framework
 from flask import Request, Response
 
-from functions import routes, web
+from functions import web
 
 
 @functions_framework.http
@@ -32,19 +32,25 @@ def addon(request: Request) -> Response:
 @functions_framework.http
 def tasks(request: Request) -> Response:
     """Every /tasks/* path (Cloud Tasks and Cloud Scheduler), OIDC-verified per route."""
-    return web.dispatch(routes.task_routes(), request)
+    from functions.bootstrap import task_routes
+
+    return web.dispatch(task_routes(), request)
 
 
 @functions_framework.http
 def calendar_webhook(request: Request) -> Response:
     """Calendar push notifications: verified by channel token, they queue a sync."""
-    return web.dispatch(routes.webhook_routes(), request)
+    from functions.bootstrap import webhook_routes
+
+    return web.dispatch(webhook_routes(), request)
 
 
 @functions_framework.http
 def oauth(request: Request) -> Response:
     """The OAuth consent redirect (`/oauth/callback`): trusted only through its state."""
-    return web.dispatch(routes.oauth_routes(), request)
+    from functions.bootstrap import oauth_routes
+
+    return web.dispatch(oauth_routes(), request)
 
 
 @functions_framework.http
@@ -62,7 +68,9 @@ def chat(request: Request) -> Response:
 @functions_framework.http
 def local(request: Request) -> Response:
     """Every route in one process: the embedded default used by `python main.py serve`."""
-    return web.dispatch(routes.local_routes(), request)
+    from functions.bootstrap import local_routes
+
+    return web.dispatch(local_routes(), request)
 
 
 if __name__ == "__main__":

@@ -57,8 +57,8 @@ def _fail(command: str, message: str, status: int = EXIT_USAGE) -> int:
 
 def dev_event_command(args: argparse.Namespace) -> int:
     from addon.dev_event import LOCAL_USER_ID, NoMeeting, dev_event
+    from functions.bootstrap import Bootstrap
     from functions.config import load_settings
-    from functions.services import Services
 
     if args.port is not None:
         # As `serve` does: the audience follows the served address unless set explicitly.
@@ -66,7 +66,7 @@ def dev_event_command(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.is_local:
         return _fail("dev-event", "signs with the local development key: unset PREP_MODE")
-    services = Services(settings)
+    services = Bootstrap(settings)
     try:
         body = dev_event(services, event_id=args.event_id, user_id=args.user_id or LOCAL_USER_ID)
     except NoMeeting as exc:

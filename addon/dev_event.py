@@ -13,9 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from addon import scopes
-from addon.timefmt import valid_locale, valid_zone
+from functions.bootstrap import Bootstrap
 from functions.domain.meetings import Meeting
-from functions.services import Services
+from functions.timefmt import valid_locale, valid_zone
 
 #: The one user of local mode (the .ics import's, `functions.sync.local`), unless `--user-id`.
 LOCAL_USER_ID = "local-user"
@@ -32,7 +32,7 @@ def _offset_ms(zone: str, at: datetime) -> int:
     return int(offset.total_seconds() * 1000)
 
 
-def signed_tokens(services: Services, *, user_id: str, email: str) -> tuple[str, str]:
+def signed_tokens(services: Bootstrap, *, user_id: str, email: str) -> tuple[str, str]:
     """(systemIdToken, userIdToken) for the local add-on deployment."""
     settings = services.settings
     signer = services.dev_signer
@@ -76,7 +76,7 @@ def calendar_object(meeting: Meeting, *, owner_email: str = "") -> dict[str, Any
 
 
 def event_object(
-    services: Services,
+    services: Bootstrap,
     *,
     user_id: str,
     email: str,
@@ -115,13 +115,13 @@ def event_object(
     return body
 
 
-def local_email(services: Services, user_id: str) -> str:
+def local_email(services: Bootstrap, user_id: str) -> str:
     """The address a local user's tokens carry: the stored one, else the configured one."""
     user = services.store.get_user(user_id)
     return user.email if user is not None and user.email else services.settings.local_user_email
 
 
-def pick_meeting(services: Services, user_id: str, event_id: str | None) -> Meeting:
+def pick_meeting(services: Bootstrap, user_id: str, event_id: str | None) -> Meeting:
     """The named meeting, or the user's next one; `NoMeeting` says what to do if none."""
     store = services.store
     if event_id:
@@ -142,7 +142,7 @@ def pick_meeting(services: Services, user_id: str, event_id: str | None) -> Meet
 
 
 def dev_event(
-    services: Services, *, event_id: str | None = None, user_id: str = LOCAL_USER_ID
+    services: Bootstrap, *, event_id: str | None = None, user_id: str = LOCAL_USER_ID
 ) -> dict[str, Any]:
     """What `python main.py dev-event` prints: a ready-to-POST eventOpen object."""
     if not services.settings.is_local:

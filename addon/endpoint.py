@@ -20,11 +20,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from addon import cards as c
 from addon import handlers, scopes, views
 from addon.event_object import AddonEvent, MalformedEvent, parse_event
-from addon.sidebar import Sidebar, open_call, sidebar_for
+from addon.sidebar import Sidebar, open_call
 from addon.verify import verify_system_token, verify_user_token
 from functions.auth.id_tokens import TokenRejected, bearer_token
+from functions.bootstrap import get_services
 from functions.logs import log
-from functions.services import get_services
 from functions.store.port import StoreBusy
 from functions.web import (
     MAX_BODY_BYTES,
@@ -98,7 +98,13 @@ def make_endpoint(source: SidebarSource) -> Handler:
 
         try:
             call = open_call(app, event, who)
-            answer = handlers.route(call)
+            if event.op is None:
+                answer = handlers.route(call)
+            else:
+                # Imported on a click only: the first card never pays for the click modules.
+                from addon import actions
+
+                answer = actions.run(call)
         except MalformedEvent:
             return _malformed()
         except StoreBusy:  # another writer held the store past a request's short wait
@@ -142,7 +148,7 @@ def _trouble(
 
 
 def _default_source() -> Sidebar:
-    return sidebar_for(get_services())
+    return get_services().sidebar
 
 
 #: The deployed handler: wiring from the process-wide services.

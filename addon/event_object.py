@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from addon.timefmt import valid_locale, valid_zone
+from functions.timefmt import valid_locale, valid_zone
 
 #: Longest id, parameter value or token accepted (JWTs are ~1 KB; event ids far less).
 MAX_FIELD = 8192

@@ -20,10 +20,10 @@ from addon import cards as c
 from addon import handlers, views
 from addon.event_object import MalformedEvent
 from addon.sidebar import Call
+from functions.domain.feedback import Feedback, FeedbackKind
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import OverrideScope
-from functions.feedback.model import Feedback, FeedbackKind
 from functions.logs import log
 
 _log = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ is ever scheduled past Cloud Tasks' 30-day limit.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 from collections.abc import Callable
 from datetime import time, timedelta
@@ -75,16 +74,11 @@ def needed_scopes(call_op: str | None, has_opened_event: bool) -> tuple[str, ...
 
 
 def route(call: Call) -> c.Json:
-    op = call.event.op
-    if op is None:
-        opened = call.event.opened
-        if opened is not None:
-            return event_open(call)
-        return homepage(call)
-    handler = ACTIONS.get(op)
-    if handler is None:
-        raise MalformedEvent("unknown action")
-    return handler(call)
+    """The two triggers; a button click (`op`) goes to `addon.actions.run`."""
+    opened = call.event.opened
+    if opened is not None:
+        return event_open(call)
+    return homepage(call)
 
 
 def _event_id(call: Call) -> str:
@@ -679,45 +673,3 @@ def delete_data(call: Call) -> c.Json:
 
 def back(_: Call) -> c.Json:
     return c.render([{"pop": True}])
-
-
-def _elsewhere(module: str, name: str) -> Action:
-    """An action defined in another add-on module, imported on its first click.
-
-    Those modules use this one's helpers; importing them lazily keeps the
-    import graph acyclic and the homepage's cold start free of them.
-    """
-
-    def run(call: Call) -> c.Json:
-        action: Action = getattr(importlib.import_module(module), name)
-        return action(call)
-
-    run.__name__ = name
-    return run
-
-
-ACTIONS: dict[str, Action] = {
-    "home": refresh_home,
-    "event": show_event,
-    "refresh": refresh_event,
-    "reopen": reopen,
-    "generate": generate,
-    "regenerate": regenerate,
-    "materials": open_materials,
-    "set_type": set_type,
-    "settings": show_settings,
-    "save_settings": save_settings,
-    "connect": connect,
-    "confirm_delete": confirm_delete,
-    "delete_data": delete_data,
-    "back": back,
-    "delegates": _elsewhere("addon.delegates", "show_delegates"),
-    "add_delegate": _elsewhere("addon.delegates", "add_delegate"),
-    "check_delegate": _elsewhere("addon.delegates", "check_delegate"),
-    "remove_delegate": _elsewhere("addon.delegates", "remove_delegate"),
-    "allow_delegates": _elsewhere("addon.delegates", "allow_delegates"),
-    "prep_block": _elsewhere("addon.prep_block", "block_prep_time"),
-    "feedback": _elsewhere("addon.feedback", "rate_prep"),
-    "wrong_type_form": _elsewhere("addon.feedback", "wrong_type_form"),
-    "wrong_type": _elsewhere("addon.feedback", "report_wrong_type"),
-}

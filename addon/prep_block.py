@@ -35,7 +35,6 @@ from zoneinfo import ZoneInfo
 from addon import cards as c
 from addon import handlers, scopes
 from addon.sidebar import Call
-from addon.timefmt import valid_zone
 from functions.calendar.mapping import UnusableEvent, meeting_from_event
 from functions.calendar.port import (
     CalendarError,
@@ -55,6 +54,7 @@ from functions.delegation.keys import is_delegated
 from functions.domain.classification import SkipReason
 from functions.domain.meetings import EventStatus
 from functions.logs import log
+from functions.timefmt import valid_zone
 
 _log = logging.getLogger(__name__)
 

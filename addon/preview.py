@@ -26,10 +26,11 @@ from flask import Request, Response
 from addon.dev_event import LOCAL_USER_ID, event_object, local_email, pick_meeting
 from addon.event_object import MAX_FORM_INPUTS, MAX_PARAMETERS
 from addon.samples import add_sample_meetings
-from addon.timefmt import valid_locale, valid_zone
+from functions.bootstrap import Bootstrap, get_services
+from functions.config import Settings
 from functions.domain.users import User
 from functions.logs import log
-from functions.services import Services, get_services
+from functions.timefmt import valid_locale, valid_zone
 from functions.web import Handler, json_body, json_error, json_response, local_only
 
 _log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ def _asset(name: str) -> bytes:
     return (STATIC / name).read_bytes()
 
 
-def _refusal(request: Request, services: Services) -> Response | None:
-    if not services.settings.is_local:
+def _refusal(request: Request, settings: Settings) -> Response | None:
+    if not settings.is_local:
         return json_error(404, "not_found", "no such endpoint")
     return local_only(request)
 
@@ -63,7 +64,7 @@ def _user_id(raw: Any) -> str:
 
 def asset(request: Request) -> Response:
     services = get_services()
-    refused = _refusal(request, services)
+    refused = _refusal(request, services.settings)
     if refused is not None:
         return refused
     name, mimetype = _ASSETS[request.path.rstrip("/")]
@@ -81,7 +82,7 @@ def asset(request: Request) -> Response:
 def meetings(request: Request) -> Response:
     """The local user's meetings for the picker (titles are text; the page escapes them)."""
     services = get_services()
-    refused = _refusal(request, services)
+    refused = _refusal(request, services.settings)
     if refused is not None:
         return refused
     user_id = _user_id(request.args.get("user"))
@@ -109,10 +110,10 @@ def _strings(raw: Any, limit: int) -> dict[str, Any]:
     return raw
 
 
-def _local_json_post(request: Request) -> tuple[Services, Any] | Response:
+def _local_json_post(request: Request) -> tuple[Bootstrap, Any] | Response:
     """The gate every token-minting preview route shares: local, loopback, a JSON POST."""
     services = get_services()
-    refused = _refusal(request, services)
+    refused = _refusal(request, services.settings)
     if refused is not None:
         return refused
     if request.method != "POST" or not request.is_json:

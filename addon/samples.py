@@ -11,11 +11,11 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from functions.bootstrap import Bootstrap
 from functions.calendar.mapping import meeting_from_event
 from functions.domain.meetings import Meeting
 from functions.domain.planning import plan_meeting
 from functions.domain.users import User
-from functions.services import Services
 
 
 def _person(email: str, *, me: bool = False, status: str = "accepted") -> dict[str, Any]:
@@ -85,7 +85,7 @@ def sample_events(user: User, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def add_sample_meetings(services: Services, user: User) -> list[Meeting]:
+def add_sample_meetings(services: Bootstrap, user: User) -> list[Meeting]:
     """Store the samples (and the user, if new) and return them, planned."""
     now = services.clock.now()
     if services.store.get_user(user.user_id) is None:

@@ -1,6 +1,6 @@
 """What the sidebar's handlers work with: the ports, and one verified request.
 
-`Sidebar` names the dependencies the add-on needs beyond `Services` (a task
+`Sidebar` names the dependencies the add-on needs beyond `Bootstrap` (a task
 queue, and a way to reach Calendar with the user's own token) so tests can
 hand in fakes without patching. `Call` is one verified request: the user id
 in it comes from the userIdToken and nowhere else.
@@ -16,19 +16,19 @@ from datetime import datetime
 from functools import cached_property
 
 from addon.event_object import AddonEvent
-from addon.timefmt import TimeFormat
 from addon.verify import Identity
 from addon.views import View
 from functions.auth.id_tokens import IdTokenVerifier
+from functions.bootstrap import Bootstrap
 from functions.calendar.port import CalendarSource
 from functions.config import Settings
 from functions.domain.classification import Classifier
 from functions.domain.users import User
 from functions.logs import log
 from functions.materials.lease import generation_lease
-from functions.services import Services
 from functions.store.port import Store
 from functions.tasks.port import TaskQueue
+from functions.timefmt import TimeFormat
 
 _log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ CalendarFactory = Callable[[str], CalendarSource]
 
 @dataclass
 class Sidebar:
-    services: Services
+    services: Bootstrap
     #: None: the services' queue, built on first use (a homepage never pays for it).
     task_queue: TaskQueue | None = None
     #: None in local mode: there is no Google to fetch unseen events from.
@@ -71,29 +71,6 @@ class Sidebar:
 
     def now(self) -> datetime:
         return self.services.clock.now()
-
-
-def google_calendar(settings: Settings) -> CalendarFactory:
-    """Production: the Calendar API through Google's client, as the user."""
-
-    def make(token: str) -> CalendarSource:
-        from google.oauth2.credentials import Credentials
-
-        from functions.calendar.google_api import GoogleCalendarSource
-
-        return GoogleCalendarSource(
-            Credentials(token=token), api_endpoint=settings.calendar_api_endpoint
-        )
-
-    return make
-
-
-def sidebar_for(services: Services) -> Sidebar:
-    """The wiring used by the deployed function and the local server."""
-    return Sidebar(
-        services=services,
-        calendar_for=None if services.settings.is_local else google_calendar(services.settings),
-    )
 
 
 @dataclass

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from addon import cards as c
 from addon.durations import format_lead
-from addon.timefmt import TimeFormat
 from functions.delegation.keys import owner_of
 from functions.domain.classification import Classification, SkipReason
 from functions.domain.meeting_types import RuleSet
@@ -23,6 +22,7 @@ from functions.domain.prep_state import PENDING_STATES, PrepState
 from functions.domain.users import ConnectionState, DeliveryMode, User
 from functions.domain.working_days import DAY_NAMES
 from functions.prep.queueing import DEFAULT_LEASE
+from functions.timefmt import TimeFormat
 
 if TYPE_CHECKING:
     from functions.materials.carry_over import CarryOverNote

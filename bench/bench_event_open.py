@@ -38,13 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 from addon.dev_event import calendar_object, event_object  # noqa: E402
 from bench.serving import bench_user, plan_bench_meetings  # noqa: E402
+from functions.bootstrap import Bootstrap, set_services  # noqa: E402
 from functions.config import Mode, Settings  # noqa: E402
-from functions.services import Services, set_services  # noqa: E402
 
 TARGET_P95_MS = 150.0
 
 
-def _serve(services: Services) -> tuple[str, int, Callable[[], None]]:
+def _serve(services: Bootstrap) -> tuple[str, int, Callable[[], None]]:
     import functions_framework
     from werkzeug.serving import make_server
 
@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
             sqlite_path=Path(tmp) / "prep.db",
             dev_key_path=Path(tmp) / "dev-key.pem",
         )
-        services = Services(settings)
+        services = Bootstrap(settings)
         user = bench_user()
         services.store.put_user(user)
         meetings = plan_bench_meetings(services, user, args.meetings)

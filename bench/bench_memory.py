@@ -28,7 +28,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -46,6 +46,9 @@ from bench.serving import (
     seed_meetings,
 )
 
+if TYPE_CHECKING:
+    from functions.oauth.credentials import CredentialsProvider
+
 EMAIL = "bench@example.com"
 USER_ID = "bench-user"
 
@@ -55,7 +58,7 @@ USER_ID = "bench-user"
 
 def _child_import(with_sync_path: bool) -> dict[str, Any]:
     import main  # noqa: F401 - importing the app is what is measured
-    from functions.services import get_services
+    from functions.bootstrap import get_services
 
     get_services()
     if with_sync_path:
@@ -69,16 +72,15 @@ def _child_import(with_sync_path: bool) -> dict[str, Any]:
 def _child_sync(api: str, token: str) -> dict[str, Any]:
     from google.oauth2.credentials import Credentials
 
+    from functions.bootstrap import get_services
     from functions.domain.users import ConnectionState, User
-    from functions.services import get_services
     from functions.sync.handlers import handle_sync
 
     class Provider:
         def credentials_for(self, user_id: str) -> Credentials:
             return Credentials(token=token)
 
-    services = get_services()
-    vars(services)["credentials"] = Provider()
+    services = get_services().replaced(credentials=cast("CredentialsProvider", Provider()))
     services.store.put_user(User(USER_ID, EMAIL, connection=ConnectionState.CONNECTED))
     result = dict(handle_sync(services, {"user_id": USER_ID}))
     return {"maxrss_mib": maxrss_mib(), "result": result, "api": api}

@@ -41,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 from addon.dev_event import event_object  # noqa: E402
 from bench.bench_event_open import _pct, _serve, _timed  # noqa: E402
 from bench.serving import bench_user, plan_bench_meetings  # noqa: E402
+from functions.bootstrap import Bootstrap, set_services  # noqa: E402
 from functions.config import Mode, Settings  # noqa: E402
 from functions.domain.prep_state import PrepState  # noqa: E402
-from functions.services import Services, set_services  # noqa: E402
 from functions.tasks.port import Task, TaskQueue  # noqa: E402
 
 ADDON_BUDGET_S = 30.0
@@ -83,12 +83,12 @@ def main(argv: list[str]) -> int:
             sqlite_path=Path(tmp) / "prep.db",
             dev_key_path=Path(tmp) / "dev-key.pem",
         )
-        services = Services(settings)
+        services = Bootstrap(settings)
         user = bench_user()
         services.store.put_user(user)
         meetings = plan_bench_meetings(services, user, args.meetings)
         queue = RoundTripQueue(services.tasks, args.rpc_ms / 1000)
-        vars(services)["tasks"] = queue
+        services = services.replaced(tasks=queue)
         host, port, stop = _serve(services)
         services.settings = dataclasses.replace(
             settings, addon_audience=f"http://{host}:{port}/addon"

@@ -31,13 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from functions.bootstrap import Bootstrap
 from functions.calendar.google_api import GoogleCalendarSource
 from functions.calendar.mapping import meeting_from_event
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.planning import plan_meeting
 from functions.domain.users import ConnectionState, User
-from functions.services import Services
 from functions.store.sqlite import SqliteStore
 from functions.sync.engine import sync_calendar
 from functions.sync.handlers import handle_fanout
@@ -105,7 +105,7 @@ def full_sync_round(
 ) -> tuple[float, float, float, float]:
     """(sync events/s, raw upsert events/s, no-change syncs/s, raw incremental lists/s)."""
     user = User("bench-user", EMAIL, connection=ConnectionState.CONNECTED)
-    services = Services(Settings(mode=Mode.LOCAL), clock=FixedClock(NOW))
+    services = Bootstrap(Settings(mode=Mode.LOCAL), clock=FixedClock(NOW))
     classifier = services.classifier
     grant = next(iter(fake.grants.values()))
     creds = fake.credentials(grant)
@@ -185,9 +185,7 @@ def fanout_round(users: int, workdir: Path, n: int, slow: bool) -> tuple[float, 
         local = LocalTaskQueue(_never, clock=clock)
         return SlowQueue(local) if slow else local
 
-    services = Services(Settings(mode=Mode.LOCAL), clock=clock)
-    vars(services)["store"] = db
-    vars(services)["tasks"] = queue()
+    services = Bootstrap(Settings(mode=Mode.LOCAL), clock=clock, store=db, tasks=queue())
     elapsed = _timed(lambda: handle_fanout(services, {}))
 
     slot = slot_of(NOW, services.settings.sync_interval)

@@ -36,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import load_settings
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
@@ -43,7 +44,6 @@ from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, User
 from functions.notify.port import ChatSender, EmailSender, Notifiers
-from functions.services import Services, set_services
 from functions.store.sqlite import SqliteStore
 from functions.tasks.port import Task, TaskQueue
 
@@ -308,10 +308,10 @@ def measure(workdir: Path) -> Measured:
     from google.oauth2.credentials import Credentials
 
     from addon.dev_event import event_object
+    from functions.bootstrap import local_routes
     from functions.materials.handler import handle_generate
     from functions.prep.notify_task import handle_prep_task
     from functions.prep.queueing import prep_task, queue_generation
-    from functions.routes import local_routes
     from functions.sync.handlers import handle_fanout, handle_sync
     from functions.web import dispatch
     from tests.support.fake_calendar import fake_calendar, timed_event
@@ -336,7 +336,7 @@ def measure(workdir: Path) -> Measured:
             webhook_url="https://prep.example.test/calendar/webhook",
             webhook_secret="capacity-secret",  # noqa: S106 - a test key
         )
-        services = Services(settings, clock=FixedClock(NOW))
+        services = Bootstrap(settings, clock=FixedClock(NOW))
         store = BilledStore(workdir / "billed.db", bill)
         queue = CountingQueue(bill)
         token = fake.access_token_for(EMAIL)
@@ -431,7 +431,7 @@ def measure(workdir: Path) -> Measured:
     return out
 
 
-def _ping_headers(services: Services) -> dict[str, str]:
+def _ping_headers(services: Bootstrap) -> dict[str, str]:
     """What Google sends for the channel the first sync opened (looked up outside the bill)."""
     from functions.sync.channels import channel_secret, channel_token
 

@@ -38,12 +38,12 @@ if str(ROOT) not in sys.path:
 
 from addon.dev_event import LOCAL_USER_ID, calendar_object, event_object  # noqa: E402
 from functions.auth.dev_keys import DevSigner  # noqa: E402
+from functions.bootstrap import Bootstrap  # noqa: E402
 from functions.calendar.mapping import meeting_from_event  # noqa: E402
 from functions.config import load_settings  # noqa: E402
 from functions.domain.meetings import Meeting  # noqa: E402
 from functions.domain.planning import plan_meeting  # noqa: E402
 from functions.domain.users import ConnectionState, User  # noqa: E402
-from functions.services import Services  # noqa: E402
 
 #: Token audiences name this address whatever port is served (they are just strings).
 PUBLIC_URL = "http://127.0.0.1:8080"
@@ -86,13 +86,12 @@ class KeyIdFreeSigner(DevSigner):
         return crypt.RSASigner.from_string(self._private_pem, key_id=None)
 
 
-def local_services(workdir: Path) -> Services:
-    """Services over `workdir`'s store, as the server will see it; signing without a kid."""
-    services = Services(load_settings(local_env(workdir)))
-    key_path = services.settings.dev_key_path
+def local_services(workdir: Path) -> Bootstrap:
+    """Bootstrap over `workdir`'s store, as the server will see it; signing without a kid."""
+    settings = load_settings(local_env(workdir))
+    key_path = settings.dev_key_path
     DevSigner.load_or_create(key_path)  # the server loads this very key
-    vars(services)["dev_signer"] = KeyIdFreeSigner(key_path.read_bytes())
-    return services
+    return Bootstrap(settings, dev_signer=KeyIdFreeSigner(key_path.read_bytes()))
 
 
 def bench_user() -> User:
@@ -107,7 +106,7 @@ def bench_user() -> User:
 
 
 def plan_bench_meetings(
-    services: Services, user: User, count: int, *, seed: int = 7
+    services: Bootstrap, user: User, count: int, *, seed: int = 7
 ) -> list[Meeting]:
     """`count` upcoming meetings for `user`, every three hours, planned and stored."""
     now = services.clock.now()
@@ -137,14 +136,14 @@ def plan_bench_meetings(
     return planned
 
 
-def seed_meetings(services: Services, count: int, *, seed: int = 7) -> tuple[User, list[Meeting]]:
+def seed_meetings(services: Bootstrap, count: int, *, seed: int = 7) -> tuple[User, list[Meeting]]:
     """One connected user with `count` upcoming meetings, every few hours (stored)."""
     user = bench_user()
     services.store.put_user(user)
     return user, plan_bench_meetings(services, user, count, seed=seed)
 
 
-def event_open_bodies(services: Services, user: User, meetings: list[Meeting]) -> list[bytes]:
+def event_open_bodies(services: Bootstrap, user: User, meetings: list[Meeting]) -> list[bytes]:
     """Signed eventOpen event objects, one per meeting (tokens signed once)."""
     template = event_object(
         services,
@@ -162,7 +161,7 @@ def event_open_bodies(services: Services, user: User, meetings: list[Meeting]) -
     return bodies
 
 
-def homepage_body(services: Services, user: User) -> bytes:
+def homepage_body(services: Bootstrap, user: User) -> bytes:
     body = event_object(services, user_id=user.user_id, email=user.email, time_zone=user.time_zone)
     return json.dumps(body).encode()
 

@@ -254,8 +254,8 @@ def delete_user_command(args: argparse.Namespace) -> int:
 def smoke_command(args: argparse.Namespace) -> int:
     from deploy.inputs import InputError
     from deploy.smoke import DeployedTarget, Smoke, StepFailed
+    from functions.bootstrap import Bootstrap
     from functions.config import SettingsError
-    from functions.services import Services
 
     if not args.user_id.strip():
         return _fail("smoke", "--user-id must not be empty")
@@ -265,7 +265,7 @@ def smoke_command(args: argparse.Namespace) -> int:
         return _fail("smoke", str(exc))
     if settings.is_local:
         return _fail("smoke", "smoke runs against a deployed project: pass --config deploy.env")
-    services = Services(settings)
+    services = Bootstrap(settings)
     try:
         target = DeployedTarget.from_services(
             services, args.user_id.strip(), args.addon_url or settings.addon_audience

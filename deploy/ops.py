@@ -15,9 +15,9 @@ from deploy.function_env import runtime_env
 from deploy.inputs import DeployInputs
 from deploy.readiness import SECRET_SETTINGS
 from deploy.topology import Topology
+from functions.bootstrap import Bootstrap
 from functions.config import Settings
 from functions.logs import log
-from functions.services import Services
 
 _log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def deployed_env(inputs: DeployInputs, process_env: Mapping[str, str]) -> dict[s
     return env
 
 
-def _close(services: Services) -> None:
+def _close(services: Bootstrap) -> None:
     if "store" in vars(services):  # a cached_property: only close a store that was opened
         services.store.close()
 
@@ -39,7 +39,7 @@ def rewrap_credentials(settings: Settings) -> dict[str, Any]:
     from functions.oauth.sealing import Sealer, keyring_from_settings, rewrap_all
 
     keyring = keyring_from_settings(settings)  # before any client: a bad key stops here
-    services = Services(settings)
+    services = Bootstrap(settings)
     try:
         moved = rewrap_all(services.store, Sealer(keyring))
     finally:
@@ -56,7 +56,7 @@ def delete_user(settings: Settings, user_id: str) -> dict[str, Any]:
     """
     from functions.oauth.flow import disconnect
 
-    services = Services(settings)
+    services = Bootstrap(settings)
     disconnected = True
     try:
         try:

@@ -49,12 +49,12 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
+    from functions.bootstrap import Bootstrap
     from functions.calendar.google_api import GoogleCalendarWriter
     from functions.domain.meetings import Meeting
     from functions.domain.users import User
     from functions.materials.storage import MaterialsStorage
     from functions.notify.port import ChatSender, EmailSender
-    from functions.services import Services
     from functions.store.port import Store
 
 TITLE = "Meeting prep smoke test"
@@ -272,7 +272,7 @@ class DeployedTarget:
     url_ttl: timedelta = timedelta(minutes=10)
 
     @classmethod
-    def from_services(cls, services: Services, user_id: str, addon_url: str) -> DeployedTarget:
+    def from_services(cls, services: Bootstrap, user_id: str, addon_url: str) -> DeployedTarget:
         import google.auth
         from google.auth.exceptions import DefaultCredentialsError
 

@@ -19,9 +19,9 @@ import os
 from flask import Request, Response
 
 from functions import web
+from functions.bootstrap import Bootstrap, get_services, set_services
 from functions.config import REPO_ROOT, load_settings
 from functions.logs import configure, log
-from functions.services import Services, get_services, set_services
 
 _log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def serve(*, host: str, port: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if not settings.is_local:
         raise SystemExit("`serve` runs the embedded default; unset PREP_MODE or set it to local")
-    services = Services(settings)
+    services = Bootstrap(settings)
     _ = services.store  # create the database before the first request
     _ = services.classifier  # fail fast on a bad rules file
     set_services(services)

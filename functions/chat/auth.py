@@ -29,7 +29,7 @@ from functions.auth.id_tokens import (
 )
 
 if TYPE_CHECKING:
-    from functions.services import Services
+    pass
 
 CHAT_ISSUER = "chat@system.gserviceaccount.com"
 
@@ -54,22 +54,6 @@ class ChatVerifier:
         self._id_tokens = id_tokens
         self._chat_certs = chat_certs
         self.clock_skew_seconds = clock_skew_seconds
-
-    @classmethod
-    def for_services(cls, services: Services) -> ChatVerifier:
-        settings = services.settings
-        certs: CertSource
-        if settings.is_local:
-            # Locally the development key stands in for Chat's, as it does for Google's.
-            certs = services.dev_signer.certs
-        else:
-            certs = HttpCerts(settings.notify.chat_certs_url)
-        return cls(
-            ChatAudience(settings.notify.chat_audience_type),
-            settings.notify.chat_audience,
-            id_tokens=services.id_tokens,
-            chat_certs=certs,
-        )
 
     def verify(self, token: str | None) -> VerifiedToken:
         """The checked claims of a genuine Chat request; raise `TokenRejected` otherwise.

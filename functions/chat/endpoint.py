@@ -23,6 +23,8 @@ from typing import Any
 from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected, bearer_token
+from functions.bootstrap import Bootstrap, get_services
+from functions.domain.classification import Classifier
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
 from functions.logs import log
@@ -40,7 +42,6 @@ from functions.notify.delivery import clear_problem, set_problem
 from functions.notify.digest_message import SOURCE_DIGEST, SOURCE_KEY
 from functions.notify.port import Channel
 from functions.prep.queueing import DONE_STATES, CannotGenerate, queue_generation
-from functions.services import Services, get_services
 from functions.web import json_body, json_error, json_response
 
 _log = logging.getLogger(__name__)
@@ -132,8 +133,8 @@ def _new_text(text: str) -> Json:
     return {"actionResponse": {"type": "NEW_MESSAGE"}, "text": text}
 
 
-def _notice(services: Services, user: User, meeting: Meeting) -> Notice:
-    label = services.classifier.rules.label_of(meeting.meeting_type)
+def _notice(classifier: Classifier, user: User, meeting: Meeting) -> Notice:
+    label = classifier.rules.label_of(meeting.meeting_type)
     return build_notice(NoticeKind.PREP_DUE, user, meeting, type_label=label)
 
 
@@ -146,14 +147,14 @@ def _as_new(reply: Json) -> Json:
 
 
 def on_generate(
-    services: Services, user_id: str, event_id: str, *, from_digest: bool = False
+    services: Bootstrap, user_id: str, event_id: str, *, from_digest: bool = False
 ) -> Json:
     """The Generate prep button, for the verified `user_id`."""
     reply = _on_generate(services, user_id, event_id)
     return _as_new(reply) if from_digest else reply
 
 
-def _on_generate(services: Services, user_id: str, event_id: str) -> Json:
+def _on_generate(services: Bootstrap, user_id: str, event_id: str) -> Json:
     store = services.store
     user = store.get_user(user_id)
     if user is None:
@@ -161,7 +162,7 @@ def _on_generate(services: Services, user_id: str, event_id: str) -> Json:
     meeting = store.get_meeting(user_id, event_id) if 0 < len(event_id) <= MAX_ID else None
     if meeting is None:
         return _new_text("That meeting is no longer on your calendar.")
-    notice = _notice(services, user, meeting)
+    notice = _notice(services.classifier, user, meeting)
     try:
         # The one guard for every Generate button: on a meeting already generating
         # or ready (an old button clicked again) it queues nothing new.
@@ -181,10 +182,12 @@ def _on_generate(services: Services, user_id: str, event_id: str) -> Json:
     log(_log, logging.INFO, "chat generate", user_id=user_id, state=updated.prep_state.value)
     if updated.prep_state in DONE_STATES:
         return _update("prep-due", prep_ready_card(notice), "Your prep is ready.")
-    return _update("prep-due", generating_card(_notice(services, user, updated)), "Generating…")
+    return _update(
+        "prep-due", generating_card(_notice(services.classifier, user, updated)), "Generating…"
+    )
 
 
-def handle_event(services: Services, event: ChatEvent) -> Json:
+def handle_event(services: Bootstrap, event: ChatEvent) -> Json:
     if event.type == "CARD_CLICKED":
         if event.function == GENERATE_ACTION and event.parameters.get("op") == "generate":
             return on_generate(

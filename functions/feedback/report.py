@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from functions.feedback.model import FeedbackCounts, FeedbackKind
+from functions.domain.feedback import FeedbackCounts, FeedbackKind
 
 EXIT_FAILED = 1
 
@@ -119,15 +119,15 @@ def _type_list(labels: Iterable[tuple[str, str]], extra: Iterable[str]) -> list[
 
 
 def report_command(args: argparse.Namespace) -> int:
+    from functions.bootstrap import Bootstrap
     from functions.config import load_settings
     from functions.domain.meeting_types import load_rules
-    from functions.services import Services
     from functions.store.port import StoreError
 
     settings = load_settings()
     rules = load_rules(args.config or settings.meeting_types_path)
     types = _type_list(((n, rules.label_of(n)) for n in rules.type_names), args.type)
-    services = Services(settings)
+    services = Bootstrap(settings)
     try:
         counts = services.store.feedback_counts([name for name, _ in types])
     except StoreError as exc:

@@ -481,8 +481,8 @@ def run(golden: GoldenSet, generator: Generator, settings: Settings) -> Report:
 
 def live_generator(settings: Settings) -> Generator:
     """The Vertex AI generator as production builds it, whatever PREP_GENERATOR says."""
+    from functions.bootstrap import build_generator
     from functions.materials.settings import MaterialsSettingsError
-    from functions.materials.wiring import build_generator
 
     if not settings.project:
         raise MaterialsSettingsError("--live needs a Google Cloud project (GOOGLE_CLOUD_PROJECT)")

@@ -44,6 +44,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from functions.bootstrap import Bootstrap
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState, can_advance
 from functions.domain.users import User
@@ -53,8 +54,7 @@ from functions.materials.lease import generation_lease
 from functions.materials.pipeline import Prepared, prepare, store_materials
 from functions.materials.quota import DailyCap, take_slot
 from functions.materials.storage import StorageError
-from functions.services import Services
-from functions.store.port import Conflict, NotFound, StoreError
+from functions.store.port import Conflict, NotFound, Store, StoreError
 from functions.tasks.endpoint import BadTask, RetryLater
 
 _log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _text_field(payload: Mapping[str, Any], name: str, *, required: bool = True)
     return value
 
 
-def handle_generate(services: Services, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+def handle_generate(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, Any]:
     user_id = _text_field(payload, "user_id")
     event_id = _text_field(payload, "event_id")
     version = _text_field(payload, "version", required=False)
@@ -121,7 +121,7 @@ def handle_generate(services: Services, payload: Mapping[str, Any]) -> Mapping[s
     return {"outcome": "ready", "cached": cached}
 
 
-def _start(services: Services, meeting: Meeting) -> Meeting:
+def _start(services: Bootstrap, meeting: Meeting) -> Meeting:
     """The task may arrive before the queueing side moved the state: move it here."""
     if not can_advance(meeting.prep_state, PrepState.GENERATING):
         return meeting
@@ -143,7 +143,7 @@ def lock_key(key: str) -> str:
     return f"gen-lock:{key}"
 
 
-def _generate(services: Services, user: User, meeting: Meeting, prepared: Prepared) -> str | None:
+def _generate(services: Bootstrap, user: User, meeting: Meeting, prepared: Prepared) -> str | None:
     """Call the generator and store the result; returns a failure outcome or None."""
     store = services.store
     lock = lock_key(prepared.key)
@@ -157,7 +157,7 @@ def _generate(services: Services, user: User, meeting: Meeting, prepared: Prepar
 
 
 def _generate_locked(
-    services: Services, user: User, meeting: Meeting, prepared: Prepared
+    services: Bootstrap, user: User, meeting: Meeting, prepared: Prepared
 ) -> str | None:
     generator = services.generator
     cap = DailyCap(services.store, services.settings.materials.daily_generations, services.clock)
@@ -166,7 +166,7 @@ def _generate_locked(
         slot = cap.take(user.user_id)
         if slot is None:
             log(_log, logging.WARNING, "daily generation cap reached", user_id=user.user_id)
-            _fail(services, meeting)
+            _fail(services.store, meeting)
             return "daily_cap"
     try:
         generation = generator.generate(prepared.context, prepared.prompt)
@@ -178,7 +178,7 @@ def _generate_locked(
     except GenerationFailed as exc:
         _log_usage(user, exc.usage.input_tokens, exc.usage.output_tokens, "failed")
         log(_log, logging.ERROR, "generation failed", user_id=user.user_id, reason=str(exc))
-        _fail(services, meeting)
+        _fail(services.store, meeting)
         return "failed"
     except ValidationError as exc:
         return _invalid(services, user, meeting, exc)
@@ -199,7 +199,7 @@ def _generate_locked(
     return None
 
 
-def _invalid(services: Services, user: User, meeting: Meeting, exc: ValidationError) -> str:
+def _invalid(services: Bootstrap, user: User, meeting: Meeting, exc: ValidationError) -> str:
     """Materials that break their own schema are a bug for this input, not bad luck:
     the same input fails the same way, so the meeting fails now instead of retrying."""
     fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
@@ -211,19 +211,19 @@ def _invalid(services: Services, user: User, meeting: Meeting, exc: ValidationEr
         model=exc.title,
         fields=fields,
     )
-    _fail(services, meeting)
+    _fail(services.store, meeting)
     return "invalid"
 
 
 def _retry_or_fail(
-    services: Services, user: User, meeting: Meeting, prepared: Prepared, reason: str
+    services: Bootstrap, user: User, meeting: Meeting, prepared: Prepared, reason: str
 ) -> str:
     """A transient failure (model or storage) retries, but only so often: past the limit
     the meeting is `failed` (the card offers "Try again") instead of "Preparing…" for good."""
     limit = services.settings.materials.max_transient_failures
     if take_slot(services.store, user.user_id, f"gen-retry:{prepared.key}", limit) is None:
         log(_log, logging.ERROR, "generation kept failing", user_id=user.user_id)
-        _fail(services, meeting)
+        _fail(services.store, meeting)
         return "failed"
     raise RetryLater(reason)
 
@@ -244,31 +244,29 @@ def _log_usage(
     )
 
 
-def _fail(services: Services, meeting: Meeting) -> None:
+def _fail(store: Store, meeting: Meeting) -> None:
     # Cancelled or deleted meanwhile: nothing left to fail.
     with contextlib.suppress(InvalidTransition, NotFound):
-        services.store.set_prep_state(meeting.user_id, meeting.event_id, PrepState.FAILED)
+        store.set_prep_state(meeting.user_id, meeting.event_id, PrepState.FAILED)
 
 
-def announce_ready(services: Services, user: User, meeting: Meeting) -> None:
+def announce_ready(services: Bootstrap, user: User, meeting: Meeting) -> None:
     """Send the one "materials ready" message for this set of materials.
 
-    Delivery lives in functions/notify (another module); when it is not
-    deployed the materials are still ready and the sidebar shows them.
+    Delivery lives in functions/notify, which the root hands in
+    (`services.send_ready`); when it is not deployed the materials are still
+    ready and the sidebar shows them.
     """
     if meeting.prep_state is not PrepState.READY or not meeting.materials_ref:
         return
     # No claim of its own here: `send_ready` claims per channel, and a claim
     # taken here would be lost with it if the instance died before sending.
-    try:
-        from functions.notify.ready import send_ready
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("functions.notify", "functions.notify.ready"):
-            raise
+    send_ready = services.send_ready
+    if send_ready is None:
         log(_log, logging.WARNING, "ready notification unavailable", user_id=user.user_id)
         return
     try:
-        send_ready(services, user, meeting)
+        send_ready(user, meeting)
     except Exception as exc:
         log(_log, logging.WARNING, "ready message not sent", error=type(exc).__name__)
         raise RetryLater("ready message not sent") from None

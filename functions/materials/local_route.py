@@ -12,9 +12,9 @@ import logging
 
 from flask import Request, Response
 
+from functions.bootstrap import get_services
 from functions.logs import log
 from functions.materials.storage import CONTENT_TYPES, is_object_name
-from functions.services import get_services
 from functions.web import json_error
 
 _log = logging.getLogger(__name__)

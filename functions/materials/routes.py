@@ -1,4 +1,4 @@
-"""Prep materials' HTTP routes, for `functions.routes` to mount (imports stay inside)."""
+"""Prep materials' HTTP routes, for `functions.bootstrap` to mount (imports stay inside)."""
 
 from __future__ import annotations
 

@@ -92,7 +92,7 @@ def build_notice(
     type_label: str,
     materials_url: str | None = None,
 ) -> Notice:
-    from addon.timefmt import TimeFormat
+    from functions.timefmt import TimeFormat
 
     fmt = TimeFormat.for_user(user.time_zone, user.locale)
     return Notice(

@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from functions.bootstrap import Bootstrap
 from functions.domain.users import Preferences, User
 from functions.logs import log
 from functions.notify import problems
@@ -42,7 +43,6 @@ from functions.notify.port import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from functions.services import Services
 from functions.store.port import Store
 
 _log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def outgoing_notice(notice: Notice) -> Outgoing:
     )
 
 
-def _send(services: Services, channel: Channel, out: Outgoing, key: str) -> None:
+def _send(services: Bootstrap, channel: Channel, out: Outgoing, key: str) -> None:
     user = out.user
     if channel is Channel.EMAIL:
         host = urlsplit(services.settings.public_url).hostname or "localhost"
@@ -148,12 +148,14 @@ def clear_problem(store: Store, user_id: str, channel: Channel) -> None:
         store.put_user(dataclasses.replace(current, delivery_problem=None))
 
 
-def deliver(services: Services, user: User, notice: Notice, *, claim_prefix: str) -> DeliveryReport:
+def deliver(
+    services: Bootstrap, user: User, notice: Notice, *, claim_prefix: str
+) -> DeliveryReport:
     """Send `notice` on each enabled channel under the claim `{claim_prefix}:{channel}`."""
     return deliver_outgoing(services, outgoing_notice(notice), claim_prefix=claim_prefix)
 
 
-def deliver_outgoing(services: Services, out: Outgoing, *, claim_prefix: str) -> DeliveryReport:
+def deliver_outgoing(services: Bootstrap, out: Outgoing, *, claim_prefix: str) -> DeliveryReport:
     """Send `out` on each channel its user enabled, each under `{claim_prefix}:{channel}`."""
     store = services.store
     user = out.user

@@ -56,7 +56,7 @@ def build_digest(
     label_of: Callable[[str], str],
 ) -> Digest:
     """The digest of `win` for `user`, listing `meetings` (already selected, earliest first)."""
-    from addon.timefmt import TimeFormat
+    from functions.timefmt import TimeFormat
 
     fmt = TimeFormat.for_user(user.time_zone, user.locale)
     shown = meetings[:MAX_ITEMS]

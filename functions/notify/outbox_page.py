@@ -21,11 +21,11 @@ from typing import Any
 
 from flask import Request, Response
 
+from functions.bootstrap import Bootstrap, get_services
 from functions.chat.endpoint import ChatEvent, handle_event
 from functions.logs import log
 from functions.notify.outbox import Outbox, OutboxChatSender, OutboxEntry
 from functions.notify.port import Channel
-from functions.services import Services, get_services
 from functions.web import json_error, local_only
 
 _log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def card_text(markup: str) -> str:
     return html.unescape(_TAG.sub("", _BR.sub("\n", markup)))
 
 
-def outbox_of(services: Services) -> Outbox | None:
+def outbox_of(services: Bootstrap) -> Outbox | None:
     chat = services.notifiers.chat
     return chat.outbox if isinstance(chat, OutboxChatSender) else None
 

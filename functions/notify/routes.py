@@ -1,4 +1,4 @@
-"""The prep workflow's HTTP routes, for `functions.routes` to mount (imports stay inside)."""
+"""The prep workflow's HTTP routes, for `functions.bootstrap` to mount (imports stay inside)."""
 
 from __future__ import annotations
 

@@ -32,14 +32,13 @@ from functions.errors import PermanentError
 from functions.logs import log
 from functions.oauth import scopes as oauth_scopes
 from functions.oauth.client import OAuthClient
-from functions.oauth.sealing import Sealer, SealError, keyring_from_settings
+from functions.oauth.sealing import Sealer, SealError
 from functions.store.port import Store
 from functions.tasks.endpoint import RetryLater
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
-    from functions.services import Services
 
 _log = logging.getLogger(__name__)
 
@@ -164,16 +163,6 @@ class CredentialsProvider:
         self._client = client
         self.clock = clock
         self.delegation = delegation
-
-    @classmethod
-    def for_services(cls, services: Services) -> CredentialsProvider:
-        settings = services.settings
-        sealer = Sealer(keyring_from_settings(settings))
-        if settings.dwd_key_path is not None:
-            delegation = Delegation(settings.dwd_key_path, settings.oauth_scopes)
-            return cls(services.store, sealer, None, clock=services.clock, delegation=delegation)
-        client = OAuthClient.from_settings(settings)
-        return cls(services.store, sealer, client, clock=services.clock)
 
     @property
     def client(self) -> OAuthClient:

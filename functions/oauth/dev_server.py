@@ -29,9 +29,11 @@ from dataclasses import dataclass
 
 from flask import Request, Response
 
+from functions.bootstrap import Bootstrap, get_services
+from functions.config import Settings
 from functions.oauth import pages
 from functions.oauth.client import OAuthClient
-from functions.services import Services, get_services
+from functions.oauth.credentials import CredentialsProvider
 from functions.web import json_response, local_only
 
 AUTHORIZE_PATH = "/dev/oauth/authorize"
@@ -55,29 +57,31 @@ class _Authority:
     lock = threading.Lock()
 
 
-def _local(services: Services) -> bool:
-    return services.settings.is_local
+def _local(settings: Settings) -> bool:
+    return settings.is_local
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _signing_key(services: Services) -> bytes:
-    return services.credentials.sealer.keyring.derive("dev-oauth/v1")
+def _signing_key(credentials: CredentialsProvider) -> bytes:
+    return credentials.sealer.keyring.derive("dev-oauth/v1")
 
 
-def _refresh_token(services: Services, subject: str, scopes: tuple[str, ...]) -> str:
+def _refresh_token(services: Bootstrap, subject: str, scopes: tuple[str, ...]) -> str:
     body = _b64(json.dumps({"s": subject, "g": list(scopes), "n": secrets.token_hex(8)}).encode())
-    mac = _b64(hmac.new(_signing_key(services), body.encode(), hashlib.sha256).digest())
+    mac = _b64(hmac.new(_signing_key(services.credentials), body.encode(), hashlib.sha256).digest())
     return f"1//dev-{body}.{mac}"
 
 
-def _open_refresh_token(services: Services, token: str) -> tuple[str, tuple[str, ...]] | None:
+def _open_refresh_token(services: Bootstrap, token: str) -> tuple[str, tuple[str, ...]] | None:
     if not token.startswith("1//dev-") or token in _Authority.revoked:
         return None
     body, _, mac = token.removeprefix("1//dev-").partition(".")
-    want = _b64(hmac.new(_signing_key(services), body.encode(), hashlib.sha256).digest())
+    want = _b64(
+        hmac.new(_signing_key(services.credentials), body.encode(), hashlib.sha256).digest()
+    )
     # Bytes, not str: compare_digest raises on a str holding non-ASCII characters.
     if not hmac.compare_digest(mac.encode(), want.encode()):
         return None
@@ -91,7 +95,7 @@ def _open_refresh_token(services: Services, token: str) -> tuple[str, tuple[str,
 def authorize(request: Request) -> Response:
     """GET: the consent page. POST: the user's answer, redirected back with a code."""
     services = get_services()
-    if not _local(services):
+    if not _local(services.settings):
         return pages.not_found()
     refused = local_only(request)
     if refused is not None:
@@ -178,7 +182,7 @@ def _oauth_error(error: str, description: str, status: int = 400) -> Response:
 def token(request: Request) -> Response:
     """POST: authorization_code and refresh_token grants, answered the way Google does."""
     services = get_services()
-    if not _local(services):
+    if not _local(services.settings):
         return pages.not_found()
     refused = local_only(request)
     if refused is not None:
@@ -234,7 +238,7 @@ def token(request: Request) -> Response:
 
 def revoke(request: Request) -> Response:
     services = get_services()
-    if not _local(services):
+    if not _local(services.settings):
         return pages.not_found()
     refused = local_only(request)
     if refused is not None:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected
+from functions.bootstrap import Bootstrap, get_services
 from functions.domain.users import ConnectionState
 from functions.errors import PermanentError, TransientError
 from functions.logs import log
@@ -40,10 +41,11 @@ from functions.oauth.client import OAuthClient
 from functions.oauth.credentials import ReconnectNeeded, StoredGrant
 from functions.oauth.sealing import SealError
 from functions.oauth.state import StateCodec, StateRejected, consume
-from functions.services import Services, get_services
 
 if TYPE_CHECKING:
     from google_auth_oauthlib.flow import Flow
+
+    from functions.oauth.credentials import CredentialsProvider
 
 _log = logging.getLogger(__name__)
 
@@ -64,8 +66,8 @@ class _ExchangeRefused(PermanentError):
     """The token endpoint refused the code (used, expired, PKCE mismatch): start again."""
 
 
-def _codec(services: Services) -> StateCodec:
-    return StateCodec(services.credentials.sealer.keyring)
+def _codec(credentials: CredentialsProvider) -> StateCodec:
+    return StateCodec(credentials.sealer.keyring)
 
 
 def _flow(client: OAuthClient, code_verifier: str, extra_scopes: Sequence[str] = ()) -> Flow:
@@ -87,7 +89,7 @@ def _flow(client: OAuthClient, code_verifier: str, extra_scopes: Sequence[str] =
 
 
 def start_authorization(
-    services: Services, user_id: str, email: str, *, extra_scopes: Sequence[str] = ()
+    services: Bootstrap, user_id: str, email: str, *, extra_scopes: Sequence[str] = ()
 ) -> str:
     """Google's consent URL for `user_id` (already verified by the caller).
 
@@ -98,7 +100,7 @@ def start_authorization(
     the grant, and the feature checks for it there.
     """
     client = services.credentials.client
-    codec = _codec(services)
+    codec = _codec(services.credentials)
     state, pending = codec.issue(user_id, email, services.clock.now())
     params: dict[str, str] = {
         "access_type": "offline",
@@ -124,7 +126,7 @@ def callback(request: Request) -> Response:
     args = request.args
     error = args.get("error")
     try:
-        pending = _codec(services).open(args.get("state", ""), services.clock.now())
+        pending = _codec(services.credentials).open(args.get("state", ""), services.clock.now())
         consume(services.store, pending)
     except StateRejected as exc:
         log(_log, logging.WARNING, "oauth callback refused", reason=exc.reason)
@@ -141,7 +143,7 @@ def callback(request: Request) -> Response:
     provider = services.credentials
     client = provider.client
     try:
-        token = _exchange(client, _codec(services).code_verifier(pending), code)
+        token = _exchange(client, _codec(services.credentials).code_verifier(pending), code)
     except (_ExchangeUnavailable, _ExchangeRefused) as exc:
         log(_log, logging.WARNING, "code exchange failed", user_id=user_id, reason=str(exc))
         return pages.try_again() if isinstance(exc, TransientError) else pages.invalid_link()
@@ -187,7 +189,7 @@ def callback(request: Request) -> Response:
     return pages.connected()
 
 
-def disconnect(services: Services, user_id: str) -> None:
+def disconnect(services: Bootstrap, user_id: str) -> None:
     """Undo everything `callback` set up; never raises for Google's side."""
     provider = services.credentials
     try:
@@ -203,7 +205,7 @@ def disconnect(services: Services, user_id: str) -> None:
     log(_log, logging.INFO, "user disconnected", user_id=user_id)
 
 
-def connect_delegated(services: Services, user_id: str, email: str) -> ConnectionState:
+def connect_delegated(services: Bootstrap, user_id: str, email: str) -> ConnectionState:
     """With domain-wide delegation there is no consent: prove access, then mark connected."""
     provider = services.credentials
     if provider.delegation is None:
@@ -218,7 +220,7 @@ def connect_delegated(services: Services, user_id: str, email: str) -> Connectio
     return ConnectionState.CONNECTED
 
 
-def after_connect(services: Services, user_id: str) -> None:
+def after_connect(services: Bootstrap, user_id: str) -> None:
     """Queue a first sync soon (it also opens the push channel).
 
     A failure is logged, not raised: the user is connected either way and the
@@ -238,7 +240,7 @@ def after_connect(services: Services, user_id: str) -> None:
         )
 
 
-def _stop_channels(services: Services, user_id: str) -> None:
+def _stop_channels(services: Bootstrap, user_id: str) -> None:
     """Stop push channels while the grant still works (channels.stop needs it)."""
     from functions.sync.channels import stop_all
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from functions.bootstrap import Bootstrap
+from functions.domain.classification import Classifier
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState
 from functions.domain.users import User
@@ -43,8 +45,7 @@ from functions.notify.digest_message import (
 )
 from functions.notify.quiet_hours import quiet_until
 from functions.prep.queueing import PREP_QUEUE
-from functions.services import Services
-from functions.store.port import Conflict, NotFound
+from functions.store.port import Conflict, NotFound, Store
 from functions.tasks.endpoint import BadTask, RetryLater
 from functions.tasks.port import Task, TaskQueue, task_name
 
@@ -140,15 +141,15 @@ class DigestJob:
         return cls(user_id, day, at, not_before)
 
 
-def _longest_lead(services: Services, user: User) -> timedelta:
+def _longest_lead(classifier: Classifier, user: User) -> timedelta:
     """No trigger lies further before its meeting than the longest lead time in use."""
-    rules = services.classifier.rules
+    rules = classifier.rules
     hours = [r.prep_hours_before for r in (rules.get(n) for n in rules.type_names) if r]
     hours += [rules.default.prep_hours_before, *user.preferences.lead_hours.values()]
     return timedelta(hours=max(hours))
 
 
-def _listed(services: Services, user: User, win: Window, now: datetime) -> list[Meeting]:
+def _listed(services: Bootstrap, user: User, win: Window, now: datetime) -> list[Meeting]:
     """One paged read of the meetings that can qualify, then the digest rule.
 
     A meeting qualifies by its start (within the window) or by its trigger
@@ -158,7 +159,7 @@ def _listed(services: Services, user: User, win: Window, now: datetime) -> list[
     attempt already moved to `notified`).
     """
     store = services.store
-    until = win.ends + _longest_lead(services, user)
+    until = win.ends + _longest_lead(services.classifier, user)
     found: dict[str, Meeting] = {}
     start_from = max(now, win.starts)
     while True:
@@ -174,14 +175,14 @@ def _listed(services: Services, user: User, win: Window, now: datetime) -> list[
     return select(meetings, meetings, win=win, now=now, prefs=user.preferences)
 
 
-def _announce(services: Services, meetings: list[Meeting]) -> int:
+def _announce(store: Store, meetings: list[Meeting]) -> int:
     """Move what the digest lists from scheduled to notified; returns how many moved."""
     moved = 0
     for m in meetings:
         if m.prep_state is not PrepState.SCHEDULED:
             continue
         try:
-            services.store.set_prep_state(
+            store.set_prep_state(
                 m.user_id, m.event_id, PrepState.NOTIFIED, expected_version=m.version
             )
             moved += 1
@@ -191,7 +192,7 @@ def _announce(services: Services, meetings: list[Meeting]) -> int:
     return moved
 
 
-def _chain(services: Services, user: User, job: DigestJob) -> None:
+def _chain(services: Bootstrap, user: User, job: DigestJob) -> None:
     """Queue the next window's digest now, so a missed scheduler run cannot lose it."""
     at = user.preferences.digest_time
     nxt = window(job.day + timedelta(days=1), at, user_zone(user))
@@ -202,7 +203,7 @@ def _chain(services: Services, user: User, job: DigestJob) -> None:
 
 
 def outgoing_digest(
-    services: Services, user: User, win: Window, meetings: list[Meeting]
+    services: Bootstrap, user: User, win: Window, meetings: list[Meeting]
 ) -> Outgoing:
     digest = build_digest(user, win, meetings, label_of=services.classifier.rules.label_of)
     return Outgoing(
@@ -215,7 +216,7 @@ def outgoing_digest(
     )
 
 
-def run_digest(services: Services, job: DigestJob) -> Result:
+def run_digest(services: Bootstrap, job: DigestJob) -> Result:
     now = services.clock.now()
     if job.not_before is not None and now < job.not_before:
         raise RetryLater("deferred digest ran before its time")
@@ -253,7 +254,7 @@ def run_digest(services: Services, job: DigestJob) -> Result:
     listed = _listed(services, user, win, now)
     if not listed:
         return {"outcome": "empty"}
-    moved = _announce(services, listed)
+    moved = _announce(services.store, listed)
     listed = _listed(services, user, win, now)
     if not listed:
         return {"outcome": "empty"}
@@ -273,7 +274,7 @@ def run_digest(services: Services, job: DigestJob) -> Result:
     }
 
 
-def handle_digest_task(services: Services, payload: Mapping[str, Any]) -> Result:
+def handle_digest_task(services: Bootstrap, payload: Mapping[str, Any]) -> Result:
     """The `/tasks/digest` handler (wrapped by `task_endpoint` for OIDC and retries)."""
     job = DigestJob.parse(payload)
     result = run_digest(services, job)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from functions.bootstrap import Bootstrap
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState
 from functions.domain.users import User
@@ -37,8 +38,7 @@ from functions.notify.delivery import Outcome, deliver
 from functions.notify.digest import is_digest_user
 from functions.notify.quiet_hours import quiet_until
 from functions.prep.queueing import PREP_PATH, PREP_QUEUE, prep_task, queue_generation
-from functions.services import Services
-from functions.store.port import Conflict, NotFound
+from functions.store.port import Conflict, NotFound, Store
 from functions.tasks.endpoint import BadTask, RetryLater
 from functions.tasks.port import Task, task_name
 
@@ -122,10 +122,10 @@ def _why_not(meeting: Meeting | None, job: PrepJob, now: datetime) -> str | None
     return None
 
 
-def _mark_notified(services: Services, job: PrepJob) -> Meeting | str:
+def _mark_notified(store: Store, job: PrepJob) -> Meeting | str:
     """scheduled -> notified, only for the version this task is about."""
     try:
-        return services.store.set_prep_state(
+        return store.set_prep_state(
             job.user_id, job.event_id, PrepState.NOTIFIED, expected_version=job.version
         )
     except NotFound:
@@ -134,14 +134,14 @@ def _mark_notified(services: Services, job: PrepJob) -> Meeting | str:
         return "stale"
     except InvalidTransition:
         # A concurrent duplicate moved it first (resume its sends) or the user acted.
-        current = services.store.get_meeting(job.user_id, job.event_id)
+        current = store.get_meeting(job.user_id, job.event_id)
         if current is not None and current.prep_state is PrepState.NOTIFIED:
             return current
         return "already_handled"
 
 
 def _notify(
-    services: Services, user: User, meeting: Meeting, job: PrepJob, *, meeting_was_scheduled: bool
+    services: Bootstrap, user: User, meeting: Meeting, job: PrepJob, *, meeting_was_scheduled: bool
 ) -> Result:
     label = services.classifier.rules.label_of(meeting.meeting_type)
     notice = build_notice(NoticeKind.PREP_DUE, user, meeting, type_label=label)
@@ -153,7 +153,7 @@ def _notify(
     return {"outcome": outcome, "channels": report.as_dict()}
 
 
-def run_prep(services: Services, job: PrepJob) -> Result:
+def run_prep(services: Bootstrap, job: PrepJob) -> Result:
     store = services.store
     now = services.clock.now()
     if job.not_before is not None and now < job.not_before:
@@ -201,14 +201,14 @@ def run_prep(services: Services, job: PrepJob) -> Result:
 
     was_scheduled = meeting.prep_state is PrepState.SCHEDULED
     if was_scheduled:
-        marked = _mark_notified(services, job)
+        marked = _mark_notified(services.store, job)
         if isinstance(marked, str):
             return {"outcome": marked}
         meeting = marked
     return _notify(services, user, meeting, job, meeting_was_scheduled=was_scheduled)
 
 
-def handle_prep_task(services: Services, payload: Mapping[str, Any]) -> Result:
+def handle_prep_task(services: Bootstrap, payload: Mapping[str, Any]) -> Result:
     """The `/tasks/prep` handler (wrapped by `task_endpoint` for OIDC and retries)."""
     job = PrepJob.parse(payload)
     result = run_prep(services, job)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NewType
 
+from functions.domain.feedback import Feedback, FeedbackCounts
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
 from functions.errors import TransientError
-from functions.feedback.model import Feedback, FeedbackCounts
 
 #: Credentials exactly as the encryption layer sealed them; the store never sees plaintext.
 SealedCredentials = NewType("SealedCredentials", bytes)

@@ -32,11 +32,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from functions.domain.feedback import Feedback, FeedbackCounts, FeedbackKind
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
-from functions.feedback.model import Feedback, FeedbackCounts, FeedbackKind
 from functions.store import codec, limits
 from functions.store.port import (
     Conflict,

@@ -22,10 +22,10 @@ def add_sync_commands(sub: Any) -> None:
 
 
 def _sync_local(args: argparse.Namespace) -> int:
+    from functions.bootstrap import Bootstrap
     from functions.calendar.ics import IcsFileError
     from functions.config import load_settings
     from functions.logs import configure
-    from functions.services import Services
     from functions.sync.local import sync_local
 
     settings = load_settings()
@@ -33,7 +33,7 @@ def _sync_local(args: argparse.Namespace) -> int:
     if not settings.is_local:
         print("main.py sync-local: error: runs on the embedded default only", file=sys.stderr)
         return EXIT_USAGE
-    services = Services(settings)
+    services = Bootstrap(settings)
     try:
         report = sync_local(services, args.ics, create_prep_tasks=False)
     except IcsFileError as exc:

@@ -34,11 +34,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from functions.bootstrap import Bootstrap
 from functions.calendar.ics import CalendarFacts, IcsCalendarSource
 from functions.config import Settings
 from functions.domain.users import ConnectionState, User
 from functions.logs import log
-from functions.services import Services
 from functions.sync.engine import SyncOptions, SyncReport, schedule_due_prep, sync_calendar
 from functions.sync.tasks import PRIMARY
 from functions.tasks.port import Task, TaskQueue
@@ -129,7 +129,7 @@ def active_ics_path(settings: Settings) -> tuple[Path, str]:
 
 
 def ensure_local_user(
-    services: Services, ics_path: Path | None = None, *, new_file: bool = False
+    services: Bootstrap, ics_path: Path | None = None, *, new_file: bool = False
 ) -> tuple[User, CalendarFacts]:
     """The local user, created connected (importing the .ics is their "connection").
 
@@ -185,7 +185,7 @@ class _DeferPrepTasks(TaskQueue):
 
 
 def sync_local(
-    services: Services,
+    services: Bootstrap,
     ics_path: Path | None = None,
     *,
     create_prep_tasks: bool = True,
@@ -254,7 +254,7 @@ def _summary(report: LocalImport, why: str) -> str:
     )
 
 
-def sync_at_start(services: Services) -> LocalImport | None:
+def sync_at_start(services: Bootstrap) -> LocalImport | None:
     """The local server's first act: show the calendar's meetings and queue what is due.
 
     Every start sweeps the whole prep horizon (the previous process may have
@@ -265,7 +265,7 @@ def sync_at_start(services: Services) -> LocalImport | None:
     from functions.calendar.ics import IcsFileError
     from functions.sync.sources import uses_ics
 
-    if not uses_ics(services):
+    if not uses_ics(services.settings):
         _queue_stored(services)
         return None
     path, why = active_ics_path(services.settings)
@@ -280,7 +280,7 @@ def sync_at_start(services: Services) -> LocalImport | None:
     return report
 
 
-def _queue_stored(services: Services) -> None:
+def _queue_stored(services: Bootstrap) -> None:
     user = services.store.get_user(LOCAL_USER_ID)
     if user is None:
         return
@@ -303,7 +303,7 @@ class ImportWatcher:
     kept, since the re-import queues into this process's own queue.
     """
 
-    def __init__(self, services: Services, interval: float = WATCH_INTERVAL_SECONDS) -> None:
+    def __init__(self, services: Bootstrap, interval: float = WATCH_INTERVAL_SECONDS) -> None:
         self._services = services
         self._interval = interval
         self._stop = threading.Event()
@@ -343,7 +343,7 @@ class ImportWatcher:
     def start(self) -> None:
         from functions.sync.sources import uses_ics
 
-        if self._thread is not None or not uses_ics(self._services):
+        if self._thread is not None or not uses_ics(self._services.settings):
             return
         self._thread = threading.Thread(target=self._run, name="ics-import-watch", daemon=True)
         self._thread.start()

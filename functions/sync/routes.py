@@ -1,4 +1,4 @@
-"""The sync's HTTP routes for `functions.routes` to mount (lazy imports: cheap cold start)."""
+"""The sync's HTTP routes for `functions.bootstrap` to mount (lazy imports: cheap cold start)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ import logging
 
 from flask import Request, Response
 
+from functions.bootstrap import get_services
 from functions.logs import log
-from functions.services import get_services
 from functions.sync.channels import channel_secret, verify_channel_token
 from functions.sync.tasks import request_sync
 from functions.web import json_error, json_response

@@ -16,7 +16,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from functions.config import Settings, SettingsError
 from functions.logs import log
 from functions.tasks.port import Task, TaskQueue, check_dispatch_deadline
 
@@ -50,23 +49,6 @@ class CloudTasksQueue(TaskQueue):
         self.audience = audience
         self.dispatch_deadline = check_dispatch_deadline(dispatch_deadline)
         self.timeout = timeout
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CloudTasksQueue:
-        from google.cloud import tasks_v2
-
-        if not settings.project:
-            raise SettingsError("GOOGLE_CLOUD_PROJECT is required to enqueue Cloud Tasks")
-        if not settings.tasks_location:
-            raise SettingsError("PREP_TASKS_LOCATION is required when PREP_MODE=production")
-        return cls(
-            tasks_v2.CloudTasksClient(),
-            project=settings.project,
-            location=settings.tasks_location,
-            base_url=settings.public_url,
-            service_account_email=settings.tasks_sa_email,
-            audience=settings.tasks_audience,
-        )
 
     def queue_path(self, queue: str) -> str:
         return f"projects/{self.project}/locations/{self.location}/queues/{queue}"

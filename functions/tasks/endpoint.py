@@ -18,14 +18,14 @@ from typing import Any
 from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected, bearer_token
+from functions.bootstrap import Bootstrap, get_services
 from functions.errors import PermanentError, TransientError
 from functions.logs import log
-from functions.services import Services, get_services
 from functions.web import json_body, json_error, json_response, task_failure
 
 _log = logging.getLogger(__name__)
 
-TaskHandler = Callable[[Services, Mapping[str, Any]], Mapping[str, Any]]
+TaskHandler = Callable[[Bootstrap, Mapping[str, Any]], Mapping[str, Any]]
 
 
 class RetryLater(TransientError):

@@ -14,8 +14,9 @@ Time comes from an injectable `Clock`: tests drive delivery explicitly with
 `run_due()` / `drain()` under a `FixedClock`; `make run` calls `start()` for a
 background thread that delivers as tasks fall due.
 
-With a `TaskJournal` (the local server's wiring, `for_app`) every task is
-also kept in the SQLite file and taken up again when the queue is built:
+With a `TaskJournal` (as the root, `functions.bootstrap`, builds it for the
+local server) every task is also kept in the SQLite file and taken up again
+when the queue is built:
 scheduled tasks, retries with their attempt counts and the names in their
 dedupe window survive a restart or a kill (`local_journal.py`).
 """
@@ -41,7 +42,6 @@ from functions.tasks.port import Task, TaskQueue
 if TYPE_CHECKING:
     from flask import Request, Response
 
-    from functions.services import Services
     from functions.web import Handler
 
 _log = logging.getLogger(__name__)
@@ -155,43 +155,6 @@ class LocalTaskQueue(TaskQueue):
         self._journal = journal
         if journal is not None:
             self._resume(journal)
-
-    @classmethod
-    def for_app(cls, services: Services) -> LocalTaskQueue:
-        """Delivering to this app's own routes, signed by the local dev key."""
-        from functions import routes
-
-        settings = services.settings
-        signer = services.dev_signer
-
-        def token() -> str:
-            return signer.id_token(
-                audience=settings.tasks_audience,
-                subject="local-cloud-tasks",
-                email=settings.tasks_sa_email,
-            )
-
-        # Attempts as the deployed queues allow (deploy/topology.py), so no handler's
-        # own retry limit is cut short locally by a queue that gives up first.
-        from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
-
-        retries = settings.materials.max_transient_failures
-        # Durable beside the store's data, so `make run` keeps its reminders across restarts.
-        journal = (
-            TaskJournal(settings.sqlite_path)
-            if settings.store == "sqlite" and str(settings.sqlite_path) != ":memory:"
-            else None
-        )
-        return cls(
-            in_process(routes.local_routes),
-            clock=services.clock,
-            token_source=token,
-            retry_by_queue={
-                PREP_QUEUE: RetryPolicy(max_attempts=20),
-                GENERATE_QUEUE: RetryPolicy(max_attempts=2 * retries + 5),
-            },
-            journal=journal,
-        )
 
     # ------------------------------------------------------------------ the port
 
@@ -433,7 +396,7 @@ def in_process(routes: Callable[[], Mapping[str, Handler]]) -> Deliver:
 
 def preview(request: Request) -> Response:
     """`GET /dev/tasks`: recent local deliveries, for the local preview (local mode only)."""
-    from functions.services import get_services
+    from functions.bootstrap import get_services
     from functions.web import json_error, json_response, local_only
 
     services = get_services()

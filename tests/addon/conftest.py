@@ -10,13 +10,14 @@ import pytest
 
 from addon.sidebar import Sidebar
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.config import DEFAULT_MEETING_TYPES, Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.users import User
-from functions.services import Services
 from functions.store.port import Store
-from tests.addon.helpers import AUDIENCE, CLIENT_ID, SA_EMAIL, Client, RecordingQueue, StubCalendar
+from tests.support.addon_helpers import AUDIENCE, CLIENT_ID, SA_EMAIL, Client, StubCalendar
 from tests.support.google_certs import CertServer, cert_server
+from tests.support.recording_queue import RecordingQueue
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -54,14 +55,14 @@ def settings(tmp_path: Path, certs: CertServer) -> Settings:
 
 
 @pytest.fixture
-def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
-    s = Services(settings, clock=clock)
+def services(settings: Settings, clock: FixedClock) -> Iterator[Bootstrap]:
+    s = Bootstrap(settings, clock=clock)
     yield s
     s.store.close()
 
 
 @pytest.fixture
-def db(services: Services) -> Store:
+def db(services: Bootstrap) -> Store:
     """The services' store (not named `store`: that name is the contract suite's fixture)."""
     return services.store
 
@@ -77,7 +78,7 @@ def calendar() -> StubCalendar:
 
 
 @pytest.fixture
-def sidebar(services: Services, queue: RecordingQueue, calendar: StubCalendar) -> Sidebar:
+def sidebar(services: Bootstrap, queue: RecordingQueue, calendar: StubCalendar) -> Sidebar:
     return Sidebar(services=services, task_queue=queue, calendar_for=calendar.as_user)
 
 

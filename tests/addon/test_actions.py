@@ -7,11 +7,14 @@ import sys
 import types
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from addon import handlers
+from addon import actions
+from addon.sidebar import Sidebar
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.calendar.port import CalendarSource, Event, EventNotFound, EventPage
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
@@ -19,14 +22,12 @@ from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, QuietHours, User
 from functions.prep.queueing import GENERATE_QUEUE, generation_task
-from functions.services import Services
 from functions.store.port import Store
 from functions.sync.engine import PREP_HORIZON, sync_calendar
 from functions.tasks.port import MAX_SCHEDULE_AHEAD
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
-    RecordingQueue,
     button_ops,
     calendar_event,
     event_body,
@@ -35,12 +36,16 @@ from tests.addon.helpers import (
     seed_meeting,
     texts,
 )
+from tests.support.recording_queue import RecordingQueue
 
 START = NOW + timedelta(days=2)
 
+if TYPE_CHECKING:
+    from functions.materials.storage import MaterialsStorage
+
 
 @pytest.fixture
-def meeting(db: Store, alice: User, services: Services) -> Meeting:
+def meeting(db: Store, alice: User, services: Bootstrap) -> Meeting:
     return seed_meeting(
         db,
         alice,
@@ -121,7 +126,7 @@ def test_generate_on_a_cancelled_meeting_explains_instead_of_failing(
     signer: DevSigner,
     db: Store,
     alice: User,
-    services: Services,
+    services: Bootstrap,
     queue: RecordingQueue,
 ) -> None:
     seed_meeting(
@@ -133,7 +138,7 @@ def test_generate_on_a_cancelled_meeting_explains_instead_of_failing(
     )
     answer = _act(client, signer, "generate", params={"eventId": "gone"})
     assert "cannot start" in (note(answer) or "")
-    assert queue.tasks == []
+    assert queue.tasks == {}
 
 
 def test_a_queue_outage_gives_a_retryable_message(
@@ -151,7 +156,7 @@ def test_nobody_can_generate_for_another_users_meeting(
 ) -> None:
     answer = _act(client, signer, "generate", "mallory", params={"eventId": "ev1"})
     assert "not in your prep list" in (note(answer) or "")
-    assert queue.tasks == []
+    assert queue.tasks == {}
     stored = db.get_meeting("alice", "ev1")
     assert stored is not None and stored.prep_state is PrepState.SCHEDULED
 
@@ -176,7 +181,7 @@ def test_open_materials_returns_a_fresh_signed_link(
     db.set_prep_state("alice", "ev1", PrepState.READY, materials_ref="materials/alice/ev1")
     asked: list[Meeting] = []
 
-    def signed_url_for(services: Services, m: Meeting) -> str:
+    def signed_url_for(services: Bootstrap, m: Meeting) -> str:
         asked.append(m)
         return f"https://storage.googleapis.com/bucket/{m.materials_ref}?X-Goog-Signature=abc"
 
@@ -225,7 +230,7 @@ def test_change_type_for_one_meeting(
 
 
 def test_change_type_for_the_whole_series(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     for day in range(3):
         start = START + timedelta(days=7 * day)
@@ -394,7 +399,7 @@ def test_new_keywords_reclassify_upcoming_meetings(
     stored = db.get_meeting("alice", "ev1")
     assert stored is not None and stored.meeting_type == "executive"
     # The executive type's own lead time (config) now sets the trigger.
-    queued = [t for t in queue.tasks if t.payload.get("event_id") == "ev1"]
+    queued = [t for t in queue.queued() if t.payload.get("event_id") == "ev1"]
     assert [t.schedule_at for t in queued] == [stored.prep_trigger_at]
     assert stored.prep_trigger_at != meeting.prep_trigger_at
     card = only_card(_act(client, signer, "refresh", params={"eventId": "ev1"}))
@@ -411,7 +416,7 @@ def test_connect_opens_googles_consent_in_an_overlay(
 
     calls: list[tuple[str, str]] = []
 
-    def start_authorization(services: Services, user_id: str, email: str) -> str:
+    def start_authorization(services: Bootstrap, user_id: str, email: str) -> str:
         calls.append((user_id, email))
         return "https://accounts.google.com/o/oauth2/v2/auth?state=s&code_challenge=c"
 
@@ -432,7 +437,7 @@ def test_delete_my_data_disconnects_and_forgets_only_the_caller(
     signer: DevSigner,
     db: Store,
     alice: User,
-    services: Services,
+    services: Bootstrap,
     meeting: Meeting,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -460,7 +465,7 @@ def test_delete_goes_ahead_when_revoking_fails(
 ) -> None:
     from functions.oauth import flow
 
-    def broken(services: Services, user_id: str) -> None:
+    def broken(services: Bootstrap, user_id: str) -> None:
         raise ConnectionError("google unreachable")
 
     monkeypatch.setattr(flow, "disconnect", broken)
@@ -485,7 +490,7 @@ def test_a_crash_inside_an_action_becomes_a_message_not_a_500(
     def boom(call: object) -> dict[str, object]:
         raise RuntimeError("secret title in a stack trace")
 
-    monkeypatch.setitem(handlers.ACTIONS, "refresh", boom)
+    monkeypatch.setitem(actions.ACTIONS, "refresh", boom)
     answer = _act(client, signer, "refresh", params={"eventId": "ev1"})
     assert note(answer) == "Meeting prep ran into a problem. Please try again in a moment."
     assert "secret" not in str(answer)
@@ -501,14 +506,13 @@ def test_new_lead_time_replans_upcoming_meetings_and_queues_their_reminders(
     assert stored is not None
     assert stored.prep_trigger_at == START - timedelta(hours=6)
     assert stored.prep_state is PrepState.SCHEDULED
-    queued = [t for t in queue.tasks if t.payload.get("event_id") == "ev1"]
+    queued = [t for t in queue.queued() if t.payload.get("event_id") == "ev1"]
     assert [t.schedule_at for t in queued] == [START - timedelta(hours=6)]
 
 
 def test_delete_my_data_also_deletes_the_callers_materials(
-    client: Client,
+    sidebar: Sidebar,
     signer: DevSigner,
-    services: Services,
     meeting: Meeting,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -522,7 +526,9 @@ def test_delete_my_data_also_deletes_the_callers_materials(
             deleted.append(user_id)
             return 3
 
-    services.__dict__["materials_storage"] = Storage()
+    storage = cast("MaterialsStorage", Storage())
+    root = sidebar.services.replaced(materials_storage=storage)
+    client = Client(dataclasses.replace(sidebar, services=root))
     answer = _act(client, signer, "delete_data")
     assert "deleted" in (note(answer) or "")
     assert deleted == ["alice"]
@@ -568,7 +574,7 @@ def test_a_settings_save_queues_only_triggers_inside_the_sync_horizon_and_syncs_
     db: Store,
     queue: RecordingQueue,
     alice: User,
-    services: Services,
+    services: Bootstrap,
     clock: FixedClock,
 ) -> None:
     # Every day a working day: this test is about the horizon, not about moving off weekends.
@@ -598,14 +604,14 @@ def test_a_settings_save_queues_only_triggers_inside_the_sync_horizon_and_syncs_
     assert {k: m.prep_trigger_at for k, m in stored.items()} == {
         k: s - timedelta(hours=6) for k, s in starts.items()
     }
-    assert [t.payload["event_id"] for t in queue.tasks] == ["soon"]
+    assert [t.payload["event_id"] for t in queue.queued()] == ["soon"]
 
     # Later syncs (nothing changed in Calendar; a weekly full listing re-windows the
     # horizon) queue each one as it comes near.
     queued_at: dict[str, datetime] = {}
     while clock.now() < NOW + timedelta(days=61):
         clock.advance(timedelta(minutes=15 * 24))  # every sixth hour
-        before = {t.name for t in queue.tasks}
+        before = {t.name for t in queue.queued()}
         user = db.get_user("alice")
         assert user is not None
         sync_calendar(
@@ -617,7 +623,7 @@ def test_a_settings_save_queues_only_triggers_inside_the_sync_horizon_and_syncs_
             calendar_id="primary",
             now=clock.now(),
         )
-        for task in queue.tasks:
+        for task in queue.queued():
             if task.name not in before:
                 queued_at[str(task.payload["event_id"])] = clock.now()
                 assert task.schedule_at is not None
@@ -640,7 +646,7 @@ def test_without_background_sync_the_sidebar_queues_up_to_the_cloud_tasks_limit(
     db: Store,
     queue: RecordingQueue,
     alice: User,
-    services: Services,
+    services: Bootstrap,
 ) -> None:
     assert alice.connection is ConnectionState.NOT_CONNECTED
     for event_id, days in (("mid", 12), ("far", 60)):
@@ -652,7 +658,7 @@ def test_without_background_sync_the_sidebar_queues_up_to_the_cloud_tasks_limit(
             classifier=services.classifier,
         )
     _act(client, signer, "save_settings", form={"lead_one_on_one": ["6"]})
-    assert [t.payload["event_id"] for t in queue.tasks] == ["mid"]
+    assert [t.payload["event_id"] for t in queue.queued()] == ["mid"]
 
 
 def test_a_series_re_type_queues_only_triggers_inside_the_sync_horizon(
@@ -662,7 +668,7 @@ def test_a_series_re_type_queues_only_triggers_inside_the_sync_horizon(
     db: Store,
     queue: RecordingQueue,
     alice: User,
-    services: Services,
+    services: Bootstrap,
 ) -> None:
     connected = dataclasses.replace(alice, connection=ConnectionState.CONNECTED)
     db.put_user(connected)
@@ -686,4 +692,4 @@ def test_a_series_re_type_queues_only_triggers_inside_the_sync_horizon(
     stored = db.list_meetings("alice", start_from=NOW, start_before=NOW + timedelta(days=400))
     assert {m.meeting_type for m in stored} == {"one_on_one"}
     # Every occurrence re-planned; one task, for the only trigger within two days.
-    assert [t.payload["event_id"] for t in queue.tasks] == ["s1_0"]
+    assert [t.payload["event_id"] for t in queue.queued()] == ["s1_0"]

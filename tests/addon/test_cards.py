@@ -9,14 +9,14 @@ import pytest
 
 from addon import cards as c
 from addon import scopes, views
-from addon.timefmt import TimeFormat
 from functions.config import DEFAULT_MEETING_TYPES
 from functions.domain.classification import Classification, Classifier
 from functions.domain.meeting_types import load_rules
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import ConnectionState, Preferences, QuietHours, User
-from tests.addon.helpers import assert_valid_card, button_ops, texts
+from functions.timefmt import TimeFormat
+from tests.support.addon_helpers import assert_valid_card, button_ops, texts
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 RULES = load_rules(DEFAULT_MEETING_TYPES)

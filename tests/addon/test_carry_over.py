@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
 from functions.materials.handler import handle_generate
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
 from functions.materials.offline import OfflineGenerator
 from functions.materials.storage import StorageError
-from functions.services import Services
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
     calendar_event,
     event_body,
@@ -41,7 +41,7 @@ DESCRIPTIONS = ["- Who owns QA?", "- Can we hire a contractor?", "Weekly sync"]
 
 @pytest.fixture
 def weekly(
-    services: Services, alice: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    services: Bootstrap, alice: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> list[Meeting]:
     """Three occurrences of one series for alice; nothing generated yet."""
     services.generator = OfflineGenerator()
@@ -65,7 +65,7 @@ def weekly(
     return out
 
 
-def prepare(services: Services, meeting: Meeting) -> None:
+def prepare(services: Bootstrap, meeting: Meeting) -> None:
     outcome = handle_generate(services, {"user_id": meeting.user_id, "event_id": meeting.event_id})
     assert outcome["outcome"] == "ready", outcome
 
@@ -76,7 +76,7 @@ def open_card(client: Client, signer: DevSigner, event_id: str, **kwargs: str) -
 
 
 def test_the_third_occurrence_shows_what_it_carried_over_from_the_second(
-    client: Client, signer: DevSigner, services: Services, weekly: list[Meeting]
+    client: Client, signer: DevSigner, services: Bootstrap, weekly: list[Meeting]
 ) -> None:
     first, second, third = weekly
     for m in weekly:
@@ -97,7 +97,7 @@ def test_the_third_occurrence_shows_what_it_carried_over_from_the_second(
 
 
 def test_no_line_before_the_materials_are_ready(
-    client: Client, signer: DevSigner, services: Services, weekly: list[Meeting]
+    client: Client, signer: DevSigner, services: Bootstrap, weekly: list[Meeting]
 ) -> None:
     first, second, third = weekly
     prepare(services, first)
@@ -109,7 +109,7 @@ def test_no_line_before_the_materials_are_ready(
 def test_unreadable_materials_leave_the_line_out_but_the_card_works(
     client: Client,
     signer: DevSigner,
-    services: Services,
+    services: Bootstrap,
     weekly: list[Meeting],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

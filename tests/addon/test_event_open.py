@@ -7,21 +7,20 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from addon.sidebar import Sidebar, google_calendar
+from addon.sidebar import Sidebar
 from addon.views import STALLED
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap, google_calendar
 from functions.calendar.port import CalendarUnavailable, PermissionDenied
 from functions.config import Settings
 from functions.domain.prep_state import PrepState
 from functions.domain.users import User
 from functions.materials.lease import generation_lease
 from functions.prep.queueing import PREP_QUEUE
-from functions.services import Services
 from functions.store.port import Store
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
-    RecordingQueue,
     StubCalendar,
     button_ops,
     calendar_event,
@@ -33,6 +32,7 @@ from tests.addon.helpers import (
     widgets,
 )
 from tests.support.fake_calendar import fake_calendar
+from tests.support.recording_queue import RecordingQueue
 
 START = NOW + timedelta(days=2, hours=7)  # 2026-12-03 15:00 UTC
 
@@ -44,7 +44,7 @@ def _open(client: Client, signer: DevSigner, event_id: str, **kwargs: object) ->
 
 
 def test_a_stored_meeting_shows_type_state_and_trigger_in_the_users_zone_and_locale(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     seed_meeting(
         db,
@@ -68,7 +68,7 @@ def test_a_stored_meeting_shows_type_state_and_trigger_in_the_users_zone_and_loc
 
 
 def test_opening_keeps_the_users_zone_and_locale_for_background_work(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     seed_meeting(db, alice, calendar_event("ev1", START), now=NOW, classifier=services.classifier)
     _open(client, signer, "ev1", time_zone="Asia/Tokyo", locale="ja-JP")
@@ -78,7 +78,7 @@ def test_opening_keeps_the_users_zone_and_locale_for_background_work(
 
 
 def test_ready_meetings_offer_regenerate(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     seed_meeting(db, alice, calendar_event("ev1", START), now=NOW, classifier=services.classifier)
     db.set_prep_state("alice", "ev1", PrepState.GENERATING)
@@ -95,7 +95,7 @@ def test_ready_meetings_offer_regenerate(
 
 
 def test_generating_meetings_show_preparing_and_no_generate_button(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     seed_meeting(db, alice, calendar_event("ev1", START), now=NOW, classifier=services.classifier)
     _generating_since(db, NOW - timedelta(seconds=30))
@@ -117,7 +117,7 @@ def _generating_since(db: Store, since: datetime) -> None:
 
 
 def test_a_generation_past_its_lease_offers_try_again(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     """The worker died mid-generation: after the lease the card stops saying "Preparing…"."""
     seed_meeting(db, alice, calendar_event("ev1", START), now=NOW, classifier=services.classifier)
@@ -129,7 +129,7 @@ def test_a_generation_past_its_lease_offers_try_again(
 
 
 def test_declined_meetings_say_why_there_is_no_prep(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     seed_meeting(
         db,
@@ -144,7 +144,7 @@ def test_declined_meetings_say_why_there_is_no_prep(
 
 
 def test_a_recurring_instance_offers_a_series_wide_type_change(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     seed_meeting(
         db,
@@ -165,7 +165,7 @@ def test_a_recurring_instance_offers_a_series_wide_type_change(
 
 
 def test_hostile_titles_are_escaped(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     title = '<img src=x onerror=alert(1)> <b>Q3</b> & "plans"'
     seed_meeting(
@@ -279,7 +279,7 @@ def test_another_users_event_id_is_never_read_from_their_store(
     signer: DevSigner,
     db: Store,
     alice: User,
-    services: Services,
+    services: Bootstrap,
     calendar: StubCalendar,
 ) -> None:
     seed_meeting(
@@ -299,7 +299,7 @@ def test_another_users_event_id_is_never_read_from_their_store(
 
 
 def test_local_mode_shows_not_synced_yet(
-    services: Services, queue: RecordingQueue, signer: DevSigner, alice: User
+    services: Bootstrap, queue: RecordingQueue, signer: DevSigner, alice: User
 ) -> None:
     local = Client(Sidebar(services=services, task_queue=queue, calendar_for=None))
     card = only_card(local.post(event_body(signer, opened=opened_event("unknown"))))
@@ -307,7 +307,7 @@ def test_local_mode_shows_not_synced_yet(
 
 
 def test_unseen_events_through_the_real_calendar_client_and_a_fake_calendar_api(
-    services: Services, settings: Settings, queue: RecordingQueue, signer: DevSigner, db: Store
+    services: Bootstrap, settings: Settings, queue: RecordingQueue, signer: DevSigner, db: Store
 ) -> None:
     """The production path end to end: google-api-python-client against a local fake API."""
     with fake_calendar() as fake:

@@ -12,17 +12,17 @@ import pytest
 
 from addon import views
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.cli import main
+from functions.domain.feedback import Feedback, FeedbackKind
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import Preferences, User
-from functions.feedback.model import Feedback, FeedbackKind
 from functions.feedback.report import format_table, rows_for
-from functions.services import Services
 from functions.store.port import Store
 from functions.store.sqlite import SqliteStore
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
     button_ops,
     calendar_event,
@@ -44,7 +44,7 @@ class Env:
     signer: DevSigner
     db: Store
     alice: User
-    services: Services
+    services: Bootstrap
 
     def seed(self, event_id: str = "ev1", **kw: Any) -> Meeting:
         kw.setdefault("title", "Weekly 1:1 with Bob")
@@ -69,7 +69,7 @@ class Env:
 
 
 @pytest.fixture
-def env(client: Client, signer: DevSigner, db: Store, alice: User, services: Services) -> Env:
+def env(client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap) -> Env:
     return Env(client, signer, db, alice, services)
 
 
@@ -162,7 +162,7 @@ def test_the_wrong_type_form_offers_every_other_type(env: Env) -> None:
 
 
 def test_a_wrong_type_becomes_the_series_type_and_is_counted_once(
-    env: Env, services: Services
+    env: Env, services: Bootstrap
 ) -> None:
     first = env.seed("s1_1", series_id="s1")
     later = env.seed("s1_2", series_id="s1", start=START + timedelta(days=7))

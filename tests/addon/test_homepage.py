@@ -11,11 +11,11 @@ import pytest
 from addon import views
 from addon.cards import MAX_WIDGETS
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.domain.users import ConnectionState, User
-from functions.services import Services
 from functions.store.port import Store
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
     button_ops,
     calendar_event,
@@ -32,7 +32,7 @@ def _home(client: Client, signer: DevSigner, user: str = "alice") -> dict[str, o
 
 
 def test_lists_only_this_weeks_meetings_that_need_prep(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     seed: dict[str, Any] = {"now": NOW, "classifier": services.classifier}
     seed_meeting(
@@ -129,7 +129,7 @@ def test_shows_the_users_delivery_problem_escaped(
 
 
 def test_a_crowded_week_stays_within_the_widget_limit(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     for i in range(150):
         seed_meeting(

@@ -16,21 +16,20 @@ import pytest
 
 from addon.dev_event import LOCAL_USER_ID, NoMeeting, dev_event
 from addon.sidebar import Sidebar
+from functions.bootstrap import Bootstrap, local_routes, set_services
 from functions.cli import main
 from functions.config import Mode, Settings, load_settings
 from functions.domain.users import User
-from functions.routes import local_routes
-from functions.services import Services, set_services
 from functions.web import dispatch
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
-    RecordingQueue,
     assert_valid_answer,
     calendar_event,
     only_card,
     seed_meeting,
     texts,
 )
+from tests.support.recording_queue import RecordingQueue
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,8 +48,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def local(env: dict[str, str]) -> Iterator[Services]:
-    services = Services(load_settings())
+def local(env: dict[str, str]) -> Iterator[Bootstrap]:
+    services = Bootstrap(load_settings())
     set_services(services)
     yield services
     set_services(None)
@@ -58,14 +57,14 @@ def local(env: dict[str, str]) -> Iterator[Services]:
 
 
 @pytest.fixture
-def me(local: Services) -> User:
+def me(local: Bootstrap) -> User:
     user = User(user_id=LOCAL_USER_ID, email="you@example.com", time_zone="Europe/Berlin")
     local.store.put_user(user)
     return user
 
 
 def _seed(
-    local: Services, me: User, event_id: str, days: float, title: str = "Weekly 1:1 with Sam"
+    local: Bootstrap, me: User, event_id: str, days: float, title: str = "Weekly 1:1 with Sam"
 ) -> None:
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
     seed_meeting(
@@ -81,7 +80,7 @@ def _seed(
 
 
 def test_dev_event_prints_an_event_object_the_endpoint_accepts(
-    local: Services, me: User, capsys: pytest.CaptureFixture[str]
+    local: Bootstrap, me: User, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _seed(local, me, "later", 3, "Later one")
     _seed(local, me, "next", 1)
@@ -99,7 +98,7 @@ def test_dev_event_prints_an_event_object_the_endpoint_accepts(
     assert json.loads(capsys.readouterr().out)["calendar"]["id"] == "later"
 
 
-def test_dev_event_from_another_process_is_accepted(local: Services, me: User) -> None:
+def test_dev_event_from_another_process_is_accepted(local: Bootstrap, me: User) -> None:
     """What the README shows: `main.py dev-event` in a shell, POSTed to the running server."""
     _seed(local, me, "next", 1)
     assert local.dev_signer.certs()  # this process (the "server") loads its key first
@@ -118,7 +117,7 @@ def test_dev_event_from_another_process_is_accepted(local: Services, me: User) -
 
 
 def test_dev_event_explains_an_empty_store(
-    local: Services, capsys: pytest.CaptureFixture[str]
+    local: Bootstrap, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["dev-event"]) == 1
     err = capsys.readouterr().err
@@ -130,14 +129,14 @@ def test_dev_event_explains_an_empty_store(
 def test_dev_event_is_local_only(
     env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    production = Services(Settings(mode=Mode.PRODUCTION, sqlite_path=tmp_path / "p.db"))
+    production = Bootstrap(Settings(mode=Mode.PRODUCTION, sqlite_path=tmp_path / "p.db"))
     with pytest.raises(NoMeeting, match="local mode only"):
         dev_event(production)
     production.store.close()
 
 
 def test_dev_event_tokens_are_refused_in_production(
-    local: Services, me: User, tmp_path: Path
+    local: Bootstrap, me: User, tmp_path: Path
 ) -> None:
     """The local key is not Google's: a production deployment refuses what it signs."""
     from tests.support.google_certs import cert_server
@@ -145,7 +144,7 @@ def test_dev_event_tokens_are_refused_in_production(
     _seed(local, me, "next", 1)
     body = dev_event(local)
     with cert_server() as certs:
-        prod = Services(
+        prod = Bootstrap(
             Settings(
                 mode=Mode.PRODUCTION,
                 sqlite_path=tmp_path / "p.db",
@@ -184,7 +183,7 @@ class Browser:
         return self.http.post(path, json=body, headers=headers or {}, base_url=self.base)
 
 
-def test_the_preview_page_and_its_assets_are_served_with_a_strict_policy(local: Services) -> None:
+def test_the_preview_page_and_its_assets_are_served_with_a_strict_policy(local: Bootstrap) -> None:
     browser = Browser()
     page = browser.get("/preview")
     assert page.status_code == 200 and page.mimetype == "text/html"
@@ -195,7 +194,7 @@ def test_the_preview_page_and_its_assets_are_served_with_a_strict_policy(local: 
     assert browser.get("/preview/app.css").mimetype == "text/css"
 
 
-def test_the_preview_runs_the_real_endpoint(local: Services) -> None:
+def test_the_preview_runs_the_real_endpoint(local: Bootstrap) -> None:
     browser = Browser()
     assert browser.get("/preview/meetings").get_json() == {"user": LOCAL_USER_ID, "meetings": []}
     added = browser.post(
@@ -224,7 +223,7 @@ def test_the_preview_runs_the_real_endpoint(local: Services) -> None:
     assert_valid_answer(answer.get_json())
 
 
-def test_samples_are_idempotent_and_escape_hostile_titles(local: Services) -> None:
+def test_samples_are_idempotent_and_escape_hostile_titles(local: Bootstrap) -> None:
     browser = Browser()
     first = browser.post("/preview/samples", {}).get_json()
     second = browser.post("/preview/samples", {}).get_json()
@@ -252,11 +251,11 @@ def test_samples_are_idempotent_and_escape_hostile_titles(local: Services) -> No
         ("not an object", 400),
     ],
 )
-def test_the_minting_route_checks_its_input(local: Services, body: Any, status: int) -> None:
+def test_the_minting_route_checks_its_input(local: Bootstrap, body: Any, status: int) -> None:
     assert Browser().post("/preview/event-object", body).status_code == status
 
 
-def test_the_minting_route_wants_a_json_post(local: Services) -> None:
+def test_the_minting_route_wants_a_json_post(local: Bootstrap) -> None:
     browser = Browser()
     assert browser.get("/preview/event-object").status_code == 405
     form = browser.http.post(
@@ -265,7 +264,7 @@ def test_the_minting_route_wants_a_json_post(local: Services) -> None:
     assert form.status_code == 405  # a cross-site form cannot mint tokens
 
 
-def test_the_preview_answers_on_loopback_only(local: Services) -> None:
+def test_the_preview_answers_on_loopback_only(local: Bootstrap) -> None:
     rebound = Browser(host="attacker.example:8080")
     for path in ("/preview", "/preview/meetings"):
         assert rebound.get(path).status_code == 403
@@ -274,7 +273,7 @@ def test_the_preview_answers_on_loopback_only(local: Services) -> None:
 
 
 def test_the_preview_does_not_exist_in_production(tmp_path: Path) -> None:
-    production = Services(Settings(mode=Mode.PRODUCTION, sqlite_path=tmp_path / "p.db"))
+    production = Bootstrap(Settings(mode=Mode.PRODUCTION, sqlite_path=tmp_path / "p.db"))
     set_services(production)
     try:
         browser = Browser()

@@ -7,15 +7,14 @@ from datetime import timedelta
 import pytest
 
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.domain.prep_state import PrepState
 from functions.domain.users import User
 from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
-from functions.services import Services
 from functions.store.port import Store
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
-    RecordingQueue,
     button_ops,
     calendar_event,
     event_body,
@@ -23,6 +22,7 @@ from tests.addon.helpers import (
     seed_meeting,
     texts,
 )
+from tests.support.recording_queue import RecordingQueue
 
 START = NOW + timedelta(days=2)
 
@@ -48,7 +48,7 @@ def test_skipped_events_say_why_and_offer_prep_anyway(
     db: Store,
     queue: RecordingQueue,
     alice: User,
-    services: Services,
+    services: Bootstrap,
     changes: dict[str, object],
     shown: str,
 ) -> None:
@@ -75,7 +75,7 @@ def test_skipped_events_say_why_and_offer_prep_anyway(
 
 
 def test_a_cancelled_event_offers_nothing(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     raw = calendar_event("ev1", START, title="Sync", status="cancelled")
     seed_meeting(db, alice, raw, now=NOW, classifier=services.classifier)

@@ -29,8 +29,8 @@ from addon.prep_block import (
     latest_free_slot,
 )
 from addon.sidebar import Sidebar
-from addon.timefmt import TimeFormat
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.calendar.google_api import GoogleCalendarWriter
 from functions.calendar.port import CalendarUnavailable, PermissionDenied
 from functions.calendar.writer import PREP_FOR_KEY, Busy, EventExists, is_prep_block
@@ -38,10 +38,10 @@ from functions.config import Settings
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
-from functions.services import Services
 from functions.store.port import Store
+from functions.timefmt import TimeFormat
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     ALL_SCOPES,
     Client,
     button_ops,
@@ -84,7 +84,7 @@ class Env:
     db: Store
     fake: FakeCalendar
     alice: User
-    services: Services
+    services: Bootstrap
     clock: FixedClock
 
     def seed(
@@ -160,7 +160,7 @@ def env(
     db: Store,
     fake: FakeCalendar,
     alice: User,
-    services: Services,
+    services: Bootstrap,
     clock: FixedClock,
 ) -> Env:
     return Env(client, signer, db, fake, alice, services, clock)

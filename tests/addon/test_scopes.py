@@ -15,11 +15,11 @@ import pytest
 
 from addon import scopes
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.domain.users import User
-from functions.services import Services
 from functions.store.port import Store
 from tests.addon.conftest import NOW
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     Client,
     StubCalendar,
     calendar_event,
@@ -75,7 +75,7 @@ def test_an_unseen_event_asks_for_the_read_scope_and_not_the_prep_block_scopes(
 
 
 def test_without_authorized_scopes_the_homepage_and_a_stored_event_open_without_asking(
-    client: Client, signer: DevSigner, db: Store, alice: User, services: Services
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
     seed_meeting(
         db,

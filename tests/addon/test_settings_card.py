@@ -11,7 +11,15 @@ from addon.durations import BadDuration, format_lead, parse_lead
 from functions.auth.dev_keys import DevSigner
 from functions.domain.users import User
 from functions.store.port import Store
-from tests.addon.helpers import Client, button_ops, event_body, note, only_card, texts, widgets
+from tests.support.addon_helpers import (
+    Client,
+    button_ops,
+    event_body,
+    note,
+    only_card,
+    texts,
+    widgets,
+)
 
 
 def _act(client: Client, signer: DevSigner, op: str, **kwargs: object) -> dict[str, object]:

@@ -11,9 +11,9 @@ import pytest
 
 from addon.event_object import MAX_FIELD, MAX_PARAMETERS
 from functions.auth.dev_keys import DevSigner
-from functions.services import Services, set_services
+from functions.bootstrap import Bootstrap, set_services
 from functions.web import MAX_BODY_BYTES
-from tests.addon.helpers import (
+from tests.support.addon_helpers import (
     CLIENT_ID,
     Client,
     event_body,
@@ -232,7 +232,7 @@ def test_refusals_say_nothing_about_why(client: Client, signer: DevSigner) -> No
 
 
 def test_the_deployed_entry_point_answers_on_its_root_path(
-    services: Services, signer: DevSigner
+    services: Bootstrap, signer: DevSigner
 ) -> None:
     """`main.addon` is what Cloud Functions runs: its URL lands on `/`."""
     import flask

@@ -13,14 +13,14 @@ import pytest
 
 from addon.verify import verify_user_token
 from functions.auth.dev_keys import DevSigner
+from functions.bootstrap import Bootstrap
 from functions.config import REPO_ROOT
 from functions.domain.classification import Classifier, MeetingFacts
 from functions.domain.meeting_types import load_rules
 from functions.domain.users import User
-from functions.services import Services
 from functions.store.codec import user_from_doc, user_to_doc
 from functions.store.port import Store
-from tests.addon.helpers import Client, event_body, only_card, user_token
+from tests.support.addon_helpers import Client, event_body, only_card, user_token
 
 RULES = REPO_ROOT / "config" / "meeting_types.yaml"
 
@@ -37,7 +37,7 @@ RULES = REPO_ROOT / "config" / "meeting_types.yaml"
     ],
 )
 def test_the_hd_claim_is_read_from_the_verified_token(
-    services: Services, signer: DevSigner, hd: object, expected: str
+    services: Bootstrap, signer: DevSigner, hd: object, expected: str
 ) -> None:
     token = user_token(signer, "alice", email="alice@eu.corp.example", hd=hd)
     who = verify_user_token(services.id_tokens, services.settings, token)

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from functions.domain.feedback import Feedback, FeedbackKind
 from functions.domain.meetings import Attachment, Attendee, EventStatus, Meeting, ResponseStatus
 from functions.domain.prep_state import InvalidTransition, PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, Preferences, QuietHours, User
-from functions.feedback.model import Feedback, FeedbackKind
 from functions.store.port import Conflict, NotFound, SealedCredentials, Store
 from tests.support.threads import run_together
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from google.oauth2.credentials import Credentials
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.users import ConnectionState, User
@@ -25,11 +26,11 @@ from functions.notify.google_chat import ChatAppSender
 from functions.notify.port import Notifiers
 from functions.oauth import scopes as oauth_scopes
 from functions.oauth.credentials import StoredGrant
-from functions.services import Services, set_services
 from functions.store.sqlite import SqliteStore
-from tests.notify.factories import RecordingQueue, shared_dev_key
 from tests.support.fake_calendar import FakeCalendar, fake_calendar
 from tests.support.fake_google_apis import FakeGoogle, fake_google_apis
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import shared_dev_key
 
 #: Tuesday 2026-03-10, 15:00 in Berlin.
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
@@ -46,7 +47,7 @@ DELEGATE_GRANT = (oauth_scopes.CALENDAR_EVENTS_READONLY, oauth_scopes.GMAIL_SEND
 class World:
     fake: FakeCalendar
     google: FakeGoogle
-    services: Services
+    services: Bootstrap
     queue: RecordingQueue
     clock: FixedClock
 
@@ -100,15 +101,14 @@ def world(tmp_path: Path) -> Iterator[World]:
             webhook_secret="test-webhook-secret",
         )
         clock = FixedClock(NOW)
-        services = Services(settings, clock=clock)
         queue = RecordingQueue()
-        vars(services)["tasks"] = queue
-        vars(services)["notifiers"] = Notifiers(
+        notifiers = Notifiers(
             email=GmailSender(
                 lambda uid: Credentials(token=f"user-{uid}"), api_endpoint=google.url
             ),
             chat=ChatAppSender(lambda: Credentials(token="app"), api_endpoint=google.url),
         )
+        services = Bootstrap(settings, clock=clock, tasks=queue, notifiers=notifiers)
         set_services(services)
         try:
             yield World(fake, google, services, queue, clock)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from addon.sidebar import Sidebar
-from functions.services import Services
-from tests.addon.helpers import Client, event_body, system_token, user_token
+from functions.bootstrap import Bootstrap
+from tests.support.addon_helpers import Client, event_body, system_token, user_token
 
 
-def sidebar_client(services: Services) -> Client:
+def sidebar_client(services: Bootstrap) -> Client:
     """The add-on endpoint over `services`, its task queue the services' own."""
     return Client(Sidebar(services=services, task_queue=services.tasks))
 
 
-def sidebar_body(services: Services, user_id: str, email: str, **kwargs: Any) -> dict[str, Any]:
+def sidebar_body(services: Bootstrap, user_id: str, email: str, **kwargs: Any) -> dict[str, Any]:
     """An event object signed for `services`' audiences, from `user_id` (<email>)."""
     settings = services.settings
     signer = services.dev_signer

@@ -45,6 +45,8 @@ from tests.delegation.conftest import (
     World,
 )
 from tests.support.fake_calendar import timed_event
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import make_services
 
 EXEC_NAME = "Alex Exec"
 
@@ -410,7 +412,7 @@ def test_the_executive_can_be_anyone_not_only_a_user_of_ours(world: World) -> No
 
 
 def test_the_embedded_default_says_assistant_mode_needs_google(tmp_path: Path) -> None:
-    from tests.notify.factories import make_services, make_user
+    from tests.support.factories import make_user
 
     services = make_services(tmp_path)  # local mode on the .ics: no one else's calendars
     user = make_user()
@@ -423,19 +425,13 @@ def test_the_embedded_default_says_assistant_mode_needs_google(tmp_path: Path) -
 
 def test_materials_for_an_executives_meeting_go_to_the_assistant(tmp_path: Path) -> None:
     """Generation (offline generator, local storage) and the ready message, labelled."""
+    from functions.bootstrap import set_services
     from functions.delegation.keys import as_delegated
     from functions.domain.meetings import Attendee, ResponseStatus
     from functions.materials.handler import handle_generate
     from functions.notify.port import Notifiers
     from functions.prep.queueing import queue_generation
-    from functions.services import set_services
-    from tests.notify.factories import (
-        MemoryChat,
-        MemoryEmail,
-        RecordingQueue,
-        make_meeting,
-        make_services,
-    )
+    from tests.support.factories import MemoryChat, MemoryEmail, make_meeting
 
     email, chat = MemoryEmail(), MemoryChat()
     queue = RecordingQueue()

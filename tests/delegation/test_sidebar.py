@@ -18,9 +18,9 @@ from functions.delegation.keys import delegated_key
 from functions.oauth import scopes as oauth_scopes
 from functions.store.codec import user_to_doc
 from functions.sync.handlers import handle_sync
-from tests.addon.helpers import Client, button_ops, note, only_card, opened_event, texts
 from tests.delegation.conftest import ASSISTANT, ASSISTANT_ID, EXEC, EXEC_ID, NOW, World
 from tests.delegation.sidebar import sidebar_body, sidebar_client
+from tests.support.addon_helpers import Client, button_ops, note, only_card, opened_event, texts
 from tests.support.fake_calendar import timed_event
 
 

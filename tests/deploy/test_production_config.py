@@ -102,8 +102,8 @@ def test_cold_start_logs_a_bad_configuration_with_the_variable(
 ) -> None:
     import logging
 
+    from functions.bootstrap import get_services, set_services
     from functions.logs import JsonFormatter
-    from functions.services import get_services, set_services
 
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())

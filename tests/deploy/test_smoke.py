@@ -43,6 +43,7 @@ from functions.sync.engine import sync_calendar
 from functions.tasks.port import Task, TaskQueue
 from tests.support.fake_calendar import FakeCalendar, fake_calendar
 from tests.support.fake_google_apis import CHAT_CREATE, FakeGoogle, fake_google_apis
+from tests.support.roots import make_services
 
 OPERATOR = "op@example.com"
 OPERATOR_ID = "1098765"
@@ -312,7 +313,7 @@ def test_the_production_wiring_names_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An unknown operator, or no operator login, stops before anything is created."""
-    from tests.notify.factories import make_services, make_user
+    from tests.support.factories import make_user
 
     services = make_services(tmp_path)
     with pytest.raises(StepFailed, match="connect from the sidebar first"):
@@ -332,8 +333,7 @@ def test_the_sidebar_probe_is_refused_by_the_real_add_on_endpoint(tmp_path: Path
 
     import main
     from deploy.smoke import probe_addon
-    from functions.services import set_services
-    from tests.notify.factories import make_services
+    from functions.bootstrap import set_services
 
     app = flask.Flask("addon-under-test")
     app.add_url_rule("/addon", "addon", lambda: main.addon(flask.request), methods=["POST"])

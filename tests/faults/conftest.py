@@ -18,27 +18,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import flask
 import pytest
 
 from addon.dev_event import event_object
-from functions import routes
+from functions import bootstrap
+from functions.bootstrap import Bootstrap, set_services
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.users import ConnectionState, User
+from functions.materials.generator import Generator
+from functions.materials.storage import MaterialsStorage
 from functions.notify.outbox_page import outbox_of
-from functions.notify.port import Channel
-from functions.services import Services, set_services
+from functions.notify.port import Channel, Notifiers
 from functions.sync.tasks import PRIMARY, scheduled_sync_task, slot_of
 from functions.tasks.local_queue import LocalTaskQueue, Outcome
-from functions.tasks.port import Task
+from functions.tasks.port import Task, TaskQueue
 from functions.web import dispatch
-from tests.addon.helpers import assert_valid_answer, texts
-from tests.notify.factories import make_services
+from tests.support.addon_helpers import assert_valid_answer, texts
 from tests.support.fake_calendar import FakeCalendar, fake_calendar, timed_event
-from tests.sync.conftest import FakeProvider
+from tests.support.fake_credentials import FakeProvider
+from tests.support.roots import make_services
+
+if TYPE_CHECKING:
+    from functions.oauth.credentials import CredentialsProvider
 
 #: Monday 2026-03-16 09:00 in Berlin; DST starts there on Sunday 2026-03-29.
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)
@@ -49,7 +54,7 @@ ZONE = "Europe/Berlin"
 
 @dataclass
 class Stack:
-    services: Services
+    services: Bootstrap
     queue: LocalTaskQueue
     clock: FixedClock
     fake: FakeCalendar
@@ -76,6 +81,23 @@ class Stack:
                 event_id, start, summary=summary, attendees=(EMAIL, "sam@example.com"), **extra
             ),
         )
+
+    def swap(
+        self,
+        *,
+        tasks: TaskQueue | None = None,
+        notifiers: Notifiers | None = None,
+        generator: Generator | None = None,
+        materials_storage: MaterialsStorage | None = None,
+    ) -> None:
+        """Carry on with these adapters in place of the root's own (a crash, a fault)."""
+        self.services = self.services.replaced(
+            tasks=tasks,
+            notifiers=notifiers,
+            generator=generator,
+            materials_storage=materials_storage,
+        )
+        set_services(self.services)
 
     # ---------------------------------------------------------------- driving time
     def set_time(self, at: datetime) -> None:
@@ -121,7 +143,7 @@ class Stack:
             data=json.dumps(body),
             headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
         ):
-            return dispatch(routes.local_routes(), flask.request)
+            return dispatch(bootstrap.local_routes(), flask.request)
 
     # ---------------------------------------------------------------- looking
     def delivered(self, path: str) -> list[Task]:
@@ -190,9 +212,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "PREP_MATERIALS_DIR": str(tmp_path / "materials"),
             "PREP_MATERIALS_SIGNING_KEY": str(tmp_path / "materials-key.json"),
         }
-        services = make_services(tmp_path, clock=clock, env=env)
         provider = FakeProvider(fake)
-        services.__dict__["credentials"] = provider
+        services = make_services(
+            tmp_path, clock=clock, env=env, credentials=cast("CredentialsProvider", provider)
+        )
         queue = services.tasks
         assert isinstance(queue, LocalTaskQueue)
         set_services(services)

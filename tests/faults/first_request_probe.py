@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
 
     import main as entry_points
     from addon.dev_event import event_object
-    from functions.services import get_services
+    from functions.bootstrap import get_services
 
     services = get_services()
     status, _ = _post(

@@ -74,7 +74,7 @@ def _each_reminded_once(stack: Stack, ids: list[str]) -> None:
 def test_the_queues_retry_of_the_sync_creates_the_missing_tasks(stack: Stack, deaths: int) -> None:
     ids = _seed(stack)
     task = stack.scheduled_sync()
-    stack.services.__dict__["tasks"] = DyingQueue(stack.queue, _dies_during(stack, task, deaths))
+    stack.swap(tasks=DyingQueue(stack.queue, _dies_during(stack, task, deaths)))
     stack.queue.run_due()
     # The meetings were written, the token did not move, the attempt got no answer.
     assert len(stack.services.store.get_meetings(USER_ID, ids)) == EVENTS
@@ -92,7 +92,7 @@ def test_the_next_slots_sync_recovers_when_the_queue_gave_up(stack: Stack) -> No
     ids = _seed(stack)
     task = stack.scheduled_sync()
     # Every attempt of this task dies (the queue gives up after five).
-    stack.services.__dict__["tasks"] = DyingQueue(stack.queue, _dies_during(stack, task, 5))
+    stack.swap(tasks=DyingQueue(stack.queue, _dies_during(stack, task, 5)))
     stack.run_for(timedelta(minutes=10))
     assert stack.attempts(task) == [None] * 5
     assert stack.delivered(SYNC_PATH) == []

@@ -19,14 +19,15 @@ from datetime import timedelta
 
 import pytest
 
+from functions.bootstrap import build_materials_storage
 from functions.domain.prep_state import PrepState
 from functions.materials.generator import Prices
 from functions.materials.settings import DEFAULT_VERTEX_MODEL
 from functions.materials.vertex import VertexGenerator
 from functions.prep.queueing import GENERATE_PATH
-from tests.addon.helpers import texts
 from tests.faults.conftest import NOW, USER_ID, Stack
 from tests.faults.fault_proxy import FaultProxy, fault_proxy
+from tests.support.addon_helpers import texts
 from tests.support.fake_vertex import FakeVertex, fake_vertex
 from tests.support.storage_emulator import storage_emulator
 
@@ -41,7 +42,7 @@ def vertex(stack: Stack) -> Iterator[FakeVertex]:
     Two HTTP attempts per generation (the client's own retry), a 0.5 s timeout.
     """
     with fake_vertex(slow_seconds=1.0) as fake:
-        stack.services.__dict__["generator"] = VertexGenerator(
+        vertex = VertexGenerator(
             project=fake.project,
             location=fake.location,
             model=DEFAULT_VERTEX_MODEL,
@@ -53,6 +54,7 @@ def vertex(stack: Stack) -> Iterator[FakeVertex]:
             retry_initial_delay=0.01,
             retry_max_delay=0.02,
         )
+        stack.swap(generator=vertex)
         yield fake
 
 
@@ -66,7 +68,7 @@ def gcs(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
             settings,
             materials=dataclasses.replace(settings.materials, storage="gcs", bucket=BUCKET),
         )
-        stack.services.__dict__.pop("materials_storage", None)
+        stack.swap(materials_storage=build_materials_storage(stack.services.settings, stack.clock))
         yield proxy
 
 

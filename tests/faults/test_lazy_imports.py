@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
+from functions.bootstrap import Bootstrap
 from functions.config import load_settings
 from functions.domain.users import ConnectionState, User
-from functions.services import Services
-from tests.addon.helpers import calendar_event, seed_meeting
 from tests.faults.first_request_probe import HEAVY_MODULES
-from tests.notify.factories import NOW, shared_dev_key
+from tests.support.addon_helpers import calendar_event, seed_meeting
+from tests.support.factories import NOW
+from tests.support.roots import shared_dev_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,7 @@ def _probe(env: dict[str, str], *args: str) -> dict[str, Any]:
 @pytest.fixture
 def seeded(tmp_path: Path) -> dict[str, str]:
     env = _env(tmp_path)
-    services = Services(load_settings(env))
+    services = Bootstrap(load_settings(env))
     user = User(
         "local-user", "you@example.com", time_zone="UTC", connection=ConnectionState.CONNECTED
     )

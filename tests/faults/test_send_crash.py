@@ -95,7 +95,7 @@ def test_a_death_mid_send_ends_with_one_message_per_channel(
 
     notifiers = stack.services.notifiers
     dying = DyingChat(notifiers.chat, after_send=after_send)
-    stack.services.__dict__["notifiers"] = Notifiers(email=notifiers.email, chat=dying)
+    stack.swap(notifiers=Notifiers(email=notifiers.email, chat=dying))
     _killed_not_unwound(stack.services.store, dying, monkeypatch)
     task = prep_task(stack.meeting("ev01"))
     assert task.path == PREP_PATH

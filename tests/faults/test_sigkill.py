@@ -37,14 +37,14 @@ from typing import Any
 import pytest
 
 from addon.dev_event import event_object
+from functions.bootstrap import Bootstrap
 from functions.config import REPO_ROOT, load_settings
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.notify.outbox_page import outbox_of
 from functions.notify.port import Channel
-from functions.services import Services
 from functions.sync.local import LOCAL_USER_ID
-from tests.notify.factories import shared_dev_key
+from tests.support.roots import shared_dev_key
 
 EMAIL = "you@example.com"
 #: Lead time of a 1:1 in config/meeting_types.yaml: its reminder fires this long before.
@@ -197,9 +197,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def looker(server: Server) -> Iterator[Services]:
+def looker(server: Server) -> Iterator[Bootstrap]:
     """The test's own view of the same files: the store, the outbox, a signer."""
-    services = Services(
+    services = Bootstrap(
         load_settings({k: v for k, v in server.env.items() if k.startswith("PREP_")})
     )
     try:
@@ -208,34 +208,34 @@ def looker(server: Server) -> Iterator[Services]:
         services.store.close()
 
 
-def _meetings(services: Services) -> list[Meeting]:
+def _meetings(services: Bootstrap) -> list[Meeting]:
     now = datetime.now(UTC)
     return services.store.list_meetings(
         LOCAL_USER_ID, start_from=now - timedelta(days=1), start_before=now + timedelta(days=3)
     )
 
 
-def _sent(services: Services, channel: Channel, prefix: str) -> list[str]:
+def _sent(services: Bootstrap, channel: Channel, prefix: str) -> list[str]:
     outbox = outbox_of(services)
     assert outbox is not None
     subjects = [e.subject for e in outbox.entries(channel=channel, user_id=LOCAL_USER_ID)]
     return [s for s in subjects if prefix.lower() in s.lower()]
 
 
-def _reminders(services: Services) -> tuple[int, int]:
+def _reminders(services: Bootstrap) -> tuple[int, int]:
     return (
         len(_sent(services, Channel.EMAIL, "Coming up")),
         len(_sent(services, Channel.CHAT, "Coming up")),
     )
 
 
-def _nothing_stuck(services: Services) -> None:
+def _nothing_stuck(services: Bootstrap) -> None:
     for m in _meetings(services):
         assert m.prep_state not in (PrepState.GENERATING, PrepState.SCHEDULED), m.prep_state
 
 
 def test_reminders_pending_at_a_kill_are_sent_once_after_the_restart(
-    server: Server, looker: Services
+    server: Server, looker: Bootstrap
 ) -> None:
     soon = datetime.now(UTC) + ONE_ON_ONE_LEAD
     _ics(
@@ -257,7 +257,7 @@ def test_reminders_pending_at_a_kill_are_sent_once_after_the_restart(
 
 
 def test_a_kill_between_the_chat_claim_and_the_send_ends_with_one_message_each(
-    server: Server, looker: Services
+    server: Server, looker: Bootstrap
 ) -> None:
     _ics(server.tmp / "calendar.ics", [("claimed", datetime.now(UTC) + ONE_ON_ONE_LEAD)])
     server.start(pause_at="chat_send")
@@ -273,7 +273,7 @@ def test_a_kill_between_the_chat_claim_and_the_send_ends_with_one_message_each(
 
 
 def test_a_kill_mid_generation_does_not_leave_the_meeting_preparing(
-    server: Server, looker: Services
+    server: Server, looker: Bootstrap
 ) -> None:
     # Its reminder is a day away: only the click starts anything.
     _ics(server.tmp / "calendar.ics", [("generating", datetime.now(UTC) + timedelta(days=2))])

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from addon.handlers import ACTIONS
-from functions.routes import task_routes
-from tests.fuzz.harness import ALICE, BOB, App, assert_sane
+from addon.actions import ACTIONS
+from functions.bootstrap import task_routes
 from tests.fuzz.strategies import edge_text, fuzz_settings, json_values
+from tests.support.app_harness import ALICE, BOB, App, assert_sane
 
 KNOWN_EVENTS = ("a-one", "a-qbr", "a-series_20260320T090000Z", "b-one", "missing")
 KNOWN_USERS = (ALICE, BOB, "ghost")

@@ -1,6 +1,6 @@
 """Every HTTP route of the local app under arbitrary methods, headers, queries and bodies.
 
-The routes come from `functions.routes.local_routes()` itself, so a route
+The routes come from `functions.bootstrap.local_routes()` itself, so a route
 added later is fuzzed too (and must be given a kind below). Whatever
 arrives, the answer is never a 5xx or a stack trace; a refusal is the app's
 JSON error (a static page for browser pages) and leaves the store, the
@@ -18,10 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from functions.routes import local_routes
+from functions.bootstrap import local_routes
 from functions.web import MAX_BODY_BYTES
-from tests.addon.helpers import assert_valid_answer
-from tests.fuzz.harness import App, assert_json_error, assert_sane
 from tests.fuzz.strategies import (
     MALFORMED_BODIES,
     bodies,
@@ -29,6 +27,8 @@ from tests.fuzz.strategies import (
     fuzz_settings,
     header_values,
 )
+from tests.support.addon_helpers import assert_valid_answer
+from tests.support.app_harness import App, assert_json_error, assert_sane
 
 #: How each route answers: "json" (the app's JSON errors), "addon" (cards), "task",
 #: "chat", "page" (HTML for a browser), "oauth" (OAuth's own JSON error shape).

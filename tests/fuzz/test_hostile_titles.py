@@ -16,10 +16,10 @@ from datetime import timedelta
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.addon.helpers import calendar_event, seed_meeting, texts
-from tests.fuzz.harness import ALICE, ALICE_EMAIL, App, assert_sane
 from tests.fuzz.strategies import EDGE_TEXT, fuzz_settings
-from tests.notify.factories import NOW
+from tests.support.addon_helpers import calendar_event, seed_meeting, texts
+from tests.support.app_harness import ALICE, ALICE_EMAIL, App, assert_sane
+from tests.support.factories import NOW
 
 #: The markup the app itself puts into card text.
 _OWN_TAGS = re.compile(r'</?b>|</?i>|<br>|<font color="#[0-9a-fA-F]{6}">|</font>')

@@ -18,8 +18,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from functions.oauth.flow import start_authorization
-from tests.fuzz.harness import ALICE, ALICE_EMAIL, App, assert_sane
 from tests.fuzz.strategies import edge_text, fuzz_settings, json_values
+from tests.support.app_harness import ALICE, ALICE_EMAIL, App, assert_sane
 
 printable = edge_text.filter(str.isprintable)
 OAUTH_PARAMS = ("state", "code", "error", "scope", "authuser", "prompt", "hd")

@@ -1,4 +1,4 @@
-"""Fixtures for the materials tests: a local Services on SQLite, sample users and meetings.
+"""Fixtures for the materials tests: a local Bootstrap on SQLite, sample users and meetings.
 
 Generators and storage are the real adapters: the offline generator, the
 local file storage, and (in the tests that need them) the Vertex adapter on
@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Attendee, Meeting, ResponseStatus
@@ -27,7 +28,6 @@ from functions.materials.handler import handle_generate
 from functions.materials.model import OpenItem, SummaryRecord
 from functions.materials.settings import DEFAULT_VERTEX_MODEL, MaterialsSettings
 from functions.materials.vertex import VertexGenerator
-from functions.services import Services, set_services
 from tests.support.fake_vertex import FakeVertex, fake_vertex
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
@@ -106,9 +106,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def services(tmp_path: Path, clock: FixedClock) -> Iterator[Services]:
+def services(tmp_path: Path, clock: FixedClock) -> Iterator[Bootstrap]:
     """Local services (SQLite, offline generator, local files), installed process-wide."""
-    svc = Services(local_settings(tmp_path), clock=clock)
+    svc = Bootstrap(local_settings(tmp_path), clock=clock)
     set_services(svc)
     try:
         yield svc
@@ -117,7 +117,7 @@ def services(tmp_path: Path, clock: FixedClock) -> Iterator[Services]:
         svc.store.close()
 
 
-def with_materials(services: Services, **changes: Any) -> Services:
+def with_materials(services: Bootstrap, **changes: Any) -> Bootstrap:
     """The same services with other materials settings (cached adapters reset)."""
     settings = dataclasses.replace(
         services.settings,
@@ -149,7 +149,7 @@ def vertex_for(fake: FakeVertex, *, timeout: float = 5.0, attempts: int = 1) -> 
 
 
 @pytest.fixture
-def vertex(services: Services) -> Iterator[FakeVertex]:
+def vertex(services: Bootstrap) -> Iterator[FakeVertex]:
     """Local services whose generator is the Vertex adapter talking to a fake Vertex server."""
     with fake_vertex() as fake:
         services.generator = vertex_for(fake)
@@ -171,7 +171,7 @@ def prompt_data(body: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def generate(services: Services, meeting: Meeting) -> Meeting:
+def generate(services: Bootstrap, meeting: Meeting) -> Meeting:
     """Store `meeting` as notified, run the generation task handler, return the stored result."""
     services.store.put_user(services.store.get_user(meeting.user_id) or make_user(meeting.user_id))
     services.store.upsert_meetings([dataclasses.replace(meeting, prep_state=PrepState.NOTIFIED)])
@@ -184,7 +184,7 @@ def generate(services: Services, meeting: Meeting) -> Meeting:
     return stored
 
 
-def document(services: Services, meeting: Meeting, suffix: str = ".html") -> str:
+def document(services: Bootstrap, meeting: Meeting, suffix: str = ".html") -> str:
     assert meeting.materials_ref
     body = services.materials_storage.read(meeting.materials_ref + suffix)
     assert body is not None

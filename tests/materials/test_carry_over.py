@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from functions.bootstrap import Bootstrap
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import User
@@ -27,7 +28,6 @@ from functions.materials.prompt import build_prompt
 from functions.materials.settings import DEFAULT_TEMPLATES
 from functions.materials.storage import StorageError
 from functions.materials.templates import load_templates
-from functions.services import Services
 from functions.store.sqlite import SqliteStore
 from tests.materials.conftest import (
     NOW,
@@ -88,7 +88,7 @@ def scripted_model(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_open_items_carry_over_across_three_occurrences(
-    services: Services, vertex: FakeVertex
+    services: Bootstrap, vertex: FakeVertex
 ) -> None:
     """The issue's Done-when: 1st raises, 2nd carries and adds, 3rd carries from the 2nd."""
     vertex.answer = scripted_model
@@ -155,7 +155,7 @@ def test_open_items_carry_over_across_three_occurrences(
 
 
 def test_offline_prep_carries_what_the_invitation_asked_and_never_resolves(
-    services: Services,
+    services: Bootstrap,
 ) -> None:
     user = make_user()
     first, second, third = occurrences(
@@ -185,7 +185,7 @@ def test_offline_prep_carries_what_the_invitation_asked_and_never_resolves(
 
 
 def test_a_resolution_without_real_evidence_keeps_the_item_open(
-    services: Services, vertex: FakeVertex
+    services: Bootstrap, vertex: FakeVertex
 ) -> None:
     user = make_user()
     first, second = occurrences(user, ["Week 1", "Week 2"])
@@ -317,7 +317,7 @@ def test_a_version_1_summary_record_is_read_as_open_items() -> None:
 
 
 def test_the_sidebar_note_is_read_only_for_the_owners_ready_materials(
-    services: Services, monkeypatch: pytest.MonkeyPatch
+    services: Bootstrap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = make_user()
     first, second = occurrences(user, ["- Who owns QA?", "Week 2"])

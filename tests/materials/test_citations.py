@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from functions.bootstrap import Bootstrap
 from functions.materials.citations import check_against_context
 from functions.materials.context import CarriedItem, MeetingContext, PriorMeeting, build_context
 from functions.materials.handler import handle_generate
@@ -33,7 +34,6 @@ from functions.materials.prompt import build_prompt
 from functions.materials.render import EMPTY, render_html, render_markdown
 from functions.materials.settings import DEFAULT_TEMPLATES
 from functions.materials.templates import load_templates
-from functions.services import Services
 from functions.store.sqlite import SqliteStore
 from tests.materials.conftest import (
     HOSTILE_DESCRIPTION,
@@ -74,7 +74,7 @@ def ctx_for(db: SqliteStore, **meeting: Any) -> MeetingContext:
     )
 
 
-def with_history(services: Services) -> Any:
+def with_history(services: Bootstrap) -> Any:
     """A weekly meeting with two earlier occurrences (no materials): M1 and M2 exist, M3 not."""
     user = make_user()
     services.store.put_user(user)
@@ -88,7 +88,7 @@ def with_history(services: Services) -> Any:
 
 
 def test_a_citation_to_a_meeting_not_in_the_context_is_rejected(
-    services: Services, vertex: FakeVertex, caplog: pytest.LogCaptureFixture
+    services: Bootstrap, vertex: FakeVertex, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The issue's Done-when: a cited meeting must exist in the context."""
     meeting = with_history(services)
@@ -135,7 +135,7 @@ def test_a_citation_to_a_meeting_not_in_the_context_is_rejected(
 
 
 def test_a_malformed_source_fails_the_schema_and_is_retried_once(
-    services: Services, vertex: FakeVertex
+    services: Bootstrap, vertex: FakeVertex
 ) -> None:
     meeting = with_history(services)
     vertex.queue("bad_source")
@@ -145,7 +145,7 @@ def test_a_malformed_source_fails_the_schema_and_is_retried_once(
 
 
 def test_two_answers_with_malformed_sources_fail_the_meeting(
-    services: Services, vertex: FakeVertex
+    services: Bootstrap, vertex: FakeVertex
 ) -> None:
     meeting = with_history(services)
     services.store.upsert_meetings([meeting])

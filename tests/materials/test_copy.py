@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
+from functions.bootstrap import Bootstrap
 from functions.domain.meetings import ResponseStatus
 from functions.materials.context import MeetingContext
 from functions.materials.model import AgendaItem, GenerationInfo, MaterialsContent
 from functions.materials.offline import offline_materials, round_time_boxes
 from functions.materials.pipeline import prepare
 from functions.materials.render import render_html, render_markdown
-from functions.services import Services
 from tests.materials.conftest import (
     NOW,
     document,
@@ -38,7 +38,7 @@ def _info(version: str) -> GenerationInfo:
 
 
 def _incident(
-    services: Services, locale: str = "en-US", **kw: object
+    services: Bootstrap, locale: str = "en-US", **kw: object
 ) -> tuple[MeetingContext, MaterialsContent]:
     user = make_user(locale=locale)
     services.store.put_user(user)
@@ -64,7 +64,7 @@ def _incident(
     return ctx, offline_materials(ctx)
 
 
-def test_numbers_and_articles_read_right(services: Services) -> None:
+def test_numbers_and_articles_read_right(services: Bootstrap) -> None:
     _, content = _incident(services)
     text = " ".join(s.text for s in [*content.summary, *content.risks])
 
@@ -117,7 +117,7 @@ def test_counts_and_durations_are_singular_when_one() -> None:
     assert names(["Ana", "Bo", "Cy", "Di", "Ed"]) == "Ana, Bo, Cy and 2 more"
 
 
-def test_suggestions_are_marked_once_and_subtly(services: Services) -> None:
+def test_suggestions_are_marked_once_and_subtly(services: Bootstrap) -> None:
     ctx, content = _incident(services)
     page = render_html(ctx, content, _info(ctx.template_version))
     md = render_markdown(ctx, content, _info(ctx.template_version))
@@ -129,7 +129,7 @@ def test_suggestions_are_marked_once_and_subtly(services: Services) -> None:
     assert page.count('<li class="suggestion">') >= suggested  # italics, no per-line tag
 
 
-def test_time_boxes_are_multiples_of_five(services: Services) -> None:
+def test_time_boxes_are_multiples_of_five(services: Bootstrap) -> None:
     for minutes in (25, 30, 45, 50, 60, 90):
         _, content = _incident(services, minutes=minutes)
         boxes = [a.minutes for a in content.agenda]
@@ -137,7 +137,7 @@ def test_time_boxes_are_multiples_of_five(services: Services) -> None:
         assert all(m % 5 == 0 for m in boxes), (minutes, boxes)
 
 
-def test_the_footer_carries_no_internal_ids(services: Services) -> None:
+def test_the_footer_carries_no_internal_ids(services: Bootstrap) -> None:
     ctx, content = _incident(services)
     info = _info(ctx.template_version)
     for doc in (render_html(ctx, content, info), render_markdown(ctx, content, info)):
@@ -146,7 +146,7 @@ def test_the_footer_carries_no_internal_ids(services: Services) -> None:
         assert "template 1" not in doc
 
 
-def test_dates_and_times_read_well_in_the_users_locale(services: Services) -> None:
+def test_dates_and_times_read_well_in_the_users_locale(services: Bootstrap) -> None:
     ctx, content = _incident(services, locale="de-DE")
     text = " ".join(s.text for s in content.summary)
     md = render_markdown(ctx, content, _info(ctx.template_version))
@@ -156,7 +156,9 @@ def test_dates_and_times_read_well_in_the_users_locale(services: Services) -> No
     assert "Prepared 30\\.11\\.2026, 10:00\n" in md  # to the minute, German order
 
 
-def test_a_models_odd_time_boxes_are_shown_in_fives(services: Services, vertex: FakeVertex) -> None:
+def test_a_models_odd_time_boxes_are_shown_in_fives(
+    services: Bootstrap, vertex: FakeVertex
+) -> None:
     """Gemini is asked for fives but may answer 17 minutes: the page shows fives, same plan."""
 
     def odd(request: dict[str, object]) -> dict[str, object]:

@@ -22,6 +22,7 @@ import pytest
 from deploy.function_env import runtime_env
 from deploy.inputs import load_inputs
 from deploy.topology import Topology
+from functions.bootstrap import build_generator
 from functions.materials.context import MeetingContext, build_context
 from functions.materials.generator import TransientGenerationError
 from functions.materials.lease import generation_lease
@@ -39,7 +40,6 @@ from functions.materials.settings import (
     load_materials_settings,
 )
 from functions.materials.vertex import VertexGenerator
-from functions.materials.wiring import build_generator
 from functions.store.sqlite import SqliteStore
 from functions.tasks.cloud_tasks import DEFAULT_DISPATCH_DEADLINE
 from tests.deploy.conftest import INPUTS

@@ -23,6 +23,7 @@ from typing import Any
 import flask
 import pytest
 
+from functions.bootstrap import Bootstrap, set_services, task_routes
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
@@ -42,32 +43,19 @@ from functions.materials.storage import owns, user_prefix
 from functions.materials.v4 import verify_url
 from functions.materials.vertex import VertexGenerator
 from functions.prep.queueing import generation_task, queue_generation
-from functions.routes import task_routes
-from functions.services import Services
 from functions.store.port import Conflict
-from functions.tasks.port import Task, TaskQueue
 from functions.web import dispatch
 from tests.materials.conftest import HOSTILE_DESCRIPTION, make_meeting, make_user, with_materials
 from tests.support.fake_vertex import FakeVertex, fake_vertex, valid_answer
+from tests.support.recording_queue import RecordingQueue
 from tests.support.storage_emulator import StorageEmulator, storage_emulator
 
 BUCKET = "prep-materials-e2e"
 
 
-class RecordingQueue(TaskQueue):
-    def __init__(self) -> None:
-        self.tasks: list[Task] = []
-
-    def enqueue(self, task: Task) -> bool:
-        if any(t.name == task.name for t in self.tasks):
-            return False
-        self.tasks.append(task)
-        return True
-
-
 @dataclass
 class Stack:
-    services: Services
+    services: Bootstrap
     fake: FakeVertex
     key: LocalSigningKey
     queue: RecordingQueue = field(default_factory=RecordingQueue)
@@ -125,7 +113,7 @@ def emulator() -> Iterator[StorageEmulator]:
 
 @pytest.fixture
 def stack(
-    services: Services,
+    services: Bootstrap,
     emulator: StorageEmulator,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -153,7 +141,7 @@ def stack(
         )
         s = Stack(services=services, fake=fake, key=key)
 
-        def record_ready(svc: Services, user: User, meeting: Meeting) -> None:
+        def record_ready(svc: Bootstrap, user: User, meeting: Meeting) -> None:
             s.ready.append((user.user_id, meeting.materials_ref or ""))
 
         monkeypatch.setattr("functions.notify.ready.send_ready", record_ready)
@@ -236,7 +224,7 @@ def test_a_duplicate_delivery_calls_no_model_and_announces_the_same_materials(
     one message (tests/workflow/test_ready.py, tests/faults/test_generation_faults.py)."""
     user, meeting = seed(stack)
     stack.queue_and_deliver(meeting)
-    again = stack.deliver(stack.queue.tasks[-1].payload)
+    again = stack.deliver(stack.queue.last().payload)
     assert again.get_json() == {"status": "ok", "outcome": "already_ready"}
     assert stack.fake.calls == 1
     ref = stack.meeting(meeting).materials_ref
@@ -261,7 +249,7 @@ def test_identical_context_reuses_stored_materials(
     monkeypatch.setattr(store, "set_prep_state", conflict_once)
     first = stack.queue_and_deliver(meeting)
     assert first.status_code == 503
-    second = stack.deliver(stack.queue.tasks[-1].payload)
+    second = stack.deliver(stack.queue.last().payload)
     assert second.get_json() == {"status": "ok", "outcome": "ready", "cached": True}
     assert stack.fake.calls == 1
 
@@ -300,7 +288,7 @@ def test_quota_exhaustion_retries_the_task_then_succeeds(stack: Stack) -> None:
     assert first.status_code == 503
     assert first.get_json() == {"error": "retry", "message": "transient failure; retry later"}
     assert stack.meeting(meeting).prep_state is PrepState.GENERATING
-    second = stack.deliver(stack.queue.tasks[-1].payload)
+    second = stack.deliver(stack.queue.last().payload)
     assert second.get_json()["outcome"] == "ready"
     assert stack.fake.calls == 2
 
@@ -313,7 +301,7 @@ def test_repeated_timeouts_end_in_failed(stack: Stack) -> None:
     for _ in range(3):
         if payload is None:
             resp = stack.queue_and_deliver(meeting)
-            payload = stack.queue.tasks[-1].payload
+            payload = stack.queue.last().payload
         else:
             resp = stack.deliver(payload)
         statuses.append((resp.status_code, (resp.get_json() or {}).get("outcome")))
@@ -361,7 +349,7 @@ def test_a_moved_meeting_gets_materials_for_its_current_version(stack: Stack) ->
         end=stored.end + timedelta(hours=2),
     )  # fmt: skip
     stack.services.store.upsert_meetings([moved])
-    resp = stack.deliver(stack.queue.tasks[-1].payload)  # the task still says v1
+    resp = stack.deliver(stack.queue.last().payload)  # the task still says v1
     assert resp.get_json()["outcome"] == "ready"
     assert stack.meeting(meeting).version == "v2"
     (request,) = stack.fake.requests
@@ -379,10 +367,10 @@ def test_a_concurrent_delivery_waits_for_the_one_generating(
     prepared = prepare(stack.services, user, stack.meeting(meeting))
     # Another worker holds the lock (and, having died, never gives it back).
     assert stack.services.store.claim(user.user_id, lock_key(prepared.key), lease=lease)
-    resp = stack.deliver(stack.queue.tasks[-1].payload)
+    resp = stack.deliver(stack.queue.last().payload)
     assert resp.status_code == 503 and stack.fake.calls == 0
     time.sleep(lease.total_seconds())  # the store measures claims' leases in wall time
-    assert stack.deliver(stack.queue.tasks[-1].payload).get_json()["outcome"] == "ready"
+    assert stack.deliver(stack.queue.last().payload).get_json()["outcome"] == "ready"
 
 
 def test_cancelled_meetings_and_bad_tasks_are_acknowledged(stack: Stack) -> None:
@@ -409,7 +397,7 @@ def test_users_never_share_a_path(stack: Stack) -> None:
     assert not owns("bob", a_ref)
 
 
-def test_local_mode_end_to_end_with_the_offline_generator(services: Services) -> None:
+def test_local_mode_end_to_end_with_the_offline_generator(services: Bootstrap) -> None:
     user = make_user()
     services.store.put_user(user)
     meeting = make_meeting(user, prep_state=PrepState.NOTIFIED, description=HOSTILE_DESCRIPTION)
@@ -417,7 +405,7 @@ def test_local_mode_end_to_end_with_the_offline_generator(services: Services) ->
     queue = RecordingQueue()
     queue_generation(services.store, queue, meeting)
     stack = Stack(services=services, fake=FakeVertex(), key=LocalSigningKey.generate())
-    resp = stack.deliver(queue.tasks[-1].payload)
+    resp = stack.deliver(queue.last().payload)
     assert resp.get_json() == {"status": "ok", "outcome": "ready", "cached": False}
     ready = stack.meeting(meeting)
     storage = services.materials_storage
@@ -428,11 +416,11 @@ def test_local_mode_end_to_end_with_the_offline_generator(services: Services) ->
     assert storage.verify(signed_url_for(services, ready)).params["object"].endswith(".html")
 
 
-def _local_stack(services: Services) -> Stack:
+def _local_stack(services: Bootstrap) -> Stack:
     return Stack(services=services, fake=FakeVertex(), key=LocalSigningKey.generate())
 
 
-def test_a_meeting_of_three_days_gets_offline_materials(services: Services) -> None:
+def test_a_meeting_of_three_days_gets_offline_materials(services: Bootstrap) -> None:
     user = make_user()
     services.store.put_user(user)
     meeting = make_meeting(user, prep_state=PrepState.NOTIFIED, minutes=3 * 24 * 60)
@@ -456,14 +444,15 @@ class _InvalidAnswer(Generator):
         raise AssertionError("unreachable")
 
 
-def test_a_validation_error_in_generation_fails_the_meeting_once(services: Services) -> None:
+def test_a_validation_error_in_generation_fails_the_meeting_once(services: Bootstrap) -> None:
     user = make_user()
     services.store.put_user(user)
     meeting = make_meeting(user, prep_state=PrepState.NOTIFIED)
     services.store.upsert_meetings([meeting])
     broken = _InvalidAnswer()
-    services.__dict__["generator"] = broken
-    stack = _local_stack(services)
+    root = services.replaced(generator=broken)
+    set_services(root)  # the handler reaches the process-wide root
+    stack = _local_stack(root)
     resp = stack.queue_and_deliver(meeting)
     # Acknowledged (200), so the queue does not retry what can only fail again.
     assert resp.status_code == 200

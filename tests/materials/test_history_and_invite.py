@@ -8,20 +8,20 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from functions.bootstrap import Bootstrap
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting, ResponseStatus
 from functions.materials.invite import addresses_the_assistant
 from functions.materials.model import MaterialsContent
 from functions.materials.offline import offline_materials
 from functions.materials.pipeline import prepare
-from functions.services import Services
 from tests.materials.conftest import document, generate, make_meeting, make_user, person
 
 DEC_3 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
 
 def test_history_is_only_meetings_that_ended_before_now(
-    services: Services, clock: FixedClock
+    services: Bootstrap, clock: FixedClock
 ) -> None:
     """Prep made on Dec 3 for a Dec 8 meeting must not cite Dec 7 (or a running meeting)."""
     clock.set(DEC_3)
@@ -40,7 +40,7 @@ def test_history_is_only_meetings_that_ended_before_now(
 
 
 def test_one_shared_person_does_not_make_a_meeting_related(
-    services: Services, clock: FixedClock
+    services: Bootstrap, clock: FixedClock
 ) -> None:
     user = make_user()
     services.store.put_user(user)
@@ -83,7 +83,7 @@ def test_one_shared_person_does_not_make_a_meeting_related(
 
 
 def test_a_one_to_one_with_the_same_person_is_related(
-    services: Services, clock: FixedClock
+    services: Bootstrap, clock: FixedClock
 ) -> None:
     user = make_user()
     services.store.put_user(user)
@@ -98,7 +98,7 @@ def test_a_one_to_one_with_the_same_person_is_related(
 
 
 def test_the_materials_say_why_an_earlier_meeting_was_chosen(
-    services: Services, clock: FixedClock
+    services: Bootstrap, clock: FixedClock
 ) -> None:
     user = make_user()
     people = (
@@ -135,13 +135,13 @@ QBR_HTML = (
 )
 
 
-def _offline(services: Services, meeting: Meeting) -> MaterialsContent:
+def _offline(services: Bootstrap, meeting: Meeting) -> MaterialsContent:
     user = make_user()
     services.store.put_user(user)
     return offline_materials(prepare(services, user, meeting).context)
 
 
-def test_the_invitations_agenda_line_is_the_agenda_in_its_order(services: Services) -> None:
+def test_the_invitations_agenda_line_is_the_agenda_in_its_order(services: Bootstrap) -> None:
     user = make_user()
     meeting = make_meeting(user, "qbr", minutes=60, meeting_type="qbr", description=QBR_HTML)
 
@@ -155,7 +155,7 @@ def test_the_invitations_agenda_line_is_the_agenda_in_its_order(services: Servic
     assert [a.minutes for a in agenda] == [20, 20, 20]
 
 
-def test_bullets_numbers_and_questions_keep_the_invitations_order(services: Services) -> None:
+def test_bullets_numbers_and_questions_keep_the_invitations_order(services: Bootstrap) -> None:
     description = (
         "Context first.\n"
         "1. Timeline of the outage\n"
@@ -182,7 +182,7 @@ def test_bullets_numbers_and_questions_keep_the_invitations_order(services: Serv
 
 
 def test_the_template_fills_only_the_time_the_invitation_leaves_open(
-    services: Services,
+    services: Bootstrap,
 ) -> None:
     user = make_user()
     description = "<ul><li>Renewal terms (15 min)</li><li>Pricing (10 min)</li></ul>"
@@ -200,7 +200,7 @@ def test_the_template_fills_only_the_time_the_invitation_leaves_open(
 
 
 def test_an_html_description_is_read_as_text_and_its_links_are_sources(
-    services: Services,
+    services: Bootstrap,
 ) -> None:
     user = make_user()
     meeting = make_meeting(user, "qbr", minutes=60, meeting_type="qbr", description=QBR_HTML)
@@ -217,7 +217,7 @@ def test_an_html_description_is_read_as_text_and_its_links_are_sources(
     assert "<script>steal" not in html_page and "&lt;script&gt;" not in html_page
 
 
-def test_the_prompt_tells_gemini_the_invitation_leads(services: Services) -> None:
+def test_the_prompt_tells_gemini_the_invitation_leads(services: Bootstrap) -> None:
     user = make_user()
     meeting = make_meeting(user, "qbr", minutes=60, meeting_type="qbr", description=QBR_HTML)
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import flask
 import pytest
 
+from functions.bootstrap import Bootstrap, local_routes
 from functions.config import Mode
 from functions.domain.clock import FixedClock
 from functions.domain.prep_state import PrepState
@@ -17,13 +18,11 @@ from functions.materials.local_files import LocalMaterialsStorage
 from functions.materials.model import SummaryRecord
 from functions.materials.storage import MaterialsObjects, materials_ref
 from functions.materials.v4 import verify_url
-from functions.routes import local_routes
-from functions.services import Services
 from functions.web import dispatch
 from tests.materials.conftest import NOW, make_meeting, make_user, with_materials
 
 
-def _stored(services: Services, user_id: str = "user-1") -> str:
+def _stored(services: Bootstrap, user_id: str = "user-1") -> str:
     ref = materials_ref(user_id, "evt-1", "a" * 40)
     services.materials_storage.put(
         ref,
@@ -53,7 +52,7 @@ def test_link_lifetime_is_validated() -> None:
 
 
 def test_a_fresh_link_each_time_from_the_configured_lifetime(
-    services: Services, clock: FixedClock
+    services: Bootstrap, clock: FixedClock
 ) -> None:
     user = make_user()
     meeting = make_meeting(user, materials_ref=_stored(services), prep_state=PrepState.READY)
@@ -76,7 +75,7 @@ def test_a_fresh_link_each_time_from_the_configured_lifetime(
     assert short.verify(md).params["object"].endswith(".md")
 
 
-def test_no_link_without_materials_or_for_another_users_ref(services: Services) -> None:
+def test_no_link_without_materials_or_for_another_users_ref(services: Bootstrap) -> None:
     user = make_user()
     with pytest.raises(NoMaterials):
         signed_url_for(services, make_meeting(user))
@@ -85,7 +84,7 @@ def test_no_link_without_materials_or_for_another_users_ref(services: Services) 
         signed_url_for(services, make_meeting(user, materials_ref=foreign))
 
 
-def test_local_route_serves_a_valid_link_with_protective_headers(services: Services) -> None:
+def test_local_route_serves_a_valid_link_with_protective_headers(services: Bootstrap) -> None:
     meeting = make_meeting(make_user(), materials_ref=_stored(services))
     resp = _get(signed_url_for(services, meeting))
     assert resp.status_code == 200
@@ -99,7 +98,7 @@ def test_local_route_serves_a_valid_link_with_protective_headers(services: Servi
 
 
 def test_local_route_refuses_expired_tampered_and_unsigned_links(
-    services: Services, clock: FixedClock
+    services: Bootstrap, clock: FixedClock
 ) -> None:
     meeting = make_meeting(make_user(), materials_ref=_stored(services))
     url = signed_url_for(services, meeting)
@@ -120,14 +119,14 @@ def test_local_route_refuses_expired_tampered_and_unsigned_links(
     assert _get(url).status_code == 403
 
 
-def test_local_route_is_closed_outside_local_mode(services: Services) -> None:
+def test_local_route_is_closed_outside_local_mode(services: Bootstrap) -> None:
     meeting = make_meeting(make_user(), materials_ref=_stored(services))
     url = signed_url_for(services, meeting)
     services.settings = dataclasses.replace(services.settings, mode=Mode.PRODUCTION)
     assert _get(url).status_code == 404
 
 
-def test_verify_helper_accepts_what_local_mode_signs(services: Services) -> None:
+def test_verify_helper_accepts_what_local_mode_signs(services: Bootstrap) -> None:
     meeting = make_meeting(make_user(), materials_ref=_stored(services))
     storage = services.materials_storage
     assert isinstance(storage, LocalMaterialsStorage)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from functions.bootstrap import Bootstrap, build_generator, build_materials_storage
 from functions.config import Mode, SettingsError, load_settings
 from functions.materials.gcs import GcsMaterialsStorage, IamSigning
 from functions.materials.local_files import LocalMaterialsStorage
@@ -19,8 +20,6 @@ from functions.materials.settings import (
     model_warnings,
 )
 from functions.materials.vertex import VertexGenerator
-from functions.materials.wiring import build_generator, build_materials_storage
-from functions.services import Services
 from tests.materials.conftest import local_settings
 
 
@@ -76,7 +75,7 @@ def test_errors_surface_as_settings_errors_at_start() -> None:
 def test_wiring_follows_the_settings(tmp_path: Path) -> None:
     local = local_settings(tmp_path)
     assert isinstance(build_generator(local), OfflineGenerator)
-    storage = build_materials_storage(local, Services(local).clock)
+    storage = build_materials_storage(local, Bootstrap(local).clock)
     assert isinstance(storage, LocalMaterialsStorage)
     assert (tmp_path / "materials-key.json").stat().st_mode & 0o077 == 0  # created 0600
 
@@ -98,16 +97,16 @@ def test_wiring_follows_the_settings(tmp_path: Path) -> None:
             local.materials, storage="gcs", bucket="b", signing_key_path=None
         ),
     )
-    gcs = build_materials_storage(prod, Services(prod).clock)
+    gcs = build_materials_storage(prod, Bootstrap(prod).clock)
     assert isinstance(gcs, GcsMaterialsStorage) and isinstance(gcs.signing, IamSigning)
     no_bucket = dataclasses.replace(
         prod, materials=dataclasses.replace(prod.materials, bucket=None)
     )
     with pytest.raises(MaterialsSettingsError, match="PREP_MATERIALS_BUCKET"):
-        build_materials_storage(no_bucket, Services(no_bucket).clock)
+        build_materials_storage(no_bucket, Bootstrap(no_bucket).clock)
     local_in_prod = dataclasses.replace(prod, materials=local.materials)
     with pytest.raises(RuntimeError, match="only in local mode"):
-        build_materials_storage(local_in_prod, Services(local_in_prod).clock)
+        build_materials_storage(local_in_prod, Bootstrap(local_in_prod).clock)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import pytest
 from functions.calendar.google_api import GoogleCalendarSource
 from functions.calendar.mapping import meeting_from_event
 from functions.notify.content import NoticeKind, build_notice, calendar_event_url
-from tests.notify.factories import make_meeting, make_user
+from tests.support.factories import make_meeting, make_user
 from tests.support.fake_calendar import FakeCalendar, fake_calendar, timed_event
 
 ALICE = "alice@example.com"

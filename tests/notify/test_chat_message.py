@@ -17,7 +17,7 @@ from functions.notify.chat_message import (
     status_card,
 )
 from functions.notify.content import Notice, NoticeKind, build_notice
-from tests.notify.factories import USER_ID, make_meeting, make_user
+from tests.support.factories import USER_ID, make_meeting, make_user
 
 HOSTILE = "<users/all> *ping* <a href='https://evil.example'>click</a> & co"
 

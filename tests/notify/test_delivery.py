@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from functions.bootstrap import Bootstrap
 from functions.domain.users import Preferences
 from functions.notify import problems
 from functions.notify.content import NoticeKind, build_notice
@@ -17,8 +18,8 @@ from functions.notify.port import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from functions.services import Services
-from tests.notify.factories import USER_ID, MemoryChat, MemoryEmail, make_meeting, make_user
+from tests.support.factories import USER_ID, MemoryChat, MemoryEmail, make_meeting, make_user
+from tests.support.roots import make_services
 
 KEY = "notify:evt0001:v1"
 
@@ -34,22 +35,21 @@ def chat() -> MemoryChat:
 
 
 @pytest.fixture
-def services(tmp_path: Path, email: MemoryEmail, chat: MemoryChat) -> Services:
-    from tests.notify.factories import make_services
+def services(tmp_path: Path, email: MemoryEmail, chat: MemoryChat) -> Bootstrap:
 
     s = make_services(tmp_path, notifiers=Notifiers(email=email, chat=chat))
     s.store.put_user(make_user())
     return s
 
 
-def send(services: Services, **user_changes: object) -> dict[str, str]:
+def send(services: Bootstrap, **user_changes: object) -> dict[str, str]:
     user = make_user(**user_changes)
     notice = build_notice(NoticeKind.PREP_DUE, user, make_meeting(), type_label="1:1")
     return deliver(services, user, notice, claim_prefix=KEY).as_dict()
 
 
 def test_both_channels_once_even_when_repeated(
-    services: Services, email: MemoryEmail, chat: MemoryChat
+    services: Bootstrap, email: MemoryEmail, chat: MemoryChat
 ) -> None:
     assert send(services) == {"email": "sent", "chat": "sent"}
     assert send(services) == {"email": "already_sent", "chat": "already_sent"}
@@ -61,7 +61,7 @@ def test_both_channels_once_even_when_repeated(
 
 
 def test_disabled_channels_are_skipped(
-    services: Services, email: MemoryEmail, chat: MemoryChat
+    services: Bootstrap, email: MemoryEmail, chat: MemoryChat
 ) -> None:
     prefs = Preferences(email_enabled=False, chat_enabled=True)
     assert send(services, preferences=prefs) == {"email": "disabled", "chat": "sent"}
@@ -71,7 +71,7 @@ def test_disabled_channels_are_skipped(
 
 
 def test_transient_failure_gives_the_claim_back_for_that_channel_only(
-    services: Services, email: MemoryEmail, chat: MemoryChat
+    services: Bootstrap, email: MemoryEmail, chat: MemoryChat
 ) -> None:
     chat.failures.append(TransientDeliveryError(Channel.CHAT, "http 500"))
     report = send(services)
@@ -81,7 +81,7 @@ def test_transient_failure_gives_the_claim_back_for_that_channel_only(
 
 
 def test_permanent_failure_is_recorded_and_never_retried(
-    services: Services, email: MemoryEmail, chat: MemoryChat
+    services: Bootstrap, email: MemoryEmail, chat: MemoryChat
 ) -> None:
     chat.failures.append(PermanentDeliveryError(Channel.CHAT, problems.CHAT_NO_DM))
     assert send(services) == {"email": "sent", "chat": "undeliverable"}
@@ -92,7 +92,7 @@ def test_permanent_failure_is_recorded_and_never_retried(
 
 
 def test_a_success_clears_only_its_own_channels_problem(
-    services: Services, chat: MemoryChat
+    services: Bootstrap, chat: MemoryChat
 ) -> None:
     services.store.put_user(make_user(delivery_problem=problems.CHAT_APP_REMOVED))
     chat.failures.append(TransientDeliveryError(Channel.CHAT, "down"))
@@ -105,7 +105,7 @@ def test_a_success_clears_only_its_own_channels_problem(
 
 
 def test_user_without_address_is_a_permanent_email_problem(
-    services: Services, email: MemoryEmail
+    services: Bootstrap, email: MemoryEmail
 ) -> None:
     services.store.put_user(make_user(email=""))
     assert send(services, email="")["email"] == Outcome.UNDELIVERABLE.value
@@ -115,7 +115,7 @@ def test_user_without_address_is_a_permanent_email_problem(
 
 
 def test_an_unexpected_crash_releases_the_claim_and_propagates(
-    services: Services, email: MemoryEmail
+    services: Bootstrap, email: MemoryEmail
 ) -> None:
     email.failures.append(RuntimeError("bug"))
     with pytest.raises(RuntimeError):
@@ -124,7 +124,7 @@ def test_an_unexpected_crash_releases_the_claim_and_propagates(
     assert len(email.sent) == 1
 
 
-def test_claims_are_per_user(services: Services, email: MemoryEmail) -> None:
+def test_claims_are_per_user(services: Bootstrap, email: MemoryEmail) -> None:
     send(services)
     other = dataclasses.replace(make_user(), user_id="someone-else", email="x@example.com")
     services.store.put_user(other)

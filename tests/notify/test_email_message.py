@@ -13,7 +13,7 @@ import pytest
 from functions.domain.meetings import Attendee, ResponseStatus
 from functions.notify.content import Notice, NoticeKind, build_notice, calendar_event_url
 from functions.notify.email_message import build_email, header_text
-from tests.notify.factories import EMAIL, NOW, make_meeting, make_user
+from tests.support.factories import EMAIL, NOW, make_meeting, make_user
 
 HOSTILE = 'Q3 <script>alert("x")</script> & "Überblick"\r\nBcc: victim@evil.example'
 

@@ -17,7 +17,7 @@ from functions.notify.email_message import build_email
 from functions.notify.gmail import GmailSender
 from functions.notify.google_chat import ChatAppSender
 from functions.notify.port import PermanentDeliveryError, TransientDeliveryError
-from tests.notify.factories import NOW, USER_ID, make_meeting, make_user
+from tests.support.factories import NOW, USER_ID, make_meeting, make_user
 from tests.support.fake_google_apis import (
     CHAT_CREATE,
     CHAT_FIND_DM,

@@ -10,6 +10,7 @@ from pathlib import Path
 import flask
 import pytest
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.domain.prep_state import PrepState
 from functions.notify.chat_message import chat_message_for
 from functions.notify.content import NoticeKind, build_notice
@@ -18,16 +19,10 @@ from functions.notify.outbox import Outbox, OutboxChatSender, OutboxEmailSender
 from functions.notify.outbox_page import card_text, outbox_click, outbox_of, outbox_page
 from functions.notify.port import Channel
 from functions.prep.queueing import GENERATE_PATH
-from functions.services import Services, set_services
 from functions.web import dispatch
-from tests.notify.factories import (
-    NOW,
-    USER_ID,
-    RecordingQueue,
-    make_meeting,
-    make_services,
-    make_user,
-)
+from tests.support.factories import NOW, USER_ID, make_meeting, make_user
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import make_services
 
 HOSTILE = "<img src=x onerror=alert(1)> & <b>bold</b>"
 ROUTES = {"/dev/outbox": outbox_page, "/dev/outbox/click": outbox_click}
@@ -39,7 +34,7 @@ def queue() -> RecordingQueue:
 
 
 @pytest.fixture
-def services(tmp_path: Path, queue: RecordingQueue) -> Iterator[Services]:
+def services(tmp_path: Path, queue: RecordingQueue) -> Iterator[Bootstrap]:
     s = make_services(tmp_path, tasks=queue)
     s.store.put_user(make_user())
     s.store.upsert_meetings([make_meeting(title=HOSTILE)])
@@ -48,13 +43,13 @@ def services(tmp_path: Path, queue: RecordingQueue) -> Iterator[Services]:
     set_services(None)
 
 
-def the_outbox(services: Services) -> Outbox:
+def the_outbox(services: Bootstrap) -> Outbox:
     outbox = outbox_of(services)
     assert outbox is not None
     return outbox
 
 
-def send_due(services: Services) -> None:
+def send_due(services: Bootstrap) -> None:
     user = make_user()
     meeting = services.store.get_meeting(USER_ID, "evt0001")
     assert meeting is not None
@@ -95,14 +90,14 @@ def test_outbox_keeps_mail_and_chat_and_honours_request_ids(tmp_path: Path) -> N
     assert latest.subject == str(msg["Subject"])
 
 
-def test_the_embedded_default_delivers_to_the_outbox(services: Services) -> None:
+def test_the_embedded_default_delivers_to_the_outbox(services: Bootstrap) -> None:
     send_due(services)
     send_due(services)  # a replay: the claims hold
     entries = the_outbox(services).entries()
     assert sorted(e.channel.value for e in entries) == ["chat", "email"]
 
 
-def test_page_lists_messages_with_everything_escaped(services: Services) -> None:
+def test_page_lists_messages_with_everything_escaped(services: Bootstrap) -> None:
     send_due(services)
     resp = request("GET", "/dev/outbox")
     assert resp.status_code == 200
@@ -125,7 +120,7 @@ def test_page_is_local_only(tmp_path: Path) -> None:
 
 
 def test_clicking_generate_queues_generation_and_updates_the_card(
-    services: Services, queue: RecordingQueue
+    services: Bootstrap, queue: RecordingQueue
 ) -> None:
     send_due(services)
     outbox = the_outbox(services)
@@ -149,7 +144,7 @@ def test_clicking_generate_queues_generation_and_updates_the_card(
     assert len(queue.on_path(GENERATE_PATH)) == 1
 
 
-def test_cross_site_clicks_are_refused(services: Services, queue: RecordingQueue) -> None:
+def test_cross_site_clicks_are_refused(services: Bootstrap, queue: RecordingQueue) -> None:
     send_due(services)
     outbox = the_outbox(services)
     [chat_entry] = outbox.entries(channel=Channel.CHAT)
@@ -165,7 +160,7 @@ def test_cross_site_clicks_are_refused(services: Services, queue: RecordingQueue
 @pytest.mark.parametrize(
     "form", [{"entry": "999", "button": "0"}, {"entry": "x", "button": "0"}, {}]
 )
-def test_bad_clicks_are_refused(services: Services, form: dict[str, str]) -> None:
+def test_bad_clicks_are_refused(services: Bootstrap, form: dict[str, str]) -> None:
     assert request("POST", "/dev/outbox/click", form).status_code == 404
 
 

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 from google.oauth2.credentials import Credentials
 
+from functions.bootstrap import build_notifiers, user_credentials
 from functions.notify import problems
 from functions.notify.gmail import GmailSender
 from functions.notify.google_chat import ChatAppSender
 from functions.notify.outbox import OutboxChatSender, OutboxEmailSender
 from functions.notify.port import PermanentDeliveryError, TransientDeliveryError
-from functions.notify.wiring import build_notifiers, user_credentials
-from functions.oauth.credentials import CredentialsUnavailable, ReconnectNeeded
-from tests.notify.factories import USER_ID, make_services
+from functions.oauth.credentials import (
+    CredentialsProvider,
+    CredentialsUnavailable,
+    ReconnectNeeded,
+)
+from tests.support.factories import USER_ID
+from tests.support.roots import make_services
 
 
 class Provider:
@@ -44,9 +50,8 @@ def test_google_delivery_uses_the_client_library_adapters(tmp_path: Path) -> Non
 
 
 def test_gmail_credentials_come_from_the_users_stored_grant(tmp_path: Path) -> None:
-    services = make_services(tmp_path)
     provider = Provider()
-    services.__dict__["credentials"] = provider
+    services = make_services(tmp_path, credentials=cast("CredentialsProvider", provider))
     creds = user_credentials(services)(USER_ID)
     assert creds.token == "t" and provider.asked == [USER_ID]
 
@@ -61,8 +66,7 @@ def test_gmail_credentials_come_from_the_users_stored_grant(tmp_path: Path) -> N
 def test_credential_failures_become_delivery_failures(
     tmp_path: Path, failure: Exception, kind: type[Exception]
 ) -> None:
-    services = make_services(tmp_path)
-    services.__dict__["credentials"] = Provider(failure)
+    services = make_services(tmp_path, credentials=cast("CredentialsProvider", Provider(failure)))
     with pytest.raises(kind) as caught:
         user_credentials(services)(USER_ID)
     if isinstance(caught.value, PermanentDeliveryError):

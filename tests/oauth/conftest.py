@@ -20,10 +20,10 @@ from werkzeug.test import TestResponse
 
 import main
 from functions.auth.dev_keys import dev_signer
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import load_settings
 from functions.domain.clock import FixedClock
 from functions.oauth.flow import start_authorization
-from functions.services import Services, set_services
 from tests.support.fake_oauth import Account, FakeGoogleOAuth, fake_google_oauth
 
 CLIENT_ID = "1234-web.apps.googleusercontent.com"
@@ -37,7 +37,7 @@ BOB = Account(subject="222222222222222222222", email="bob@example.com")
 
 @dataclass
 class World:
-    services: Services
+    services: Bootstrap
     fake: FakeGoogleOAuth
     clock: FixedClock
     tmp: Path
@@ -88,7 +88,7 @@ def world(tmp_path: Path, dev_key_path: Path) -> Iterator[World]:
         settings = load_settings(make_settings(tmp_path, fake, dev_key_path))
         # Near real time: google-auth stamps refreshed tokens with the real clock.
         clock = FixedClock(datetime.now(UTC).replace(microsecond=0))
-        services = Services(settings, clock=clock)
+        services = Bootstrap(settings, clock=clock)
         set_services(services)
         try:
             yield World(services, fake, clock, tmp_path)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import load_settings
 from functions.domain.users import ConnectionState, User
 from functions.logs import JsonFormatter
@@ -25,7 +26,6 @@ from functions.oauth.scopes import (
     CALENDAR_EVENTS_READONLY,
     GMAIL_SEND,
 )
-from functions.services import Services, set_services
 from tests.oauth.conftest import ALICE, CLIENT_SECRET, World, make_settings
 
 
@@ -127,7 +127,7 @@ def test_an_unreachable_token_endpoint_is_transient(world: World, dev_key_path: 
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}/token"
     env = make_settings(world.tmp, world.fake, dev_key_path, PREP_OAUTH_TOKEN_URI=closed)
-    services = Services(load_settings(env), clock=world.clock)
+    services = Bootstrap(load_settings(env), clock=world.clock)
     world.clock.advance(timedelta(hours=1))
     try:
         with pytest.raises(CredentialsUnavailable):
@@ -150,7 +150,7 @@ def test_a_newly_configured_scope_asks_the_user_to_reconnect(
             (CALENDAR_EVENTS_OWNED_READONLY, GMAIL_SEND, CALENDAR_EVENTS_READONLY)
         ),
     )
-    services = Services(load_settings(env), clock=world.clock)
+    services = Bootstrap(load_settings(env), clock=world.clock)
     set_services(services)
     try:
         with pytest.raises(ReconnectNeeded):

@@ -17,13 +17,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions.auth.dev_keys import dev_signer
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import load_settings
 from functions.domain.clock import FixedClock
 from functions.domain.users import ConnectionState, User
 from functions.oauth.credentials import ReconnectNeeded
 from functions.oauth.flow import connect_delegated
 from functions.oauth.scopes import DEFAULT_SCOPES
-from functions.services import Services, set_services
 from tests.oauth.conftest import ALICE, BOB, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, make_settings
 from tests.support.fake_oauth import (
     JWT_BEARER,
@@ -36,7 +36,7 @@ SA_EMAIL = "prep-dwd@p.iam.gserviceaccount.com"
 
 
 @pytest.fixture
-def delegated(tmp_path: Path, dev_key_path: Path) -> Iterator[tuple[Services, FakeGoogleOAuth]]:
+def delegated(tmp_path: Path, dev_key_path: Path) -> Iterator[tuple[Bootstrap, FakeGoogleOAuth]]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -72,7 +72,7 @@ def delegated(tmp_path: Path, dev_key_path: Path) -> Iterator[tuple[Services, Fa
             )
         )
         env = make_settings(tmp_path, fake, dev_key_path, PREP_DWD_KEY_FILE=str(key_file))
-        services = Services(load_settings(env), clock=FixedClock(datetime.now(UTC)))
+        services = Bootstrap(load_settings(env), clock=FixedClock(datetime.now(UTC)))
         set_services(services)
         try:
             yield services, fake
@@ -82,7 +82,7 @@ def delegated(tmp_path: Path, dev_key_path: Path) -> Iterator[tuple[Services, Fa
 
 
 def test_the_service_account_acts_as_the_user(
-    delegated: tuple[Services, FakeGoogleOAuth],
+    delegated: tuple[Bootstrap, FakeGoogleOAuth],
 ) -> None:
     services, fake = delegated
     services.store.put_user(User(ALICE.subject, ALICE.email, connection=ConnectionState.CONNECTED))
@@ -102,7 +102,7 @@ def test_the_service_account_acts_as_the_user(
 
 
 def test_a_user_outside_the_delegation_needs_an_admin(
-    delegated: tuple[Services, FakeGoogleOAuth],
+    delegated: tuple[Bootstrap, FakeGoogleOAuth],
 ) -> None:
     services, _ = delegated
     services.store.put_user(User(BOB.subject, BOB.email, connection=ConnectionState.CONNECTED))
@@ -115,7 +115,7 @@ def test_a_user_outside_the_delegation_needs_an_admin(
 
 
 def test_connect_delegated_proves_access_before_marking_connected(
-    delegated: tuple[Services, FakeGoogleOAuth],
+    delegated: tuple[Bootstrap, FakeGoogleOAuth],
 ) -> None:
     services, _ = delegated
     assert connect_delegated(services, ALICE.subject, ALICE.email) is ConnectionState.CONNECTED

@@ -8,11 +8,11 @@ import socket
 import urllib.parse
 from datetime import timedelta
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import load_settings
 from functions.domain.users import ConnectionState, User
 from functions.oauth.flow import disconnect
 from functions.oauth.scopes import CALENDAR_EVENTS_OWNED_READONLY, DEFAULT_SCOPES, GMAIL_SEND
-from functions.services import Services, set_services
 from functions.sync.tasks import SYNC_PATH
 from functions.tasks.local_queue import LocalTaskQueue
 from tests.oauth.conftest import ALICE, BOB, CLIENT_ID, REDIRECT_URI, World, make_settings
@@ -267,7 +267,7 @@ def test_an_unreachable_token_endpoint_asks_to_try_again(world: World) -> None:
     dev_key = world.services.settings.dev_key_path
     env = make_settings(world.tmp, world.fake, dev_key)
     env["PREP_OAUTH_TOKEN_URI"] = f"http://127.0.0.1:{closed}/token"
-    services = Services(load_settings(env), clock=world.clock)
+    services = Bootstrap(load_settings(env), clock=world.clock)
     set_services(services)
     try:
         response = world.callback(redirect)

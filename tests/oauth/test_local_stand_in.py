@@ -21,13 +21,13 @@ import flask
 import pytest
 from werkzeug.serving import make_server
 
-from functions import routes
+from functions import bootstrap
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import Mode, load_settings
 from functions.domain.clock import FixedClock
 from functions.domain.users import ConnectionState
 from functions.oauth.credentials import ReconnectNeeded
 from functions.oauth.flow import disconnect, start_authorization
-from functions.services import Services, set_services
 from functions.web import dispatch
 
 USER = ("333333333333333333333", "carol@example.com")
@@ -62,7 +62,7 @@ class _Form(html.parser.HTMLParser):
 
 def _app() -> flask.Flask:
     app = flask.Flask("local-under-test")
-    table = {**routes.oauth_routes(), **routes.dev_routes()}
+    table = {**bootstrap.oauth_routes(), **bootstrap.dev_routes()}
     app.add_url_rule(
         "/<path:_p>", "all", lambda _p: dispatch(table, flask.request), methods=["GET", "POST"]
     )
@@ -70,7 +70,7 @@ def _app() -> flask.Flask:
 
 
 @pytest.fixture
-def local(tmp_path: Path, dev_key_path: Path) -> Iterator[Services]:
+def local(tmp_path: Path, dev_key_path: Path) -> Iterator[Bootstrap]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -83,7 +83,7 @@ def local(tmp_path: Path, dev_key_path: Path) -> Iterator[Services]:
             "PREP_TOKEN_KEK_PATH": str(tmp_path / "token-kek"),
         }
     )
-    services = Services(settings, clock=FixedClock(datetime.now(UTC)))
+    services = Bootstrap(settings, clock=FixedClock(datetime.now(UTC)))
     set_services(services)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -95,7 +95,7 @@ def local(tmp_path: Path, dev_key_path: Path) -> Iterator[Services]:
         services.store.close()
 
 
-def _click_through(services: Services, decision: str) -> tuple[int, str]:
+def _click_through(services: Bootstrap, decision: str) -> tuple[int, str]:
     url = start_authorization(services, *USER)
     assert url.startswith(f"{services.settings.public_url}/dev/oauth/authorize?")
     status, headers, page = _fetch(url)
@@ -114,7 +114,7 @@ def _click_through(services: Services, decision: str) -> tuple[int, str]:
     return status, page
 
 
-def test_connect_refresh_and_disconnect_locally(local: Services) -> None:
+def test_connect_refresh_and_disconnect_locally(local: Bootstrap) -> None:
     status, page = _click_through(local, "allow")
     assert status == 200
     assert "Connected" in page
@@ -134,14 +134,14 @@ def test_connect_refresh_and_disconnect_locally(local: Services) -> None:
         local.credentials.credentials_for(USER[0])
 
 
-def test_cancel_on_the_local_consent_page(local: Services) -> None:
+def test_cancel_on_the_local_consent_page(local: Bootstrap) -> None:
     status, page = _click_through(local, "deny")
     assert status == 200
     assert "Not connected" in page
     assert local.store.get_user(USER[0]) is None
 
 
-def test_a_code_cannot_be_redeemed_without_the_verifier(local: Services) -> None:
+def test_a_code_cannot_be_redeemed_without_the_verifier(local: Bootstrap) -> None:
     url = start_authorization(local, *USER)
     _, _, page = _fetch(url)
     form = _Form()
@@ -170,8 +170,8 @@ def test_a_code_cannot_be_redeemed_without_the_verifier(local: Services) -> None
     assert "invalid_grant" in body
 
 
-def test_the_stand_in_does_not_exist_in_production(local: Services) -> None:
-    production = Services(dataclasses.replace(local.settings, mode=Mode.PRODUCTION))
+def test_the_stand_in_does_not_exist_in_production(local: Bootstrap) -> None:
+    production = Bootstrap(dataclasses.replace(local.settings, mode=Mode.PRODUCTION))
     set_services(production)
     client = _app().test_client()
     for path in ("/dev/oauth/authorize", "/dev/oauth/token", "/dev/oauth/revoke", "/dev/tasks"):

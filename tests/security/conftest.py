@@ -1,4 +1,4 @@
-"""Fixtures for the security sweep: the whole local app (see tests/fuzz/harness.py)."""
+"""Fixtures for the security sweep: the whole local app (see tests/support/app_harness.py)."""
 
 from __future__ import annotations
 

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 from functions.auth.dev_keys import DevSigner
-from functions.routes import task_routes
-from tests.fuzz.harness import ALICE, App
+from functions.bootstrap import task_routes
 from tests.security.logs import assert_no_secrets
+from tests.support.app_harness import ALICE, App
 
 TASK_PATHS = sorted(task_routes())
 Forgery = Callable[[App, DevSigner, dict[str, Any]], str | None]

@@ -1,6 +1,6 @@
 """One user's ids in another user's verified requests, replayed consent, forged push pings.
 
-Every add-on action (the sweep takes them from `addon.handlers.ACTIONS`, so a
+Every add-on action (the sweep takes them from `addon.actions.ACTIONS`, so a
 new action is covered when it is added), the eventOpen trigger, the Chat
 button and the materials link are tried by local-user (alice) with bob's
 event id. Each attempt is answered for alice alone: bob's meeting, profile
@@ -24,12 +24,20 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from addon.handlers import ACTIONS
+from addon.actions import ACTIONS
 from functions.sync.channels import channel_token
 from functions.tasks.local_queue import LocalTaskQueue
-from tests.addon.helpers import assert_valid_answer
-from tests.fuzz.harness import ALICE, ALICE_EMAIL, BOB, BOB_EMAIL, CHANNEL_ID, App, ready_meeting
 from tests.security.logs import assert_no_secrets
+from tests.support.addon_helpers import assert_valid_answer
+from tests.support.app_harness import (
+    ALICE,
+    ALICE_EMAIL,
+    BOB,
+    BOB_EMAIL,
+    CHANNEL_ID,
+    App,
+    ready_meeting,
+)
 from tests.support.fake_oauth import Account
 
 BOB_TITLE = "Bob's private board meeting"

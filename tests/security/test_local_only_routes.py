@@ -15,7 +15,7 @@ import pytest
 from werkzeug.test import TestResponse
 
 from functions.materials.links import signed_url_for
-from tests.fuzz.harness import App, ready_meeting
+from tests.support.app_harness import App, ready_meeting
 
 #: (method, path) of every route that exists for the local user's own browser or process.
 LOCAL_ONLY = [

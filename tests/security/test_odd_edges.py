@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.fuzz.harness import ALICE, App
+from tests.support.app_harness import ALICE, App
 
 
 @pytest.mark.parametrize("parameters", [5, True, 1.5, "op=generate", {"op": "generate"}, None])

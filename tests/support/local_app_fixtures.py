@@ -13,8 +13,8 @@ import flask
 import functions_framework
 import pytest
 
-from functions.services import set_services
-from tests.fuzz.harness import ROOT, App, running_app
+from functions.bootstrap import set_services
+from tests.support.app_harness import ROOT, App, running_app
 
 
 @pytest.fixture(scope="session")

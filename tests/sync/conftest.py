@@ -6,25 +6,29 @@ fake_calendar.py` on a free loopback port; nothing here mocks the client.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from flask import Request, Response
 from werkzeug.test import EnvironBuilder
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.users import ConnectionState, User
-from functions.services import Services, set_services
 from functions.store.sqlite import SqliteStore
-from functions.tasks.port import Task, TaskQueue
-from tests.support.fake_calendar import FakeCalendar, Grant, fake_calendar, timed_event
+from tests.support.fake_calendar import FakeCalendar, fake_calendar, timed_event
+from tests.support.fake_credentials import FakeProvider
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import root_on
+
+if TYPE_CHECKING:
+    from functions.oauth.credentials import CredentialsProvider
 
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # a Tuesday
 WEBHOOK_URL = "https://prep.example.test/calendar/webhook"
@@ -44,58 +48,10 @@ class CountingStore(SqliteStore):
         super()._write_meetings(meetings)
 
 
-class RecordingQueue(TaskQueue):
-    """Dedupes by name like Cloud Tasks; remembers every attempt."""
-
-    def __init__(self, clock: FixedClock | None = None) -> None:
-        #: With a clock, a schedule more than 720 h ahead is refused as Cloud Tasks does.
-        self.clock = clock
-        self.tasks: dict[str, Task] = {}
-        self.attempts: list[Task] = []
-        self.fail_next = 0
-        self._lock = threading.Lock()
-
-    def enqueue(self, task: Task) -> bool:
-        with self._lock:
-            self.attempts.append(task)
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                raise ConnectionError("queue unavailable")
-            if self.clock is not None:
-                task.check_schedule(self.clock.now())
-            if task.name in self.tasks:
-                return False
-            self.tasks[task.name] = task
-            return True
-
-    def on_path(self, path: str) -> list[Task]:
-        return [t for t in self.tasks.values() if t.path == path]
-
-
-@dataclass
-class FakeProvider:
-    """Stands in for the OAuth engineer's CredentialsProvider: grants per user id."""
-
-    fake: FakeCalendar
-    grants: dict[str, Grant] = field(default_factory=dict)
-    reconnect: set[str] = field(default_factory=set)
-    #: One credentials object per user: refreshed once, then reused like a stored access token.
-    issued: dict[str, Any] = field(default_factory=dict)
-
-    def credentials_for(self, user_id: str) -> Any:
-        if user_id in self.reconnect:
-            from functions.oauth.credentials import ReconnectNeeded
-
-            raise ReconnectNeeded(user_id, "test")
-        if user_id not in self.issued:
-            self.issued[user_id] = self.fake.credentials(self.grants[user_id])
-        return self.issued[user_id]
-
-
 @dataclass
 class World:
     fake: FakeCalendar
-    services: Services
+    services: Bootstrap
     db: CountingStore
     queue: RecordingQueue
     clock: FixedClock
@@ -114,12 +70,6 @@ class World:
         return got
 
 
-def make_services(settings: Settings, clock: FixedClock, db: SqliteStore) -> Services:
-    services = Services(settings, clock=clock)
-    vars(services)["store"] = db
-    return services
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     with fake_calendar() as fake:
@@ -134,11 +84,11 @@ def world(tmp_path: Path) -> Iterator[World]:
             webhook_secret="test-webhook-secret",
         )
         db = CountingStore(settings.sqlite_path)
-        services = make_services(settings, clock, db)
         queue = RecordingQueue(clock)
         provider = FakeProvider(fake)
-        vars(services)["tasks"] = queue
-        vars(services)["credentials"] = provider
+        services = root_on(
+            settings, clock, db, tasks=queue, credentials=cast("CredentialsProvider", provider)
+        )
         set_services(services)
         try:
             yield World(fake, services, db, queue, clock, provider)
@@ -169,7 +119,7 @@ def seed(
     return ids
 
 
-def task_request(services: Services, path: str, payload: dict[str, Any]) -> Request:
+def task_request(services: Bootstrap, path: str, payload: dict[str, Any]) -> Request:
     """A Cloud-Tasks-shaped POST with an OIDC token the local verifier accepts."""
     token = services.dev_signer.id_token(
         audience=services.settings.tasks_audience,

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from functions.bootstrap import Bootstrap
 from functions.calendar.ics import (
     IcsCalendarSource,
     IcsFileError,
@@ -23,9 +24,10 @@ from functions.domain.clock import FixedClock
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.prep_state import PrepState
 from functions.prep.queueing import PREP_PATH
-from functions.services import Services
 from functions.sync.local import LOCAL_USER_ID, sync_local
-from tests.sync.conftest import CountingStore, RecordingQueue, make_services
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import root_on
+from tests.sync.conftest import CountingStore
 
 SAMPLE = REPO_ROOT / "config" / "sample.ics"
 TUESDAY = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # 08:00 in New York
@@ -60,7 +62,7 @@ def vevent(uid: str, *lines: str) -> str:
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[tuple[Services, CountingStore, RecordingQueue, Path]]:
+def local(tmp_path: Path) -> Iterator[tuple[Bootstrap, CountingStore, RecordingQueue, Path]]:
     path = tmp_path / "calendar.ics"
     shutil.copy(SAMPLE, path)
     settings = Settings(
@@ -70,9 +72,8 @@ def local(tmp_path: Path) -> Iterator[tuple[Services, CountingStore, RecordingQu
         ics_path=path,
     )
     db = CountingStore(settings.sqlite_path)
-    services = make_services(settings, FixedClock(TUESDAY), db)
     queue = RecordingQueue()
-    vars(services)["tasks"] = queue
+    services = root_on(settings, FixedClock(TUESDAY), db, tasks=queue)
     yield services, db, queue, path
     db.close()
 
@@ -87,7 +88,7 @@ def by_title(db: CountingStore) -> dict[str, Meeting]:
 
 
 def test_sample_week_imports_as_a_realistic_classified_week(
-    local: tuple[Services, CountingStore, RecordingQueue, Path],
+    local: tuple[Bootstrap, CountingStore, RecordingQueue, Path],
 ) -> None:
     services, db, queue, _ = local
     report = sync_local(services)
@@ -121,7 +122,7 @@ def test_sample_week_imports_as_a_realistic_classified_week(
 
 
 def test_unchanged_file_lists_nothing_and_writes_nothing(
-    local: tuple[Services, CountingStore, RecordingQueue, Path],
+    local: tuple[Bootstrap, CountingStore, RecordingQueue, Path],
 ) -> None:
     services, db, _, _ = local
     sync_local(services)
@@ -132,7 +133,7 @@ def test_unchanged_file_lists_nothing_and_writes_nothing(
 
 
 def test_edited_file_lists_exactly_the_changes(
-    local: tuple[Services, CountingStore, RecordingQueue, Path],
+    local: tuple[Bootstrap, CountingStore, RecordingQueue, Path],
 ) -> None:
     services, db, _, path = local
     sync_local(services)
@@ -151,7 +152,7 @@ def test_edited_file_lists_exactly_the_changes(
 
 
 def test_a_token_from_another_process_means_a_clean_resync_without_writes(
-    local: tuple[Services, CountingStore, RecordingQueue, Path],
+    local: tuple[Bootstrap, CountingStore, RecordingQueue, Path],
 ) -> None:
     services, db, _, _ = local
     sync_local(services)

@@ -2,7 +2,7 @@
 
 The exports in tests/sync/calendars/ are modelled on Google's, Outlook's and
 Confluence's own formats (see the README there). Each "process" below is its
-own Services over the same SQLite file, as `main.py sync-local` and
+own Bootstrap over the same SQLite file, as `main.py sync-local` and
 `main.py serve` are.
 """
 
@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from functions.bootstrap import Bootstrap
 from functions.calendar.ics import forget_snapshots
 from functions.config import DEFAULT_ICS, Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.prep.queueing import PREP_PATH
-from functions.services import Services
 from functions.sync.local import (
     LOCAL_USER_ID,
     MAX_REPORTED_SKIPS,
@@ -30,7 +30,9 @@ from functions.sync.local import (
     sync_at_start,
     sync_local,
 )
-from tests.sync.conftest import CountingStore, RecordingQueue, make_services
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import root_on
+from tests.sync.conftest import CountingStore
 
 EXPORTS = Path(__file__).parent / "calendars"
 TUESDAY = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
@@ -43,12 +45,12 @@ def _fresh_snapshots() -> Iterator[None]:
     forget_snapshots()
 
 
-Process = Callable[..., tuple[Services, RecordingQueue]]
+Process = Callable[..., tuple[Bootstrap, RecordingQueue]]
 
 
 @pytest.fixture
 def process(tmp_path: Path) -> Iterator[Process]:
-    """Start a "process": its own Services, store connection and queue, one database."""
+    """Start a "process": its own Bootstrap, store connection and queue, one database."""
     opened: list[CountingStore] = []
 
     def start(
@@ -57,7 +59,7 @@ def process(tmp_path: Path) -> Iterator[Process]:
         email: str | None = None,
         now: datetime = TUESDAY,
         api: str | None = None,
-    ) -> tuple[Services, RecordingQueue]:
+    ) -> tuple[Bootstrap, RecordingQueue]:
         settings = Settings(
             mode=Mode.LOCAL,
             sqlite_path=tmp_path / "prep.db",
@@ -69,9 +71,8 @@ def process(tmp_path: Path) -> Iterator[Process]:
         )
         db = CountingStore(settings.sqlite_path)
         opened.append(db)
-        services = make_services(settings, FixedClock(now), db)
         queue = RecordingQueue()
-        vars(services)["tasks"] = queue
+        services = root_on(settings, FixedClock(now), db, tasks=queue)
         return services, queue
 
     yield start
@@ -87,7 +88,7 @@ def export(tmp_path: Path, name: str) -> Path:
     return target
 
 
-def meetings(services: Services) -> dict[str, Meeting]:
+def meetings(services: Bootstrap) -> dict[str, Meeting]:
     found = services.store.list_meetings(
         LOCAL_USER_ID,
         start_from=TUESDAY - timedelta(days=2),

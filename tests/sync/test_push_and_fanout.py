@@ -8,6 +8,7 @@ import pytest
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
+from functions.bootstrap import set_services
 from functions.domain.users import ConnectionState, User
 from functions.sync import handlers
 from functions.sync.channels import channel_token, stop_all, verify_channel_token
@@ -264,19 +265,20 @@ def test_a_ping_leads_to_an_incremental_sync_that_sees_the_change(
 
 def test_scheduler_and_pings_through_the_local_queue_do_each_sync_once(world: World) -> None:
     """The local Cloud Tasks adapter delivers to the real routes, OIDC and all."""
-    from functions import routes
+    from functions import bootstrap
     from functions.tasks.local_queue import LocalTaskQueue, in_process
 
     settings = world.services.settings
     signer = world.services.dev_signer
     queue = LocalTaskQueue(
-        in_process(routes.task_routes),
+        in_process(bootstrap.task_routes),
         clock=world.clock,
         token_source=lambda: signer.id_token(
             audience=settings.tasks_audience, subject="tasks", email=settings.tasks_sa_email
         ),
     )
-    vars(world.services)["tasks"] = queue
+    world.services = world.services.replaced(tasks=queue)
+    set_services(world.services)
     for uid, email in (("alice", ALICE), ("bob", "bob@example.com")):
         world.add_user(uid, email)
         seed(world.fake, email, 3, start=NOW + timedelta(days=5))  # no prep due yet

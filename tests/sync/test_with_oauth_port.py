@@ -7,20 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.users import ConnectionState, User
 from functions.oauth.credentials import StoredGrant
-from functions.services import Services, set_services
 from functions.sync.handlers import handle_sync
 from tests.support.fake_calendar import FakeCalendar, fake_calendar
-from tests.sync.conftest import NOW, CountingStore, RecordingQueue, make_services, seed
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import root_on
+from tests.sync.conftest import NOW, CountingStore, seed
 
 ALICE = "alice@example.com"
 
 
 @pytest.fixture
-def wired(tmp_path: Path) -> Iterator[tuple[FakeCalendar, Services, CountingStore]]:
+def wired(tmp_path: Path) -> Iterator[tuple[FakeCalendar, Bootstrap, CountingStore]]:
     with fake_calendar() as fake:
         fake.now = NOW
         fake.register_client("web-client", "web-secret")
@@ -35,8 +37,7 @@ def wired(tmp_path: Path) -> Iterator[tuple[FakeCalendar, Services, CountingStor
             oauth_web_client_secret="web-secret",
         )
         db = CountingStore(settings.sqlite_path)
-        services = make_services(settings, FixedClock(NOW), db)
-        vars(services)["tasks"] = RecordingQueue()
+        services = root_on(settings, FixedClock(NOW), db, tasks=RecordingQueue())
         set_services(services)
         try:
             yield fake, services, db
@@ -46,7 +47,7 @@ def wired(tmp_path: Path) -> Iterator[tuple[FakeCalendar, Services, CountingStor
 
 
 def test_sync_refreshes_through_the_credentials_port_and_notices_revocation(
-    wired: tuple[FakeCalendar, Services, CountingStore],
+    wired: tuple[FakeCalendar, Bootstrap, CountingStore],
 ) -> None:
     fake, services, db = wired
     grant = fake.add_user(ALICE, client_id="web-client", client_secret="web-secret")

@@ -24,6 +24,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import tasks_v2
 
+from functions.bootstrap import cloud_tasks_queue
 from functions.config import Settings, SettingsError
 from functions.tasks.cloud_tasks import CloudTasksQueue
 from functions.tasks.port import ScheduleTooFar, Task, task_name
@@ -263,6 +264,6 @@ def test_a_dispatch_deadline_cloud_tasks_refuses_is_refused_at_construction(
 def test_production_settings_need_a_location() -> None:
     settings = Settings(project="p")
     with pytest.raises(SettingsError, match="PREP_TASKS_LOCATION"):
-        CloudTasksQueue.from_settings(settings)
+        cloud_tasks_queue(settings)
     with pytest.raises(SettingsError, match="GOOGLE_CLOUD_PROJECT"):
-        CloudTasksQueue.from_settings(Settings(tasks_location="europe-west1"))
+        cloud_tasks_queue(Settings(tasks_location="europe-west1"))

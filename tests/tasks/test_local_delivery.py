@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from functions.bootstrap import Bootstrap, set_services
 from functions.calendar.port import RateLimited
 from functions.config import load_settings
 from functions.domain.clock import FixedClock
 from functions.errors import PermanentError, TransientError
 from functions.notify.port import Channel, PermanentDeliveryError
 from functions.oauth.credentials import ReconnectNeeded
-from functions.services import Services, set_services
 from functions.store.port import StoreBusy
 from functions.sync.tasks import scheduled_sync_task
 from functions.tasks.endpoint import BadTask, RetryLater, task_endpoint
@@ -30,7 +30,7 @@ def key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def services(tmp_path: Path, key_path: Path) -> Iterator[Services]:
+def services(tmp_path: Path, key_path: Path) -> Iterator[Bootstrap]:
     settings = load_settings(
         {
             "PREP_SQLITE_PATH": str(tmp_path / "prep.db"),
@@ -38,7 +38,7 @@ def services(tmp_path: Path, key_path: Path) -> Iterator[Services]:
             "PREP_TOKEN_KEK_PATH": str(tmp_path / "token-kek"),
         }
     )
-    svc = Services(settings, clock=FixedClock(datetime(2026, 11, 2, 9, tzinfo=UTC)))
+    svc = Bootstrap(settings, clock=FixedClock(datetime(2026, 11, 2, 9, tzinfo=UTC)))
     set_services(svc)
     try:
         yield svc
@@ -47,7 +47,7 @@ def services(tmp_path: Path, key_path: Path) -> Iterator[Services]:
         svc.store.close()
 
 
-def _token(services: Services, audience: str | None = None) -> str:
+def _token(services: Bootstrap, audience: str | None = None) -> str:
     s = services.settings
     return services.dev_signer.id_token(
         audience=audience or s.tasks_audience, subject="sa", email=s.tasks_sa_email
@@ -59,21 +59,21 @@ class Recorder:
         self.payloads: list[Mapping[str, Any]] = []
         self.fail = list(fail)
 
-    def __call__(self, services: Services, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    def __call__(self, services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, Any]:
         self.payloads.append(payload)
         if self.fail:
             raise self.fail.pop(0)
         return {"handled": payload.get("n")}
 
 
-def _queue(services: Services, recorder: Recorder, token: str) -> LocalTaskQueue:
+def _queue(services: Bootstrap, recorder: Recorder, token: str) -> LocalTaskQueue:
     routes: dict[str, Handler] = {"/tasks/echo": task_endpoint("echo", recorder)}
     return LocalTaskQueue(
         in_process(lambda: routes), clock=services.clock, token_source=lambda: token
     )
 
 
-def test_a_task_reaches_its_handler_through_oidc_verification(services: Services) -> None:
+def test_a_task_reaches_its_handler_through_oidc_verification(services: Bootstrap) -> None:
     recorder = Recorder()
     queue = _queue(services, recorder, _token(services))
     queue.enqueue(Task("q", "echo-1", "/tasks/echo", {"n": 7}))
@@ -86,7 +86,7 @@ def test_a_task_reaches_its_handler_through_oidc_verification(services: Services
     assert queue.outcome("echo-1") is Outcome.SUCCEEDED
 
 
-def test_a_token_for_another_audience_is_refused_and_never_handled(services: Services) -> None:
+def test_a_token_for_another_audience_is_refused_and_never_handled(services: Bootstrap) -> None:
     recorder = Recorder()
     queue = _queue(services, recorder, _token(services, audience="https://elsewhere.example/tasks"))
     queue.enqueue(Task("q", "echo-2", "/tasks/echo", {"n": 1}))
@@ -98,7 +98,7 @@ def test_a_token_for_another_audience_is_refused_and_never_handled(services: Ser
     assert queue.outcome("echo-2") is Outcome.GAVE_UP
 
 
-def test_retry_later_is_retried_and_bad_task_is_dropped(services: Services) -> None:
+def test_retry_later_is_retried_and_bad_task_is_dropped(services: Bootstrap) -> None:
     recorder = Recorder(RetryLater("calendar busy"), BadTask("no such user"))
     queue = _queue(services, recorder, _token(services))
     queue.enqueue(Task("q", "echo-3", "/tasks/echo", {"n": 3}))
@@ -110,7 +110,7 @@ def test_retry_later_is_retried_and_bad_task_is_dropped(services: Services) -> N
     assert queue.outcome("echo-3") is Outcome.SUCCEEDED  # acknowledged, not retried forever
 
 
-def test_local_services_deliver_to_the_apps_own_routes(services: Services) -> None:
+def test_local_services_deliver_to_the_apps_own_routes(services: Bootstrap) -> None:
     queue = services.tasks
     assert isinstance(queue, LocalTaskQueue)
     task = scheduled_sync_task("nobody", "primary", 1)
@@ -130,7 +130,7 @@ def test_local_services_deliver_to_the_apps_own_routes(services: Services) -> No
     ids=lambda e: type(e).__name__,
 )
 def test_any_transient_error_a_handler_lets_escape_is_retried(
-    services: Services, failure: Exception
+    services: Bootstrap, failure: Exception
 ) -> None:
     recorder = Recorder(failure)
     queue = _queue(services, recorder, _token(services))
@@ -152,7 +152,7 @@ def test_any_transient_error_a_handler_lets_escape_is_retried(
     ids=lambda e: type(e).__name__,
 )
 def test_any_permanent_error_a_handler_lets_escape_is_acknowledged_once(
-    services: Services, failure: Exception
+    services: Bootstrap, failure: Exception
 ) -> None:
     recorder = Recorder(failure)
     queue = _queue(services, recorder, _token(services))

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from functions.bootstrap import Bootstrap
 from functions.domain.clock import FixedClock
-from functions.services import Services
 from functions.tasks.local_journal import TaskJournal
 from functions.tasks.local_queue import Delivery, LocalTaskQueue, Outcome, RetryPolicy
 from functions.tasks.port import Task
-from tests.notify.factories import make_services
+from tests.support.roots import make_services
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -51,14 +51,15 @@ def _queue(db: Path, clock: FixedClock, deliver: Recorder, **kw: object) -> Loca
     return LocalTaskQueue(deliver, clock=clock, journal=TaskJournal(db), **kw)  # type: ignore[arg-type]
 
 
-def _dying(queue: LocalTaskQueue) -> LocalTaskQueue:
+class _Dying(LocalTaskQueue):
     """The process dies inside the delivery: the queue's own bookkeeping after it never runs."""
 
-    def die(delivery: Delivery, name: str) -> tuple[int | None, str | None]:
+    def _call(self, delivery: Delivery, name: str) -> tuple[int | None, str | None]:
         raise Killed
 
-    queue.__dict__["_call"] = die
-    return queue
+
+def _dying(db: Path, clock: FixedClock, **kw: object) -> LocalTaskQueue:
+    return _Dying(Recorder(), clock=clock, journal=TaskJournal(db), **kw)  # type: ignore[arg-type]
 
 
 def test_a_scheduled_task_is_delivered_once_after_a_restart(
@@ -115,7 +116,7 @@ def test_an_attempt_cut_short_by_a_kill_counts_and_is_retried_after_backoff(
     db = tmp_path / "prep.db"
     policy = RetryPolicy(max_attempts=5, min_backoff=timedelta(seconds=10))
 
-    dying = _dying(_queue(db, clock, Recorder(), retry=policy))
+    dying = _dying(db, clock, retry=policy)
     dying.enqueue(_task())
     with pytest.raises(Killed):
         dying.run_due()
@@ -130,7 +131,7 @@ def test_an_attempt_cut_short_by_a_kill_counts_and_is_retried_after_backoff(
 def test_a_last_attempt_cut_short_is_given_up_at_start(tmp_path: Path, clock: FixedClock) -> None:
     db = tmp_path / "prep.db"
     policy = RetryPolicy(max_attempts=1)
-    dying = _dying(_queue(db, clock, Recorder(), retry=policy))
+    dying = _dying(db, clock, retry=policy)
     dying.enqueue(_task())
     with pytest.raises(Killed):
         dying.run_due()
@@ -153,11 +154,11 @@ def test_names_are_forgotten_after_their_window_across_restarts(
 
 def test_the_local_servers_queue_keeps_its_tasks_in_the_store_file(tmp_path: Path) -> None:
     """The wiring `make run` uses: a second start on the same .local database resumes."""
-    first: Services = make_services(tmp_path, clock=FixedClock(T0))
+    first: Bootstrap = make_services(tmp_path, clock=FixedClock(T0))
     task = _task(at=T0 + timedelta(days=1))
     assert first.tasks.enqueue(task) is True
     first.store.close()
-    second: Services = make_services(tmp_path, clock=FixedClock(T0))
+    second: Bootstrap = make_services(tmp_path, clock=FixedClock(T0))
     queue = second.tasks
     assert isinstance(queue, LocalTaskQueue)
     assert queue.pending() == [task]

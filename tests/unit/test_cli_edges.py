@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from addon.dev_event import LOCAL_USER_ID
+from functions.bootstrap import Bootstrap
 from functions.cli import main
 from functions.config import load_settings
 from functions.domain.users import User
-from functions.services import Services
-from tests.addon.helpers import calendar_event, seed_meeting
+from tests.support.addon_helpers import calendar_event, seed_meeting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def test_serve_on_a_corrupt_database_is_one_line_and_status_1(tmp_path: Path) ->
 
 def test_dev_event_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     env = _local_env(tmp_path)
-    services = Services(load_settings(env))
+    services = Bootstrap(load_settings(env))
     try:
         user = User(user_id=LOCAL_USER_ID, email="you@example.com")
         services.store.put_user(user)

@@ -17,9 +17,8 @@ import flask
 import pytest
 
 import main
+from functions.bootstrap import Bootstrap, local_routes, set_services
 from functions.config import Mode, Settings
-from functions.routes import local_routes
-from functions.services import Services, set_services
 from functions.web import dispatch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,9 +32,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def local_services(tmp_path: Path) -> Iterator[Services]:
+def local_services(tmp_path: Path) -> Iterator[Bootstrap]:
     """The local /healthz reads the store: give it one of its own."""
-    services = Services(Settings(mode=Mode.LOCAL, sqlite_path=tmp_path / "prep.db"))
+    services = Bootstrap(Settings(mode=Mode.LOCAL, sqlite_path=tmp_path / "prep.db"))
     set_services(services)
     yield services
     set_services(None)
@@ -43,7 +42,7 @@ def local_services(tmp_path: Path) -> Iterator[Services]:
 
 
 def test_local_healthz_is_503_when_the_store_cannot_be_read(
-    tmp_path: Path, local_services: Services
+    tmp_path: Path, local_services: Bootstrap
 ) -> None:
     app = flask.Flask(__name__)
     _ = local_services.store

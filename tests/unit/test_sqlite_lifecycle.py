@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from functions.domain.users import User
 from functions.store.port import StoreBusy, StoreError
 from functions.store.sqlite import MAX_IDLE, SqliteStore
-from tests.fuzz.harness import App
+from tests.support.app_harness import App
 from tests.support.local_app_fixtures import app, flask_app
 
 __all__ = ["app", "flask_app"]

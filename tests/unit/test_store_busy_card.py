@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 from addon.endpoint import BUSY_TEXT
+from functions.bootstrap import set_services
 from functions.store.sqlite import SqliteStore
-from tests.fuzz.harness import App
+from tests.support.app_harness import App
 from tests.support.local_app_fixtures import app, flask_app
 
 __all__ = ["app", "flask_app"]
@@ -17,7 +18,8 @@ __all__ = ["app", "flask_app"]
 def test_a_locked_database_answers_a_busy_card_quickly(app: App) -> None:
     db = Path(app.settings.sqlite_path)
     app.services.store.close()
-    vars(app.services)["store"] = SqliteStore(db, busy_timeout=0.5)  # the default is 5 s
+    app.services = app.services.replaced(store=SqliteStore(db, busy_timeout=0.5))  # default 5 s
+    set_services(app.services)
     holder = sqlite3.connect(db, isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")  # e.g. `sqlite3 prep.db` left inside a transaction

@@ -13,17 +13,19 @@ import flask
 import pytest
 from google.apps.card_v1 import Card
 
-from functions import routes
+from functions import bootstrap
 from functions.auth.id_tokens import HttpCerts, IdTokenVerifier, TokenRejected
+from functions.bootstrap import Bootstrap, set_services
 from functions.chat.auth import CHAT_ISSUER, ChatAudience, ChatVerifier
 from functions.domain.prep_state import PrepState
 from functions.notify import problems
 from functions.notify.chat_message import GENERATE_ACTION
 from functions.prep.queueing import GENERATE_PATH
-from functions.services import Services, set_services
 from functions.web import dispatch
-from tests.notify.factories import USER_ID, RecordingQueue, make_meeting, make_services, make_user
+from tests.support.factories import USER_ID, make_meeting, make_user
 from tests.support.google_certs import CertServer, cert_server
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import make_services
 
 ENDPOINT = "https://region-project.cloudfunctions.net/chat"
 PROJECT_NUMBER = "123456789012"
@@ -160,7 +162,7 @@ def queue() -> RecordingQueue:
 
 
 @pytest.fixture
-def services(tmp_path: Path, queue: RecordingQueue) -> Iterator[Services]:
+def services(tmp_path: Path, queue: RecordingQueue) -> Iterator[Bootstrap]:
     s = make_services(tmp_path, tasks=queue)
     s.store.put_user(make_user())
     s.store.upsert_meetings([make_meeting()])
@@ -169,7 +171,7 @@ def services(tmp_path: Path, queue: RecordingQueue) -> Iterator[Services]:
     set_services(None)
 
 
-def chat_token(services: Services, **over: Any) -> str:
+def chat_token(services: Bootstrap, **over: Any) -> str:
     claims: dict[str, Any] = {
         "audience": services.settings.notify.chat_audience,
         "subject": "chat",
@@ -196,7 +198,7 @@ def click(user: str = USER_ID, event_id: str = "evt0001", **extra: Any) -> dict[
     }
 
 
-def post(services: Services, event: Any, *, token: str | None = None) -> flask.Response:
+def post(services: Bootstrap, event: Any, *, token: str | None = None) -> flask.Response:
     app = flask.Flask(__name__)
     bearer = chat_token(services) if token is None else token
     with app.test_request_context(
@@ -205,7 +207,7 @@ def post(services: Services, event: Any, *, token: str | None = None) -> flask.R
         data=json.dumps(event),
         headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
     ):
-        return dispatch(routes.chat_routes(), flask.request)
+        return dispatch(bootstrap.chat_routes(), flask.request)
 
 
 def reply(resp: flask.Response) -> dict[str, Any]:
@@ -216,7 +218,7 @@ def reply(resp: flask.Response) -> dict[str, Any]:
 
 
 def test_click_queues_generation_and_updates_the_card(
-    services: Services, queue: RecordingQueue
+    services: Bootstrap, queue: RecordingQueue
 ) -> None:
     answer = reply(post(services, click()))
     assert answer["actionResponse"] == {"type": "UPDATE_MESSAGE"}
@@ -229,14 +231,14 @@ def test_click_queues_generation_and_updates_the_card(
     assert stored is not None and stored.prep_state is PrepState.GENERATING
 
 
-def test_double_click_queues_once(services: Services, queue: RecordingQueue) -> None:
+def test_double_click_queues_once(services: Bootstrap, queue: RecordingQueue) -> None:
     reply(post(services, click()))
     reply(post(services, click()))
     assert len(queue.on_path(GENERATE_PATH)) == 1
 
 
 def test_a_click_acts_only_for_the_verified_clicker(
-    services: Services, queue: RecordingQueue
+    services: Bootstrap, queue: RecordingQueue
 ) -> None:
     services.store.put_user(dataclasses.replace(make_user(), user_id="mallory"))
     answer = reply(post(services, click(user="mallory")))  # Ana's event id, Mallory's click
@@ -247,13 +249,15 @@ def test_a_click_acts_only_for_the_verified_clicker(
     assert stored is not None and stored.prep_state is PrepState.SCHEDULED
 
 
-def test_unknown_user_is_pointed_to_calendar(services: Services, queue: RecordingQueue) -> None:
+def test_unknown_user_is_pointed_to_calendar(services: Bootstrap, queue: RecordingQueue) -> None:
     answer = reply(post(services, click(user="stranger")))
     assert "Google Calendar" in answer["text"]
     assert queue.tasks == {}
 
 
-def test_click_on_ready_prep_does_not_regenerate(services: Services, queue: RecordingQueue) -> None:
+def test_click_on_ready_prep_does_not_regenerate(
+    services: Bootstrap, queue: RecordingQueue
+) -> None:
     services.store.upsert_meetings(
         [make_meeting(prep_state=PrepState.READY, materials_ref="materials/1")]
     )
@@ -263,7 +267,7 @@ def test_click_on_ready_prep_does_not_regenerate(services: Services, queue: Reco
     assert queue.tasks == {}
 
 
-def test_click_on_cancelled_meeting(services: Services, queue: RecordingQueue) -> None:
+def test_click_on_cancelled_meeting(services: Bootstrap, queue: RecordingQueue) -> None:
     services.store.upsert_meetings(
         [make_meeting(prep_state=PrepState.CANCELLED, skip_reason="cancelled")]
     )
@@ -273,7 +277,7 @@ def test_click_on_cancelled_meeting(services: Services, queue: RecordingQueue) -
     assert queue.tasks == {}
 
 
-def test_queue_trouble_keeps_the_button(services: Services, queue: RecordingQueue) -> None:
+def test_queue_trouble_keeps_the_button(services: Bootstrap, queue: RecordingQueue) -> None:
     queue.fail_next = 1
     answer = reply(post(services, click()))
     assert answer["actionResponse"]["type"] == "NEW_MESSAGE"  # the card and its button stay
@@ -283,7 +287,7 @@ def test_queue_trouble_keeps_the_button(services: Services, queue: RecordingQueu
     assert len(queue.on_path(GENERATE_PATH)) == 1
 
 
-def test_removed_and_added_back_are_recorded(services: Services) -> None:
+def test_removed_and_added_back_are_recorded(services: Bootstrap) -> None:
     dm = {"name": "spaces/dm", "type": "DM", "singleUserBotDm": True}
     user = {"name": f"users/{USER_ID}", "type": "HUMAN"}
     assert reply(post(services, {"type": "REMOVED_FROM_SPACE", "space": dm, "user": user})) == {}
@@ -295,12 +299,12 @@ def test_removed_and_added_back_are_recorded(services: Services) -> None:
     assert stored is not None and stored.delivery_problem is None
 
 
-def test_message_gets_help(services: Services) -> None:
+def test_message_gets_help(services: Bootstrap) -> None:
     event = {"type": "MESSAGE", "user": {"name": f"users/{USER_ID}"}, "message": {"text": "hi"}}
     assert "Generate prep" in reply(post(services, event))["text"]
 
 
-def test_requests_not_from_chat_are_refused(services: Services, queue: RecordingQueue) -> None:
+def test_requests_not_from_chat_are_refused(services: Bootstrap, queue: RecordingQueue) -> None:
     wrong_caller = chat_token(services, email="attacker@example.com")
     assert post(services, click(), token=wrong_caller).status_code == 401
     wrong_audience = chat_token(services, audience="https://elsewhere.example/chat")
@@ -318,13 +322,13 @@ def test_requests_not_from_chat_are_refused(services: Services, queue: Recording
         {"type": "CARD_CLICKED", "user": {"name": "users/a/b"}},
     ],
 )
-def test_malformed_events_are_400(services: Services, event: Any) -> None:
+def test_malformed_events_are_400(services: Bootstrap, event: Any) -> None:
     resp = post(services, event)
     assert resp.status_code == 400
     assert resp.get_json() == {"error": "bad_request", "message": "not a Chat event"}
 
 
-def test_only_post(services: Services) -> None:
+def test_only_post(services: Bootstrap) -> None:
     app = flask.Flask(__name__)
     with app.test_request_context("/chat", method="GET"):
-        assert dispatch(routes.chat_routes(), flask.request).status_code == 405
+        assert dispatch(bootstrap.chat_routes(), flask.request).status_code == 405

@@ -25,7 +25,8 @@ import pytest
 from google.apps.card_v1 import Card
 from google.oauth2.credentials import Credentials
 
-from functions import routes
+from functions import bootstrap
+from functions.bootstrap import Bootstrap, set_services
 from functions.chat.auth import CHAT_ISSUER
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
@@ -44,7 +45,6 @@ from functions.prep.digest_task import (
 )
 from functions.prep.notify_task import PrepJob, run_prep
 from functions.prep.queueing import GENERATE_PATH, PREP_PATH, prep_task
-from functions.services import Services, set_services
 from functions.store.codec import user_from_doc, user_to_doc
 from functions.sync.handlers import handle_fanout
 from functions.sync.local import LOCAL_USER_ID, sync_local
@@ -52,15 +52,10 @@ from functions.sync.tasks import SYNC_PATH
 from functions.tasks.local_queue import LocalTaskQueue
 from functions.tasks.port import Task
 from functions.web import dispatch
-from tests.notify.factories import (
-    EMAIL,
-    USER_ID,
-    RecordingQueue,
-    make_meeting,
-    make_services,
-    make_user,
-)
+from tests.support.factories import EMAIL, USER_ID, make_meeting, make_user
 from tests.support.fake_google_apis import CHAT_CREATE, GMAIL_SEND, FakeGoogle, fake_google_apis
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import make_services
 from tests.support.threads import run_together
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -175,7 +170,7 @@ _APP = flask.Flask(__name__)
 
 @dataclass
 class World:
-    services: Services
+    services: Bootstrap
     fake: FakeGoogle
     queue: RecordingQueue
     clock: FixedClock
@@ -199,7 +194,7 @@ class World:
             data=task.body(),
             headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
         ):
-            return dispatch(routes.task_routes(), flask.request)
+            return dispatch(bootstrap.task_routes(), flask.request)
 
     def digest(self, day: date = MONDAY) -> Task:
         return task_for_window(USER_ID, window(day, DIGEST_AT, BERLIN), DIGEST_AT)
@@ -637,7 +632,7 @@ def test_a_week_of_digests_on_the_local_queue(tmp_path: Path, adapter: str) -> N
                         "Content-Type": "application/json",
                     },
                 ):
-                    assert dispatch(routes.local_routes(), flask.request).status_code == 200
+                    assert dispatch(bootstrap.local_routes(), flask.request).status_code == 200
             assert len(subjects()) == 3 and chats() == 3
             # Friday's digest is already queued by Thursday's.
             assert any(
@@ -676,7 +671,7 @@ def test_the_chat_click_on_a_digest_through_the_chat_endpoint(world: World) -> N
         data=json.dumps(event),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     ):
-        answer = dispatch(routes.chat_routes(), flask.request)
+        answer = dispatch(bootstrap.chat_routes(), flask.request)
     assert answer.status_code == 200
     assert answer.get_json()["actionResponse"] == {"type": "NEW_MESSAGE"}
     assert world.get("today1").prep_state is PrepState.GENERATING
@@ -688,8 +683,8 @@ def test_the_chat_click_on_a_digest_through_the_chat_endpoint(world: World) -> N
 
 
 def test_choosing_the_digest_in_settings(world: World) -> None:
-    from tests.addon.helpers import note, only_card, texts
     from tests.delegation.sidebar import sidebar_body, sidebar_client
+    from tests.support.addon_helpers import note, only_card, texts
 
     store = world.services.store
     store.put_user(make_user())

@@ -23,7 +23,8 @@ import pytest
 from google.apps.card_v1 import Card
 from google.oauth2.credentials import Credentials
 
-from functions import routes
+from functions import bootstrap
+from functions.bootstrap import Bootstrap, set_services
 from functions.chat.auth import CHAT_ISSUER
 from functions.domain.clock import FixedClock
 from functions.domain.prep_state import PrepState
@@ -33,13 +34,12 @@ from functions.notify.google_chat import ChatAppSender
 from functions.notify.outbox_page import outbox_of
 from functions.notify.port import Channel, Notifiers
 from functions.prep.queueing import GENERATE_PATH, PREP_PATH
-from functions.services import Services, set_services
 from functions.sync.local import LOCAL_USER_ID, sync_local
 from functions.tasks.local_queue import LocalTaskQueue
 from functions.tasks.port import Task
 from functions.web import dispatch
-from tests.notify.factories import make_services
 from tests.support.fake_google_apis import FakeGoogle, fake_google_apis
+from tests.support.roots import make_services
 
 #: Monday 2026-03-16, 09:00 in Berlin.
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)
@@ -105,7 +105,7 @@ END:VCALENDAR
 
 @dataclass
 class App:
-    services: Services
+    services: Bootstrap
     queue: LocalTaskQueue
     clock: FixedClock
     ics: Path
@@ -138,7 +138,7 @@ class App:
             data=json.dumps(body),
             headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
         ):
-            return dispatch(routes.local_routes(), flask.request)
+            return dispatch(bootstrap.local_routes(), flask.request)
 
     def replay(self, task: Task) -> flask.Response:
         """Cloud Tasks delivering `task` once more (at-least-once), straight to the app."""

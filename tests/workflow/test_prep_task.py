@@ -19,7 +19,8 @@ import flask
 import pytest
 from google.oauth2.credentials import Credentials
 
-from functions import routes
+from functions import bootstrap
+from functions.bootstrap import Bootstrap, set_services
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting, ResponseStatus
 from functions.domain.prep_state import PrepState
@@ -30,20 +31,10 @@ from functions.notify.google_chat import ChatAppSender
 from functions.notify.port import Channel, Notifiers, TransientDeliveryError
 from functions.prep.notify_task import PrepJob, deferred_prep_task, run_prep
 from functions.prep.queueing import GENERATE_PATH, PREP_PATH, prep_task
-from functions.services import Services, set_services
 from functions.tasks.endpoint import RetryLater
 from functions.tasks.port import Task
 from functions.web import dispatch
-from tests.notify.factories import (
-    NOW,
-    USER_ID,
-    MemoryChat,
-    MemoryEmail,
-    RecordingQueue,
-    make_meeting,
-    make_services,
-    make_user,
-)
+from tests.support.factories import NOW, USER_ID, MemoryChat, MemoryEmail, make_meeting, make_user
 from tests.support.fake_google_apis import (
     CHAT_CREATE,
     CHAT_FIND_DM,
@@ -51,12 +42,14 @@ from tests.support.fake_google_apis import (
     FakeGoogle,
     fake_google_apis,
 )
+from tests.support.recording_queue import RecordingQueue
+from tests.support.roots import make_services
 from tests.support.threads import run_together
 
 
 @dataclass
 class World:
-    services: Services
+    services: Bootstrap
     fake: FakeGoogle
     queue: RecordingQueue
     clock: FixedClock
@@ -86,7 +79,7 @@ class World:
                 "X-CloudTasks-TaskName": task.name,
             },
         ):
-            return dispatch(routes.task_routes(), flask.request)
+            return dispatch(bootstrap.task_routes(), flask.request)
 
     @property
     def emails(self) -> int:

@@ -35,6 +35,7 @@ from werkzeug.test import TestResponse
 from addon.cards import Host, card_problems
 from addon.dev_event import event_object
 from functions.auth.dev_keys import dev_signer
+from functions.bootstrap import Bootstrap, set_services
 from functions.chat.auth import CHAT_ISSUER
 from functions.config import load_settings
 from functions.domain.clock import FixedClock
@@ -42,12 +43,12 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, User
-from functions.services import Services, set_services
 from functions.sync.channels import channel_secret, channel_token
 from functions.tasks.local_queue import LocalTaskQueue
-from tests.addon.helpers import assert_valid_answer, calendar_event, seed_meeting
-from tests.notify.factories import NOW, make_services, shared_dev_key
+from tests.support.addon_helpers import assert_valid_answer, calendar_event, seed_meeting
+from tests.support.factories import NOW
 from tests.support.fake_oauth import FakeGoogleOAuth, fake_google_oauth
+from tests.support.roots import make_services, shared_dev_key
 
 ROOT = Path(__file__).resolve().parents[2]
 ALICE = "local-user"
@@ -65,7 +66,7 @@ class App:
 
     def __init__(
         self,
-        services: Services,
+        services: Bootstrap,
         client: FlaskClient,
         tmp: Path,
         meetings: dict[str, Meeting],

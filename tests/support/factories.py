@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
-import functools
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.config import load_settings
-from functions.domain.clock import FixedClock
 from functions.domain.meetings import Attendee, Meeting, ResponseStatus
 from functions.domain.prep_state import PrepState
 from functions.domain.users import ConnectionState, User
-from functions.notify.port import ChatSender, EmailSender, Notifiers
-from functions.services import Services
-from functions.tasks.port import Task, TaskQueue
+from functions.notify.port import ChatSender, EmailSender
+
+if TYPE_CHECKING:
+    pass
 
 #: A Monday morning in March 2026 (before the DST change in Europe).
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)
@@ -62,26 +56,6 @@ def make_meeting(**changes: Any) -> Meeting:
     return dataclasses.replace(meeting, **changes)
 
 
-class RecordingQueue(TaskQueue):
-    """A task queue that keeps what was enqueued; a repeated name is refused (Cloud Tasks)."""
-
-    def __init__(self) -> None:
-        self.tasks: dict[str, Task] = {}
-        self.fail_next = 0
-
-    def enqueue(self, task: Task) -> bool:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise ConnectionError("queue unavailable")
-        if task.name in self.tasks:
-            return False
-        self.tasks[task.name] = task
-        return True
-
-    def on_path(self, path: str) -> list[Task]:
-        return [t for t in self.tasks.values() if t.path == path]
-
-
 class MemoryEmail(EmailSender):
     def __init__(self) -> None:
         self.sent: list[tuple[str, EmailMessage]] = []
@@ -114,37 +88,3 @@ class MemoryChat(ChatSender):
                 raise self.failures.pop(0)
             self.sent.append((user_id, message, request_id))
             return f"spaces/x/messages/{len(self.sent)}"
-
-
-@functools.cache
-def shared_dev_key() -> Path:
-    """One development signing key for the whole run: generating RSA keys is slow."""
-    folder = Path(tempfile.mkdtemp(prefix="prep-dev-key-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder / "dev-key.pem"
-
-
-def make_services(
-    tmp_path: Path,
-    *,
-    clock: FixedClock | None = None,
-    notifiers: Notifiers | None = None,
-    tasks: TaskQueue | None = None,
-    env: Mapping[str, str] | None = None,
-) -> Services:
-    settings = load_settings(
-        {
-            "PREP_SQLITE_PATH": str(tmp_path / "prep.db"),
-            "PREP_DEV_KEY_PATH": str(shared_dev_key()),
-            "PREP_OUTBOX_PATH": str(tmp_path / "outbox.db"),
-            "PREP_TOKEN_KEK_PATH": str(tmp_path / "kek"),
-            **(env or {}),
-        }
-    )
-    services = Services(settings, clock=clock or FixedClock(NOW))
-    # Override the wiring's choices (cached properties read the instance dict first).
-    if notifiers is not None:
-        services.__dict__["notifiers"] = notifiers
-    if tasks is not None:
-        services.__dict__["tasks"] = tasks
-    return services

@@ -30,12 +30,10 @@ from functions.calendar.port import (
     EventNotFound,
     EventPage,
 )
-from functions.domain.clock import Clock
 from functions.domain.meetings import Meeting
 from functions.domain.planning import plan_meeting
 from functions.domain.users import User
 from functions.store.port import Store
-from functions.tasks.port import Task, TaskQueue
 from functions.web import dispatch
 
 AUDIENCE = "https://addon.example.test/addon"
@@ -210,31 +208,6 @@ def opened_event(
 
 
 # ---------------------------------------------------------------- fakes
-
-
-@dataclass
-class RecordingQueue(TaskQueue):
-    """A task queue that remembers what was queued and refuses duplicate names.
-
-    With a clock it also refuses, as Cloud Tasks does, a schedule more than 720 h ahead.
-    """
-
-    tasks: list[Task] = field(default_factory=list)
-    fail: bool = False
-    clock: Clock | None = None
-
-    def enqueue(self, task: Task) -> bool:
-        if self.fail:
-            raise ConnectionError("queue unavailable")
-        if self.clock is not None:
-            task.check_schedule(self.clock.now())
-        if any(t.name == task.name for t in self.tasks):
-            return False
-        self.tasks.append(task)
-        return True
-
-    def of_queue(self, queue: str) -> list[Task]:
-        return [t for t in self.tasks if t.queue == queue]
 
 
 @dataclass

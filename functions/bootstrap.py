@@ -1,0 +1,607 @@
+"""The composition root: the one place that chooses and builds adapters and binds handlers.
+
+`Bootstrap(settings)` decides once, from `Settings`, which adapter serves each
+port (Google's client in production, the local stand-in for `make run`), and
+the route tables below bind every path of every entry point to its handler.
+No other module builds an adapter or lists routes: features receive what they
+use, so "what depends on Vertex?" is answered by reading this file.
+
+Adapters that import heavy Google clients are built on first use (each
+builder imports inside its body), so a cold start that only serves a health
+check or a card never imports Firestore, Tasks, Storage or genai
+(tests/faults/test_lazy_imports.py).
+
+Overrides are constructor arguments (`Bootstrap(settings, clock=..., store=...,
+tasks=...)`): a test hands in a fake port, and everything built from it on
+first use (the sidebar, the credentials provider, the notifiers...) sees the
+fake; nothing is patched after the fact.
+
+Handlers still reach the process-wide root through `get_services()`; the
+deployed entry points in `main.py` install nothing, so the first request
+builds it from the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from functions.auth.dev_keys import DevSigner, dev_signer
+from functions.auth.id_tokens import HttpCerts, IdTokenVerifier
+from functions.config import Settings, SettingsError, load_settings
+from functions.domain.classification import Classifier
+from functions.domain.clock import Clock, SystemClock
+from functions.domain.meeting_types import load_rules
+from functions.logs import log
+from functions.store.port import Store
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
+    from addon.sidebar import CalendarFactory, Sidebar
+    from functions.calendar.port import CalendarSource
+    from functions.chat.auth import ChatVerifier
+    from functions.domain.meetings import Meeting
+    from functions.domain.users import User
+    from functions.materials.generator import Generator
+    from functions.materials.storage import MaterialsStorage
+    from functions.materials.templates import TemplateSet
+    from functions.notify.port import Notifiers
+    from functions.oauth.credentials import CredentialsProvider
+    from functions.tasks.local_queue import LocalTaskQueue
+    from functions.tasks.port import TaskQueue
+    from functions.web import Handler
+
+_log = logging.getLogger(__name__)
+
+
+#: The lazily built adapters a `replaced` root takes over from the one it replaces.
+_SHARED_ADAPTERS = frozenset(
+    {
+        "classifier",
+        "dev_signer",
+        "id_tokens",
+        "store",
+        "credentials",
+        "tasks",
+        "notifiers",
+        "chat_verifier",
+        "generator",
+        "materials_storage",
+        "prep_templates",
+    }
+)
+
+
+class Bootstrap:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        tasks: TaskQueue | None = None,
+        notifiers: Notifiers | None = None,
+        credentials: CredentialsProvider | None = None,
+        generator: Generator | None = None,
+        materials_storage: MaterialsStorage | None = None,
+        dev_signer: DevSigner | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        # An override shadows the lazily built adapter of the same name (a cached_property
+        # reads the instance dictionary first), so nothing else needs to know it is a fake.
+        overrides: dict[str, object] = {
+            "store": store,
+            "tasks": tasks,
+            "notifiers": notifiers,
+            "credentials": credentials,
+            "generator": generator,
+            "materials_storage": materials_storage,
+            "dev_signer": dev_signer,
+        }
+        for name, value in overrides.items():
+            if value is not None:
+                vars(self)[name] = value
+
+    def replaced(
+        self,
+        *,
+        store: Store | None = None,
+        tasks: TaskQueue | None = None,
+        notifiers: Notifiers | None = None,
+        credentials: CredentialsProvider | None = None,
+        generator: Generator | None = None,
+        materials_storage: MaterialsStorage | None = None,
+    ) -> Bootstrap:
+        """A root sharing every adapter this one has built, with the given ones in their place.
+
+        For a scenario that swaps one port midway (a queue that dies, a generator
+        that fails): the data, queue and outbox in use carry over, nothing is
+        patched. Built views of the root itself (the sidebar, the ready sender)
+        are not shared.
+        """
+        root = Bootstrap(
+            self.settings,
+            clock=self.clock,
+            store=store,
+            tasks=tasks,
+            notifiers=notifiers,
+            credentials=credentials,
+            generator=generator,
+            materials_storage=materials_storage,
+        )
+        mine = vars(root)
+        for name, value in vars(self).items():
+            if name in _SHARED_ADAPTERS and name not in mine:
+                mine[name] = value
+        return root
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        return Classifier(load_rules(self.settings.meeting_types_path))
+
+    @cached_property
+    def dev_signer(self) -> DevSigner:
+        """Local mode's stand-in for Google's token signer; refused in production."""
+        if not self.settings.is_local:
+            raise RuntimeError("the development signer exists only in local mode")
+        return dev_signer(self.settings.dev_key_path)
+
+    @cached_property
+    def id_tokens(self) -> IdTokenVerifier:
+        """Verifies Google-signed ID tokens (add-on requests, task and scheduler OIDC).
+
+        Local mode verifies against the local development key, in process, with
+        the same verifier production uses against Google's published certificates.
+        """
+        if self.settings.is_local:
+            return IdTokenVerifier(self.dev_signer.certs)
+        return IdTokenVerifier(HttpCerts(self.settings.google_certs_url))
+
+    @cached_property
+    def store(self) -> Store:
+        with self._lock:
+            if self.settings.store == "firestore":
+                from google.cloud import firestore
+
+                from functions.store.firestore import FirestoreStore
+
+                client = firestore.Client(
+                    project=self.settings.project, database=self.settings.firestore_database
+                )
+                return FirestoreStore(client)
+            from functions.store.sqlite import SqliteStore
+
+            return SqliteStore(self.settings.sqlite_path)
+
+    @cached_property
+    def credentials(self) -> CredentialsProvider:
+        """Users' sealed OAuth credentials (or domain-wide delegation), refreshed on use."""
+        return _credentials(self)
+
+    @cached_property
+    def tasks(self) -> TaskQueue:
+        """Cloud Tasks in production; locally an in-process queue with the same semantics.
+
+        The local queue delivers only when driven: the local server calls its
+        `start()`, tests call `run_due()` / `drain()`.
+        """
+        if self.settings.is_local:
+            return _local_task_queue(self)
+        return cloud_tasks_queue(self.settings)
+
+    @cached_property
+    def notifiers(self) -> Notifiers:
+        """Gmail and Chat delivery in production; the local outbox (/dev/outbox) locally."""
+        return build_notifiers(self)
+
+    @cached_property
+    def chat_verifier(self) -> ChatVerifier:
+        """Checks that a request to /chat comes from Google Chat (the configured audience)."""
+        return _chat_verifier(self)
+
+    @cached_property
+    def generator(self) -> Generator:
+        """Gemini on Vertex AI in production; the offline template generator locally."""
+        return build_generator(self.settings)
+
+    @cached_property
+    def materials_storage(self) -> MaterialsStorage:
+        """Cloud Storage in production; files under .local served by the app locally."""
+        return build_materials_storage(self.settings, self.clock)
+
+    @cached_property
+    def prep_templates(self) -> TemplateSet:
+        from functions.materials.templates import load_templates
+
+        return load_templates(self.settings.materials.templates_path)
+
+    def calendar_for(self, user: User) -> CalendarSource:
+        """The calendar `user`'s background sync reads: the .ics locally, else the Calendar API."""
+        return calendar_source(self, user)
+
+    @cached_property
+    def send_ready(self) -> Callable[[User, Meeting], None] | None:
+        """Materials' "prep is ready" message: the notify feature's sender, None if not deployed.
+
+        The sender is looked up on each call, so it always acts for this root.
+        """
+        try:
+            from functions.notify import ready
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("functions.notify", "functions.notify.ready"):
+                raise
+            return None
+
+        def send(user: User, meeting: Meeting) -> None:
+            ready.send_ready(self, user, meeting)
+
+        return send
+
+    @cached_property
+    def sidebar(self) -> Sidebar:
+        """What the add-on's handlers work with: these ports, and Calendar as the user."""
+        from addon.sidebar import Sidebar
+
+        settings = self.settings
+        return Sidebar(
+            services=self,
+            calendar_for=None if settings.is_local else google_calendar(settings),
+        )
+
+
+class _Current:
+    """Holder for the process-wide services (a module-level slot without `global`)."""
+
+    services: Bootstrap | None = None
+    lock = threading.Lock()
+
+
+def get_services() -> Bootstrap:
+    """The process-wide services, built from the environment on first use.
+
+    A bad configuration is logged at CRITICAL with the message naming the
+    variable (the request itself only answers a generic 500), and raised again
+    on every request until the function is redeployed with a fixed value.
+    """
+    with _Current.lock:
+        if _Current.services is None:
+            try:
+                settings = load_settings()
+            except SettingsError as exc:
+                log(_log, logging.CRITICAL, "invalid configuration", reason=str(exc))
+                raise
+            _Current.services = Bootstrap(settings)
+        return _Current.services
+
+
+def set_services(services: Bootstrap | None) -> None:
+    """Install services explicitly (tests, the local server, the CLI)."""
+    with _Current.lock:
+        _Current.services = services
+
+
+# ---------------------------------------------------------------------------------- adapters
+# Each builder imports its adapter (and the Google client behind it) inside its body:
+# nothing here is paid for until a request needs it.
+
+
+def _credentials(root: Bootstrap) -> CredentialsProvider:
+    """Sealed user grants through the OAuth client, or domain-wide delegation when keyed."""
+    from functions.oauth.client import OAuthClient
+    from functions.oauth.credentials import CredentialsProvider, Delegation
+    from functions.oauth.sealing import Sealer, keyring_from_settings
+
+    settings = root.settings
+    sealer = Sealer(keyring_from_settings(settings))
+    if settings.dwd_key_path is not None:
+        delegation = Delegation(settings.dwd_key_path, settings.oauth_scopes)
+        return CredentialsProvider(
+            root.store, sealer, None, clock=root.clock, delegation=delegation
+        )
+    client = OAuthClient.from_settings(settings)
+    return CredentialsProvider(root.store, sealer, client, clock=root.clock)
+
+
+def _chat_verifier(root: Bootstrap) -> ChatVerifier:
+    from functions.auth.id_tokens import CertSource
+    from functions.chat.auth import ChatAudience, ChatVerifier
+
+    settings = root.settings
+    certs: CertSource
+    if settings.is_local:
+        # Locally the development key stands in for Chat's, as it does for Google's.
+        certs = root.dev_signer.certs
+    else:
+        certs = HttpCerts(settings.notify.chat_certs_url)
+    return ChatVerifier(
+        ChatAudience(settings.notify.chat_audience_type),
+        settings.notify.chat_audience,
+        id_tokens=root.id_tokens,
+        chat_certs=certs,
+    )
+
+
+def _local_task_queue(root: Bootstrap) -> LocalTaskQueue:
+    """The local queue, delivering to this app's own routes, signed by the local dev key."""
+    from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
+    from functions.tasks.local_journal import TaskJournal
+    from functions.tasks.local_queue import LocalTaskQueue, RetryPolicy, in_process
+
+    settings = root.settings
+    signer = root.dev_signer
+
+    def token() -> str:
+        return signer.id_token(
+            audience=settings.tasks_audience,
+            subject="local-cloud-tasks",
+            email=settings.tasks_sa_email,
+        )
+
+    retries = settings.materials.max_transient_failures
+    # Durable beside the store's data, so `make run` keeps its reminders across restarts.
+    journal = (
+        TaskJournal(settings.sqlite_path)
+        if settings.store == "sqlite" and str(settings.sqlite_path) != ":memory:"
+        else None
+    )
+    return LocalTaskQueue(
+        in_process(local_routes),
+        clock=root.clock,
+        token_source=token,
+        # Attempts as the deployed queues allow (deploy/topology.py), so no handler's
+        # own retry limit is cut short locally by a queue that gives up first.
+        retry_by_queue={
+            PREP_QUEUE: RetryPolicy(max_attempts=20),
+            GENERATE_QUEUE: RetryPolicy(max_attempts=2 * retries + 5),
+        },
+        journal=journal,
+    )
+
+
+def cloud_tasks_queue(settings: Settings) -> TaskQueue:
+    """Cloud Tasks HTTP targets with OIDC, through google-cloud-tasks."""
+    from google.cloud import tasks_v2
+
+    from functions.tasks.cloud_tasks import CloudTasksQueue
+
+    if not settings.project:
+        raise SettingsError("GOOGLE_CLOUD_PROJECT is required to enqueue Cloud Tasks")
+    if not settings.tasks_location:
+        raise SettingsError("PREP_TASKS_LOCATION is required when PREP_MODE=production")
+    return CloudTasksQueue(
+        tasks_v2.CloudTasksClient(),
+        project=settings.project,
+        location=settings.tasks_location,
+        base_url=settings.public_url,
+        service_account_email=settings.tasks_sa_email,
+        audience=settings.tasks_audience,
+    )
+
+
+def user_credentials(root: Bootstrap) -> Callable[[str], Credentials]:
+    """The user's own Gmail credentials, with the OAuth module's failures in delivery terms."""
+    from functions.notify import problems
+    from functions.notify.port import Channel, PermanentDeliveryError, TransientDeliveryError
+
+    def credentials_for(user_id: str) -> Credentials:
+        from functions.oauth.credentials import CredentialsUnavailable, ReconnectNeeded
+
+        try:
+            return root.credentials.credentials_for(user_id)
+        except ReconnectNeeded:
+            raise PermanentDeliveryError(
+                Channel.EMAIL, problems.EMAIL_NOT_AUTHORIZED, "reconnect needed"
+            ) from None
+        except CredentialsUnavailable:
+            raise TransientDeliveryError(Channel.EMAIL, "token endpoint unavailable") from None
+
+    return credentials_for
+
+
+def build_notifiers(root: Bootstrap) -> Notifiers:
+    """Gmail and Chat delivery in production; the local outbox (/dev/outbox) locally."""
+    from functions.notify.port import Notifiers
+
+    settings = root.settings.notify
+    if settings.delivery == "outbox":
+        from functions.notify.outbox import Outbox, OutboxChatSender, OutboxEmailSender
+
+        outbox = Outbox(settings.outbox_path, clock=root.clock)
+        return Notifiers(email=OutboxEmailSender(outbox), chat=OutboxChatSender(outbox))
+    from functions.notify.gmail import GmailSender
+    from functions.notify.google_chat import ChatAppSender
+
+    return Notifiers(
+        email=GmailSender(user_credentials(root), api_endpoint=settings.gmail_api_endpoint),
+        chat=ChatAppSender(api_endpoint=settings.chat_api_endpoint),
+    )
+
+
+def build_generator(settings: Settings) -> Generator:
+    """Gemini on Vertex AI in production; the offline template generator locally."""
+    from functions.materials.settings import MaterialsSettingsError
+
+    m = settings.materials
+    if m.generator == "vertex":
+        from functions.materials.generator import Prices
+        from functions.materials.vertex import VertexGenerator
+
+        if not settings.project:
+            raise MaterialsSettingsError("GOOGLE_CLOUD_PROJECT is required for Vertex AI")
+        return VertexGenerator(
+            project=settings.project,
+            location=m.vertex_location,
+            model=m.vertex_model,
+            timeout_seconds=m.vertex_timeout_seconds,
+            attempts=m.vertex_attempts,
+            thinking_level=m.vertex_thinking_level,
+            max_output_tokens=m.vertex_max_output_tokens,
+            prices=Prices(m.price_input_per_million, m.price_output_per_million),
+            base_url=m.vertex_base_url,
+        )
+    from functions.materials.offline import OfflineGenerator
+
+    return OfflineGenerator()
+
+
+def build_materials_storage(settings: Settings, clock: Clock) -> MaterialsStorage:
+    """Cloud Storage behind V4 signed URLs; locally files under .local served by the app."""
+    from functions.materials.settings import MaterialsSettingsError
+
+    m = settings.materials
+    if m.storage == "gcs":
+        from functions.materials.gcs import (
+            GcsMaterialsStorage,
+            IamSigning,
+            KeySigning,
+            UrlSigning,
+            storage_client,
+        )
+
+        if not m.bucket:
+            raise MaterialsSettingsError("PREP_MATERIALS_BUCKET is required with Cloud Storage")
+        signing: UrlSigning = IamSigning(m.signer_email)
+        if m.signing_key_path is not None:
+            if settings.is_local:  # e.g. the storage emulator: a local key is made on first use
+                from functions.materials.local_files import LocalSigningKey
+
+                LocalSigningKey.load_or_create(m.signing_key_path)
+            signing = KeySigning.from_file(str(m.signing_key_path))
+        project = settings.project
+        return GcsMaterialsStorage(
+            bucket=m.bucket, signing=signing, client_factory=lambda: storage_client(project)
+        )
+    if not settings.is_local:
+        raise RuntimeError("local materials storage exists only in local mode")
+    from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
+
+    key_path = m.signing_key_path or m.local_dir / "signing-key.json"
+    return LocalMaterialsStorage(
+        m.local_dir, LocalSigningKey.load_or_create(key_path), settings.public_url, clock
+    )
+
+
+def calendar_source(root: Bootstrap, user: User) -> CalendarSource:
+    """The calendar `user`'s background sync reads; raises `ReconnectNeeded` when the grant is gone.
+
+    Locally (the embedded default) every user's calendar is the .ics file in
+    force (the last one imported, else `PREP_ICS_PATH`: `functions.sync.local`),
+    unless `PREP_CALENDAR_API_ENDPOINT` points at a Calendar API (the tests' fake).
+    Otherwise it is the Calendar API with the user's stored OAuth grant.
+    """
+    from functions.sync.sources import uses_ics
+
+    settings = root.settings
+    if uses_ics(settings):
+        from functions.calendar.ics import IcsCalendarSource
+        from functions.sync.local import active_ics_path
+
+        return IcsCalendarSource(
+            active_ics_path(settings)[0],
+            self_email=user.email,
+            clock=root.clock,
+            default_tz=user.time_zone,
+            horizon=settings.sync_horizon,
+        )
+    from functions.calendar.google_api import GoogleCalendarSource
+
+    credentials = root.credentials.credentials_for(user.user_id)
+    return GoogleCalendarSource(credentials, api_endpoint=settings.calendar_api_endpoint)
+
+
+def google_calendar(settings: Settings) -> CalendarFactory:
+    """The sidebar in production: the Calendar API through Google's client, as the user."""
+
+    def make(token: str) -> CalendarSource:
+        from google.oauth2.credentials import Credentials
+
+        from functions.calendar.google_api import GoogleCalendarSource
+
+        return GoogleCalendarSource(
+            Credentials(token=token), api_endpoint=settings.calendar_api_endpoint
+        )
+
+    return make
+
+
+# ------------------------------------------------------------------------------------ routes
+# Which handler answers which path, for each deployed entry point and for local mode. Each
+# Cloud Function is deployed with one entry point from `main.py`; locally the `local` entry
+# point serves them all from one process under the same paths. Imports stay inside: a
+# function deployed for one entry point never loads another's handlers.
+
+
+def task_routes() -> dict[str, Handler]:
+    """Every /tasks/* handler: the `tasks` entry point (Cloud Tasks and Cloud Scheduler).
+
+    Each background feature adds its handlers here, so one deployed function
+    serves all task paths behind the same OIDC check.
+    """
+    from functions.materials.routes import task_routes as materials_task_routes
+    from functions.notify.routes import task_routes as prep_task_routes
+    from functions.sync.routes import task_routes as sync_task_routes
+
+    routes: dict[str, Handler] = {}
+    routes.update(sync_task_routes())
+    routes.update(prep_task_routes())
+    routes.update(materials_task_routes())
+    return routes
+
+
+def webhook_routes() -> dict[str, Handler]:
+    """Google's Calendar push pings: the `calendar_webhook` entry point (public)."""
+    from functions.sync.routes import webhook_routes as sync_webhook_routes
+
+    return sync_webhook_routes()
+
+
+def oauth_routes() -> dict[str, Handler]:
+    """The consent flow's browser redirect: the `oauth` entry point (public; state-checked)."""
+    from functions.oauth.flow import callback
+
+    return {"/oauth/callback": callback}
+
+
+def chat_routes() -> dict[str, Handler]:
+    """Google Chat's interaction events (card clicks): the `chat` entry point."""
+    from functions.notify.routes import chat_routes as notify_chat_routes
+
+    return notify_chat_routes()
+
+
+def dev_routes() -> dict[str, Handler]:
+    """Local mode only (each handler answers 404 otherwise): Google's stand-ins, task preview."""
+    from functions.materials.routes import dev_routes as materials_dev_routes
+    from functions.notify.routes import dev_routes as notify_dev_routes
+    from functions.oauth import dev_server
+    from functions.tasks.local_queue import preview
+
+    return {
+        "/dev/oauth/authorize": dev_server.authorize,
+        "/dev/oauth/token": dev_server.token,
+        "/dev/oauth/revoke": dev_server.revoke,
+        "/dev/tasks": preview,
+        **notify_dev_routes(),
+        **materials_dev_routes(),
+    }
+
+
+def local_routes() -> dict[str, Handler]:
+    """Every route of every entry point (imports stay inside: cheap cold start)."""
+    from addon.routes import local_routes as addon_local_routes
+    from functions.local_server import health
+
+    routes: dict[str, Handler] = {"/healthz": health}
+    routes.update(task_routes())
+    routes.update(webhook_routes())
+    routes.update(oauth_routes())
+    routes.update(chat_routes())
+    routes.update(dev_routes())
+    routes.update(addon_local_routes())
+    return routes

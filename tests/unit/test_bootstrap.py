@@ -1,0 +1,59 @@
+"""The composition root: overrides are constructor arguments, and a swap shares what was built."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from functions import bootstrap
+from functions.bootstrap import Bootstrap
+from functions.config import Mode, Settings
+from functions.domain.clock import FixedClock
+from functions.tasks.port import Task, TaskQueue
+from tests.support.factories import NOW
+
+
+class _Queue(TaskQueue):
+    def __init__(self) -> None:
+        self.tasks: list[Task] = []
+
+    def enqueue(self, task: Task) -> bool:
+        self.tasks.append(task)
+        return True
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(
+        mode=Mode.LOCAL,
+        sqlite_path=tmp_path / "prep.db",
+        dev_key_path=tmp_path / "dev-key.pem",
+    )
+
+
+def test_a_port_given_to_the_constructor_is_the_one_served(tmp_path: Path) -> None:
+    queue = _Queue()
+    root = Bootstrap(_settings(tmp_path), clock=FixedClock(NOW), tasks=queue)
+    assert root.tasks is queue
+    # What is built from the root on first use sees the override too.
+    assert root.sidebar.tasks is queue
+    root.store.close()
+
+
+def test_a_replaced_root_shares_what_was_built_and_swaps_what_it_is_given(
+    tmp_path: Path,
+) -> None:
+    root = Bootstrap(_settings(tmp_path), clock=FixedClock(NOW))
+    store = root.store
+    first = root.tasks
+    queue = _Queue()
+    swapped = root.replaced(tasks=queue)
+    assert swapped.store is store and swapped.clock is root.clock
+    assert swapped.tasks is queue and root.tasks is first
+    # The sidebar is a view of its own root, never the old root's.
+    assert root.sidebar.services is root and swapped.sidebar.services is swapped
+    store.close()
+
+
+def test_every_adapter_of_the_root_is_either_shared_on_replace_or_a_view_of_it() -> None:
+    built = {name for name, value in vars(Bootstrap).items() if isinstance(value, cached_property)}
+    assert built - {"sidebar", "send_ready"} == bootstrap._SHARED_ADAPTERS
