@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 
 from addon import scopes
 from functions.bootstrap import Bootstrap
+from functions.domain.classification import skip_reason
 from functions.domain.meetings import Meeting
+from functions.domain.prep_state import PrepState
 from functions.timefmt import valid_locale, valid_zone
 
 #: The one user of local mode (the .ics import's, `functions.sync.local`), unless `--user-id`.
@@ -121,8 +123,30 @@ def local_email(services: Bootstrap, user_id: str) -> str:
     return user.email if user is not None and user.email else services.settings.local_user_email
 
 
+#: How many upcoming meetings are searched for one that needs prep before settling for the next.
+_PICK_WINDOW = 200
+
+
+def needs_prep(meeting: Meeting) -> bool:
+    """Worth opening first: not declined, cancelled, all-day, free or solo, and not skipped."""
+    return (
+        skip_reason(meeting) is None
+        and meeting.skip_reason is None
+        and meeting.prep_state is not PrepState.CANCELLED
+    )
+
+
+def next_to_open(upcoming: Sequence[Meeting]) -> Meeting | None:
+    """The first meeting (in start order) that needs prep, else the first one at all.
+
+    Opening a declined meeting's "no prep" card first tells a newcomer nothing
+    about the product; the fallback keeps a calendar of only skipped meetings usable.
+    """
+    return next((m for m in upcoming if needs_prep(m)), upcoming[0] if upcoming else None)
+
+
 def pick_meeting(services: Bootstrap, user_id: str, event_id: str | None) -> Meeting:
-    """The named meeting, or the user's next one; `NoMeeting` says what to do if none."""
+    """The named meeting, or the user's next one that needs prep; `NoMeeting` says what to do."""
     store = services.store
     if event_id:
         found = store.get_meeting(user_id, event_id)
@@ -131,10 +155,11 @@ def pick_meeting(services: Bootstrap, user_id: str, event_id: str | None) -> Mee
         return found
     now = services.clock.now()
     upcoming = store.list_meetings(
-        user_id, start_from=now, start_before=now + timedelta(days=366), limit=1
+        user_id, start_from=now, start_before=now + timedelta(days=366), limit=_PICK_WINDOW
     )
-    if upcoming:
-        return upcoming[0]
+    first = next_to_open(upcoming)
+    if first is not None:
+        return first
     raise NoMeeting(
         f"user {user_id!r} has no upcoming meetings in the local store; import a calendar, "
         "add sample meetings from the preview page (/preview), or pass --event-id"

@@ -23,7 +23,13 @@ from urllib.parse import urlsplit
 
 from flask import Request, Response
 
-from addon.dev_event import LOCAL_USER_ID, event_object, local_email, pick_meeting
+from addon.dev_event import (
+    LOCAL_USER_ID,
+    event_object,
+    local_email,
+    next_to_open,
+    pick_meeting,
+)
 from addon.event_object import MAX_FORM_INPUTS, MAX_PARAMETERS
 from addon.samples import add_sample_meetings
 from functions.bootstrap import Bootstrap, get_services
@@ -80,7 +86,11 @@ def asset(request: Request) -> Response:
 
 
 def meetings(request: Request) -> Response:
-    """The local user's meetings for the picker (titles are text; the page escapes them)."""
+    """The local user's meetings for the picker (titles are text; the page escapes them).
+
+    `next` is the one the page opens first: the next meeting that needs prep
+    (not a declined, cancelled or skipped one), else the next one at all.
+    """
     services = get_services()
     refused = _refusal(request, services.settings)
     if refused is not None:
@@ -93,9 +103,11 @@ def meetings(request: Request) -> Response:
         start_before=now + timedelta(days=60),
         limit=200,
     )
+    first = next_to_open([m for m in found if m.start >= now])
     return json_response(
         {
             "user": user_id,
+            "next": first.event_id if first is not None else None,
             "meetings": [
                 {"eventId": m.event_id, "title": m.title, "start": m.start.isoformat()}
                 for m in found

@@ -595,9 +595,10 @@ def dev_routes() -> dict[str, Handler]:
 def local_routes() -> dict[str, Handler]:
     """Every route of every entry point (imports stay inside: cheap cold start)."""
     from addon.routes import local_routes as addon_local_routes
+    from functions.local_home import home
     from functions.local_server import health
 
-    routes: dict[str, Handler] = {"/healthz": health}
+    routes: dict[str, Handler] = {"/": home, "/healthz": health}
     routes.update(task_routes())
     routes.update(webhook_routes())
     routes.update(oauth_routes())

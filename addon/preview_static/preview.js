@@ -305,7 +305,9 @@ async function loadMeetings(selectId) {
     opt.value = m.eventId;
     picker.appendChild(opt);
   }
-  if (selectId) picker.value = selectId;
+  // Without a choice, open on the server's pick: the next meeting that needs prep.
+  const chosen = selectId || data.next;
+  if (chosen) picker.value = chosen;
   $("empty").hidden = data.meetings.length > 0;
   $("open-event").disabled = data.meetings.length === 0;
   return data.meetings;

@@ -4,10 +4,17 @@ Every request is checked like Cloud Storage would check it (V4 signature over
 method, host, path and query; not expired), then the object is served with
 headers that keep it inert: the page's own CSP repeated as a header, no
 sniffing, no framing, no referrer, no caching. Refused outside local mode.
+
+Whoever opens a refused link is a person in a browser, so a refusal is a
+short page that says what to do (expired: ask the sidebar for a fresh link;
+invalid: the link was changed or was signed for another server; gone: the
+materials were replaced) with the status codes Cloud Storage would give
+(403, 404). The page echoes nothing from the request.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 
 from flask import Request, Response
@@ -31,6 +38,36 @@ SECURITY_HEADERS = {
 }
 
 
+#: The refusal pages: (heading, what to do). Fixed text: nothing from the request is echoed.
+_EXPIRED = (
+    "This prep link has expired",
+    "Prep links only work for a limited time. Open the meeting in Calendar and use "
+    "\u201cOpen materials\u201d in the Meeting prep sidebar for a fresh link.",
+)
+_INVALID = (
+    "This prep link is not valid",
+    "The link was changed (perhaps cut short when it was copied) or it was made for "
+    "another server. Open the meeting in Calendar and use the Meeting prep sidebar "
+    "for a fresh link.",
+)
+_GONE = (
+    "These prep materials no longer exist",
+    "They were replaced or removed. Open the meeting in Calendar and use the Meeting "
+    "prep sidebar to see the current materials, or generate them again.",
+)
+
+
+def refusal_page(status: int, text: tuple[str, str]) -> Response:
+    heading, advice = text
+    body = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"<title>{html.escape(heading)}</title><style>body{{font-family:Arial,sans-serif;"
+        "max-width:40rem;margin:3rem auto;color:#202124}</style></head><body>"
+        f"<h1>{html.escape(heading)}</h1><p>{html.escape(advice)}</p></body></html>"
+    )
+    return Response(body, status=status, mimetype="text/html", headers=SECURITY_HEADERS)
+
+
 def serve_materials(request: Request) -> Response:
     from functions.materials.local_files import LocalMaterialsStorage
     from functions.materials.v4 import InvalidSignedUrl
@@ -47,10 +84,10 @@ def serve_materials(request: Request) -> Response:
         verified = storage.verify(url)
     except InvalidSignedUrl as exc:
         log(_log, logging.WARNING, "materials link refused", reason=exc.reason)
-        return json_error(403, "forbidden", "this link is not valid or has expired")
+        return refusal_page(403, _EXPIRED if exc.reason == "expired" else _INVALID)
     name = verified.params.get("object", "")
     body = storage.read(name) if is_object_name(name) else None
     if body is None:
-        return json_error(404, "not_found", "these materials no longer exist")
+        return refusal_page(404, _GONE)
     suffix = name[name.rindex(".") :]
     return Response(body, status=200, content_type=CONTENT_TYPES[suffix], headers=SECURITY_HEADERS)

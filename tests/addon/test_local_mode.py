@@ -196,7 +196,11 @@ def test_the_preview_page_and_its_assets_are_served_with_a_strict_policy(local: 
 
 def test_the_preview_runs_the_real_endpoint(local: Bootstrap) -> None:
     browser = Browser()
-    assert browser.get("/preview/meetings").get_json() == {"user": LOCAL_USER_ID, "meetings": []}
+    assert browser.get("/preview/meetings").get_json() == {
+        "user": LOCAL_USER_ID,
+        "next": None,
+        "meetings": [],
+    }
     added = browser.post(
         "/preview/samples", {"timeZone": "Europe/Berlin", "locale": "de-DE"}
     ).get_json()

@@ -108,6 +108,30 @@ def _open(page: Page, event_id: str, title: str) -> None:
     )
 
 
+def test_the_preview_opens_on_the_next_meeting_that_needs_prep(
+    chromium: str, server: str, tmp_path: Path
+) -> None:
+    """Issue 17: with nothing chosen the page opens the server's pick, never a declined one
+    (the sample week has one: "Design review: billing page")."""
+    with urllib.request.urlopen(f"{server}/preview/meetings", timeout=5) as resp:  # noqa: S310
+        listed = json.loads(resp.read())
+    pick = listed["next"]
+    assert pick is not None and "design-review" not in pick
+    title = next(m["title"] for m in listed["meetings"] if m["eventId"] == pick)
+    with chromium_page(chromium, tmp_path / "profile") as page:
+        page.navigate(f"{server}/preview")
+        page.wait_for(
+            "document.body && document.body.dataset.ready === 'true' "
+            "&& document.body.dataset.busy === 'false'",
+            what="the page",
+        )
+        assert page.evaluate("document.getElementById('meeting-picker').value") == pick
+        page.wait_for(
+            f"document.getElementById('card-host').innerText.includes({json.dumps(title)})",
+            what=f"the card of {title!r}",
+        )
+
+
 def test_generate_prep_in_the_preview_turns_the_card_to_preparing(
     chromium: str, server: str, tmp_path: Path
 ) -> None:

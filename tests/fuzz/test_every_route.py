@@ -37,6 +37,7 @@ ROUTE_KINDS = {
     "/tasks/sync": "task",
     "/tasks/fanout": "task",
     "/tasks/prep": "task",
+    "/": "page",
     "/tasks/generate": "task",
     "/tasks/digest": "task",
     "/calendar/webhook": "json",

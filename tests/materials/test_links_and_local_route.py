@@ -111,12 +111,47 @@ def test_local_route_refuses_expired_tampered_and_unsigned_links(
     for bad in (tampered, unsigned, url.replace("/materials?", "/materials?x=1&")):
         resp = _get(bad)
         assert resp.status_code == 403
-        assert resp.get_json() == {
-            "error": "forbidden",
-            "message": "this link is not valid or has expired",
-        }
+        assert resp.mimetype == "text/html"
+        assert "This prep link is not valid" in resp.get_data(as_text=True)
     clock.advance(timedelta(hours=24, seconds=1))
     assert _get(url).status_code == 403
+
+
+def test_a_refused_link_explains_itself_on_a_page(services: Bootstrap, clock: FixedClock) -> None:
+    """Issue 17: a person opened the link, so the refusal is a page that says what to do."""
+    meeting = make_meeting(make_user(), materials_ref=_stored(services))
+    url = signed_url_for(services, meeting)
+    hostile = url + "&x=%3Cscript%3Ealert(1)%3C/script%3E"
+    invalid = _get(hostile)
+    assert invalid.status_code == 403
+    assert invalid.mimetype == "text/html"
+    page = invalid.get_data(as_text=True)
+    assert "This prep link is not valid" in page
+    assert "changed" in page and "another server" in page
+    assert "<script" not in page  # nothing from the request is echoed
+    assert "default-src 'none'" in invalid.headers["Content-Security-Policy"]
+    assert invalid.headers["X-Content-Type-Options"] == "nosniff"
+
+    clock.advance(timedelta(hours=24, seconds=1))
+    expired = _get(url)
+    assert expired.status_code == 403
+    assert expired.mimetype == "text/html"
+    page = expired.get_data(as_text=True)
+    assert "This prep link has expired" in page
+    assert "fresh link" in page and "sidebar" in page
+    assert "not valid" not in page
+
+
+def test_a_link_to_removed_materials_explains_itself(services: Bootstrap) -> None:
+    meeting = make_meeting(make_user(), materials_ref=_stored(services))
+    url = signed_url_for(services, meeting)
+    storage = services.materials_storage
+    assert isinstance(storage, LocalMaterialsStorage)
+    (storage.root / f"{meeting.materials_ref}.html").unlink()
+    resp = _get(url)
+    assert resp.status_code == 404
+    assert resp.mimetype == "text/html"
+    assert "no longer exist" in resp.get_data(as_text=True)
 
 
 def test_local_route_is_closed_outside_local_mode(services: Bootstrap) -> None:

@@ -19,6 +19,7 @@ from tests.support.app_harness import App, ready_meeting
 
 #: (method, path) of every route that exists for the local user's own browser or process.
 LOCAL_ONLY = [
+    ("GET", "/"),
     ("GET", "/preview"),
     ("GET", "/preview/app.js"),
     ("GET", "/preview/app.css"),
@@ -76,7 +77,12 @@ def test_a_rebinding_host_is_refused_even_from_loopback(
     ],
 )
 def test_this_machine_is_served(shared_app: App, peer: str, host: str) -> None:
-    for method, path in [("GET", "/preview"), ("GET", "/dev/outbox"), ("GET", "/dev/tasks")]:
+    for method, path in [
+        ("GET", "/"),
+        ("GET", "/preview"),
+        ("GET", "/dev/outbox"),
+        ("GET", "/dev/tasks"),
+    ]:
         resp = _call(shared_app, method, path, peer=peer, host=host)
         assert resp.status_code == 200, (path, resp.status_code)
 
