@@ -100,7 +100,10 @@ def main(argv: list[str]) -> int:
         host, port, stop = _serve(services)
         # Re-point the audience at the port actually served (tokens name it).
         audience = f"http://{host}:{port}/addon"
-        services.settings = dataclasses.replace(settings, addon_audience=audience)
+        services = services.replaced(
+            settings=dataclasses.replace(settings, addon_audience=audience)
+        )
+        set_services(services)
         # Tokens are signed once (signing is not what is measured); bodies differ by meeting.
         template: dict[str, Any] = event_object(
             services,

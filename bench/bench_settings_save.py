@@ -90,9 +90,10 @@ def main(argv: list[str]) -> int:
         queue = RoundTripQueue(services.tasks, args.rpc_ms / 1000)
         services = services.replaced(tasks=queue)
         host, port, stop = _serve(services)
-        services.settings = dataclasses.replace(
-            settings, addon_audience=f"http://{host}:{port}/addon"
+        services = services.replaced(
+            settings=dataclasses.replace(settings, addon_audience=f"http://{host}:{port}/addon")
         )
+        set_services(services)
 
         def body(lead: str) -> bytes:
             event: dict[str, Any] = event_object(

@@ -111,6 +111,8 @@ class Bootstrap:
     def replaced(
         self,
         *,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
         store: Store | None = None,
         tasks: TaskQueue | None = None,
         notifiers: Notifiers | None = None,
@@ -124,10 +126,14 @@ class Bootstrap:
         that fails): the data, queue and outbox in use carry over, nothing is
         patched. Built views of the root itself (the sidebar, the ready sender)
         are not shared.
+
+        New `settings` or a new `clock` reach what this root builds from then on;
+        the adapters already built keep what they were built with (a queue keeps
+        its clock), so hand in a new adapter for any port the change must reach.
         """
         root = Bootstrap(
-            self.settings,
-            clock=self.clock,
+            settings or self.settings,
+            clock=clock or self.clock,
             store=store,
             tasks=tasks,
             notifiers=notifiers,

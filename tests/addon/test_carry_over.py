@@ -9,6 +9,7 @@ on the user's own calendar day and in their locale.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import pytest
 
 from functions.auth.dev_keys import DevSigner
 from functions.bootstrap import Bootstrap
+from functions.config import Settings
+from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
 from functions.materials.handler import handle_generate
@@ -40,14 +43,19 @@ DESCRIPTIONS = ["- Who owns QA?", "- Can we hire a contractor?", "Weekly sync"]
 
 
 @pytest.fixture
-def weekly(
-    services: Bootstrap, alice: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> list[Meeting]:
-    """Three occurrences of one series for alice; nothing generated yet."""
-    services.generator = OfflineGenerator()
-    services.materials_storage = LocalMaterialsStorage(
-        tmp_path / "materials", LocalSigningKey.generate(), "http://127.0.0.1:8080", services.clock
+def services(settings: Settings, clock: FixedClock, tmp_path: Path) -> Iterator[Bootstrap]:
+    """The add-on's services, generating offline into local files under tmp_path."""
+    storage = LocalMaterialsStorage(
+        tmp_path / "materials", LocalSigningKey.generate(), "http://127.0.0.1:8080", clock
     )
+    s = Bootstrap(settings, clock=clock, generator=OfflineGenerator(), materials_storage=storage)
+    yield s
+    s.store.close()
+
+
+@pytest.fixture
+def weekly(services: Bootstrap, alice: User, monkeypatch: pytest.MonkeyPatch) -> list[Meeting]:
+    """Three occurrences of one series for alice; nothing generated yet."""
     # The "ready" message belongs to functions/notify; here it is only recorded.
     sent: list[str] = []
     monkeypatch.setattr(

@@ -18,15 +18,7 @@ from deploy.inputs import DeployInputs, load_inputs
 from deploy.plan import Plan, build_plan
 from deploy.runner import Result
 from tests.deploy import fake_gcloud
-
-#: A complete, valid deploy.env (the optional values take their defaults).
-INPUTS: Mapping[str, str] = {
-    "PROJECT_ID": "acme-prep",
-    "PROJECT_NUMBER": "123456789012",
-    "BUCKET": "acme-prep-materials",
-    "ADDON_OAUTH_CLIENT_ID": "109876543210987654321",
-    "OAUTH_WEB_CLIENT_ID": "1234-abcdef.apps.googleusercontent.com",
-}
+from tests.support.environments import INPUTS
 
 
 def write_env_file(path: Path, values: Mapping[str, str] = INPUTS) -> Path:

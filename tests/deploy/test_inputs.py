@@ -15,7 +15,8 @@ from deploy.inputs import (
     parse_env_file,
 )
 from functions.cli import main
-from tests.deploy.conftest import INPUTS, write_env_file
+from tests.deploy.conftest import write_env_file
+from tests.support.environments import INPUTS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "deploy.env.example"
 

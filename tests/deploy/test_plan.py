@@ -20,7 +20,8 @@ from functions.cli import main
 from functions.config import REPO_ROOT, Mode, SettingsError, load_settings
 from functions.notify.delivery import CHAT_CLAIM_LEASE
 from functions.prep.queueing import GENERATE_QUEUE, PREP_QUEUE
-from tests.deploy.conftest import INPUTS, write_env_file
+from tests.deploy.conftest import write_env_file
+from tests.support.environments import INPUTS
 
 SECTION_ORDER = (
     "preflight",

@@ -26,7 +26,8 @@ import pytest
 from addon.dev_event import event_object
 from functions import bootstrap
 from functions.bootstrap import Bootstrap, set_services
-from functions.domain.clock import FixedClock
+from functions.config import Settings
+from functions.domain.clock import Clock, FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.users import ConnectionState, User
 from functions.materials.generator import Generator
@@ -85,6 +86,8 @@ class Stack:
     def swap(
         self,
         *,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
         tasks: TaskQueue | None = None,
         notifiers: Notifiers | None = None,
         generator: Generator | None = None,
@@ -92,6 +95,8 @@ class Stack:
     ) -> None:
         """Carry on with these adapters in place of the root's own (a crash, a fault)."""
         self.services = self.services.replaced(
+            settings=settings,
+            clock=clock,
             tasks=tasks,
             notifiers=notifiers,
             generator=generator,

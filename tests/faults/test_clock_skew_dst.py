@@ -75,7 +75,7 @@ def test_deferred_reminder_on_a_dst_night_with_a_skewed_instance_clock(
     stack.put_event("late-1on1", start, "1:1 with Sam")
     stack.queue.retry = dataclasses.replace(stack.queue.retry, max_attempts=attempts)
     instance = SkewedClock(stack.clock, skew)
-    stack.services.clock = instance
+    stack.swap(clock=instance)
     stack.scheduled_sync()
     stack.run_for(timedelta(seconds=5))
     meeting = stack.meeting("late-1on1")

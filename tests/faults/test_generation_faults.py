@@ -64,11 +64,13 @@ def gcs(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
     with storage_emulator(BUCKET) as emulator, fault_proxy(emulator.host) as proxy:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
         settings = stack.services.settings
-        stack.services.settings = dataclasses.replace(
+        settings = dataclasses.replace(
             settings,
             materials=dataclasses.replace(settings.materials, storage="gcs", bucket=BUCKET),
         )
-        stack.swap(materials_storage=build_materials_storage(stack.services.settings, stack.clock))
+        stack.swap(
+            settings=settings, materials_storage=build_materials_storage(settings, stack.clock)
+        )
         yield proxy
 
 

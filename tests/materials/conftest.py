@@ -17,7 +17,12 @@ from typing import Any
 
 import pytest
 
-from functions.bootstrap import Bootstrap, set_services
+from functions.bootstrap import (
+    Bootstrap,
+    build_generator,
+    build_materials_storage,
+    set_services,
+)
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Attendee, Meeting, ResponseStatus
@@ -106,9 +111,18 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def services(tmp_path: Path, clock: FixedClock) -> Iterator[Bootstrap]:
-    """Local services (SQLite, offline generator, local files), installed process-wide."""
-    svc = Bootstrap(local_settings(tmp_path), clock=clock)
+def services(
+    tmp_path: Path, clock: FixedClock, request: pytest.FixtureRequest
+) -> Iterator[Bootstrap]:
+    """Local services (SQLite, offline generator, local files), installed process-wide.
+
+    A test that also asks for `vertex` gets the Vertex adapter on the fake server
+    as the generator, handed to the root at construction.
+    """
+    generator = None
+    if "vertex" in request.fixturenames:
+        generator = vertex_for(request.getfixturevalue("vertex"))
+    svc = Bootstrap(local_settings(tmp_path), clock=clock, generator=generator)
     set_services(svc)
     try:
         yield svc
@@ -118,15 +132,23 @@ def services(tmp_path: Path, clock: FixedClock) -> Iterator[Bootstrap]:
 
 
 def with_materials(services: Bootstrap, **changes: Any) -> Bootstrap:
-    """The same services with other materials settings (cached adapters reset)."""
+    """A root like `services` with other materials settings, installed process-wide.
+
+    The store, queue and outbox carry over; the generator and the materials
+    storage are built anew from the changed settings (the templates are
+    shared: no caller changes their path).
+    """
     settings = dataclasses.replace(
         services.settings,
         materials=dataclasses.replace(services.settings.materials, **changes),
     )
-    services.settings = settings
-    for name in ("generator", "materials_storage", "prep_templates"):
-        services.__dict__.pop(name, None)
-    return services
+    root = services.replaced(
+        settings=settings,
+        generator=build_generator(settings),
+        materials_storage=build_materials_storage(settings, services.clock),
+    )
+    set_services(root)
+    return root
 
 
 # ---------------------------------------------------------------- Vertex on the fake server
@@ -149,10 +171,9 @@ def vertex_for(fake: FakeVertex, *, timeout: float = 5.0, attempts: int = 1) -> 
 
 
 @pytest.fixture
-def vertex(services: Bootstrap) -> Iterator[FakeVertex]:
-    """Local services whose generator is the Vertex adapter talking to a fake Vertex server."""
+def vertex() -> Iterator[FakeVertex]:
+    """A fake Vertex server; `services` then generates through the Vertex adapter on it."""
     with fake_vertex() as fake:
-        services.generator = vertex_for(fake)
         yield fake
 
 

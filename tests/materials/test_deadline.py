@@ -42,9 +42,9 @@ from functions.materials.settings import (
 from functions.materials.vertex import VertexGenerator
 from functions.store.sqlite import SqliteStore
 from functions.tasks.cloud_tasks import DEFAULT_DISPATCH_DEADLINE
-from tests.deploy.conftest import INPUTS
 from tests.materials.conftest import NOW, local_settings, make_meeting, make_user
 from tests.materials.test_vertex import PRICES, TEMPLATES
+from tests.support.environments import INPUTS
 from tests.support.fake_vertex import fake_vertex
 
 #: Cloud Tasks' bounds for an HTTP task's dispatch_deadline (tasks_v2 `Task.dispatch_deadline`).

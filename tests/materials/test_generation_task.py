@@ -23,7 +23,7 @@ from typing import Any
 import flask
 import pytest
 
-from functions.bootstrap import Bootstrap, set_services, task_routes
+from functions.bootstrap import Bootstrap, build_materials_storage, set_services, task_routes
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
@@ -121,20 +121,28 @@ def stack(
     emulator.server.wipe(keep_buckets=True)
     with fake_vertex(slow_seconds=1.0) as fake:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.host)
-        with_materials(
-            services,
-            generator="vertex",
-            storage="gcs",
-            bucket=BUCKET,
-            vertex_location=fake.location,
-            vertex_base_url=fake.base_url,
-            daily_generations=5,
-            max_transient_failures=2,
+        settings = dataclasses.replace(
+            services.settings,
+            project=fake.project,
+            materials=dataclasses.replace(
+                services.settings.materials,
+                generator="vertex",
+                storage="gcs",
+                bucket=BUCKET,
+                vertex_location=fake.location,
+                vertex_base_url=fake.base_url,
+                daily_generations=5,
+                max_transient_failures=2,
+            ),
         )
-        services.settings = dataclasses.replace(services.settings, project=fake.project)
         # The adapter from settings would ask google.auth for credentials; the fake
         # server wants its own token, so the same adapter is built with it here.
-        services.generator = vertex_for(fake)
+        services = services.replaced(
+            settings=settings,
+            generator=vertex_for(fake),
+            materials_storage=build_materials_storage(settings, services.clock),
+        )
+        set_services(services)
         assert isinstance(services.materials_storage, GcsMaterialsStorage)  # wired from settings
         key = LocalSigningKey.load_or_create(
             services.settings.materials.signing_key_path or tmp_path
@@ -325,8 +333,10 @@ def test_unusable_answers_fail_the_meeting_without_storing_anything(stack: Stack
 
 
 def test_the_daily_cap_is_per_user_and_skips_cache_hits(stack: Stack, clock: FixedClock) -> None:
-    with_materials(stack.services, daily_generations=1)
-    stack.services.generator = vertex_for(stack.fake)
+    stack.services = with_materials(stack.services, daily_generations=1).replaced(
+        generator=vertex_for(stack.fake)
+    )
+    set_services(stack.services)
     user, first = seed(stack, event_id="a")
     _, second = seed(stack, user, event_id="b")
     assert stack.queue_and_deliver(first).get_json()["outcome"] == "ready"

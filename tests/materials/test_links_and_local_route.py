@@ -9,7 +9,7 @@ from datetime import timedelta
 import flask
 import pytest
 
-from functions.bootstrap import Bootstrap, local_routes
+from functions.bootstrap import Bootstrap, local_routes, set_services
 from functions.config import Mode
 from functions.domain.clock import FixedClock
 from functions.domain.prep_state import PrepState
@@ -65,7 +65,7 @@ def test_a_fresh_link_each_time_from_the_configured_lifetime(
     verified = storage.verify(second)
     assert verified.expires_at == NOW + timedelta(minutes=5, hours=24)
     assert verified.params["object"].endswith(".html")
-    with_materials(services, link_hours=2)
+    services = with_materials(services, link_hours=2)
     short = services.materials_storage
     assert isinstance(short, LocalMaterialsStorage)
     assert short.verify(signed_url_for(services, meeting)).expires_at == clock.now() + timedelta(
@@ -157,7 +157,9 @@ def test_a_link_to_removed_materials_explains_itself(services: Bootstrap) -> Non
 def test_local_route_is_closed_outside_local_mode(services: Bootstrap) -> None:
     meeting = make_meeting(make_user(), materials_ref=_stored(services))
     url = signed_url_for(services, meeting)
-    services.settings = dataclasses.replace(services.settings, mode=Mode.PRODUCTION)
+    set_services(
+        services.replaced(settings=dataclasses.replace(services.settings, mode=Mode.PRODUCTION))
+    )
     assert _get(url).status_code == 404
 
 

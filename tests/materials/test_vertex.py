@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from functions.logs import JsonFormatter
 from functions.materials.context import MeetingContext, build_context
 from functions.materials.generator import GenerationFailed, Prices, TransientGenerationError
 from functions.materials.model import MaterialsContent
@@ -292,7 +293,7 @@ def test_a_runaway_answer_is_cut_and_fails_without_a_second_call(
     assert info.value.usage.output_tokens == gen.max_output_tokens  # the whole budget is billed
     logged = [r for r in caplog.records if getattr(r, "finish_reason", None) == "MAX_TOKENS"]
     assert logged, "the finish reason is logged"
-    assert any("PREP_VERTEX_MAX_OUTPUT_TOKENS" in str(r.__dict__) for r in caplog.records)
+    assert any("PREP_VERTEX_MAX_OUTPUT_TOKENS" in JsonFormatter().format(r) for r in caplog.records)
 
 
 def test_an_answer_cut_mid_json_is_truncated_not_a_schema_miss(

@@ -16,7 +16,7 @@ from functions.config import (
 )
 from functions.oauth.client import OAuthClient
 from functions.oauth.scopes import CALENDAR_EVENTS_OWNED_READONLY, GMAIL_SEND, missing
-from tests.unit.test_config import PRODUCTION
+from tests.support.environments import PRODUCTION
 
 
 def test_local_defaults_point_at_the_apps_own_stand_in() -> None:

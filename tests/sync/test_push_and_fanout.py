@@ -135,11 +135,13 @@ def test_channel_trouble_does_not_fail_the_sync(world: World) -> None:
 def test_no_channels_without_an_https_webhook(world: World) -> None:
     import dataclasses
 
-    world.services.settings = dataclasses.replace(
-        world.services.settings, webhook_url="http://127.0.0.1:8080/calendar/webhook"
+    services = world.services.replaced(
+        settings=dataclasses.replace(
+            world.services.settings, webhook_url="http://127.0.0.1:8080/calendar/webhook"
+        )
     )
     world.add_user("alice", ALICE)
-    handle_sync(world.services, {"user_id": "alice"})
+    handle_sync(services, {"user_id": "alice"})
     assert world.fake.count("events.watch") == 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -51,6 +53,21 @@ def test_a_replaced_root_shares_what_was_built_and_swaps_what_it_is_given(
     assert swapped.tasks is queue and root.tasks is first
     # The sidebar is a view of its own root, never the old root's.
     assert root.sidebar.services is root and swapped.sidebar.services is swapped
+    store.close()
+
+
+def test_a_replaced_root_takes_new_settings_and_clock_and_keeps_what_was_built(
+    tmp_path: Path,
+) -> None:
+    root = Bootstrap(_settings(tmp_path), clock=FixedClock(NOW))
+    store, queue = root.store, root.tasks
+    settings = dataclasses.replace(root.settings, webhook_url="https://prep.example.com/hook")
+    instance = FixedClock(NOW + timedelta(seconds=90))
+    swapped = root.replaced(settings=settings, clock=instance)
+    assert swapped.settings is settings and swapped.clock is instance
+    assert swapped.store is store and swapped.tasks is queue  # data and queue carry over
+    # The original root is left as it was: nothing is patched.
+    assert root.settings is not settings and root.clock is not instance
     store.close()
 
 

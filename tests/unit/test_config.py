@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions.config import DEFAULT_SQLITE_PATH, REPO_ROOT, Mode, SettingsError, load_settings
+from tests.support.environments import PRODUCTION
 
 
 def test_defaults_are_the_embedded_local_mode() -> None:
@@ -32,19 +33,6 @@ def test_relative_paths_are_from_the_repo_root() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(SettingsError, match=names):
         load_settings(env)
-
-
-PRODUCTION = {
-    "PREP_MODE": "production",
-    "GOOGLE_CLOUD_PROJECT": "p",
-    "PREP_PUBLIC_URL": "https://prep.example.com",
-    "PREP_ADDON_AUDIENCE": "https://prep.example.com/addon",
-    "PREP_ADDON_SA_EMAIL": "service-1@gcp-sa-gsuiteaddons.iam.gserviceaccount.com",
-    "PREP_OAUTH_CLIENT_ID": "1.apps.googleusercontent.com",
-    "PREP_TASKS_AUDIENCE": "https://prep.example.com/tasks",
-    "PREP_TASKS_SA_EMAIL": "tasks@p.iam.gserviceaccount.com",
-    "PREP_CHAT_AUDIENCE": "https://prep.example.com/chat",
-}
 
 
 def test_production_defaults_to_firestore() -> None:

@@ -68,5 +68,5 @@ def test_log_helper_passes_fields(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="test.logs.helper"):
         log(logger, logging.INFO, "done", user_id="u9", lineno="reserved names are dropped")
     record = caplog.records[0]
-    assert record.__dict__["user_id"] == "u9"
+    assert json.loads(JsonFormatter().format(record))["user_id"] == "u9"
     assert isinstance(record.lineno, int)
