@@ -248,12 +248,18 @@ def _schedule_prep(call: Call, meeting: Meeting) -> None:
     A connected user's calendar is synced in the background, and each sync
     sweeps the triggers that entered its horizon since the last one, so only
     triggers already inside that horizon are queued here. Without background
-    sync the sidebar is the only one to queue it: as far ahead as Cloud Tasks
-    allows.
+    sync, or for a calendar the sync does not read (a team calendar opened in
+    the sidebar), the sidebar is the only one to queue it: as far ahead as
+    Cloud Tasks allows.
     """
-    connected = call.user.connection is ConnectionState.CONNECTED
+    from functions.delegation.keys import PRIMARY
+
+    synced = meeting.calendar_id == PRIMARY or (
+        meeting.calendar_id in call.user.preferences.delegated_calendars
+    )
+    background = call.user.connection is ConnectionState.CONNECTED and synced
     # An hour short of the limit: Cloud Tasks measures it when the call arrives.
-    horizon = PREP_HORIZON if connected else MAX_SCHEDULE_AHEAD - timedelta(hours=1)
+    horizon = PREP_HORIZON if background else MAX_SCHEDULE_AHEAD - timedelta(hours=1)
     if not prep_task_due(meeting, call.now, horizon):
         return
     try:

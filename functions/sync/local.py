@@ -328,14 +328,17 @@ class ImportWatcher:
         signature = self._signature()
         if signature == self._seen:
             return None
-        self._seen = signature
         path, why = active_ics_path(self._services.settings)
         try:
             report = sync_local(self._services, path, sweep_all=True)
         except IcsFileError as exc:
+            # The file itself is broken: trying again before it changes would say the same.
+            self._seen = signature
             log(_log, logging.ERROR, "local calendar not re-imported", error=str(exc))
             print(f"Calendar not re-imported: {exc}")
             return None
+        # Anything else (a busy store) leaves the change unseen: the next poll tries again,
+        # since an import from the CLI left its prep tasks to this server.
         self._seen = self._signature()  # our own import rewrote the record
         print(_summary(report, f"re-imported, {why}"))
         return report

@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 from functions.store import codec
+from functions.store.port import StoreBusy
 from functions.tasks.port import Task
 
 _SCHEMA = """
@@ -96,10 +97,10 @@ class TaskJournal:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         conn = sqlite3.connect(self.path, timeout=_BUSY_SECONDS, isolation_level=None)
-        # As the store's own connections: WAL, synced at checkpoints rather than per commit.
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
         try:
+            # As the store's own connections: WAL, synced at checkpoints rather than per commit.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
             yield conn
         finally:
             conn.close()
@@ -107,7 +108,13 @@ class TaskJournal:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    # As the store answers it: transient, "busy, try again" (not a 500).
+                    raise StoreBusy("another writer holds the task journal") from None
+                raise
             try:
                 yield conn
             except BaseException:

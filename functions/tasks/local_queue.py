@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from functions.domain.clock import Clock
 from functions.logs import log
+from functions.store.port import StoreBusy
 from functions.tasks.local_journal import TaskJournal
 from functions.tasks.port import Task, TaskQueue
 
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
     from functions.web import Handler
 
 _log = logging.getLogger(__name__)
+
+#: How long an attempt waits when the journal could not record it (a locked file).
+JOURNAL_RETRY = timedelta(seconds=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,9 +303,16 @@ class LocalTaskQueue(TaskQueue):
         if self._token_source is not None:
             headers["Authorization"] = f"Bearer {self._token_source()}"
         key = _key(task)
-        if self._journal is not None:
-            # Written as failed before it runs: a kill mid-attempt leaves a counted attempt.
-            self._journal.started(key, number, self.clock.now() + policy.backoff(number))
+        # Written as failed before it runs: a kill mid-attempt leaves a counted attempt.
+        # If the journal cannot be written (the file is locked), the attempt waits: run
+        # unrecorded, a kill could lose it; dropped, the task would never run at all.
+        if self._journal is not None and not self._journaled(
+            self._journal.started, key, number, self.clock.now() + policy.backoff(number)
+        ):
+            with self._cond:
+                entry.due = self.clock.now() + JOURNAL_RETRY
+                heapq.heappush(self._heap, (entry.due, next(self._seq), key))
+            return
         status, error = self._call(Delivery(task.path, task.body(), headers), task.name)
         now = self.clock.now()
         attempt = Attempt(task.queue, task.name, number, now, status, error)
@@ -312,13 +324,13 @@ class LocalTaskQueue(TaskQueue):
                 self._remembered[key] = now + self.dedupe_window
                 self._finished.append(Finished(task, outcome, number, now))
                 if self._journal is not None:
-                    self._journal.finished(key, number, self._remembered[key], now)
+                    self._journaled(self._journal.finished, key, number, self._remembered[key], now)
             else:
                 entry.attempts = number
                 entry.due = now + policy.backoff(number)
                 heapq.heappush(self._heap, (entry.due, next(self._seq), key))
                 if self._journal is not None:
-                    self._journal.started(key, number, entry.due)
+                    self._journaled(self._journal.started, key, number, entry.due)
         level = logging.INFO if attempt.succeeded else logging.WARNING
         log(
             _log,
@@ -330,6 +342,21 @@ class LocalTaskQueue(TaskQueue):
             status=status,
             error=error,
         )
+
+    @staticmethod
+    def _journaled(write: Callable[..., object], *args: object) -> bool:
+        """Run one journal write; False (logged) if the database refused it.
+
+        After an attempt the in-memory queue is what this process acts on; a
+        lost record only matters after a restart (the attempt runs again, and
+        every handler is idempotent), so it is logged, not raised.
+        """
+        try:
+            write(*args)
+        except (StoreBusy, sqlite3.Error) as exc:
+            log(_log, logging.ERROR, "task journal not written", error=type(exc).__name__)
+            return False
+        return True
 
     def _call(self, delivery: Delivery, name: str) -> tuple[int | None, str | None]:
         """Deliver with a deadline, as Cloud Tasks does: a late answer is a failure.

@@ -361,3 +361,34 @@ def test_try_again_after_calendar_did_not_answer(
     assert "Late one" in texts(only_card(answer))
     assert calendar.gets[-1] == ("ya29.user-access-token", "cal-a", "late")
     assert db.get_meeting("alice", "late") is not None
+
+
+def test_an_event_on_a_calendar_the_sync_does_not_read_gets_its_task_from_the_sidebar(
+    *,
+    client: Client,
+    signer: DevSigner,
+    db: Store,
+    alice: User,
+    calendar: StubCalendar,
+    queue: RecordingQueue,
+) -> None:
+    """A connected user's background sync reads `primary` (and delegated calendars) only.
+
+    The sidebar leaves a far trigger on those to the sync's sweep; for a team
+    calendar no sync will ever sweep, so the sidebar queues it itself.
+    """
+    from functions.domain.users import ConnectionState
+
+    db.put_user(dataclasses.replace(alice, connection=ConnectionState.CONNECTED))
+    team = "c_team@group.calendar.google.com"
+    start = NOW + timedelta(days=5)  # a 24 h lead: past the sync's 2-day prep horizon
+    calendar.events[("ya29.alice", "t1")] = calendar_event(
+        "t1", start, title="Weekly 1:1", guests=("bob@example.com",)
+    )
+    body = event_body(signer, opened=opened_event("t1", None, team), oauth_token="ya29.alice")
+    client.post(body)
+    stored = db.get_meeting("alice", "t1")
+    assert stored is not None and stored.calendar_id == team
+    assert stored.prep_state is PrepState.SCHEDULED and stored.prep_trigger_at is not None
+    [prep] = queue.of_queue(PREP_QUEUE)
+    assert prep.payload["event_id"] == "t1" and prep.schedule_at == stored.prep_trigger_at

@@ -164,3 +164,43 @@ def test_the_local_servers_queue_keeps_its_tasks_in_the_store_file(tmp_path: Pat
     assert queue.pending() == [task]
     assert queue.enqueue(task) is False
     second.store.close()
+
+
+def test_a_locked_journal_delays_the_attempt_instead_of_losing_it(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """A write-locked database file (another writer, an import) must not strand a task.
+
+    Before: the attempt's journal write raised, the task stayed pending with no
+    heap entry, `run_due` found nothing, and the worker spun on a past due time.
+    """
+    import sqlite3
+
+    from functions.store.port import StoreBusy
+    from functions.tasks import local_journal
+
+    db = tmp_path / "prep.db"
+    deliver = Recorder()
+    queue = _queue(db, clock, deliver)
+    assert queue.enqueue(_task("t-1"))
+
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the file
+    original = local_journal._BUSY_SECONDS
+    local_journal._BUSY_SECONDS = 0.05
+    try:
+        assert queue.run_due() == 1  # the attempt was tried, and put back
+        assert deliver.seen == []
+        assert [t.name for t in queue.pending()] == ["t-1"]
+        with pytest.raises(StoreBusy):  # an enqueue says "busy", not a bare sqlite error
+            queue.enqueue(_task("t-2"))
+    finally:
+        local_journal._BUSY_SECONDS = original
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert queue.run_due() == 0  # waits its short retry, not a spin on a past due time
+    clock.advance(timedelta(seconds=3))
+    assert queue.run_due() == 1
+    assert [d.path for d in deliver.seen] == ["/tasks/x"]
+    assert queue.pending() == []
