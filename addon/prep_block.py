@@ -345,6 +345,8 @@ def block_prep_time(call: Call) -> c.Json:
             event_id=meeting.event_id,
             zone=zone,
             now=call.now,
+            # The user's working days, as the prep reminder uses them (not a fixed Mon-Fri).
+            hours=WorkingHours(days=frozenset(call.user.preferences.working_days)),
         )
     except PermissionDenied:
         return c.notify("Google Calendar did not allow adding an event to your calendar.")

@@ -73,6 +73,7 @@ def handle_generate(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[
     user_id = _text_field(payload, "user_id")
     event_id = _text_field(payload, "event_id")
     version = _text_field(payload, "version", required=False)
+    replaces = _text_field(payload, "replaces", required=False)
     store = services.store
     try:
         user = store.get_user(user_id)
@@ -84,7 +85,9 @@ def handle_generate(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[
     if version and meeting.version != version:
         log(_log, logging.INFO, "generation for a newer meeting version", user_id=user_id)
 
-    if meeting.prep_state in _DONE and meeting.materials_ref:
+    # A Regenerate that runs before its click moved the state still finds the
+    # materials it is to replace (`replaces`): those are not "already ready".
+    if meeting.prep_state in _DONE and meeting.materials_ref and meeting.materials_ref != replaces:
         announce_ready(services, user, meeting)
         return {"outcome": "already_ready"}
     if meeting.prep_state is PrepState.CANCELLED:

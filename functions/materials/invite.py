@@ -37,7 +37,7 @@ ITEM_CHARS = 200
 _HTML_HINT = re.compile(
     r"(?i)<\s*/?\s*(?:br|p|div|ul|ol|li|a|b|i|u|span|strong|em|h[1-6]|html|body|font)\b[^>]*>"
 )
-_BLOCK = frozenset({"p", "div", "br", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr"})
+_BLOCK = frozenset({"p", "div", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr"})
 _DROP = frozenset({"script", "style", "head", "title", "template", "noscript"})
 _SAFE_HREF = re.compile(r"(?i)^(?:https?://|mailto:)\S+$")
 
@@ -91,7 +91,11 @@ class _TextOf(HTMLParser):
             self.out.append("\n")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _DROP:
+        if tag == "br":
+            # A line break, always: `<br><br>` is the blank line that ends a list
+            # (Calendar's editor writes `<br>`, other clients `<br/>`: the same).
+            self.out.append("\n")
+        elif tag in _DROP:
             self._dropping += 1
         elif tag in ("ul", "ol"):
             self._newline()

@@ -37,14 +37,27 @@ class CannotGenerate(ValueError):
 
 
 def generation_task(
-    meeting: Meeting, *, attempt: str = "", schedule_at: datetime | None = None
+    meeting: Meeting,
+    *,
+    attempt: str = "",
+    schedule_at: datetime | None = None,
+    replaces: str | None = None,
 ) -> Task:
     """The generation task; `attempt` separates deliberate retries of the same content.
 
     Cloud Tasks refuses a task name for about an hour after a task of that name
     ran, so "Try again" after a failure (or a takeover of a dead generation)
-    needs a name of its own.
+    needs a name of its own. `replaces` (Regenerate) names the materials the
+    task is to replace: a task that runs before the queueing side moved the
+    state still finds them `ready`, and must not take that for done.
     """
+    payload = {
+        "user_id": meeting.user_id,
+        "event_id": meeting.event_id,
+        "version": meeting.version,
+    }
+    if replaces:
+        payload["replaces"] = replaces
     return Task(
         queue=GENERATE_QUEUE,
         name=task_name(
@@ -56,11 +69,7 @@ def generation_task(
             attempt,
         ),
         path=GENERATE_PATH,
-        payload={
-            "user_id": meeting.user_id,
-            "event_id": meeting.event_id,
-            "version": meeting.version,
-        },
+        payload=payload,
         schedule_at=schedule_at,
     )
 
@@ -137,7 +146,8 @@ def queue_generation(
     attempt = ""
     if state in (PrepState.FAILED, PrepState.GENERATING):
         attempt = f"{state.value}-{int(now.timestamp() // 60)}"
-    created = tasks.enqueue(generation_task(meeting, attempt=attempt))
+    replaces = meeting.materials_ref if state in DONE_STATES else None
+    created = tasks.enqueue(generation_task(meeting, attempt=attempt, replaces=replaces))
     seen = (state, meeting.generating_since)
 
     def start(current: Meeting) -> Meeting:

@@ -531,3 +531,23 @@ def test_an_executives_meeting_gets_no_block(env: Env) -> None:
     assert views.BLOCK_TIME not in button_ops(card)
     card = views.event_card(view, own, classification, can_block_time=True)
     assert views.BLOCK_TIME in button_ops(card)
+
+
+def test_the_block_keeps_to_the_users_own_working_days(env: Env) -> None:
+    """A user who does not work Tuesdays gets no block on Tuesday.
+
+    Their working day before this Wednesday meeting is Monday, already past,
+    and Wednesday is busy until the meeting: nothing is booked. Before: the
+    block searched a fixed Monday-to-Friday and booked Tuesday, a day off.
+    """
+    import dataclasses
+
+    user = env.db.get_user("alice")
+    assert user is not None
+    prefs = dataclasses.replace(user.preferences, working_days=frozenset({0, 2, 3, 4}))
+    env.db.put_user(dataclasses.replace(user, preferences=prefs))
+    env.seed()
+    env.busy("morning", START - timedelta(hours=1), 60)  # Wed 9:00-10:00 New York
+    answer = env.click()
+    assert answer is not None and answer.startswith("No free 30 minutes")
+    assert env.blocks() == []

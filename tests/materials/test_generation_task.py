@@ -44,6 +44,7 @@ from functions.materials.v4 import verify_url
 from functions.materials.vertex import VertexGenerator
 from functions.prep.queueing import generation_task, queue_generation
 from functions.store.port import Conflict
+from functions.tasks.port import Task
 from functions.web import dispatch
 from tests.materials.conftest import HOSTILE_DESCRIPTION, make_meeting, make_user, with_materials
 from tests.support.fake_vertex import FakeVertex, fake_vertex, valid_answer
@@ -469,3 +470,35 @@ def test_a_validation_error_in_generation_fails_the_meeting_once(services: Boots
     assert resp.get_json() == {"status": "ok", "outcome": "invalid"}
     assert stack.meeting(meeting).prep_state is PrepState.FAILED
     assert broken.calls == 1
+
+
+def test_a_regenerate_task_that_runs_before_the_click_moves_the_state_still_regenerates(
+    stack: Stack,
+) -> None:
+    """Cloud Tasks (or the local worker) may deliver before `queue_generation` returns.
+
+    Before: the task found the meeting still `ready`, answered "already ready",
+    and the click then moved it to `generating`, where it stayed for the whole
+    lease with no task left to finish it.
+    """
+    _, meeting = seed(stack)
+    stack.queue_and_deliver(meeting)
+    first = stack.meeting(meeting).materials_ref
+    answers: list[Any] = []
+
+    class Eager(RecordingQueue):
+        def enqueue(self, task: Task) -> bool:
+            created = super().enqueue(task)
+            answers.append(stack.deliver(task.payload).get_json())
+            return created
+
+    queue_generation(stack.services.store, Eager(), stack.meeting(meeting), regenerate=True)
+    assert answers == [{"status": "ok", "outcome": "ready", "cached": False}]
+    after = stack.meeting(meeting)
+    assert after.prep_state is PrepState.READY
+    assert after.materials_ref and after.materials_ref != first
+    # A late duplicate of the same task changes nothing: those materials are replaced already.
+    assert stack.deliver(generation_task(meeting, replaces=first).payload).get_json() == {
+        "status": "ok",
+        "outcome": "already_ready",
+    }

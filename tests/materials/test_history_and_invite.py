@@ -267,3 +267,21 @@ def test_calendar_html_lists_links_and_entities_read_naturally() -> None:
         "- ana@example.com",
         "Bold end",
     ]
+
+
+def test_a_blank_line_written_as_br_br_ends_the_invitations_agenda() -> None:
+    """Calendar's editor writes line breaks as `<br>`; two of them are a blank line.
+
+    Before: `<br><br>` made no blank line, so a sign-off after the list became
+    agenda items (and `<br/>` behaved differently from `<br>`).
+    """
+    from functions.materials.invite import description_text, invite_agenda
+
+    tail = "Please read the doc before the meeting, it is long.{br}Thanks, Sam"
+    for br in ("<br>", "<br/>", "<BR>"):
+        html = f"Agenda:{br}Budget review{br}Hiring plan{br}{br}" + tail.format(br=br)
+        plain = "Agenda:\nBudget review\nHiring plan\n\n" + tail.format(br="\n")
+        assert description_text(html) == description_text(plain)
+        items = [item.title for item in invite_agenda(description_text(html))]
+        assert items == [item.title for item in invite_agenda(plain)]
+        assert items == ["Budget review", "Hiring plan"]
