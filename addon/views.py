@@ -467,6 +467,11 @@ def settings_card(
     def chosen(name: str, option: str, current: bool) -> bool:
         return option in form[name] if name in form else current
 
+    def switched_on(option: str, current: bool) -> bool:
+        # Workspace sends nothing for a switch group with every switch off, and the
+        # save reads that as "off": a redrawn card must not turn them back on.
+        return option in form.get("channels", ()) if typed is not None else current
+
     def field(widget: c.Json, name: str) -> list[c.Json]:
         if name not in problems:
             return [widget]
@@ -478,8 +483,8 @@ def settings_card(
             "channels",
             "Send reminders by",
             [
-                ("Email", "email", chosen("channels", "email", prefs.email_enabled)),
-                ("Google Chat", "chat", chosen("channels", "chat", prefs.chat_enabled)),
+                ("Email", "email", switched_on("email", prefs.email_enabled)),
+                ("Google Chat", "chat", switched_on("chat", prefs.chat_enabled)),
             ],
             kind="SWITCH",
         ),

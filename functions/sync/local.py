@@ -284,12 +284,16 @@ def _queue_stored(services: Bootstrap) -> None:
     user = services.store.get_user(LOCAL_USER_ID)
     if user is None:
         return
-    created, _ = schedule_due_prep(
-        store=services.store,
-        tasks=services.tasks,
-        user_id=user.user_id,
-        calendar_id=PRIMARY,
-        now=services.clock.now(),
+    # The user's own calendar and every executive's they prepare for (assistant mode).
+    created = sum(
+        schedule_due_prep(
+            store=services.store,
+            tasks=services.tasks,
+            user_id=user.user_id,
+            calendar_id=calendar_id,
+            now=services.clock.now(),
+        )[0]
+        for calendar_id in (PRIMARY, *user.preferences.delegated_calendars)
     )
     if created:
         print(f"{created} prep tasks queued for stored meetings")

@@ -150,3 +150,23 @@ def test_every_invalid_field_is_reported_at_once_keeping_what_was_typed(
     assert values["keywords_qbr"] == "?!"
     # With errors inside, the rarely used section opens so they are seen.
     assert not any(s.get("collapsible") for s in card["sections"])
+
+
+def test_a_refused_save_keeps_both_reminder_switches_off_as_typed(
+    client: Client, signer: DevSigner, db: Store, alice: User
+) -> None:
+    """Workspace sends no `channels` at all when every switch is off.
+
+    Before: the redrawn card fell back to the stored switches (both on), so
+    fixing the other field and saving silently turned reminders back on.
+    """
+    assert alice.preferences.email_enabled and alice.preferences.chat_enabled
+    answer = _act(client, signer, "save_settings", form={"digest_time": ["8 am"]})
+    assert db.get_user("alice") == alice  # refused: nothing saved
+    switches = {
+        item["value"]: item.get("selected", False)
+        for w in widgets(only_card(answer))
+        if w.get("selectionInput", {}).get("name") == "channels"
+        for item in w["selectionInput"]["items"]
+    }
+    assert switches == {"email": False, "chat": False}
