@@ -355,5 +355,10 @@ def prep_trigger_time(
     trigger = before_quiet_night(trigger, time_zone, working_days, quiet_hours)
     if start <= now or trigger >= now:
         return trigger
-    soonest = next_working_start(now, time_zone, working_days)
+    if before_quiet_night(now, time_zone, working_days, quiet_hours) < now:
+        # Now is a quiet evening before a day off: "straight away" would be deferred
+        # by quiet hours into that day off, so wait for the next working day instead.
+        soonest = next_working_start(now + timedelta(days=1), time_zone, working_days)
+    else:
+        soonest = next_working_start(now, time_zone, working_days)
     return soonest if soonest < start else now

@@ -158,3 +158,39 @@ def test_default_week_is_monday_to_friday() -> None:
     assert dataclasses.replace(
         Preferences(), working_days=frozenset({5})
     ).working_days == frozenset({5})
+
+
+def test_a_short_notice_booking_on_a_quiet_friday_night_waits_for_monday_not_saturday() -> None:
+    """Booked Friday 22:30 (quiet 22:00-07:00) for Monday 10:00 with a 24 h lead.
+
+    Before: prep was due "now", and quiet hours then deferred the reminder to
+    Saturday 07:00, a day off. Now it waits for the start of Monday, which
+    quiet hours then move to 07:00, still before the meeting.
+    """
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime(2026, 12, 4, 22, 30, tzinfo=berlin)  # a Friday
+    start = datetime(2026, 12, 7, 10, 0, tzinfo=berlin)  # the Monday after
+    trigger = prep_trigger_time(
+        start,
+        24,
+        now,
+        time_zone="Europe/Berlin",
+        working_days=DEFAULT_WORKING_DAYS,
+        quiet_hours=QuietHours(time(22, 0), time(7, 0)),
+    )
+    local = trigger.astimezone(berlin)
+    assert local.weekday() == 0 and trigger < start  # Monday, before the meeting
+    assert local.time() == time(0, 0)
+    # Without a quiet night in the way, short notice still means straight away.
+    early = datetime(2026, 12, 4, 18, 0, tzinfo=berlin)
+    assert (
+        prep_trigger_time(
+            start,
+            24,
+            early,
+            time_zone="Europe/Berlin",
+            working_days=DEFAULT_WORKING_DAYS,
+            quiet_hours=QuietHours(time(22, 0), time(7, 0)),
+        )
+        == early
+    )
