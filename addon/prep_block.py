@@ -51,7 +51,7 @@ from functions.calendar.writer import (
     EventExists,
 )
 from functions.delegation.keys import is_delegated
-from functions.domain.classification import SkipReason
+from functions.domain.classification import SkipReason, prep_wanted
 from functions.domain.meetings import EventStatus
 from functions.logs import log
 from functions.timefmt import valid_zone
@@ -326,7 +326,7 @@ def block_prep_time(call: Call) -> c.Json:
         return c.notify("Booking prep time needs Google Calendar; it is off in local mode.")
     if is_delegated(meeting):
         return c.notify("Prep time can be booked only for meetings on your own calendar.")
-    if meeting.skip_reason is not None:
+    if not prep_wanted(meeting):
         if meeting.skip_reason == SkipReason.DECLINED.value:
             return c.notify("You declined this meeting.")
         return c.notify("This meeting needs no prep.")

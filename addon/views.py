@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from addon import cards as c
 from addon.durations import format_lead
 from functions.delegation.keys import owner_of
-from functions.domain.classification import Classification, SkipReason
+from functions.domain.classification import Classification, SkipReason, prep_wanted
 from functions.domain.meeting_types import RuleSet
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES, PrepState
@@ -134,7 +134,7 @@ def type_choices(rules: RuleSet) -> list[tuple[str, str]]:
 
 
 def needs_prep(m: Meeting) -> bool:
-    return m.skip_reason is None and m.prep_state is not PrepState.CANCELLED
+    return prep_wanted(m)
 
 
 # ---------------------------------------------------------------- homepage

@@ -35,6 +35,7 @@ from functions.domain.meeting_types import (
     normalize_text,
 )
 from functions.domain.meetings import DEFAULT_EVENT_TYPE, TRANSPARENT, EventStatus, Meeting
+from functions.domain.prep_state import PrepState
 from functions.domain.users import Preferences, QuietHours
 from functions.domain.working_days import (
     ALL_DAYS,
@@ -73,6 +74,21 @@ OPTIONAL_SKIPS: frozenset[SkipReason] = frozenset(
         SkipReason.NOT_A_MEETING,
     }
 )
+
+
+def prep_wanted(meeting: Meeting) -> bool:
+    """Whether the meeting is one to prepare: it looks like it needs prep, or the
+    user asked for it anyway (an optional skip past `not_started`, "Prepare anyway").
+
+    The sidebar's feedback, "Wrong type", the prep-time block and the homepage
+    list all ask this, so a meeting the user chose to prepare is treated as one.
+    """
+    if meeting.prep_state is PrepState.CANCELLED:
+        return False
+    if meeting.skip_reason is None:
+        return True
+    return meeting.skip_reason in OPTIONAL_SKIPS and meeting.prep_state is not PrepState.NOT_STARTED
+
 
 _EVENT_TYPE_SKIPS: dict[str, SkipReason] = {
     "outOfOffice": SkipReason.OUT_OF_OFFICE,

@@ -82,3 +82,26 @@ def test_a_cancelled_event_offers_nothing(
     card = only_card(_act(client, signer, "event", params={"eventId": "ev1"}))
     assert "Because the event was cancelled." in texts(card)
     assert "Prepare anyway" not in button_ops(card)
+
+
+def test_a_meeting_prepared_anyway_is_treated_as_one_to_prepare(
+    client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
+) -> None:
+    """After "Prepare anyway", the card offers feedback and "Wrong type" like any prep.
+
+    Before: the optional skip reason stayed set and every check that read it
+    still said "needs no prep" (no feedback, "its type does not matter").
+    """
+    import dataclasses
+
+    raw = calendar_event("ev1", START, title="Lunch", guests=())
+    planned = seed_meeting(db, alice, raw, now=NOW, classifier=services.classifier)
+    assert planned.skip_reason == "no_guests"
+    db.upsert_meetings(
+        [dataclasses.replace(planned, prep_state=PrepState.READY, materials_ref="m/ev1")]
+    )
+    card = only_card(_act(client, signer, "event", params={"eventId": "ev1"}))
+    assert "Wrong type" in button_ops(card)
+    answer = _act(client, signer, "wrong_type_form", params={"eventId": "ev1"})
+    assert "needs no prep" not in str(answer)
+    assert "pushCard" in str(answer)
