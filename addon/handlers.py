@@ -12,7 +12,9 @@ save, a series re-type) writes every upcoming meeting but queues prep tasks
 only for triggers inside the sync's two-day horizon (`prep_task_due`): the
 next syncs create the rest as their triggers come near, so a save for a user
 with 2,000 upcoming meetings costs a handful of Cloud Tasks calls, and none
-is ever scheduled past Cloud Tasks' 30-day limit.
+is ever scheduled past Cloud Tasks' 30-day limit. Where no background sync
+will come (a user not connected, a calendar the sync does not read), the
+sidebar queues as far ahead as that limit allows.
 """
 
 from __future__ import annotations
@@ -290,7 +292,8 @@ def refresh_event(call: Call) -> c.Json:
 
 
 def generate(call: Call) -> c.Json:
-    """ "Generate prep" (or "Try again"): on a meeting generating or ready, nothing new."""
+    """ "Generate prep" (or "Try again"): nothing new on a meeting that is ready or
+    generating within its lease; a generation past its lease is taken over."""
     return _queue(call, regenerate=False)
 
 
