@@ -144,10 +144,24 @@ def skip_reason(meeting: Meeting) -> SkipReason | None:
     return None
 
 
+def _readable(description: str) -> str:
+    """What the user sees of a description: Calendar's HTML as text, no link addresses
+    (a link to ".../qbr-template" is no keyword), entities decoded."""
+    if "<" not in description and "&" not in description:
+        return description  # the common case pays no import
+    import html
+
+    from functions.domain.html_text import description_text
+
+    # Entities without tags ("Agenda:&nbsp;post&nbsp;mortem") are decoded too, and a
+    # no-break space separates words like any space.
+    return html.unescape(description_text(description, links=False)).replace("\xa0", " ")
+
+
 def facts_of(meeting: Meeting) -> MeetingFacts:
     return MeetingFacts(
         title=meeting.title,
-        description=meeting.description,
+        description=_readable(meeting.description),
         attendee_count=meeting.attendee_count,
         attendee_domains=frozenset(a.domain for a in meeting.human_attendees),
         event_id=meeting.event_id,

@@ -45,10 +45,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict
 
+from functions.domain.html_text import description_text
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.users import User
 from functions.logs import log
-from functions.materials.invite import description_text, invite_agenda, invite_links
+from functions.materials.invite import invite_agenda, invite_links
 from functions.materials.model import (
     ATTENDEES,
     EVENT,

@@ -6,14 +6,10 @@ author's order, and the template only fills what the invitation leaves open.
 Both generators work from the list computed here (the offline one uses it
 directly, Gemini is told to), so "what the invite asked for" is decided once.
 
-Descriptions are hostile text. Calendar keeps what its web editor writes as
-HTML (`<br>`, `<ul><li>`, `<ol><li>`, `<a href>`, `<b>`), so a description that
-looks like HTML is turned into plain text with the standard library's
-tokenizer, never rendered: list items become "- " or "1. " lines, links
-become "text (address)" with only http(s) and mailto addresses kept (a
-javascript: or data: link is dropped with its text), script and style
-bodies are dropped, entities are decoded. The result is ordinary
-untrusted text and is escaped wherever it is written.
+Descriptions are hostile text. The caller reads them as plain text first
+(`functions.domain.html_text.description_text`: Calendar's HTML read with the
+standard library, never rendered); what is read here is ordinary untrusted
+text and is escaped wherever it is written.
 
 Lines that address an AI rather than the meeting ("ignore previous
 instructions", "you are now ...", "system prompt") are not agenda items: the
@@ -26,20 +22,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
 from functions.materials.text import clip, urls_in
 
 #: At most this many agenda items are taken from one invitation (the schema holds 12).
 MAX_INVITE_ITEMS = 12
 ITEM_CHARS = 200
-
-_HTML_HINT = re.compile(
-    r"(?i)<\s*/?\s*(?:br|p|div|ul|ol|li|a|b|i|u|span|strong|em|h[1-6]|html|body|font)\b[^>]*>"
-)
-_BLOCK = frozenset({"p", "div", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr"})
-_DROP = frozenset({"script", "style", "head", "title", "template", "noscript"})
-_SAFE_HREF = re.compile(r"(?i)^(?:https?://|mailto:)\S+$")
 
 _BULLET = re.compile(r"^\s*(?:[-*•◦▪–]|\d{1,2}[.)]|[a-z][.)])\s+(.+)$")
 _AGENDA_LABEL = re.compile(
@@ -68,99 +56,6 @@ _INSTRUCTION = re.compile(
     r"|\b(?:reply|respond|answer|output|print|write|say)\b.{0,20}\bonly\b"
     r"|\bnew instructions?\b)"
 )
-
-
-def looks_like_html(text: str) -> bool:
-    return bool(_HTML_HINT.search(text))
-
-
-class _TextOf(HTMLParser):
-    """HTML to lines of text: lists as "- " / "1. ", links as "text (address)"."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self._lists: list[list[int]] = []  # per open list: [ordered?, counter]
-        self._dropping = 0
-        #: Per open link: its safe address, None without one, "" when unsafe (dropped).
-        self._href: list[str | None] = []
-        self._link_text: list[str] = []
-
-    def _newline(self) -> None:
-        if self.out and not self.out[-1].endswith("\n"):
-            self.out.append("\n")
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            # A line break, always: `<br><br>` is the blank line that ends a list
-            # (Calendar's editor writes `<br>`, other clients `<br/>`: the same).
-            self.out.append("\n")
-        elif tag in _DROP:
-            self._dropping += 1
-        elif tag in ("ul", "ol"):
-            self._newline()
-            self._lists.append([tag == "ol", 0])
-        elif tag == "li":
-            self._newline()
-            if self._lists and self._lists[-1][0]:
-                self._lists[-1][1] += 1
-                self.out.append(f"{self._lists[-1][1]}. ")
-            else:
-                self.out.append("- ")
-        elif tag in _BLOCK:
-            self._newline()
-        elif tag == "a":
-            href = (dict(attrs).get("href") or "").strip()
-            if href and not _SAFE_HREF.match(href):
-                # A javascript:/data: link's text is bait ("click me"), not content.
-                self._href.append("")
-                self._dropping += 1
-            else:
-                self._href.append(href or None)
-            self._link_text.append("")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.out.append("\n")
-        else:
-            self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _DROP:
-            self._dropping = max(0, self._dropping - 1)
-        elif tag in ("ul", "ol"):
-            if self._lists:
-                self._lists.pop()
-            self._newline()
-        elif tag in ("li", "p", "div", "tr") or tag.startswith("h"):
-            self._newline()
-        elif tag == "a" and self._href:
-            href = self._href.pop()
-            text = self._link_text.pop().strip()
-            if href == "":
-                self._dropping = max(0, self._dropping - 1)
-            elif href and href.removeprefix("mailto:") not in text:
-                self.out.append(f" ({href})" if text else href)
-
-    def handle_data(self, data: str) -> None:
-        if self._dropping:
-            return
-        if self._link_text:
-            self._link_text[-1] += data
-        self.out.append(data)
-
-    def text(self) -> str:
-        return "".join(self.out)
-
-
-def description_text(raw: str) -> str:
-    """The description as plain text; HTML (as Calendar's editor writes it) is converted."""
-    if not looks_like_html(raw):
-        return raw
-    parser = _TextOf()
-    parser.feed(raw)
-    parser.close()
-    return parser.text()
 
 
 def addresses_the_assistant(line: str) -> bool:

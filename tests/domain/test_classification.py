@@ -456,3 +456,25 @@ def test_the_words_check_never_changes_what_a_keyword_matches(text: str) -> None
     keywords = {k for r in CLASSIFIER.rules.rules for m in r.matches for k in m.keywords}
     for keyword in [*sorted(keywords), "1:1", "post-mortem", "all hands", "Q&A", "+"]:
         assert _keyword_in(keyword, [norm]) is bool(keyword_pattern(keyword).search(norm)), keyword
+
+
+def test_keywords_read_the_description_as_the_user_sees_it() -> None:
+    """Calendar keeps its editor's HTML: keywords match its text, not its markup.
+
+    Before: "post&nbsp;mortem" was no post-mortem, and a link's address
+    (".../qbr-template") made a meeting a QBR though the user never sees it.
+    """
+    people = tuple(
+        Attendee(f"p{i}@example.com", response_status=ResponseStatus.ACCEPTED, is_self=i == 0)
+        for i in range(6)
+    )
+
+    def kind_of(description: str) -> str:
+        m = meeting(title="Outage sync", description=description, attendees=people)
+        return CLASSIFIER.classify(m, user_domain="example.com").meeting_type
+
+    assert kind_of("Agenda: post mortem of the outage") == "incident_review"
+    assert kind_of("Agenda:&nbsp;post&nbsp;mortem of the outage") == "incident_review"
+    assert kind_of("<p>Agenda:<br>post mortem of the outage</p>") == "incident_review"
+    assert kind_of("See notes") == "default"
+    assert kind_of('See <a href="https://wiki.example.com/qbr-template">notes</a>') == "default"

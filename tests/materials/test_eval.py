@@ -18,11 +18,11 @@ import pytest
 
 from functions.cli import main
 from functions.config import load_settings
+from functions.domain.html_text import looks_like_html
 from functions.materials import evaluation
 from functions.materials.context import MeetingContext, build_context
 from functions.materials.evaluation import DEFAULT_CASES, THRESHOLDS, load_cases, run
 from functions.materials.generator import Generation, Generator
-from functions.materials.invite import looks_like_html
 from functions.materials.model import Statement
 from functions.materials.offline import OfflineGenerator
 from functions.materials.prompt import Prompt

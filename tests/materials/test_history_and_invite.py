@@ -238,7 +238,8 @@ def test_the_prompt_tells_gemini_the_invitation_leads(services: Bootstrap) -> No
 @given(st.text(max_size=3000))
 def test_any_description_reads_as_bounded_text(raw: str) -> None:
     """Hostile or broken markup never raises, never yields markup tags, stays bounded."""
-    from functions.materials.invite import description_text, invite_agenda, invite_links
+    from functions.domain.html_text import description_text
+    from functions.materials.invite import invite_agenda, invite_links
 
     text = description_text("<p>" + raw)  # forced through the HTML path as well
     plain = description_text(raw)
@@ -251,7 +252,7 @@ def test_any_description_reads_as_bounded_text(raw: str) -> None:
 
 
 def test_calendar_html_lists_links_and_entities_read_naturally() -> None:
-    from functions.materials.invite import description_text
+    from functions.domain.html_text import description_text
 
     html = (
         "Prep &amp; review<br><ol><li>Q&amp;A</li><li>Next steps</li></ol>"
@@ -275,7 +276,8 @@ def test_a_blank_line_written_as_br_br_ends_the_invitations_agenda() -> None:
     Before: `<br><br>` made no blank line, so a sign-off after the list became
     agenda items (and `<br/>` behaved differently from `<br>`).
     """
-    from functions.materials.invite import description_text, invite_agenda
+    from functions.domain.html_text import description_text
+    from functions.materials.invite import invite_agenda
 
     tail = "Please read the doc before the meeting, it is long.{br}Thanks, Sam"
     for br in ("<br>", "<br/>", "<BR>"):
