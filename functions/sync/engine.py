@@ -420,6 +420,28 @@ def _owes(m: Meeting, calendar_id: str, now: datetime, horizon: timedelta) -> bo
     return m.calendar_id == calendar_id and prep_task_due(m, now, horizon)
 
 
+def _stored_due(
+    store: Store,
+    user_id: str,
+    calendar_id: str,
+    now: datetime,
+    horizon: timedelta,
+    *,
+    sweep_from: datetime | None = None,
+) -> list[Meeting]:
+    """Stored meetings of `calendar_id` whose prep task belongs in the queue now.
+
+    Triggers from `sweep_from` (None: back by the longest possible lead time,
+    which covers every meeting still ahead) to the end of the prep horizon.
+    """
+    start = sweep_from or now - timedelta(hours=MAX_LEAD_HOURS, days=1)
+    end = now + horizon
+    if start >= end:
+        return []
+    listed = store.list_due_for_prep(user_id, trigger_from=start, trigger_before=end)
+    return [m for m in listed if _owes(m, calendar_id, now, horizon)]
+
+
 def schedule_due_prep(
     *,
     store: Store,
@@ -436,15 +458,7 @@ def schedule_due_prep(
     Returns (created, already existing).
     """
     opts = options or SyncOptions()
-    due = [
-        m
-        for m in store.list_due_for_prep(
-            user_id,
-            trigger_from=now - timedelta(hours=MAX_LEAD_HOURS, days=1),
-            trigger_before=now + opts.prep_horizon,
-        )
-        if _owes(m, calendar_id, now, opts.prep_horizon)
-    ]
+    due = _stored_due(store, user_id, calendar_id, now, opts.prep_horizon)
     created = sum(tasks.enqueue(prep_task(m)) for m in due)
     return created, len(due) - created
 
@@ -456,14 +470,16 @@ def _schedule_prep(run: _Run, tasks: TaskQueue, swept_until: datetime | None) ->
     by the longest possible lead time, which covers every meeting still ahead.
     """
     due = {m.event_id: m for m in run.planned.values() if _owes_prep(run, m)}
-    horizon_end = run.now + run.options.prep_horizon
-    sweep_from = swept_until or run.now - timedelta(hours=MAX_LEAD_HOURS, days=1)
-    if sweep_from < horizon_end:
-        for m in run.store.list_due_for_prep(
-            run.user.user_id, trigger_from=sweep_from, trigger_before=horizon_end
-        ):
-            if m.event_id not in due and _owes_prep(run, m):
-                due[m.event_id] = m
+    stored = _stored_due(
+        run.store,
+        run.user.user_id,
+        run.calendar_id,
+        run.now,
+        run.options.prep_horizon,
+        sweep_from=swept_until,
+    )
+    for m in stored:
+        due.setdefault(m.event_id, m)
     if not due:
         return
     todo = list(due.values())
