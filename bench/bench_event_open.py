@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from addon.dev_event import calendar_object, event_object  # noqa: E402
-from bench.serving import bench_user, plan_bench_meetings  # noqa: E402
+from bench.serving import seed_meetings  # noqa: E402
 from functions.bootstrap import Bootstrap, set_services  # noqa: E402
 from functions.config import Mode, Settings  # noqa: E402
 
@@ -94,9 +94,7 @@ def main(argv: list[str]) -> int:
             dev_key_path=Path(tmp) / "dev-key.pem",
         )
         services = Bootstrap(settings)
-        user = bench_user()
-        services.store.put_user(user)
-        meetings = plan_bench_meetings(services, user, args.meetings)
+        user, meetings = seed_meetings(services, args.meetings)
         host, port, stop = _serve(services)
         # Re-point the audience at the port actually served (tokens name it).
         audience = f"http://{host}:{port}/addon"

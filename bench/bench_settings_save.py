@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from addon.dev_event import event_object  # noqa: E402
 from bench.bench_event_open import _pct, _serve, _timed  # noqa: E402
-from bench.serving import bench_user, plan_bench_meetings  # noqa: E402
+from bench.serving import seed_meetings  # noqa: E402
 from functions.bootstrap import Bootstrap, set_services  # noqa: E402
 from functions.config import Mode, Settings  # noqa: E402
 from functions.domain.prep_state import PrepState  # noqa: E402
@@ -84,9 +84,7 @@ def main(argv: list[str]) -> int:
             dev_key_path=Path(tmp) / "dev-key.pem",
         )
         services = Bootstrap(settings)
-        user = bench_user()
-        services.store.put_user(user)
-        meetings = plan_bench_meetings(services, user, args.meetings)
+        user, meetings = seed_meetings(services, args.meetings)
         queue = RoundTripQueue(services.tasks, args.rpc_ms / 1000)
         services = services.replaced(tasks=queue)
         host, port, stop = _serve(services)
