@@ -26,6 +26,7 @@ import pytest
 from addon.dev_event import event_object
 from functions import bootstrap
 from functions.bootstrap import Bootstrap, set_services
+from functions.chat.auth import CHAT_ISSUER
 from functions.config import Settings
 from functions.domain.clock import Clock, FixedClock
 from functions.domain.meetings import Meeting
@@ -149,6 +150,25 @@ class Stack:
             headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
         ):
             return dispatch(bootstrap.local_routes(), flask.request)
+
+    def chat_click(self, event_id: str, user_id: str = USER_ID) -> flask.Response:
+        """The user clicks "Generate prep" on the Chat reminder, signed as Chat signs it."""
+        meeting = self.meeting(event_id, user_id)
+        event: dict[str, Any] = {
+            "type": "CARD_CLICKED",
+            "user": {"name": f"users/{user_id}", "type": "HUMAN"},
+            "space": {"name": "spaces/dm", "type": "DM"},
+            "common": {
+                "invokedFunction": "generatePrep",
+                "parameters": {"op": "generate", "event_id": event_id, "version": meeting.version},
+            },
+        }
+        token = self.services.dev_signer.id_token(
+            audience=self.services.settings.notify.chat_audience,
+            subject="chat",
+            email=CHAT_ISSUER,
+        )
+        return self._post("/chat", event, token)
 
     # ---------------------------------------------------------------- looking
     def delivered(self, path: str) -> list[Task]:

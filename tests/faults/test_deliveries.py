@@ -14,14 +14,10 @@ store show the latest truth.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-import flask
-
-from functions.chat.auth import CHAT_ISSUER
 from functions.domain.prep_state import PrepState
 from functions.prep.queueing import GENERATE_PATH, PREP_PATH, prep_task
-from tests.faults.conftest import EMAIL, NOW, USER_ID, Stack
+from tests.faults.conftest import EMAIL, NOW, Stack
 
 START = NOW + timedelta(hours=30)  # 1:1s: reminders due 24 h ahead, 6 h from now
 
@@ -42,23 +38,6 @@ def _coming_up(stack: Stack) -> list[str]:
 
 def _ready(stack: Stack) -> list[str]:
     return [s for s in stack.emails() if s.startswith("Your prep is ready")]
-
-
-def _chat_click(stack: Stack, event_id: str) -> flask.Response:
-    meeting = stack.meeting(event_id)
-    event: dict[str, Any] = {
-        "type": "CARD_CLICKED",
-        "user": {"name": f"users/{USER_ID}", "type": "HUMAN"},
-        "space": {"name": "spaces/dm", "type": "DM"},
-        "common": {
-            "invokedFunction": "generatePrep",
-            "parameters": {"op": "generate", "event_id": event_id, "version": meeting.version},
-        },
-    }
-    token = stack.services.dev_signer.id_token(
-        audience=stack.services.settings.notify.chat_audience, subject="chat", email=CHAT_ISSUER
-    )
-    return stack._post("/chat", event, token)
 
 
 def test_generation_finishing_before_the_reminder_fires(stack: Stack) -> None:
@@ -89,9 +68,9 @@ def test_reminders_replayed_around_a_generation(stack: Stack) -> None:
     assert len(_coming_up(stack)) == 1
     # The user clicks the Chat button twice while Cloud Tasks redelivers the reminder.
     assert stack.replay(reminder).status_code == 200
-    assert _chat_click(stack, ids[0]).status_code == 200
+    assert stack.chat_click(ids[0]).status_code == 200
     assert stack.replay(reminder).status_code == 200
-    assert _chat_click(stack, ids[0]).status_code == 200
+    assert stack.chat_click(ids[0]).status_code == 200
     assert len([t for t in stack.queue.pending() if t.path == GENERATE_PATH]) == 1
     assert stack.meeting(ids[0]).prep_state is PrepState.GENERATING
     assert stack.replay(reminder).status_code == 200  # must not move it back or re-send

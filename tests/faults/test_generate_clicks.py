@@ -14,34 +14,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from functions.chat.auth import CHAT_ISSUER
 from functions.domain.prep_state import PrepState
 from functions.prep.queueing import GENERATE_PATH
-from tests.faults.conftest import NOW, USER_ID, Stack
+from tests.faults.conftest import NOW, Stack
 from tests.support.threads import run_together
 
 EVENT = "ev-clicks"
 
 
 def _chat_click(stack: Stack) -> None:
-    meeting = stack.meeting(EVENT)
-    event: dict[str, Any] = {
-        "type": "CARD_CLICKED",
-        "user": {"name": f"users/{USER_ID}", "type": "HUMAN"},
-        "space": {"name": "spaces/dm", "type": "DM"},
-        "common": {
-            "invokedFunction": "generatePrep",
-            "parameters": {"op": "generate", "event_id": EVENT, "version": meeting.version},
-        },
-    }
-    token = stack.services.dev_signer.id_token(
-        audience=stack.services.settings.notify.chat_audience, subject="chat", email=CHAT_ISSUER
-    )
-    assert stack._post("/chat", event, token).status_code == 200
+    assert stack.chat_click(EVENT).status_code == 200
 
 
 def _sidebar_click(stack: Stack) -> None:
