@@ -505,16 +505,9 @@ def calendar_source(root: Bootstrap, user: User) -> CalendarSource:
 
     settings = root.settings
     if uses_ics(settings):
-        from functions.calendar.ics import IcsCalendarSource
-        from functions.sync.local import active_ics_path
+        from functions.sync.local import ics_source
 
-        return IcsCalendarSource(
-            active_ics_path(settings)[0],
-            self_email=user.email,
-            clock=root.clock,
-            default_tz=user.time_zone,
-            horizon=settings.sync_horizon,
-        )
+        return ics_source(settings, root.clock, user)
     from functions.calendar.google_api import GoogleCalendarSource
 
     credentials = root.credentials.credentials_for(user.user_id)

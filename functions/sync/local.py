@@ -37,6 +37,7 @@ from typing import Any
 from functions.bootstrap import Bootstrap
 from functions.calendar.ics import CalendarFacts, IcsCalendarSource
 from functions.config import Settings
+from functions.domain.clock import Clock
 from functions.domain.users import ConnectionState, User
 from functions.logs import log
 from functions.sync.engine import SyncOptions, SyncReport, schedule_due_prep, sync_calendar
@@ -184,6 +185,19 @@ class _DeferPrepTasks(TaskQueue):
         return False
 
 
+def ics_source(
+    settings: Settings, clock: Clock, user: User, path: Path | None = None
+) -> IcsCalendarSource:
+    """The .ics calendar as `user`'s sync reads it: the file in force unless `path`."""
+    return IcsCalendarSource(
+        path or active_ics_path(settings)[0],
+        self_email=user.email,
+        clock=clock,
+        default_tz=user.time_zone,
+        horizon=settings.sync_horizon,
+    )
+
+
 def sync_local(
     services: Bootstrap,
     ics_path: Path | None = None,
@@ -199,13 +213,7 @@ def sync_local(
     record = _read_record(settings)
     new_file = record is None or record.get("ics_path") != str(path.resolve())
     user, facts = ensure_local_user(services, path, new_file=new_file)
-    source = IcsCalendarSource(
-        path,
-        self_email=user.email,
-        clock=services.clock,
-        default_tz=user.time_zone,
-        horizon=settings.sync_horizon,
-    )
+    source = ics_source(settings, services.clock, user, path)
     now = services.clock.now()
     report = sync_calendar(
         store=services.store,
