@@ -1,10 +1,19 @@
 """A local stand-in for the Gmail and Chat REST APIs, for the real google-api-python-client.
 
-Implements the three methods the product calls, with Google's documented
+Implements the methods the product calls, with Google's documented
 semantics (Gmail v1 and Chat v1 discovery, google-api-python-client 2.202):
 
 - POST gmail/v1/users/{userId}/messages/send: `raw` is base64url RFC 2822;
   the decoded message is parsed and kept, so tests can inspect real MIME.
+- GET gmail/v1/users/{userId}/threads: threads matching `q` (the operators
+  from:, to:, cc:, newer_than:<n>d and {a b} for OR; other words match the
+  subject or snippet), newest first, `maxResults` 1..500 (default 100). A
+  token that carries gmail.metadata may not use `q` at all (403 "Metadata
+  scope does not support 'q' parameter"), even with gmail.readonly beside it.
+- GET gmail/v1/users/{userId}/threads/{id}: 404 for an unknown id; with
+  format=metadata only headers (those in metadataHeaders if given), never a
+  body; format=full with a gmail.metadata token is 403. Tokens' scopes are
+  set per token (`token_scopes`); an unknown token has gmail.readonly.
 - GET v1/spaces:findDirectMessage?name=users/{id}: the app's DM space with
   that user, 404 NOT_FOUND if there is none (app not installed or removed).
 - POST v1/{space}/messages?requestId=...: creates a message; a requestId
@@ -25,13 +34,16 @@ import email
 import email.policy
 import itertools
 import json
+import re
 import threading
 import urllib.parse
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -39,6 +51,21 @@ from tests.support.discovery import Conformance, Method
 from tests.support.loopback import serve_loopback
 
 GMAIL_SEND = "gmail.send"
+GMAIL_THREADS_LIST = "gmail.threads.list"
+GMAIL_THREADS_GET = "gmail.threads.get"
+
+_GMAIL = "https://www.googleapis.com/auth/"
+GMAIL_READONLY_SCOPE = _GMAIL + "gmail.readonly"
+GMAIL_METADATA_SCOPE = _GMAIL + "gmail.metadata"
+#: Scopes threads.list accepts (Gmail v1 discovery); threads.get also takes add-on scopes.
+_THREAD_SCOPES = frozenset(
+    {
+        "https://mail.google.com/",
+        _GMAIL + "gmail.modify",
+        GMAIL_READONLY_SCOPE,
+        GMAIL_METADATA_SCOPE,
+    }
+)
 CHAT_FIND_DM = "chat.findDirectMessage"
 CHAT_CREATE = "chat.create"
 
@@ -72,6 +99,26 @@ class ChatPost:
 
 
 @dataclass
+class FakeMessage:
+    """One stored message, with a body the API must never hand out in metadata format."""
+
+    id: str
+    sender: str
+    to: str
+    sent_at: datetime
+    snippet: str
+    body: str = "the message body, which format=metadata never returns"
+    cc: str = ""
+
+
+@dataclass
+class FakeThread:
+    id: str
+    subject: str
+    messages: list[FakeMessage]
+
+
+@dataclass
 class _Failure:
     status: int
     reason: str
@@ -85,6 +132,15 @@ class FakeGoogle:
     #: Chat user id -> the app's DM space with them.
     dm_spaces: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    #: The mailbox behind threads.list/get (one mailbox: the tests' user).
+    threads: dict[str, FakeThread] = field(default_factory=dict)
+    #: Bearer token -> granted scopes; a token not listed has gmail.readonly.
+    token_scopes: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: The `q` and `format` values the adapter sent, in order (to check what was asked).
+    thread_queries: list[str] = field(default_factory=list)
+    thread_formats: list[str] = field(default_factory=list)
+    #: The moment newer_than counts back from; None is the real clock.
+    now: datetime | None = None
     _failures: dict[str, deque[_Failure]] = field(default_factory=dict)
     _by_request: dict[tuple[str, str], ChatPost] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -110,6 +166,23 @@ class FakeGoogle:
         with self._lock:
             queue = self._failures.setdefault(op, deque())
             queue.extend(_Failure(status, reason or _default_reason(status)) for _ in range(times))
+
+    def add_thread(
+        self, subject: str, *messages: tuple[str, str, datetime, str], cc: str = ""
+    ) -> FakeThread:
+        """A thread of (from, to, sent_at, snippet) messages, oldest first."""
+        n = self._next_id()
+        thread = FakeThread(
+            f"t{n:04x}",
+            subject,
+            [
+                FakeMessage(f"m{n:04x}{i}", sender, to, at, snippet, cc=cc)
+                for i, (sender, to, at, snippet) in enumerate(messages)
+            ],
+        )
+        with self._lock:
+            self.threads[thread.id] = thread
+        return thread
 
     def chat_messages_for(self, user_id: str) -> list[ChatPost]:
         space = self.dm_spaces.get(user_id)
@@ -168,6 +241,35 @@ def card_problem(body: dict[str, Any]) -> str | None:
         except Exception as exc:  # protobuf's ParseError and friends
             return f"invalid card: {type(exc).__name__}"
     return None
+
+
+_TERM = re.compile(r"\{[^{}]*\}|\S+")
+
+
+def _matches(thread: FakeThread, query: str, now: datetime) -> bool:
+    """Gmail's search on the operators the fake knows; every term must hold."""
+
+    def term_holds(term: str) -> bool:
+        op, _, value = term.partition(":")
+        value = value.lower()
+        if op == "newer_than" and value.endswith("d") and value[:-1].isdigit():
+            cutoff = now - timedelta(days=int(value[:-1]))
+            return any(m.sent_at >= cutoff for m in thread.messages)
+        if op in ("from", "to", "cc") and value:
+            fields = {"from": "sender", "to": "to", "cc": "cc"}
+            return any(value in getattr(m, fields[op]).lower() for m in thread.messages)
+        words = term.lower()
+        return words in thread.subject.lower() or any(
+            words in m.snippet.lower() for m in thread.messages
+        )
+
+    for term in _TERM.findall(query):
+        if term.startswith("{"):
+            if not any(term_holds(t) for t in term[1:-1].split()):
+                return False
+        elif term.upper() != "OR" and not term_holds(term):
+            return False
+    return True
 
 
 def _decode_raw(value: str) -> bytes:
@@ -245,7 +347,109 @@ def _make_handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
                             {"name": space, "spaceType": "DIRECT_MESSAGE", "singleUserBotDm": True},
                         )
                 return
+            parts = url.path.strip("/").split("/")
+            if parts[:3] == ["gmail", "v1", "users"] and parts[4:5] == ["threads"]:
+                query = urllib.parse.parse_qs(url.query)
+                if len(parts) == 5:
+                    self._threads_list(auth, query)
+                    return
+                if len(parts) == 6:
+                    self._threads_get(auth, urllib.parse.unquote(parts[5]), query)
+                    return
             self._error(404, "notFound", "no such method")
+
+        def _scopes(self, auth: str) -> frozenset[str]:
+            token = auth.removeprefix("Bearer ")
+            return fake.token_scopes.get(token, frozenset({GMAIL_READONLY_SCOPE}))
+
+        def _thread_refused(self, op: str, auth: str | None) -> bool:
+            failure = fake._next_failure(op)
+            if auth is None:
+                self._error(401, "authError", "missing credentials")
+                return True
+            if failure is not None:
+                self._error(failure.status, failure.reason)
+                return True
+            if not self._scopes(auth) & _THREAD_SCOPES:
+                self._error(403, "insufficientPermissions", "Request had insufficient scopes.")
+                return True
+            return False
+
+        def _threads_list(self, auth: str | None, query: dict[str, list[str]]) -> None:
+            if self._thread_refused(GMAIL_THREADS_LIST, auth):
+                return
+            assert auth is not None
+            q = query.get("q", [None])[0]
+            if q is not None and GMAIL_METADATA_SCOPE in self._scopes(auth):
+                self._error(403, "forbidden", "Metadata scope does not support 'q' parameter")
+                return
+            limit = int(query.get("maxResults", ["100"])[0])
+            if not 1 <= limit <= 500:
+                self._error(400, "invalidArgument", "maxResults must be between 1 and 500")
+                return
+            now = fake.now or datetime.now(UTC)
+            with fake._lock:
+                fake.thread_queries.append(q or "")
+                stored = list(fake.threads.values())
+            matching = [t for t in stored if q is None or _matches(t, q, now)]
+            matching.sort(key=lambda t: max(m.sent_at for m in t.messages), reverse=True)
+            body: dict[str, Any] = {
+                "threads": [
+                    {"id": t.id, "snippet": t.messages[-1].snippet, "historyId": "1"}
+                    for t in matching[:limit]
+                ],
+                "resultSizeEstimate": len(matching),
+            }
+            if not body["threads"]:
+                del body["threads"]
+            self._send(200, body)
+
+        def _threads_get(
+            self, auth: str | None, thread_id: str, query: dict[str, list[str]]
+        ) -> None:
+            if self._thread_refused(GMAIL_THREADS_GET, auth):
+                return
+            assert auth is not None
+            fmt = query.get("format", ["full"])[0]
+            if fmt == "full" and GMAIL_METADATA_SCOPE in self._scopes(auth):
+                self._error(403, "forbidden", "Metadata scope doesn't allow format FULL")
+                return
+            with fake._lock:
+                fake.thread_formats.append(fmt)
+                thread = fake.threads.get(thread_id)
+            if thread is None:
+                self._error(404, "notFound", "Requested entity was not found.")
+                return
+            wanted = {h.lower() for h in query.get("metadataHeaders", [])}
+            messages = []
+            for m in thread.messages:
+                headers = [
+                    {"name": name, "value": value}
+                    for name, value in (
+                        ("Subject", thread.subject),
+                        ("From", m.sender),
+                        ("To", m.to),
+                        ("Cc", m.cc),
+                        ("Date", format_datetime(m.sent_at)),
+                    )
+                    if value and (not wanted or name.lower() in wanted)
+                ]
+                message: dict[str, Any] = {
+                    "id": m.id,
+                    "threadId": thread.id,
+                    "labelIds": ["INBOX"],
+                    "snippet": m.snippet,
+                    "internalDate": str(int(m.sent_at.timestamp() * 1000)),
+                    "historyId": "1",
+                }
+                if fmt != "minimal":
+                    payload: dict[str, Any] = {"mimeType": "text/plain", "headers": headers}
+                    if fmt == "full":
+                        data = base64.urlsafe_b64encode(m.body.encode()).decode()
+                        payload["body"] = {"size": len(m.body), "data": data}
+                    message["payload"] = payload
+                messages.append(message)
+            self._send(200, {"id": thread.id, "historyId": "1", "messages": messages})
 
         def do_POST(self) -> None:
             if self._nonconforming():

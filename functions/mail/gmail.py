@@ -1,0 +1,152 @@
+"""Gmail adapter: users.threads.list with a search query, then users.threads.get (metadata).
+
+Scope: `gmail.readonly`. The narrower `gmail.metadata` would be enough for
+threads.get with `format=metadata`, but Gmail refuses the `q` parameter to
+any token that carries gmail.metadata ("Metadata scope does not support 'q'
+parameter", 403), even alongside gmail.readonly, and without `q` the only way
+to find threads with the attendees is to list the whole mailbox. So the
+grant is gmail.readonly, and the narrowness is in what is requested: threads
+matching the attendees in the last 14 days, `maxResults` = the thread cap,
+and per thread `format=metadata` with only Subject/From/To/Cc/Date: the
+bodies are never transferred.
+
+Errors: 401/403 (not a rate limit) is `MailNotAllowed`; 429, 5xx, rate-limit
+403s and network failures are `MailUnavailable`; a 404 on threads.get (the
+thread was deleted between the two calls) skips that thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from functions.logs import log
+from functions.mail.port import MailLimits, MailNotAllowed, MailThread, MailUnavailable
+from functions.mail.query import METADATA_HEADERS, read_thread, search_query
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
+_log = logging.getLogger(__name__)
+
+GMAIL_READONLY = "https://www.googleapis.com/auth/gmail.readonly"
+
+#: 403 reasons that are quotas, not permissions (Gmail's usage-limits guide).
+_RATE_LIMITS = frozenset(
+    {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded"}
+)
+
+CredentialsFor = Callable[[str], "Credentials"]
+
+
+def _reasons(exc: Any) -> frozenset[str]:
+    content = getattr(exc, "content", b"")
+    try:
+        body = json.loads(content.decode("utf-8") if isinstance(content, bytes) else content)
+        errors = body["error"].get("errors") or []
+        return frozenset(str(e.get("reason", "")) for e in errors if isinstance(e, dict))
+    except (ValueError, AttributeError, TypeError, KeyError):
+        return frozenset()
+
+
+class GmailThreads:
+    """Recent threads with the attendees, read as the user with their stored grant."""
+
+    needs_grant = True
+
+    def __init__(self, credentials_for: CredentialsFor, *, api_endpoint: str | None = None) -> None:
+        self._credentials_for = credentials_for
+        self._api_endpoint = api_endpoint
+        self._local = threading.local()
+
+    def _threads(self) -> Any:
+        """users.threads, built once per thread (building renders docstrings, ~50 ms)."""
+        threads = getattr(self._local, "threads", None)
+        if threads is None:
+            from googleapiclient.discovery import build
+            from googleapiclient.http import build_http
+
+            options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
+            service = build(
+                "gmail",
+                "v1",
+                http=build_http(),
+                client_options=options,
+                cache_discovery=False,
+                static_discovery=True,
+            )
+            threads = self._local.threads = service.users().threads()
+        return threads
+
+    def recent_threads(
+        self, user_id: str, people: Sequence[str], now: datetime, limits: MailLimits
+    ) -> list[MailThread]:
+        query = search_query(people, limits)
+        if query is None:
+            return []
+        http = self._http(user_id)
+        threads = self._threads()
+        listed = self._call(
+            threads.list(
+                userId="me", q=query, maxResults=limits.max_threads, includeSpamTrash=False
+            ),
+            http,
+        )
+        found: list[MailThread] = []
+        oldest = now - timedelta(days=limits.days)
+        for item in (listed or {}).get("threads", [])[: limits.max_threads]:
+            thread_id = str(item.get("id", ""))
+            if not thread_id:
+                continue
+            answer = self._call(
+                threads.get(
+                    userId="me",
+                    id=thread_id,
+                    format="metadata",
+                    metadataHeaders=list(METADATA_HEADERS),
+                ),
+                http,
+                missing_ok=True,
+            )
+            if answer is None:
+                continue
+            thread = read_thread(answer, str(item.get("snippet") or ""), limits)
+            # newer_than is Gmail's clock; the window is ours (the same on the local mailbox).
+            if thread is not None and thread.last_message_at >= oldest:
+                found.append(thread)
+        found.sort(key=lambda t: t.last_message_at, reverse=True)
+        return found
+
+    def _http(self, user_id: str) -> Any:
+        import google_auth_httplib2  # type: ignore[import-untyped, unused-ignore]
+        from googleapiclient.http import build_http
+
+        credentials = self._credentials_for(user_id)
+        return google_auth_httplib2.AuthorizedHttp(credentials, http=build_http())
+
+    def _call(self, request: Any, http: Any, *, missing_ok: bool = False) -> Any:
+        import httplib2  # type: ignore[import-untyped, unused-ignore]
+        from google.auth import exceptions as auth_errors
+        from googleapiclient.errors import HttpError
+
+        try:
+            return request.execute(http=http)
+        except HttpError as exc:
+            status = int(getattr(exc.resp, "status", 0) or 0)
+            reasons = _reasons(exc)
+            if status == 404 and missing_ok:
+                return None
+            if status >= 500 or status == 429 or (status == 403 and reasons & _RATE_LIMITS):
+                raise MailUnavailable(f"http {status}") from None
+            log(_log, logging.WARNING, "gmail refused", status=status, reasons=sorted(reasons))
+            if status in (401, 403):
+                raise MailNotAllowed(f"http {status}") from None
+            raise MailUnavailable(f"http {status}") from None
+        except auth_errors.RefreshError:
+            raise MailNotAllowed("token refresh refused") from None
+        except (httplib2.HttpLib2Error, OSError, auth_errors.TransportError) as exc:
+            raise MailUnavailable(type(exc).__name__) from None
