@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from functions.chat.auth import ChatVerifier
     from functions.domain.meetings import Meeting
     from functions.domain.users import User
+    from functions.mail.port import MailSource
     from functions.materials.generator import Generator
     from functions.materials.storage import MaterialsStorage
     from functions.materials.templates import TemplateSet
@@ -72,6 +73,7 @@ _SHARED_ADAPTERS = frozenset(
         "generator",
         "materials_storage",
         "prep_templates",
+        "mail_threads",
     }
 )
 
@@ -89,6 +91,7 @@ class Bootstrap:
         generator: Generator | None = None,
         materials_storage: MaterialsStorage | None = None,
         dev_signer: DevSigner | None = None,
+        mail_threads: MailSource | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -103,6 +106,7 @@ class Bootstrap:
             "generator": generator,
             "materials_storage": materials_storage,
             "dev_signer": dev_signer,
+            "mail_threads": mail_threads,
         }
         for name, value in overrides.items():
             if value is not None:
@@ -226,6 +230,11 @@ class Bootstrap:
         from functions.materials.templates import load_templates
 
         return load_templates(self.settings.materials.templates_path)
+
+    @cached_property
+    def mail_threads(self) -> MailSource:
+        """Recent mail with a meeting's people: Gmail in production, a sample mailbox locally."""
+        return build_mail_source(self)
 
     def calendar_for(self, user: User) -> CalendarSource:
         """The calendar `user`'s background sync reads: the .ics locally, else the Calendar API."""
@@ -427,6 +436,36 @@ def build_notifiers(root: Bootstrap) -> Notifiers:
         email=GmailSender(user_credentials(root), api_endpoint=settings.gmail_api_endpoint),
         chat=ChatAppSender(api_endpoint=settings.chat_api_endpoint),
     )
+
+
+def build_mail_source(root: Bootstrap) -> MailSource:
+    """Gmail's threads as the user (their stored grant), or the local sample mailbox.
+
+    Locally without `PREP_GMAIL_API_ENDPOINT` it is `config/sample_mailbox.json`;
+    with it (the tests' fake) and in production it is the Gmail API. The OAuth
+    module's failures become the mail port's: a dead grant is "not allowed", a
+    token endpoint that failed is "unavailable".
+    """
+    from functions.mail.port import MailNotAllowed, MailUnavailable
+
+    settings = root.settings
+    if settings.is_local and not settings.notify.gmail_api_endpoint:
+        from functions.mail.local import LocalMailbox
+
+        return LocalMailbox()
+    from functions.mail.gmail import GmailThreads
+
+    def credentials_for(user_id: str) -> Credentials:
+        from functions.oauth.credentials import CredentialsUnavailable, ReconnectNeeded
+
+        try:
+            return root.credentials.credentials_for(user_id)
+        except ReconnectNeeded:
+            raise MailNotAllowed("reconnect needed") from None
+        except CredentialsUnavailable:
+            raise MailUnavailable("token endpoint unavailable") from None
+
+    return GmailThreads(credentials_for, api_endpoint=settings.notify.gmail_api_endpoint)
 
 
 def build_generator(settings: Settings) -> Generator:

@@ -41,6 +41,19 @@ class CalendarProblem(StrEnum):
     NEEDS_SCOPE = "needs_scope"
 
 
+class ContextSource(StrEnum):
+    """A source of meeting context beyond the calendar, each turned on by the user.
+
+    Off by default: each needs a Google scope of its own, asked for only when
+    the user turns it on (functions/materials/sources.py).
+    """
+
+    #: Recent mail threads with the attendees (Gmail, gmail.readonly).
+    MAIL = "mail"
+    #: Documents attached to the event (Drive).
+    DOCUMENTS = "documents"
+
+
 #: Monday to Friday (`date.weekday()` numbers): prep triggers move off other days.
 DEFAULT_WORKING_DAYS: frozenset[int] = frozenset(range(5))
 #: A digest at 08:00 local time unless the user picks another time.
@@ -103,6 +116,8 @@ class Preferences:
     #: Days prep may start (`date.weekday()` numbers); a trigger on another day
     #: moves to the previous working day at the same local time.
     working_days: frozenset[int] = DEFAULT_WORKING_DAYS
+    #: Context sources the user turned on; turning one off stops its use at once.
+    context_sources: frozenset[ContextSource] = frozenset()
 
     def __post_init__(self) -> None:
         for meeting_type, hours in self.lead_hours.items():
@@ -118,6 +133,9 @@ class Preferences:
             raise ValueError("working days are one to seven of the days 0 (Monday) to 6 (Sunday)")
         object.__setattr__(self, "working_days", days)
         object.__setattr__(self, "delivery_mode", DeliveryMode(self.delivery_mode))
+        object.__setattr__(
+            self, "context_sources", frozenset(ContextSource(s) for s in self.context_sources)
+        )
         object.__setattr__(
             self, "delegated_calendars", tuple(dict.fromkeys(self.delegated_calendars))
         )

@@ -17,9 +17,11 @@ thread was deleted between the two calls) skips that thread.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
+import urllib.parse
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,11 @@ _RATE_LIMITS = frozenset(
 )
 
 CredentialsFor = Callable[[str], "Credentials"]
+
+
+def web_link(thread_id: str) -> str:
+    """The thread in Gmail's web view (the API's hex thread id opens it in `#all/`)."""
+    return "https://mail.google.com/mail/#all/" + urllib.parse.quote(thread_id, safe="")
 
 
 def _reasons(exc: Any) -> frozenset[str]:
@@ -117,7 +124,7 @@ class GmailThreads:
             thread = read_thread(answer, str(item.get("snippet") or ""), limits)
             # newer_than is Gmail's clock; the window is ours (the same on the local mailbox).
             if thread is not None and thread.last_message_at >= oldest:
-                found.append(thread)
+                found.append(dataclasses.replace(thread, link=web_link(thread.thread_id)))
         found.sort(key=lambda t: t.last_message_at, reverse=True)
         return found
 

@@ -59,6 +59,8 @@ class MailThread:
     last_message_at: datetime
     snippet: str
     messages: int
+    #: Where the user opens it ("" when the source has no web view, like the local mailbox).
+    link: str = ""
 
 
 class MailError(Exception):

@@ -7,7 +7,10 @@ fields (an HTML description read as text, its own agenda and links picked
 out, see `invite`), its attendees (internal or external by the user's domains), earlier
 occurrences of the same series and earlier meetings with the same people (with
 the summaries and open questions their materials left behind), and the
-meeting type's template.
+meeting type's template. When the user turned the mail source on (see
+`mail_context` and `sources`), it also holds recent mail threads with the
+meeting's people (ids T1, T2, ...); a source that was not used leaves a note
+(`source_notes`) instead.
 
 History is only what has happened: an earlier meeting is one that ended
 before the moment the context is built (`now`) and started before this
@@ -24,9 +27,11 @@ prepared occurrence of the same series left open are carried over as items of
 their own, so the next materials show them whatever the generator writes.
 
 Size is bounded twice: every field has its own cap (description, titles,
-attendee count, number of earlier meetings, summary lengths), and the rendered
-prompt must fit `ContextBudget.max_prompt_chars`; if it does not, the least
-relevant earlier meetings go first, then attendees, then description text.
+attendee count, number of earlier meetings, summary lengths, mail threads and
+their snippets), and the rendered prompt must fit
+`ContextBudget.max_prompt_chars`; if it does not, the least relevant earlier
+meetings go first, then the oldest mail threads, then attendees, then
+description text.
 Tokens are estimated at 4 characters per token (Google's rule of thumb for
 Gemini on English text; other scripts use fewer characters per token, so the
 character budget is the bound that is actually enforced).
@@ -50,16 +55,19 @@ from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.users import User
 from functions.logs import log
 from functions.materials.invite import invite_agenda, invite_links
+from functions.materials.mail_context import MailFacts, MailThreadFact
 from functions.materials.model import (
     ATTENDEES,
     EVENT,
     MAX_CARRIED,
     MAX_EARLIER,
+    MAX_THREADS,
     SUGGESTION,
     OpenItem,
     SummaryRecord,
     carried_id,
     earlier_id,
+    thread_id,
 )
 from functions.materials.templates import PrepTemplate
 from functions.materials.text import clean_text, urls_in
@@ -204,6 +212,10 @@ class MeetingContext(BaseModel):
     carried: tuple[CarriedItem, ...] = ()
     #: The start (local ISO) of the occurrence they come from; "" when nothing is carried.
     carried_from: str = ""
+    #: Recent mail threads with these people, newest first (ids T1, T2, ...).
+    mail_threads: tuple[MailThreadFact, ...] = ()
+    #: Context sources that were not used, and why ("mail threads: not turned on").
+    source_notes: tuple[str, ...] = ()
 
     def canonical_json(self) -> str:
         return json.dumps(
@@ -224,6 +236,8 @@ class MeetingContext(BaseModel):
         for p in self.prior:
             texts.extend([p.summary, *p.open_questions, *p.follow_ups])
         texts.extend(c.text for c in self.carried)
+        # A thread's own Gmail link, never links in its snippet: anyone can send a mail.
+        texts.extend(t.link for t in self.mail_threads)
         found: set[str] = set()
         for t in texts:
             found |= urls_in(t)
@@ -232,6 +246,10 @@ class MeetingContext(BaseModel):
     def earlier(self) -> dict[str, PriorMeeting]:
         """Earlier meetings by citation id (M1 is the most relevant)."""
         return {earlier_id(i): p for i, p in enumerate(self.prior)}
+
+    def threads(self) -> dict[str, MailThreadFact]:
+        """Mail threads by citation id (T1 is the newest)."""
+        return {thread_id(i): t for i, t in enumerate(self.mail_threads)}
 
     def carried_items(self) -> dict[str, CarriedItem]:
         return {carried_id(i): c for i, c in enumerate(self.carried)}
@@ -247,7 +265,7 @@ class MeetingContext(BaseModel):
 
     def citable(self) -> frozenset[str]:
         """Every source id a statement about this meeting may cite."""
-        ids = {EVENT, SUGGESTION, *self.earlier()}
+        ids = {EVENT, SUGGESTION, *self.earlier(), *self.threads()}
         if self.attendees or self.attendees_omitted:
             ids.add(ATTENDEES)
         return frozenset(ids)
@@ -466,10 +484,12 @@ def build_context(
     internal_domains: frozenset[str],
     now: datetime,
     budget: ContextBudget = DEFAULT_BUDGET,
+    mail: MailFacts | None = None,
 ) -> MeetingContext:
     """Gather and bound the context for `meeting` as of `now` (reads the store and summaries).
 
     `now` decides what counts as history: only meetings that ended by then.
+    `mail` is what `mail_context.gather_mail` found (None: the source was not asked).
     """
     zone = _zone(user.time_zone)
     own = user.email.lower()
@@ -554,6 +574,8 @@ def build_context(
         template_version=template_version,
         carried=carried,
         carried_from=carried_from,
+        mail_threads=mail.threads[:MAX_THREADS] if mail else (),
+        source_notes=(mail.note,) if mail and mail.note else (),
     )
     return fit_to_budget(ctx, budget)
 
@@ -570,6 +592,8 @@ def fit_to_budget(ctx: MeetingContext, budget: ContextBudget) -> MeetingContext:
                 # Carried items cite the occurrence they come from: they go with it.
                 update.update(carried=(), carried_from="")
             ctx = ctx.model_copy(update=update)
+        elif ctx.mail_threads:
+            ctx = ctx.model_copy(update={"mail_threads": ctx.mail_threads[:-1]})
         elif len(ctx.attendees) > 5:
             keep = len(ctx.attendees) // 2
             omitted = ctx.attendees_omitted + len(ctx.attendees) - keep

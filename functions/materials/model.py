@@ -9,13 +9,14 @@ failed attempt.
 
 Facts apart from suggestions: every statement carries a `source`. A fact
 names where it comes from, by an id the prompt gives it: `event` (the
-invitation itself), `attendees` (the guest list) or `M1`, `M2`, ... (an
-earlier meeting of the context). Anything else, the template's advice or the
-model's own judgement, says `suggestion`. The schema can only check that an
-id is well formed; whether the cited meeting is really in the context is
-checked afterwards (`citations.check_against_context`), because the set of
-earlier meetings differs per generation and a per-request schema would make
-the schema itself part of the prompt budget.
+invitation itself), `attendees` (the guest list), `M1`, `M2`, ... (an
+earlier meeting of the context) or `T1`, `T2`, ... (a recent mail thread).
+Anything else, the template's advice or the model's own judgement, says
+`suggestion`. The schema can only check that an id is well formed; whether
+the cited meeting or thread is really in the context is checked afterwards
+(`citations.check_against_context`), because the set of earlier meetings
+differs per generation and a per-request schema would make the schema itself
+part of the prompt budget.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from functions.materials.text import clean_text, drop_unknown_urls
 MAX_EARLIER = 20
 #: Carried-over items one context may hold (ids C1..C12).
 MAX_CARRIED = 12
+#: Mail threads one context may hold (ids T1..T10).
+MAX_THREADS = 10
 
 EVENT = "event"
 ATTENDEES = "attendees"
@@ -41,18 +44,21 @@ SourceId = Literal[
     "event", "attendees", "suggestion",
     "M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9", "M10",
     "M11", "M12", "M13", "M14", "M15", "M16", "M17", "M18", "M19", "M20",
+    "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10",
 ]  # fmt: skip
 #: What evidence for a resolution may cite: a fact, never "suggestion".
 FactId = Literal[
     "event", "attendees",
     "M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9", "M10",
     "M11", "M12", "M13", "M14", "M15", "M16", "M17", "M18", "M19", "M20",
+    "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10",
 ]  # fmt: skip
 CarriedId = Literal["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12"]
 
 _SOURCE_HELP = (
     'Where this comes from: "event" (the invitation), "attendees" (the guest list), '
-    'the id of an earlier meeting in the data (such as "M1"), or "suggestion" for advice '
+    'the id of an earlier meeting or a mail thread in the data (such as "M1" or "T1"), or '
+    '"suggestion" for advice '
     "and anything the data does not state"
 )
 
@@ -67,6 +73,11 @@ def earlier_id(index: int) -> str:
 
 def carried_id(index: int) -> str:
     return f"C{index + 1}"
+
+
+def thread_id(index: int) -> str:
+    """The citation id of the context's `index`-th mail thread (0-based, newest first)."""
+    return f"T{index + 1}"
 
 
 class Statement(BaseModel):

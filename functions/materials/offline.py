@@ -12,7 +12,10 @@ prep" so nobody mistakes it for AI output. Its sentences go through
 
 Sources are filled honestly: what it reads from the invitation cites
 `event`, what it derives from the guest list cites `attendees`, what earlier
-meetings left open cites that meeting (`M1`, ...), and everything copied
+meetings left open cites that meeting (`M1`, ...), recent mail threads with
+the attendees are named as talking points citing the thread (`T1`, ...;
+a thread whose subject or snippet reads as an instruction to an AI is left
+out), and everything copied
 from the type's template, and advice about people, is a `suggestion`. Lines
 that read as instructions to an AI (in the invitation or in earlier notes)
 are never repeated. Items carried over from the last occurrence are added by
@@ -209,6 +212,25 @@ class OfflineGenerator(Generator):
         )
 
 
+def _mail_points(ctx: MeetingContext) -> list[Statement]:
+    """What recent mail with these people is about: one point per thread, newest first."""
+    fmt = DateFormatter(ctx.locale, ctx.time_zone)
+    points = []
+    for key, thread in ctx.threads().items():
+        if addresses_the_assistant(thread.subject) or addresses_the_assistant(thread.snippet):
+            continue
+        when = fmt.date(datetime.fromisoformat(thread.last_message))
+        said = f" Last message: “{thread.snippet}”" if thread.snippet else ""
+        points.append(
+            _says(
+                f"Recent mail “{thread.subject}” "
+                f"({count(thread.messages, 'message', 'messages')}, the last on {when}).{said}",
+                key,
+            )
+        )
+    return points[:4]
+
+
 def offline_materials(ctx: MeetingContext) -> MaterialsContent:
     t = ctx.template
     people = len(ctx.attendees) + ctx.attendees_omitted
@@ -268,7 +290,9 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
         ],
         12,
     )
-    talking_points = _dedupe([_says(p, SUGGESTION) for p in t.talking_points], 12)
+    talking_points = _dedupe(
+        [*_mail_points(ctx), *(_says(p, SUGGESTION) for p in t.talking_points)], 12
+    )
 
     risks = []
     silent = [a for a in ctx.attendees if a.response == "needsAction" and not a.is_self]

@@ -1,5 +1,9 @@
 """From a stored meeting to stored materials: context, cache key, generation, rendering.
 
+The context includes what the context sources the user turned on found (today
+the recent mail threads, `mail_context.gather_mail`), or a note saying why a
+source was not used; both are part of the canonical context.
+
 The cache key is sha256 of the canonical context, the template version and
 the generator id. Identical input finds the objects already stored and makes
 no model call. "Regenerate" must give new materials even when nothing
@@ -30,6 +34,7 @@ from functions.materials.carry_over import summary_record
 from functions.materials.citations import check_against_context
 from functions.materials.context import MeetingContext, build_context
 from functions.materials.generator import Generation, Generator
+from functions.materials.mail_context import MailFacts, gather_mail
 from functions.materials.model import GenerationInfo
 from functions.materials.offline import round_time_boxes
 from functions.materials.prompt import Prompt, build_prompt
@@ -66,6 +71,22 @@ def cache_key(ctx: MeetingContext, generator_id: str, previous_ref: str | None) 
     return base
 
 
+def mail_facts(services: Bootstrap, user: User, meeting: Meeting) -> MailFacts:
+    """The mail threads for this meeting, or the note why there are none.
+
+    The grant is unsealed only when the user turned mail on and the source needs it.
+    """
+    from functions.delegation.access import granted_scopes
+    from functions.domain.users import ContextSource
+
+    source = services.mail_threads
+    wanted = ContextSource.MAIL in user.preferences.context_sources
+    granted = granted_scopes(services, user.user_id) if wanted and source.needs_grant else None
+    return gather_mail(
+        source=source, user=user, meeting=meeting, granted=granted, now=services.clock.now()
+    )
+
+
 def prepare(services: Bootstrap, user: User, meeting: Meeting) -> Prepared:
     """Build the bounded context and prompt and decide where the result lives."""
     templates = services.prep_templates
@@ -81,6 +102,7 @@ def prepare(services: Bootstrap, user: User, meeting: Meeting) -> Prepared:
         type_label=rules.label_of(meeting.meeting_type),
         internal_domains=services.classifier.internal_domains_for(user.domains),
         now=services.clock.now(),
+        mail=mail_facts(services, user, meeting),
     )
     key = cache_key(ctx, services.generator.generator_id, meeting.materials_ref)
     return Prepared(

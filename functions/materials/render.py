@@ -166,6 +166,9 @@ def source_label(ctx: MeetingContext, source: str, fmt: DateFormatter) -> str:
     earlier = ctx.earlier().get(source)
     if earlier is not None:
         return f"{earlier.title or '(no title)'}, {fmt.short_date(_at(earlier.start))}"
+    thread = ctx.threads().get(source)
+    if thread is not None:
+        return f"mail “{thread.subject}”, {fmt.short_date(_at(thread.last_message))}"
     return "an unknown source"  # not reachable after check_against_context
 
 
@@ -207,6 +210,7 @@ def _source_lines(
         )
     if not ctx.prior:
         lines.append("No earlier related meetings were found.")
+    lines += _mail_source_lines(ctx, fmt, times)
     suggestions = cited[SUGGESTION]
     lines.append(
         f"Suggestions (in italics): {count(suggestions, 'item', 'items')} from the "
@@ -219,6 +223,22 @@ def _source_lines(
             f"{n} statement{'s were' if n != 1 else ' was'} removed because "
             f"{'they' if n != 1 else 'it'} cited a meeting that is not in your calendar data."
         )
+    return lines
+
+
+def _mail_source_lines(
+    ctx: MeetingContext, fmt: DateFormatter, times: Callable[[str], str]
+) -> list[str]:
+    """One line per mail thread (subject, size, last message, link), then unused sources."""
+    lines = []
+    for key, t in ctx.threads().items():
+        size = count(t.messages, "message", "messages")
+        link = f" {t.link}" if t.link else ""
+        lines.append(
+            f"Mail thread “{t.subject}”: {size}, the last on "
+            f"{fmt.moment(_at(t.last_message))}; {times(key)}{link}"
+        )
+    lines += [f"Not used: {note}." for note in ctx.source_notes]
     return lines
 
 

@@ -16,6 +16,12 @@ _G = "https://www.googleapis.com/auth/"
 CALENDAR_EVENTS_OWNED_READONLY = _G + "calendar.events.owned.readonly"
 CALENDAR_EVENTS_READONLY = _G + "calendar.events.readonly"
 GMAIL_SEND = _G + "gmail.send"
+#: The mail-threads context source: threads.list needs `q`, which Gmail refuses to any
+#: token carrying gmail.metadata, so this is the narrowest scope that works (docs/materials.md).
+GMAIL_READONLY = _G + "gmail.readonly"
+#: The attached-documents context source. PLACEHOLDER until engineer "drive" sets the
+#: narrowest scope that reads Drive files attached to an event.
+DOCUMENTS_SOURCE = _G + "drive.readonly"
 #: Asked for on top of the configured scopes so the token response carries an ID
 #: token naming the Google account that consented (checked against the state's user).
 OPENID = "openid"
@@ -40,6 +46,8 @@ _COVERED_BY: dict[str, frozenset[str]] = {
         {_G + "calendar.events", _G + "calendar.readonly", _G + "calendar"}
     ),
     GMAIL_SEND: frozenset({_G + "gmail.compose", _G + "gmail.modify", "https://mail.google.com/"}),
+    GMAIL_READONLY: frozenset({_G + "gmail.modify", "https://mail.google.com/"}),
+    DOCUMENTS_SOURCE: frozenset({_G + "drive"}),
 }
 
 

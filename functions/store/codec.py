@@ -24,6 +24,7 @@ from functions.domain.users import (
     DEFAULT_DIGEST_TIME,
     DEFAULT_WORKING_DAYS,
     ConnectionState,
+    ContextSource,
     DeliveryMode,
     Preferences,
     QuietHours,
@@ -174,6 +175,7 @@ def user_to_doc(u: User) -> Doc:
             "delegated_calendars": list(p.delegated_calendars),
             "type_keywords": {k: list(v) for k, v in p.type_keywords.items()},
             "working_days": sorted(p.working_days),
+            "context_sources": sorted(s.value for s in p.context_sources),
         },
     }
 
@@ -192,6 +194,14 @@ def _working_days(raw: object) -> frozenset[int]:
         return DEFAULT_WORKING_DAYS
     days = frozenset(d for d in raw if isinstance(d, int) and 0 <= d < 7)
     return days or DEFAULT_WORKING_DAYS
+
+
+def _context_sources(raw: object) -> frozenset[ContextSource]:
+    """Documents written before the switches existed read as none; unknown names are dropped."""
+    if not isinstance(raw, list):
+        return frozenset()
+    known = {s.value for s in ContextSource}
+    return frozenset(ContextSource(v) for v in raw if isinstance(v, str) and v in known)
 
 
 def user_from_doc(d: Doc) -> User:
@@ -229,6 +239,7 @@ def user_from_doc(d: Doc) -> User:
                 str(k): tuple(str(w) for w in v) for k, v in (p.get("type_keywords") or {}).items()
             },
             working_days=_working_days(p.get("working_days")),
+            context_sources=_context_sources(p.get("context_sources")),
         ),
     )
 

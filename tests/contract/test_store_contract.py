@@ -18,7 +18,7 @@ from functions.domain.feedback import Feedback, FeedbackKind
 from functions.domain.meetings import Attachment, Attendee, EventStatus, Meeting, ResponseStatus
 from functions.domain.prep_state import InvalidTransition, PrepState
 from functions.domain.sync_state import SyncState
-from functions.domain.users import ConnectionState, Preferences, QuietHours, User
+from functions.domain.users import ConnectionState, ContextSource, Preferences, QuietHours, User
 from functions.store.port import Conflict, NotFound, SealedCredentials, Store
 from tests.support.threads import run_together
 
@@ -66,6 +66,7 @@ def user(uid: str, connected: bool = True) -> User:
             type_overrides={"series:s1": "one_on_one"},
             type_keywords={"executive": ("board prep", "Aufsichtsrat"), "qbr": ("1:1s",)},
             working_days=frozenset({6, 0, 1, 2, 3}),  # a Sunday-to-Thursday week
+            context_sources=frozenset({ContextSource.MAIL}),
         ),
     )
 
@@ -95,6 +96,7 @@ def test_user_round_trip_and_replace(store: Store) -> None:
     # A replace must drop fields the new value no longer has (no silent merge).
     assert got is not None and got.preferences.type_overrides == {}
     assert got.preferences.type_keywords == {}
+    assert got.preferences.context_sources == frozenset()
     assert store.get_user("nobody") is None
 
 

@@ -12,6 +12,7 @@ import pytest
 from functions.domain.meetings import EventStatus, Meeting, ResponseStatus
 from functions.domain.users import User
 from functions.materials.context import (
+    DEFAULT_BUDGET,
     ContextBudget,
     MeetingContext,
     build_context,
@@ -59,7 +60,7 @@ def context(
         type_label="Meeting",
         internal_domains=frozenset({"example.com"}),
         now=NOW,
-        **({"budget": budget} if budget else {}),
+        budget=budget or DEFAULT_BUDGET,
     )
 
 

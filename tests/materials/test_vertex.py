@@ -122,7 +122,10 @@ def test_a_valid_answer_is_parsed_with_usage_and_cost(
     agenda_item = schema["properties"]["agenda"]["items"]
     assert agenda_item["properties"]["minutes"]["minimum"] == 1
     # Every statement carries its source, from a closed set of ids.
-    sources = {"event", "attendees", "suggestion", *(f"M{i}" for i in range(1, 21))}
+    sources = {
+        "event", "attendees", "suggestion",
+        *(f"M{i}" for i in range(1, 21)), *(f"T{i}" for i in range(1, 11)),
+    }  # fmt: skip
     for name in ("summary", "objectives", "agenda", "questions", "talking_points", "risks",
                  "attendee_notes", "follow_ups"):  # fmt: skip
         item = schema["properties"][name]["items"]
