@@ -11,7 +11,7 @@ start never loads the click-only modules.
 from __future__ import annotations
 
 from addon import cards as c
-from addon import delegates, feedback, prep_block
+from addon import context_sources, delegates, feedback, prep_block
 from addon import handlers as h
 from addon.event_object import MalformedEvent
 from addon.handlers import Action
@@ -37,6 +37,7 @@ ACTIONS: dict[str, Action] = {
     "check_delegate": delegates.check_delegate,
     "remove_delegate": delegates.remove_delegate,
     "allow_delegates": delegates.allow_delegates,
+    "allow_sources": context_sources.allow_sources,
     "prep_block": prep_block.block_prep_time,
     "feedback": feedback.rate_prep,
     "wrong_type_form": feedback.wrong_type_form,

@@ -559,8 +559,11 @@ def _parse_preferences(call: Call) -> Preferences:
     keywords = _parse_keywords(call, errors)
     if errors:
         raise SettingsRefused(errors)
+    from addon.context_sources import parse_sources
+
     return dataclasses.replace(
         current,
+        context_sources=parse_sources(event.form),
         email_enabled="email" in channels,
         chat_enabled="chat" in channels,
         lead_hours=lead_hours,
@@ -590,7 +593,10 @@ def _replan_upcoming(call: Call) -> None:
 
 
 def show_settings(call: Call) -> c.Json:
-    return c.render([{"pushCard": views.settings_card(call.view, call.user)}])
+    from addon.context_sources import waiting_for_consent
+
+    card = views.settings_card(call.view, call.user, waiting=waiting_for_consent(call, call.user))
+    return c.render([{"pushCard": card}])
 
 
 def save_settings(call: Call) -> c.Json:
@@ -623,7 +629,14 @@ def save_settings(call: Call) -> c.Json:
         _replan_upcoming(call)
     if prefs.delivery_mode is DeliveryMode.DIGEST:
         _schedule_digest(call)
-    return c.update_card(views.settings_card(call.view, call.user), note="Settings saved.")
+    from addon.context_sources import consent_answer, waiting_for_consent
+
+    # A source just turned on asks for its own scope, and only for that (Settings is saved).
+    consent = consent_answer(call, prefs.context_sources - before.context_sources)
+    if consent is not None:
+        return consent
+    card = views.settings_card(call.view, call.user, waiting=waiting_for_consent(call, call.user))
+    return c.update_card(card, note="Settings saved.")
 
 
 def _schedule_digest(call: Call) -> None:

@@ -19,7 +19,7 @@ from functions.domain.classification import Classification, SkipReason, prep_wan
 from functions.domain.meeting_types import RuleSet
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES, PrepState
-from functions.domain.users import ConnectionState, DeliveryMode, User
+from functions.domain.users import ConnectionState, ContextSource, DeliveryMode, User
 from functions.domain.working_days import DAY_NAMES
 from functions.prep.queueing import DEFAULT_LEASE
 from functions.timefmt import TimeFormat
@@ -449,12 +449,16 @@ def settings_card(
     *,
     typed: Form | None = None,
     errors: Mapping[str, str] | None = None,
+    waiting: frozenset[ContextSource] = frozenset(),
 ) -> c.Json:
     """The settings: often used first, rarely used folded away, Save at the end.
 
     After a refused save, `typed` keeps every value the user entered and
     `errors` (form name -> message) shows each problem under its own field.
+    `waiting`: context sources turned on whose access is not allowed yet.
     """
+    from addon.context_sources import sources_widgets
+
     prefs = user.preferences
     form = typed or {}
     problems = errors or {}
@@ -588,6 +592,10 @@ def settings_card(
             c.section(leads, title="How early prep starts"),
             c.section(days, title="Working days"),
             c.section(rarely, title="Quiet hours and your keywords", collapsible=not problems),
+            c.section(
+                sources_widgets(view.act("allow_sources"), user, typed=typed, waiting=waiting),
+                title="Context for prep",
+            ),
             c.section(_assistant_entry(view, user), title="Assistant mode"),
             c.section(data, title="Your data"),
         ],

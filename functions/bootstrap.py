@@ -123,6 +123,7 @@ class Bootstrap:
         credentials: CredentialsProvider | None = None,
         generator: Generator | None = None,
         materials_storage: MaterialsStorage | None = None,
+        mail_threads: MailSource | None = None,
     ) -> Bootstrap:
         """A root sharing every adapter this one has built, with the given ones in their place.
 
@@ -144,6 +145,7 @@ class Bootstrap:
             credentials=credentials,
             generator=generator,
             materials_storage=materials_storage,
+            mail_threads=mail_threads,
         )
         mine = vars(root)
         for name, value in vars(self).items():

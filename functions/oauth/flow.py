@@ -70,7 +70,13 @@ def _codec(credentials: CredentialsProvider) -> StateCodec:
     return StateCodec(credentials.sealer.keyring)
 
 
-def _flow(client: OAuthClient, code_verifier: str, extra_scopes: Sequence[str] = ()) -> Flow:
+def _flow(
+    client: OAuthClient,
+    code_verifier: str,
+    extra_scopes: Sequence[str] = (),
+    *,
+    only_extra: bool = False,
+) -> Flow:
     from google_auth_oauthlib.flow import Flow
 
     if client.loopback:
@@ -78,6 +84,8 @@ def _flow(client: OAuthClient, code_verifier: str, extra_scopes: Sequence[str] =
         # the local stand-in), so production never gets here.
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
     requested = [*client.requested_scopes, *(s for s in extra_scopes if s not in client.scopes)]
+    if only_extra:
+        requested = [oauth_scopes.OPENID, *(s for s in extra_scopes if s != oauth_scopes.OPENID)]
     flow: Flow = Flow.from_client_config(
         client.client_config(),
         scopes=requested,
@@ -89,7 +97,12 @@ def _flow(client: OAuthClient, code_verifier: str, extra_scopes: Sequence[str] =
 
 
 def start_authorization(
-    services: Bootstrap, user_id: str, email: str, *, extra_scopes: Sequence[str] = ()
+    services: Bootstrap,
+    user_id: str,
+    email: str,
+    *,
+    extra_scopes: Sequence[str] = (),
+    only_extra: bool = False,
 ) -> str:
     """Google's consent URL for `user_id` (already verified by the caller).
 
@@ -98,6 +111,12 @@ def start_authorization(
     `calendar.events.readonly` only when the user turns it on). The callback
     requires only the configured scopes; what else was granted is stored with
     the grant, and the feature checks for it there.
+
+    `only_extra` asks for nothing but `openid` and `extra_scopes` (a context
+    source turned on by a user who is connected already): with
+    `include_granted_scopes=true` Google's answer covers every scope granted
+    before as well, so the callback's check of the configured scopes still
+    holds and the consent screen shows just the new one.
     """
     client = services.credentials.client
     codec = _codec(services.credentials)
@@ -112,7 +131,7 @@ def start_authorization(
     if services.settings.is_local:
         # The local stand-in has no Google session: this plays "who is signed in".
         params["dev_subject"] = user_id
-    flow = _flow(client, codec.code_verifier(pending), extra_scopes)
+    flow = _flow(client, codec.code_verifier(pending), extra_scopes, only_extra=only_extra)
     url, _ = flow.authorization_url(**params)
     log(_log, logging.INFO, "authorization started", user_id=user_id)
     return str(url)

@@ -9,7 +9,9 @@ documentation:
 * The browser step is `consent()`: it validates the authorization URL the
   way Google does (registered client and redirect URI, `response_type=code`,
   PKCE S256 challenge), plays a signed-in `Account`, and returns the redirect
-  back to the app with `code`, `state` and the granted `scope`.
+  back to the app with `code`, `state` and the granted `scope`; with
+  `include_granted_scopes=true` the grant also covers the scopes the account
+  granted this client before (incremental authorization), unless revoked.
 * `/token`: `authorization_code` (single-use code, same redirect URI, PKCE
   verifier must hash to the challenge, client authenticated by HTTP Basic or
   form fields), `refresh_token` (answers `invalid_grant` "Token has been
@@ -161,6 +163,16 @@ class FakeGoogleOAuth:
             return f"{self.redirect_uri}?{urllib.parse.urlencode(back)}"
         requested = query.get("scope", "").split()
         granted = tuple(grant if grant is not None else requested)
+        if query.get("include_granted_scopes") == "true":
+            # Google: the new grant also covers what this account granted this client before.
+            with self._lock:
+                earlier = [
+                    s
+                    for g in self.grants
+                    if g.account == account and not g.revoked
+                    for s in g.scopes
+                ]
+            granted = tuple(dict.fromkeys([*granted, *earlier]))
         offline = query.get("access_type") == "offline"
         first_time = account.subject not in self._consented
         issue_refresh = offline and (first_time or query.get("prompt") == "consent")
