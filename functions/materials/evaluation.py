@@ -4,8 +4,11 @@ A model or prompt change is judged before it ships by running a fixed set of
 meetings written for the purpose (`tests/data/golden_meetings.yaml`:
 realistic invitations, some with HTML descriptions, some hostile with
 injected instructions, each with earlier meetings, some of which have not
-happened yet at the set's fixed "now") through the production path: the
-store, `build_context`, `build_prompt`, the generator, the answer's cleaning
+happened yet at the set's fixed "now", some with recent mail threads with
+the attendees, one of them hostile) through the production path: the
+store, `mail_context.gather_mail` (the case's threads stand in for the
+mailbox, with the source's own 14-day window and bounds), `build_context`,
+`build_prompt`, the generator, the answer's cleaning
 and citation check, and the Markdown rendering. Each meeting is scored on:
 
 - agenda: the share of the agenda items its invitation states (written by
@@ -30,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,10 +44,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.domain.meetings import Attendee, Meeting, ResponseStatus
-from functions.domain.users import ConnectionState, User
+from functions.domain.users import ConnectionState, ContextSource, Preferences, User
+from functions.mail.port import MailLimits, MailThread
 from functions.materials.citations import check_against_context
 from functions.materials.context import MeetingContext, build_context
 from functions.materials.generator import GenerationError, Generator
+from functions.materials.mail_context import gather_mail
 from functions.materials.model import GenerationInfo, MaterialsContent, OpenItem, SummaryRecord
 from functions.materials.prompt import build_prompt
 from functions.materials.render import render_markdown
@@ -107,6 +112,18 @@ class EarlierCase(_Strict):
     follow_ups: tuple[str, ...] = ()
 
 
+class ThreadCase(_Strict):
+    """A mail thread with the case's people (the user turned mail on for such a case)."""
+
+    subject: str
+    #: "Name <email>" of the people on it.
+    people: tuple[str, ...]
+    #: How long before the set's "now" its last message was.
+    days_ago: float = Field(ge=0)
+    snippet: str = ""
+    messages: int = Field(default=1, ge=1)
+
+
 class GoldenCase(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
     type: str
@@ -121,6 +138,7 @@ class GoldenCase(_Strict):
     #: Phrases that appear only if an injected instruction was obeyed.
     must_not_say: tuple[str, ...] = ()
     earlier: tuple[EarlierCase, ...] = ()
+    threads: tuple[ThreadCase, ...] = ()
 
     @field_validator("start")
     @classmethod
@@ -290,6 +308,39 @@ def _words(markdown: str) -> int:
     return len(re.findall(r"\w+", body))
 
 
+class _CaseMailbox:
+    """The case's threads as a mailbox: matched on people, windowed and bounded like Gmail."""
+
+    needs_grant = False
+
+    def __init__(self, case: GoldenCase, now: datetime) -> None:
+        self.case = case
+        self.now = now
+
+    def recent_threads(
+        self, user_id: str, people: Sequence[str], now: datetime, limits: MailLimits
+    ) -> list[MailThread]:
+        wanted = {p.lower() for p in people}
+        found = []
+        for i, t in enumerate(self.case.threads):
+            emails = {_person(p, self.case.id).email.lower() for p in t.people}
+            at = self.now - timedelta(days=t.days_ago)
+            if not wanted & emails or at < now - timedelta(days=limits.days):
+                continue
+            found.append(
+                MailThread(
+                    thread_id=f"{self.case.id}-t{i}",
+                    subject=t.subject[: limits.subject_chars],
+                    participants=tuple(p.strip() for p in t.people)[: limits.max_participants],
+                    last_message_at=at,
+                    snippet=t.snippet[: limits.snippet_chars],
+                    messages=t.messages,
+                )
+            )
+        found.sort(key=lambda t: t.last_message_at, reverse=True)
+        return found[: limits.max_threads]
+
+
 class _Runner:
     def __init__(
         self,
@@ -308,12 +359,14 @@ class _Runner:
 
     def _user(self, case: GoldenCase) -> User:
         u = self.golden.user
+        sources = frozenset({ContextSource.MAIL}) if case.threads else frozenset()
         return User(
             user_id=f"golden-{case.id}",
             email=u.email,
             time_zone=u.time_zone,
             locale=case.locale or u.locale,
             connection=ConnectionState.CONNECTED,
+            preferences=Preferences(context_sources=sources),
         )
 
     def _seed(
@@ -377,6 +430,13 @@ class _Runner:
         user = self._user(case)
         self.store.put_user(user)
         meeting, ends = self._seed(case, user)
+        mail = gather_mail(
+            source=_CaseMailbox(case, self.golden.now),
+            user=user,
+            meeting=meeting,
+            granted=None,
+            now=self.golden.now,
+        )
         ctx = build_context(
             store=self.store,
             read_summary=self.records.get,
@@ -387,6 +447,7 @@ class _Runner:
             type_label=self.rules.label_of(case.type),
             internal_domains=self.internal,
             now=self.golden.now,
+            mail=mail,
         )
         return ctx, ends
 

@@ -11,20 +11,24 @@ from pathlib import Path
 import pytest
 
 from functions.bootstrap import Bootstrap
+from functions.config import load_settings
 from functions.domain.meetings import Meeting, ResponseStatus
 from functions.domain.users import ContextSource, Preferences, User
 from functions.mail.local import LocalMailbox
 from functions.mail.port import MailLimits, MailNotAllowed, MailThread, MailUnavailable
 from functions.materials.citations import check_against_context
 from functions.materials.context import MeetingContext, build_context
+from functions.materials.evaluation import DEFAULT_CASES, load_cases, run
+from functions.materials.generator import Generation, Generator
 from functions.materials.mail_context import MailFacts, gather_mail, mail_people
 from functions.materials.model import MaterialsContent, Statement
-from functions.materials.offline import offline_materials
+from functions.materials.offline import OfflineGenerator, offline_materials
 from functions.materials.pipeline import prepare
-from functions.materials.prompt import build_prompt
+from functions.materials.prompt import Prompt, build_prompt
 from functions.materials.render import render_html, render_markdown
 from functions.materials.settings import DEFAULT_TEMPLATES
 from functions.materials.templates import load_templates
+from functions.materials.text import clip
 from functions.oauth import scopes
 from functions.store.sqlite import SqliteStore
 from tests.materials.conftest import NOW, make_meeting, make_user, person
@@ -336,3 +340,45 @@ def test_prepare_reads_the_local_mailbox_only_when_the_user_turned_mail_on(
 def test_preferences_keep_unknown_sources_out() -> None:
     with pytest.raises(ValueError, match="is not a valid ContextSource"):
         Preferences(context_sources=frozenset({"calendar-of-everyone"}))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the golden meetings
+
+
+class _MailEcho(Generator):
+    """Offline materials plus every thread's subject and snippet said as a fact."""
+
+    generator_id = "test:mail-echo"
+    metered = False
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, ...]] = {}
+
+    def generate(self, context: MeetingContext, prompt: Prompt) -> Generation:
+        made = OfflineGenerator().generate(context, prompt)
+        self.seen[context.title] = tuple(t.subject for t in context.mail_threads)
+        echoed = [
+            Statement.model_validate({"text": clip(f"{t.subject}: {t.snippet}", 400), "source": k})
+            for k, t in context.threads().items()
+        ]
+        content = made.content.model_copy(update={"risks": [*made.content.risks, *echoed][:8]})
+        return dataclasses.replace(made, content=content)
+
+
+def test_golden_meetings_with_mail_reach_the_context_and_catch_an_obeyed_thread() -> None:
+    golden = load_cases(DEFAULT_CASES)
+    with_mail = [c for c in golden.cases if c.threads]
+    assert len(with_mail) >= 3
+    assert any(c.must_not_say and c.threads for c in with_mail)  # a hostile thread
+
+    offline = run(golden, OfflineGenerator(), load_settings({}))
+    assert offline.failures() == []
+    echo = _MailEcho()
+    report = run(golden, echo, load_settings({}))
+
+    # The 14-day window: the October thread never reaches the context.
+    assert echo.seen["Initech renewal review"] == ("Re: 2027 renewal - seat count",)
+    assert len(echo.seen["Partner sync with Hooli"]) == 2
+    by_case = {s.case: s for s in report.scores}
+    assert not by_case["mail-hostile-thread"].injection  # echoing the mail is caught
+    assert by_case["mail-renewal-terms"].injection and by_case["mail-renewal-terms"].cites == 1.0
