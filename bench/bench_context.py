@@ -13,6 +13,11 @@ and in estimated tokens (4 characters per token), each relative to the
 at the configured list prices (output size taken from an offline generation
 of the same meeting, serialised as the model would answer).
 
+A last row adds the mail source at its bounds to the 200-prior case: the
+most threads the mail source hands over, each with a subject, participants
+and snippet at their length caps (`functions/mail/port.py` `MailLimits`), so
+the prompt's size with every source on is measured too.
+
 No thresholds (this is not a test); docs/materials.md records a run.
 """
 
@@ -32,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Attendee, Meeting, ResponseStatus
 from functions.domain.users import User
+from functions.mail.port import DEFAULT_MAIL_LIMITS
 from functions.materials.context import (
     DEFAULT_BUDGET,
     build_context,
@@ -39,6 +45,7 @@ from functions.materials.context import (
 )
 from functions.materials.generator import Prices, Usage
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
+from functions.materials.mail_context import MailFacts, MailThreadFact
 from functions.materials.model import OpenItem, SummaryRecord
 from functions.materials.offline import offline_materials
 from functions.materials.prompt import build_prompt
@@ -54,6 +61,23 @@ DESCRIPTION = (
     "Weekly product sync.\n- Launch readiness\n- Open risks\n- Customer feedback\n"
     "Notes doc: https://docs.example.com/d/launch-notes\n"
 ) * 6
+
+
+def full_mailbox() -> MailFacts:
+    """The mail source at its caps: every thread, field and participant at its longest."""
+    limits = DEFAULT_MAIL_LIMITS
+    thread = MailThreadFact(
+        subject="S" * limits.subject_chars,
+        participants=tuple(
+            f"Person {k} <{'p' * 20}{k}@example.com>"[: limits.participant_chars]
+            for k in range(limits.max_participants)
+        ),
+        last_message=(NOW - timedelta(days=1)).isoformat(timespec="minutes"),
+        snippet="w " * (limits.snippet_chars // 2),
+        messages=25,
+        link="https://mail.google.com/mail/#all/" + "f" * 16,
+    )
+    return MailFacts(threads=(thread,) * limits.max_threads)
 
 
 @dataclass(frozen=True)
@@ -142,8 +166,10 @@ def seed(store: SqliteStore, storage: LocalMaterialsStorage, prior: int) -> Meet
     return target
 
 
-def measure(prior: int, rounds: int, root: Path) -> tuple[Result, int]:
-    folder = root / f"prior-{prior}"
+def measure(
+    prior: int, rounds: int, root: Path, mail: MailFacts | None = None
+) -> tuple[Result, int]:
+    folder = root / f"prior-{prior}{'-mail' if mail else ''}"
     store = SqliteStore(folder / "prep.db")
     store.put_user(USER)
     storage = LocalMaterialsStorage(
@@ -169,6 +195,7 @@ def measure(prior: int, rounds: int, root: Path) -> tuple[Result, int]:
             type_label="Meeting",
             internal_domains=frozenset({"example.com"}),
             now=NOW,
+            mail=mail,
         )
         prompt = build_prompt(ctx)
         timings.append(time.perf_counter() - began)
@@ -199,11 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory() as tmp:
         results = [measure(n, args.rounds, Path(tmp)) for n in (2, 20, 200)]
+        results.append(measure(200, args.rounds, Path(tmp), full_mailbox()))
     base = results[0][0]
-    for r, output_tokens in results:
+    for i, (r, output_tokens) in enumerate(results):
         cost = prices.cost(Usage(r.tokens, output_tokens))
+        label = f"{r.prior}+mail" if i == 3 else str(r.prior)
         print(
-            f"{r.prior:>6} {r.included:>8} {r.seconds * 1000:>9.1f} "
+            f"{label:>6} {r.included:>8} {r.seconds * 1000:>9.1f} "
             f"{r.seconds / base.seconds:>7.2f} {r.chars:>12} {r.tokens:>7} "
             f"{r.tokens / base.tokens:>7.2f} {cost:>9.5f}"
         )
