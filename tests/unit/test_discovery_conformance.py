@@ -214,6 +214,8 @@ def test_every_method_the_adapters_call_is_checked_and_conforms() -> None:
     from google.oauth2.credentials import Credentials
 
     from functions.calendar.google_api import GoogleCalendarWriter
+    from functions.mail.gmail import GmailThreads
+    from functions.mail.port import MailLimits
     from functions.notify.gmail import GmailSender
     from functions.notify.google_chat import ChatAppSender
 
@@ -255,6 +257,9 @@ def test_every_method_the_adapters_call_is_checked_and_conforms() -> None:
         ChatAppSender(lambda: Credentials(token="app"), api_endpoint=google.url).send_direct(
             "u1", {"text": "ready"}, request_id="r1"
         )
+        google.add_thread("Renewal", ("tom@acme.com", ALICE, datetime.now(UTC), "usage?"))
+        threads = GmailThreads(lambda _u: Credentials(token="u"), api_endpoint=google.url)
+        assert threads.recent_threads("u1", ["tom@acme.com"], datetime.now(UTC), MailLimits())
     # Both fakes exited cleanly: no violations. And every method was checked, both ways.
     methods = set(calendar.conformance.checked + google.conformance.checked)
     assert {m for m in methods if "->" not in m} == {
@@ -266,6 +271,8 @@ def test_every_method_the_adapters_call_is_checked_and_conforms() -> None:
         "calendar.channels.stop",
         "calendar.events.delete",
         "gmail.users.messages.send",
+        "gmail.users.threads.list",
+        "gmail.users.threads.get",
         "chat.spaces.findDirectMessage",
         "chat.spaces.messages.create",
     }
