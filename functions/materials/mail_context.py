@@ -16,6 +16,7 @@ so a mail cannot plant a phishing link in materials that carry our name.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.domain.meetings import Meeting
 from functions.domain.users import ContextSource, User
+from functions.logs import log
 from functions.mail.port import (
     DEFAULT_MAIL_LIMITS,
     MailLimits,
@@ -35,6 +37,8 @@ from functions.mail.port import (
 )
 from functions.materials.sources import STATE_NOTES, SourceState, source_note, source_state
 from functions.materials.text import clean_text
+
+_log = logging.getLogger(__name__)
 
 
 class MailThreadFact(BaseModel):
@@ -112,14 +116,22 @@ def gather_mail(
         return MailFacts(note=source_note(ContextSource.MAIL, "nobody else is invited"))
     try:
         threads = source.recent_threads(user.user_id, people, now, limits)
-    except MailNotAllowed:
+    except (MailNotAllowed, MailUnavailable) as exc:
+        # Counts and kinds only: never an address, a subject or a snippet.
+        log(
+            _log,
+            logging.WARNING,
+            "mail threads not read",
+            user_id=user.user_id,
+            error=type(exc).__name__,
+        )
+        if isinstance(exc, MailUnavailable):
+            return MailFacts(note=source_note(ContextSource.MAIL, "could not be read just now"))
         return MailFacts(
             note=source_note(
                 ContextSource.MAIL, "Gmail refused access (allow it again in Settings)"
             )
         )
-    except MailUnavailable:
-        return MailFacts(note=source_note(ContextSource.MAIL, "could not be read just now"))
     if not threads:
         return MailFacts(
             note=source_note(

@@ -17,7 +17,7 @@ from functions.domain.users import ContextSource, Preferences, User
 from functions.mail.local import LocalMailbox
 from functions.mail.port import MailLimits, MailNotAllowed, MailThread, MailUnavailable
 from functions.materials.citations import check_against_context
-from functions.materials.context import MeetingContext, build_context
+from functions.materials.context import ContextBudget, MeetingContext, build_context
 from functions.materials.evaluation import DEFAULT_CASES, load_cases, run
 from functions.materials.generator import Generation, Generator
 from functions.materials.mail_context import MailFacts, gather_mail, mail_people
@@ -382,3 +382,34 @@ def test_golden_meetings_with_mail_reach_the_context_and_catch_an_obeyed_thread(
     by_case = {s.case: s for s in report.scores}
     assert not by_case["mail-hostile-thread"].injection  # echoing the mail is caught
     assert by_case["mail-renewal-terms"].injection and by_case["mail-renewal-terms"].cites == 1.0
+
+
+def test_over_budget_the_oldest_threads_go_after_the_earlier_meetings(db: SqliteStore) -> None:
+    user = mail_on(make_user())
+    meeting = make_meeting(user)
+    threads = [thread(f"Thread {i}", "s" * 240, days=i + 1) for i in range(5)]
+    facts = gather_mail(
+        source=SpySource(threads), user=user, meeting=meeting, granted=READONLY, now=NOW
+    )
+    full = context(db, user, meeting, facts)
+    # A budget a little under the full prompt: only mail can give way here (no history).
+    budget = ContextBudget(max_prompt_chars=build_prompt(full).chars - 300)
+
+    fitted = build_context(
+        store=db,
+        read_summary=lambda ref: None,
+        user=user,
+        meeting=meeting,
+        template=TEMPLATES.for_type(meeting.meeting_type),
+        template_version=TEMPLATES.version,
+        type_label="Meeting",
+        internal_domains=frozenset({"example.com"}),
+        now=NOW,
+        budget=budget,
+        mail=facts,
+    )
+
+    assert build_prompt(fitted).chars <= budget.max_prompt_chars
+    kept = [t.subject for t in fitted.mail_threads]
+    assert kept == [f"Thread {i}" for i in range(len(kept))] and 0 < len(kept) < 5
+    assert len(fitted.attendees) == len(full.attendees)  # the guests stay
