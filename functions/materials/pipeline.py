@@ -42,7 +42,7 @@ from functions.materials.storage import (
 )
 
 if TYPE_CHECKING:
-    from functions.bootstrap import Bootstrap
+    from functions.materials.deps import MaterialsDeps
 
 _log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def cache_key(ctx: MeetingContext, generator_id: str, previous_ref: str | None) 
     return base
 
 
-def prepare(services: Bootstrap, user: User, meeting: Meeting) -> Prepared:
+def prepare(services: MaterialsDeps, user: User, meeting: Meeting) -> Prepared:
     """Build the bounded context and prompt and decide where the result lives."""
     templates = services.prep_templates
     storage = services.materials_storage
@@ -97,7 +97,7 @@ def store_materials(
     prepared: Prepared,
     generation: Generation,
     generator: Generator,
-    services: Bootstrap,
+    services: MaterialsDeps,
     meeting: Meeting,
 ) -> GenerationInfo:
     """Clean and check the content, render both formats and upload them (HTML last)."""
