@@ -12,11 +12,17 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from addon.deps import AddonDeps
+    from functions.config import Settings
 
 EXIT_USAGE = 2
 
 Command = Callable[[argparse.Namespace], int]
+#: A command that works on the composition root, which `functions.cli` builds for it.
+RootCommand = Callable[[argparse.Namespace, Callable[["Settings"], "AddonDeps"]], int]
 
 
 def add_addon_commands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -55,9 +61,8 @@ def _fail(command: str, message: str, status: int = EXIT_USAGE) -> int:
     return status
 
 
-def dev_event_command(args: argparse.Namespace) -> int:
+def dev_event_command(args: argparse.Namespace, root_for: Callable[[Settings], AddonDeps]) -> int:
     from addon.dev_event import LOCAL_USER_ID, NoMeeting, dev_event
-    from functions.bootstrap import Bootstrap
     from functions.config import load_settings
 
     if args.port is not None:
@@ -66,7 +71,7 @@ def dev_event_command(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.is_local:
         return _fail("dev-event", "signs with the local development key: unset PREP_MODE")
-    services = Bootstrap(settings)
+    services = root_for(settings)
     try:
         body = dev_event(services, event_id=args.event_id, user_id=args.user_id or LOCAL_USER_ID)
     except NoMeeting as exc:
@@ -94,7 +99,5 @@ def manifest_command(args: argparse.Namespace) -> int:
     return 0
 
 
-ADDON_COMMANDS: dict[str, Command] = {
-    "dev-event": dev_event_command,
-    "manifest": manifest_command,
-}
+ADDON_COMMANDS: dict[str, Command] = {"manifest": manifest_command}
+ADDON_ROOT_COMMANDS: dict[str, RootCommand] = {"dev-event": dev_event_command}

@@ -24,12 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from addon import cards as c
 from addon.sidebar import Call
-from addon.views import WARNING_COLOR
+from addon.views import FIELD
 from functions.domain.users import ConnectionState, ContextSource, User
 from functions.logs import log
 from functions.materials.sources import (
-    SOURCE_EXPLAINED,
-    SOURCE_NAMES,
     SourceState,
     missing_scopes,
     source_state,
@@ -37,47 +35,7 @@ from functions.materials.sources import (
 
 _log = logging.getLogger(__name__)
 
-FIELD = "context_sources"
-
 Form = Mapping[str, Sequence[str]]
-
-
-def _label(source: ContextSource) -> str:
-    name = SOURCE_NAMES[source]
-    return name[0].upper() + name[1:]
-
-
-def sources_widgets(
-    view_act: c.Json | None,
-    user: User,
-    *,
-    typed: Form | None,
-    waiting: Iterable[ContextSource] = (),
-) -> list[c.Json]:
-    """The switches, each source's one line, and "Allow access" for those waiting for consent."""
-    on = user.preferences.context_sources
-    # Workspace sends nothing for a switch group with every switch off.
-    chosen = set(typed.get(FIELD, ())) if typed is not None else {s.value for s in on}
-    widgets: list[c.Json] = [
-        c.selection(
-            FIELD,
-            "Also read, to prepare better",
-            [(_label(s), s.value, s.value in chosen) for s in ContextSource],
-            kind="SWITCH",
-        ),
-        c.paragraph("\n".join(f"{_label(s)}: {SOURCE_EXPLAINED[s]}" for s in ContextSource)),
-    ]
-    pending = [s for s in ContextSource if s in set(waiting)]
-    if pending and view_act is not None:
-        names = " and ".join(SOURCE_NAMES[s] for s in pending)
-        widgets.append(
-            c.decorated(
-                f"Allow access to {names}",
-                bottom=c.colored("Turned on, but not allowed yet", WARNING_COLOR),
-                side_button=c.button("Allow", view_act),
-            )
-        )
-    return widgets
 
 
 def parse_sources(form: Form) -> frozenset[ContextSource]:
@@ -91,7 +49,7 @@ def granted_scopes_of(call: Call) -> tuple[str, ...] | None:
     from functions.delegation.access import granted_scopes
 
     try:
-        return granted_scopes(call.app.services, call.user_id)
+        return granted_scopes(call.app.services.credentials, call.user_id)
     except Exception as exc:  # the card must render even when the grant cannot be read
         log(_log, logging.WARNING, "grant not readable for settings", error=type(exc).__name__)
         return None

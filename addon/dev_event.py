@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from addon import scopes
-from functions.bootstrap import Bootstrap
 from functions.domain.classification import skip_reason
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.timefmt import valid_locale, valid_zone
+
+if TYPE_CHECKING:
+    from addon.deps import AddonDeps
 
 #: The one user of local mode (the .ics import's, `functions.sync.local`), unless `--user-id`.
 LOCAL_USER_ID = "local-user"
@@ -34,7 +36,7 @@ def _offset_ms(zone: str, at: datetime) -> int:
     return int(offset.total_seconds() * 1000)
 
 
-def signed_tokens(services: Bootstrap, *, user_id: str, email: str) -> tuple[str, str]:
+def signed_tokens(services: AddonDeps, *, user_id: str, email: str) -> tuple[str, str]:
     """(systemIdToken, userIdToken) for the local add-on deployment."""
     settings = services.settings
     signer = services.dev_signer
@@ -78,7 +80,7 @@ def calendar_object(meeting: Meeting, *, owner_email: str = "") -> dict[str, Any
 
 
 def event_object(
-    services: Bootstrap,
+    services: AddonDeps,
     *,
     user_id: str,
     email: str,
@@ -117,7 +119,7 @@ def event_object(
     return body
 
 
-def local_email(services: Bootstrap, user_id: str) -> str:
+def local_email(services: AddonDeps, user_id: str) -> str:
     """The address a local user's tokens carry: the stored one, else the configured one."""
     user = services.store.get_user(user_id)
     return user.email if user is not None and user.email else services.settings.local_user_email
@@ -145,7 +147,7 @@ def next_to_open(upcoming: Sequence[Meeting]) -> Meeting | None:
     return next((m for m in upcoming if needs_prep(m)), upcoming[0] if upcoming else None)
 
 
-def pick_meeting(services: Bootstrap, user_id: str, event_id: str | None) -> Meeting:
+def pick_meeting(services: AddonDeps, user_id: str, event_id: str | None) -> Meeting:
     """The named meeting, or the user's next one that needs prep; `NoMeeting` says what to do."""
     store = services.store
     if event_id:
@@ -167,7 +169,7 @@ def pick_meeting(services: Bootstrap, user_id: str, event_id: str | None) -> Mee
 
 
 def dev_event(
-    services: Bootstrap, *, event_id: str | None = None, user_id: str = LOCAL_USER_ID
+    services: AddonDeps, *, event_id: str | None = None, user_id: str = LOCAL_USER_ID
 ) -> dict[str, Any]:
     """What `python main.py dev-event` prints: a ready-to-POST eventOpen object."""
     if not services.settings.is_local:

@@ -23,7 +23,6 @@ from addon.event_object import AddonEvent, MalformedEvent, parse_event
 from addon.sidebar import Sidebar, open_call
 from addon.verify import verify_system_token, verify_user_token
 from functions.auth.id_tokens import TokenRejected, bearer_token
-from functions.bootstrap import get_services
 from functions.logs import log
 from functions.store.port import StoreBusy
 from functions.web import (
@@ -60,7 +59,11 @@ def _read_event(request: Request) -> AddonEvent:
 
 
 def make_endpoint(source: SidebarSource) -> Handler:
-    """The add-on endpoint over the sidebar `source` gives (tests pass fakes in)."""
+    """The add-on endpoint over the sidebar `source` gives.
+
+    The composition root's route table passes its own (`root.sidebar`, built on
+    the first request); tests pass theirs.
+    """
 
     def endpoint(request: Request) -> Response:
         if request.method != "POST":
@@ -145,11 +148,3 @@ def _trouble(
         name="trouble",
     )
     return c.push_card(view_card)
-
-
-def _default_source() -> Sidebar:
-    return get_services().sidebar
-
-
-#: The deployed handler: wiring from the process-wide services.
-handle = make_endpoint(_default_source)

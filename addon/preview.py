@@ -18,7 +18,7 @@ import functools
 import logging
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import Request, Response
@@ -32,12 +32,14 @@ from addon.dev_event import (
 )
 from addon.event_object import MAX_FORM_INPUTS, MAX_PARAMETERS
 from addon.samples import add_sample_meetings
-from functions.bootstrap import Bootstrap, get_services
 from functions.config import Settings
 from functions.domain.users import User
 from functions.logs import log
 from functions.timefmt import valid_locale, valid_zone
-from functions.web import Handler, json_body, json_error, json_response, local_only
+from functions.web import Handler, bound, json_body, json_error, json_response, local_only
+
+if TYPE_CHECKING:
+    from addon.deps import AddonDeps
 
 _log = logging.getLogger(__name__)
 
@@ -68,8 +70,7 @@ def _user_id(raw: Any) -> str:
     return raw.strip()[:128] if isinstance(raw, str) and raw.strip() else LOCAL_USER_ID
 
 
-def asset(request: Request) -> Response:
-    services = get_services()
+def asset(services: AddonDeps, request: Request) -> Response:
     refused = _refusal(request, services.settings)
     if refused is not None:
         return refused
@@ -85,13 +86,12 @@ def asset(request: Request) -> Response:
     )
 
 
-def meetings(request: Request) -> Response:
+def meetings(services: AddonDeps, request: Request) -> Response:
     """The local user's meetings for the picker (titles are text; the page escapes them).
 
     `next` is the one the page opens first: the next meeting that needs prep
     (not a declined, cancelled or skipped one), else the next one at all.
     """
-    services = get_services()
     refused = _refusal(request, services.settings)
     if refused is not None:
         return refused
@@ -122,23 +122,22 @@ def _strings(raw: Any, limit: int) -> dict[str, Any]:
     return raw
 
 
-def _local_json_post(request: Request) -> tuple[Bootstrap, Any] | Response:
+def _local_json_post(services: AddonDeps, request: Request) -> Any:
     """The gate every token-minting preview route shares: local, loopback, a JSON POST."""
-    services = get_services()
     refused = _refusal(request, services.settings)
     if refused is not None:
         return refused
     if request.method != "POST" or not request.is_json:
         return json_error(405, "method_not_allowed", "POST JSON here")
-    return services, json_body(request)
+    return json_body(request)
 
 
-def signed_event(request: Request) -> Response:
+def signed_event(services: AddonDeps, request: Request) -> Response:
     """Mint a signed event object: trigger "homepage", "eventOpen" or "action"."""
-    gate = _local_json_post(request)
+    gate = _local_json_post(services, request)
     if isinstance(gate, Response):
         return gate
-    services, body = gate
+    body = gate
     if not isinstance(body, dict):
         return json_error(400, "bad_request", "body must be a JSON object")
     trigger = body.get("trigger")
@@ -186,11 +185,11 @@ def signed_event(request: Request) -> Response:
     )
 
 
-def samples(request: Request) -> Response:
-    gate = _local_json_post(request)
+def samples(services: AddonDeps, request: Request) -> Response:
+    gate = _local_json_post(services, request)
     if isinstance(gate, Response):
         return gate
-    services, body = gate
+    body = gate
     body = body if isinstance(body, dict) else {}
     user_id = _user_id(body.get("user"))
     user = services.store.get_user(user_id) or User(
@@ -209,9 +208,10 @@ def samples(request: Request) -> Response:
     return json_response({"added": len(added), "next": first.event_id})
 
 
-def routes() -> dict[str, Handler]:
-    out: dict[str, Handler] = dict.fromkeys(_ASSETS, asset)
-    out["/preview/meetings"] = meetings
-    out["/preview/event-object"] = signed_event
-    out["/preview/samples"] = samples
+def routes(services: AddonDeps) -> dict[str, Handler]:
+    """The preview's pages, bound to the root the local server runs on."""
+    out: dict[str, Handler] = dict.fromkeys(_ASSETS, bound(asset, services))
+    out["/preview/meetings"] = bound(meetings, services)
+    out["/preview/event-object"] = bound(signed_event, services)
+    out["/preview/samples"] = bound(samples, services)
     return out

@@ -8,14 +8,16 @@ local user under fixed ids: adding them twice refreshes them, nothing more.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from functions.bootstrap import Bootstrap
 from functions.calendar.mapping import meeting_from_event
 from functions.domain.meetings import Meeting
 from functions.domain.planning import plan_meeting
 from functions.domain.users import User
+
+if TYPE_CHECKING:
+    from addon.deps import AddonDeps
 
 
 def _person(email: str, *, me: bool = False, status: str = "accepted") -> dict[str, Any]:
@@ -85,7 +87,7 @@ def sample_events(user: User, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def add_sample_meetings(services: Bootstrap, user: User) -> list[Meeting]:
+def add_sample_meetings(services: AddonDeps, user: User) -> list[Meeting]:
     """Store the samples (and the user, if new) and return them, planned."""
     now = services.clock.now()
     if services.store.get_user(user.user_id) is None:

@@ -1,6 +1,6 @@
 """What the sidebar's handlers work with: the ports, and one verified request.
 
-`Sidebar` names the dependencies the add-on needs beyond `Bootstrap` (a task
+`Sidebar` names the dependencies the add-on needs beyond `AddonDeps` (a task
 queue, and a way to reach Calendar with the user's own token) so tests can
 hand in fakes without patching. `Call` is one verified request: the user id
 in it comes from the userIdToken and nowhere else.
@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from addon.event_object import AddonEvent
 from addon.verify import Identity
 from addon.views import View
 from functions.auth.id_tokens import IdTokenVerifier
-from functions.bootstrap import Bootstrap
 from functions.calendar.port import CalendarSource
 from functions.config import Settings
 from functions.domain.classification import Classifier
@@ -30,6 +30,9 @@ from functions.store.port import Store
 from functions.tasks.port import TaskQueue
 from functions.timefmt import TimeFormat
 
+if TYPE_CHECKING:
+    from addon.deps import AddonDeps
+
 _log = logging.getLogger(__name__)
 
 #: Builds a Calendar client that acts with the user's add-on OAuth token.
@@ -38,7 +41,8 @@ CalendarFactory = Callable[[str], CalendarSource]
 
 @dataclass
 class Sidebar:
-    services: Bootstrap
+    #: The composition root, seen as what the add-on uses.
+    services: AddonDeps
     #: None: the services' queue, built on first use (a homepage never pays for it).
     task_queue: TaskQueue | None = None
     #: None in local mode: there is no Google to fetch unseen events from.

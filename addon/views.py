@@ -7,7 +7,7 @@ show exactly what Calendar would.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES, PrepState
 from functions.domain.users import ConnectionState, ContextSource, DeliveryMode, User
 from functions.domain.working_days import DAY_NAMES
+from functions.materials.sources import SOURCE_EXPLAINED, SOURCE_NAMES
 from functions.prep.queueing import DEFAULT_LEASE
 from functions.timefmt import TimeFormat
 
@@ -443,6 +444,48 @@ Form = Mapping[str, Sequence[str]]
 SETTINGS_SAVE = "Save settings"
 
 
+#: The settings switch group naming the context sources (see addon.context_sources).
+FIELD = "context_sources"
+
+
+def _label(source: ContextSource) -> str:
+    name = SOURCE_NAMES[source]
+    return name[0].upper() + name[1:]
+
+
+def sources_widgets(
+    view_act: c.Json | None,
+    user: User,
+    *,
+    typed: Form | None,
+    waiting: Iterable[ContextSource] = (),
+) -> list[c.Json]:
+    """The switches, each source's one line, and "Allow access" for those waiting for consent."""
+    on = user.preferences.context_sources
+    # Workspace sends nothing for a switch group with every switch off.
+    chosen = set(typed.get(FIELD, ())) if typed is not None else {s.value for s in on}
+    widgets: list[c.Json] = [
+        c.selection(
+            FIELD,
+            "Also read, to prepare better",
+            [(_label(s), s.value, s.value in chosen) for s in ContextSource],
+            kind="SWITCH",
+        ),
+        c.paragraph("\n".join(f"{_label(s)}: {SOURCE_EXPLAINED[s]}" for s in ContextSource)),
+    ]
+    pending = [s for s in ContextSource if s in set(waiting)]
+    if pending and view_act is not None:
+        names = " and ".join(SOURCE_NAMES[s] for s in pending)
+        widgets.append(
+            c.decorated(
+                f"Allow access to {names}",
+                bottom=c.colored("Turned on, but not allowed yet", WARNING_COLOR),
+                side_button=c.button("Allow", view_act),
+            )
+        )
+    return widgets
+
+
 def settings_card(
     view: View,
     user: User,
@@ -457,8 +500,6 @@ def settings_card(
     `errors` (form name -> message) shows each problem under its own field.
     `waiting`: context sources turned on whose access is not allowed yet.
     """
-    from addon.context_sources import sources_widgets
-
     prefs = user.preferences
     form = typed or {}
     problems = errors or {}

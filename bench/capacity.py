@@ -380,7 +380,7 @@ def measure(workdir: Path) -> Measured:
                 lambda: handle_sync(services, {"user_id": USER_ID}), bill, fake
             )
             headers = _ping_headers(services)
-            out.per_op["push ping (webhook)"] = _measure(lambda: _ping(headers), bill)
+            out.per_op["push ping (webhook)"] = _measure(lambda: _ping(services, headers), bill)
 
             for i in range(999):
                 store.put_user(
@@ -398,7 +398,7 @@ def measure(workdir: Path) -> Measured:
                 lambda: handle_prep_task(services, dict(task.payload)), bill
             )
 
-            routes = local_routes()
+            routes = local_routes(services)
 
             def post_addon(body: dict[str, Any]) -> None:
                 import flask
@@ -447,14 +447,14 @@ def _ping_headers(services: Bootstrap) -> dict[str, str]:
     }
 
 
-def _ping(headers: dict[str, str]) -> None:
+def _ping(services: Bootstrap, headers: dict[str, str]) -> None:
     import flask
 
     from functions.sync.webhook import calendar_webhook
 
     app = flask.Flask("capacity")
     with app.test_request_context("/calendar/webhook", method="POST", headers=headers):
-        assert calendar_webhook(flask.request).status_code == 200
+        assert calendar_webhook(services, flask.request).status_code == 200
 
 
 # ---------------------------------------------------------------- the arithmetic

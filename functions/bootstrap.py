@@ -16,16 +16,28 @@ tasks=...)`): a test hands in a fake port, and everything built from it on
 first use (the sidebar, the credentials provider, the notifiers...) sees the
 fake; nothing is patched after the fact.
 
-Handlers still reach the process-wide root through `get_services()`; the
-deployed entry points in `main.py` install nothing, so the first request
-builds it from the environment.
+Binding: the route tables at the end take the root and bind it into every
+handler. A handler takes what it needs as its first parameter, typed with its
+feature's Protocol (`functions/<feature>/deps.py`: `SyncDeps`, `ChatDeps`...,
+which this class satisfies structurally), so mypy holds it to the ports it
+names, adapters stay lazy (a Protocol reads the root's cached properties on
+use, where a dataclass of built adapters would build them all), and no
+module below this one imports it (the layers contract in pyproject.toml).
+Calls from one feature into another that would turn the import graph round
+come in as the root's methods: `send_ready` (materials -> notify),
+`first_sync` and `stop_channels` (oauth -> sync), `calendar_for`.
+
+The process-wide root (`get_services()`, `set_services()`) is for the entry
+layer only: `main.py` answers each request with `serve(table, request)`, the
+CLI and the local server build or install one. The deployed entry points
+install nothing, so the first request builds it from the environment.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -39,6 +51,7 @@ from functions.logs import log
 from functions.store.port import Store
 
 if TYPE_CHECKING:
+    from flask import Request, Response
     from google.auth.credentials import Credentials
 
     from addon.sidebar import CalendarFactory, Sidebar
@@ -242,6 +255,18 @@ class Bootstrap:
         """The calendar `user`'s background sync reads: the .ics locally, else the Calendar API."""
         return calendar_source(self, user)
 
+    def first_sync(self, user_id: str) -> None:
+        """Queue a newly connected user's first sync (oauth calls this after consent)."""
+        from functions.sync.tasks import request_sync
+
+        request_sync(self.tasks, user_id, self.clock.now())
+
+    def stop_channels(self, user_id: str) -> int:
+        """Stop the user's push channels (the oauth feature calls this on disconnect)."""
+        from functions.sync.channels import stop_all
+
+        return stop_all(self, user_id)
+
     @cached_property
     def send_ready(self) -> Callable[[User, Meeting], None] | None:
         """Materials' "prep is ready" message: the notify feature's sender, None if not deployed.
@@ -368,7 +393,8 @@ def _local_task_queue(root: Bootstrap) -> LocalTaskQueue:
         else None
     )
     return LocalTaskQueue(
-        in_process(local_routes),
+        # As Cloud Tasks posts to whatever app serves the URL: the process-wide root's routes.
+        in_process(lambda: local_routes(get_services())),
         clock=root.clock,
         token_source=token,
         # Attempts as the deployed queues allow (deploy/topology.py), so no handler's
@@ -575,9 +601,14 @@ def google_calendar(settings: Settings) -> CalendarFactory:
 # Cloud Function is deployed with one entry point from `main.py`; locally the `local` entry
 # point serves them all from one process under the same paths. Imports stay inside: a
 # function deployed for one entry point never loads another's handlers.
+#
+# Binding: every table takes the root and hands it to each feature's own table, which binds
+# it into each handler (`web.bound(handler, root)`, `task_endpoint(kind, handler, root)`).
+# A handler's first parameter is typed with its feature's Protocol (`functions/*/deps.py`),
+# so it sees only what it names, and nothing below this module imports it.
 
 
-def task_routes() -> dict[str, Handler]:
+def task_routes(root: Bootstrap) -> dict[str, Handler]:
     """Every /tasks/* handler: the `tasks` entry point (Cloud Tasks and Cloud Scheduler).
 
     Each background feature adds its handlers here, so one deployed function
@@ -588,61 +619,100 @@ def task_routes() -> dict[str, Handler]:
     from functions.sync.routes import task_routes as sync_task_routes
 
     routes: dict[str, Handler] = {}
-    routes.update(sync_task_routes())
-    routes.update(prep_task_routes())
-    routes.update(materials_task_routes())
+    routes.update(sync_task_routes(root))
+    routes.update(prep_task_routes(root))
+    routes.update(materials_task_routes(root))
     return routes
 
 
-def webhook_routes() -> dict[str, Handler]:
+def webhook_routes(root: Bootstrap) -> dict[str, Handler]:
     """Google's Calendar push pings: the `calendar_webhook` entry point (public)."""
     from functions.sync.routes import webhook_routes as sync_webhook_routes
 
-    return sync_webhook_routes()
+    return sync_webhook_routes(root)
 
 
-def oauth_routes() -> dict[str, Handler]:
+def oauth_routes(root: Bootstrap) -> dict[str, Handler]:
     """The consent flow's browser redirect: the `oauth` entry point (public; state-checked)."""
     from functions.oauth.flow import callback
+    from functions.web import bound
 
-    return {"/oauth/callback": callback}
+    return {"/oauth/callback": bound(callback, root)}
 
 
-def chat_routes() -> dict[str, Handler]:
+def chat_routes(root: Bootstrap) -> dict[str, Handler]:
     """Google Chat's interaction events (card clicks): the `chat` entry point."""
     from functions.notify.routes import chat_routes as notify_chat_routes
 
-    return notify_chat_routes()
+    return notify_chat_routes(root)
 
 
-def dev_routes() -> dict[str, Handler]:
+def chat_endpoint(root: Bootstrap) -> Handler:
+    """The `chat` entry point deployed on its own: its URL is the Chat app's, whatever the path."""
+    from functions.chat.endpoint import chat_endpoint as endpoint
+    from functions.web import bound
+
+    return bound(endpoint, root)
+
+
+def addon_routes(root: Bootstrap) -> dict[str, Handler]:
+    """The Calendar sidebar: the `addon` entry point (its sidebar is built on first use)."""
+    from addon.routes import addon_routes as sidebar_routes
+
+    return sidebar_routes(lambda: root.sidebar)
+
+
+def dev_routes(root: Bootstrap) -> dict[str, Handler]:
     """Local mode only (each handler answers 404 otherwise): Google's stand-ins, task preview."""
     from functions.materials.routes import dev_routes as materials_dev_routes
     from functions.notify.routes import dev_routes as notify_dev_routes
     from functions.oauth import dev_server
     from functions.tasks.local_queue import preview
+    from functions.web import bound
 
     return {
-        "/dev/oauth/authorize": dev_server.authorize,
-        "/dev/oauth/token": dev_server.token,
-        "/dev/oauth/revoke": dev_server.revoke,
-        "/dev/tasks": preview,
-        **notify_dev_routes(),
-        **materials_dev_routes(),
+        "/dev/oauth/authorize": bound(dev_server.authorize, root),
+        "/dev/oauth/token": bound(dev_server.token, root),
+        "/dev/oauth/revoke": bound(dev_server.revoke, root),
+        "/dev/tasks": bound(preview, root),
+        **notify_dev_routes(root),
+        **materials_dev_routes(root),
     }
 
 
-def local_routes() -> dict[str, Handler]:
+def local_routes(root: Bootstrap) -> dict[str, Handler]:
     """Every route of every entry point (imports stay inside: cheap cold start)."""
     from addon.routes import local_routes as addon_local_routes
-    from functions.local_home import home
-    from functions.local_server import health
+    from functions.local_home import health, home
+    from functions.web import bound
 
-    routes: dict[str, Handler] = {"/": home, "/healthz": health}
-    routes.update(task_routes())
-    routes.update(webhook_routes())
-    routes.update(oauth_routes())
-    routes.update(chat_routes())
-    routes.update(dev_routes())
-    routes.update(addon_local_routes())
+    routes: dict[str, Handler] = {"/": bound(home, root), "/healthz": bound(health, root)}
+    routes.update(task_routes(root))
+    routes.update(webhook_routes(root))
+    routes.update(oauth_routes(root))
+    routes.update(chat_routes(root))
+    routes.update(dev_routes(root))
+    routes.update(addon_local_routes(root, lambda: root.sidebar))
     return routes
+
+
+def serve(table: Callable[[Bootstrap], Mapping[str, Handler]], request: Request) -> Response:
+    """Answer `request` from `table` bound to the process-wide root: what `main.py` calls.
+
+    The root is built on the first request, inside `web.guarded`, so a bad
+    configuration is the generic 500 (and the CRITICAL log line of `get_services`),
+    never a traceback.
+    """
+    from functions import web
+
+    return web.guarded(lambda req: web.dispatch(table(get_services()), req), request)
+
+
+def serve_one(handler: Callable[[Bootstrap], Handler], request: Request) -> Response:
+    """As `serve`, for an entry point that is one handler whatever the path (`chat`)."""
+    from functions import web
+
+    def answer(req: Request) -> Response:
+        return handler(get_services())(req)
+
+    return web.guarded(answer, request)

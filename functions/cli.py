@@ -12,14 +12,15 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, NoReturn
 
-from functions.config import SettingsError, load_settings
+from functions.config import Settings, SettingsError, load_settings
 from functions.domain.meeting_types import ConfigError
 
 if TYPE_CHECKING:
+    from functions.bootstrap import Bootstrap
     from functions.domain.classification import Classifier
 
 EXIT_USAGE = 2
@@ -229,23 +230,43 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_root(
+    table: Mapping[str, Callable[[argparse.Namespace, Callable[[Settings], Bootstrap]], int]],
+) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Commands that work on the composition root, given its constructor (the CLI is an entry
+    point: it alone, with `main.py` and the local server, builds the root)."""
+
+    def bind(
+        command: Callable[[argparse.Namespace, Callable[[Settings], Bootstrap]], int],
+    ) -> Callable[[argparse.Namespace], int]:
+        def run(args: argparse.Namespace) -> int:
+            from functions.bootstrap import Bootstrap
+
+            return command(args, Bootstrap)
+
+        return run
+
+    return {name: bind(command) for name, command in table.items()}
+
+
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from addon.cli import ADDON_COMMANDS
+    from addon.cli import ADDON_COMMANDS, ADDON_ROOT_COMMANDS
     from deploy.cli import DEPLOY_COMMANDS
     from functions.feedback.report import REPORT_COMMANDS
     from functions.materials.evaluation import EVAL_COMMANDS
     from functions.sync.cli import SYNC_COMMANDS
 
-    commands = {
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "classify": _classify,
         "serve": _serve,
         **ADDON_COMMANDS,
-        **SYNC_COMMANDS,
-        **REPORT_COMMANDS,
+        **_with_root(ADDON_ROOT_COMMANDS),
+        **_with_root(SYNC_COMMANDS),
+        **_with_root(REPORT_COMMANDS),
         **DEPLOY_COMMANDS,
-        **EVAL_COMMANDS,
+        **_with_root(EVAL_COMMANDS),
     }
     from functions.store.port import StoreError
 

@@ -24,8 +24,8 @@ from functions.notify.settings import (
     NotifySettingsError,
     load_notify_settings,
 )
+from functions.oauth.kek import parse_kek_spec
 from functions.oauth.scopes import DEFAULT_SCOPES, is_valid_scope
-from functions.oauth.sealing import parse_kek_spec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = REPO_ROOT / ".local" / "prep.db"

@@ -8,19 +8,45 @@ that allows no script at all. It says what is running (mode, store,
 generator, the .ics in force and why), the local user's next meetings in
 their own time zone, and links to the other local pages and the README's
 two commands.
+
+`/healthz` of the local server lives here too (`health`), beside the other
+local page: the root mounts both without importing the server that runs it.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 from datetime import timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Request, Response
 
-from functions.bootstrap import Bootstrap, get_services
+from functions import web
+from functions.config import Settings
+from functions.domain.classification import Classifier
+from functions.domain.clock import Clock
 from functions.domain.meetings import Meeting
+from functions.logs import log
+from functions.store.port import Store
 from functions.web import json_error, local_only
+
+_log = logging.getLogger(__name__)
+
+
+class HomeDeps(Protocol):
+    """What the local front page and health check read (the composition root satisfies it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def classifier(self) -> Classifier: ...
+
 
 #: How many upcoming meetings the page lists; the preview has the full picker.
 NEXT_MEETINGS = 8
@@ -56,7 +82,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _running(services: Bootstrap) -> list[tuple[str, str]]:
+def _running(services: HomeDeps) -> list[tuple[str, str]]:
     from functions.sync.local import active_ics_path
     from functions.sync.sources import uses_ics
 
@@ -89,7 +115,7 @@ def _meeting_row(meeting: Meeting, zone: ZoneInfo, type_label: str) -> str:
     )
 
 
-def render_home(services: Bootstrap) -> str:
+def render_home(services: HomeDeps) -> str:
     from functions.sync.local import LOCAL_USER_ID
 
     user = services.store.get_user(LOCAL_USER_ID)
@@ -127,8 +153,7 @@ def render_home(services: Bootstrap) -> str:
     )
 
 
-def home(request: Request) -> Response:
-    services = get_services()
+def home(services: HomeDeps, request: Request) -> Response:
     if not services.settings.is_local:
         return json_error(404, "not_found", "no such endpoint")
     refused = local_only(request)  # meeting titles: this machine only
@@ -137,3 +162,18 @@ def home(request: Request) -> Response:
     if request.method != "GET":
         return json_error(405, "method_not_allowed", "use GET")
     return Response(render_home(services), mimetype="text/html", headers=_HEADERS)
+
+
+def health(services: HomeDeps, request: Request) -> Response:
+    """`/healthz` of the local server: alive, and the store answers a read (503 if not)."""
+    from functions.store.port import StoreError
+    from functions.store.sqlite import SqliteStore
+
+    try:
+        store = services.store
+        if isinstance(store, SqliteStore):
+            store.ping()
+    except StoreError as exc:
+        log(_log, logging.ERROR, "store unavailable", error=type(exc).__name__)
+        return web.json_response({"status": "unavailable", "store": "cannot be read"}, 503)
+    return web.health(request)

@@ -9,6 +9,7 @@ process is the whole product, so a store it cannot open (descriptors used
 up, a corrupt file) fails every page, and the health check says so with a
 503. The deployed `health` function stays liveness only: a Firestore read
 per probe would cost money and tell a load balancer nothing it can fix.
+(The handler is `functions.local_home.health`, mounted by the root.)
 """
 
 from __future__ import annotations
@@ -16,29 +17,11 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Request, Response
-
-from functions import web
-from functions.bootstrap import Bootstrap, get_services, set_services
+from functions.bootstrap import Bootstrap, set_services
 from functions.config import REPO_ROOT, load_settings
 from functions.logs import configure, log
 
 _log = logging.getLogger(__name__)
-
-
-def health(request: Request) -> Response:
-    """`/healthz` of the local server: alive, and the store answers a read (503 if not)."""
-    from functions.store.port import StoreError
-    from functions.store.sqlite import SqliteStore
-
-    try:
-        store = get_services().store
-        if isinstance(store, SqliteStore):
-            store.ping()
-    except StoreError as exc:
-        log(_log, logging.ERROR, "store unavailable", error=type(exc).__name__)
-        return web.json_response({"status": "unavailable", "store": "cannot be read"}, 503)
-    return web.health(request)
 
 
 def serve(*, host: str, port: int) -> None:

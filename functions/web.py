@@ -30,7 +30,7 @@ import json as std_json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Request, Response, json
@@ -39,6 +39,8 @@ from functions.errors import PermanentError, TransientError
 from functions.logs import log
 
 Handler = Callable[[Request], Response]
+
+_Deps = TypeVar("_Deps")
 
 _log = logging.getLogger(__name__)
 
@@ -238,3 +240,19 @@ def task_failure(exc: TransientError | PermanentError, **context: str) -> Respon
         return json_error(503, "retry", "transient failure; retry later")
     log(_log, logging.ERROR, "task dropped", reason=str(exc), error=error, **context)
     return json_response({"status": "dropped", "reason": str(exc)})
+
+
+def bound(handler: Callable[[_Deps, Request], Response], deps: _Deps) -> Handler:
+    """`handler` with what it needs bound in: how every route table turns one into a `Handler`.
+
+    A handler names its dependencies as its first parameter (a feature's
+    Protocol, which the composition root satisfies), so nothing below the
+    root reaches for a process-wide object; tests bind their own.
+    """
+
+    def serve(request: Request) -> Response:
+        return handler(deps, request)
+
+    serve.__name__ = getattr(handler, "__name__", "handler")
+    serve.__qualname__ = serve.__name__
+    return serve

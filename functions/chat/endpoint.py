@@ -23,7 +23,7 @@ from typing import Any
 from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected, bearer_token
-from functions.bootstrap import Bootstrap, get_services
+from functions.chat.deps import ChatDeps
 from functions.domain.classification import Classifier
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
@@ -147,14 +147,14 @@ def _as_new(reply: Json) -> Json:
 
 
 def on_generate(
-    services: Bootstrap, user_id: str, event_id: str, *, from_digest: bool = False
+    services: ChatDeps, user_id: str, event_id: str, *, from_digest: bool = False
 ) -> Json:
     """The Generate prep button, for the verified `user_id`."""
     reply = _on_generate(services, user_id, event_id)
     return _as_new(reply) if from_digest else reply
 
 
-def _on_generate(services: Bootstrap, user_id: str, event_id: str) -> Json:
+def _on_generate(services: ChatDeps, user_id: str, event_id: str) -> Json:
     store = services.store
     user = store.get_user(user_id)
     if user is None:
@@ -187,7 +187,7 @@ def _on_generate(services: Bootstrap, user_id: str, event_id: str) -> Json:
     )
 
 
-def handle_event(services: Bootstrap, event: ChatEvent) -> Json:
+def handle_event(services: ChatDeps, event: ChatEvent) -> Json:
     if event.type == "CARD_CLICKED":
         if event.function == GENERATE_ACTION and event.parameters.get("op") == "generate":
             return on_generate(
@@ -210,8 +210,7 @@ def handle_event(services: Bootstrap, event: ChatEvent) -> Json:
     return {}
 
 
-def chat_endpoint(request: Request) -> Response:
-    services = get_services()
+def chat_endpoint(services: ChatDeps, request: Request) -> Response:
     if request.method != "POST":
         return json_error(405, "method_not_allowed", "Chat events are POSTed")
     try:

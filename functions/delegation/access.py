@@ -39,7 +39,8 @@ from functions.oauth import scopes as oauth_scopes
 from functions.store.port import MAX_BATCH, Conflict, NotFound, Store
 
 if TYPE_CHECKING:
-    from functions.bootstrap import Bootstrap
+    from functions.delegation.deps import DelegationDeps
+    from functions.oauth.credentials import CredentialsProvider
 
 _log = logging.getLogger(__name__)
 
@@ -64,11 +65,10 @@ class Access(StrEnum):
     UNSUPPORTED = "unsupported"
 
 
-def granted_scopes(services: Bootstrap, user_id: str) -> tuple[str, ...] | None:
+def granted_scopes(provider: CredentialsProvider, user_id: str) -> tuple[str, ...] | None:
     """The scopes background work has for `user_id`; None when nothing is stored."""
     from functions.oauth.sealing import SealError
 
-    provider = services.credentials
     if provider.delegation is not None:
         return provider.delegation.scopes
     try:
@@ -78,12 +78,12 @@ def granted_scopes(services: Bootstrap, user_id: str) -> tuple[str, ...] | None:
     return grant.scopes if grant is not None else None
 
 
-def has_delegate_scope(services: Bootstrap, user_id: str) -> bool:
-    granted = granted_scopes(services, user_id)
+def has_delegate_scope(services: DelegationDeps, user_id: str) -> bool:
+    granted = granted_scopes(services.credentials, user_id)
     return granted is not None and not oauth_scopes.missing(DELEGATE_SCOPES, granted)
 
 
-def check_access(services: Bootstrap, user: User, calendar_id: str) -> Access:
+def check_access(services: DelegationDeps, user: User, calendar_id: str) -> Access:
     """List `calendar_id` once with `user`'s background credentials (one events.list page)."""
     from functions.oauth.credentials import ReconnectNeeded
     from functions.sync.sources import uses_ics
@@ -162,7 +162,7 @@ def cancel_owed_prep(store: Store, user_id: str, calendar_id: str, now: datetime
 
 
 def forget_calendar(
-    services: Bootstrap, user_id: str, calendar_id: str, source: CalendarSource | None = None
+    services: DelegationDeps, user_id: str, calendar_id: str, source: CalendarSource | None = None
 ) -> None:
     """Stop the calendar's push channel (if a source can) and drop its sync token."""
     from functions.sync.channels import stop_channels
@@ -184,7 +184,7 @@ def forget_calendar(
 
 
 def lose_calendar(
-    services: Bootstrap,
+    services: DelegationDeps,
     user: User,
     calendar_id: str,
     problem: CalendarProblem,

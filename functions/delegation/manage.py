@@ -27,7 +27,7 @@ from functions.domain.users import MAX_DELEGATED_CALENDARS, CalendarProblem, Use
 from functions.logs import log
 
 if TYPE_CHECKING:
-    from functions.bootstrap import Bootstrap
+    from functions.delegation.deps import DelegationDeps
 
 _log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Change:
     message: str
 
 
-def add_calendar(services: Bootstrap, user: User, typed: str) -> Change:
+def add_calendar(services: DelegationDeps, user: User, typed: str) -> Change:
     try:
         calendar_id = normalize_calendar_id(typed)
     except BadCalendarId as exc:
@@ -90,7 +90,7 @@ def add_calendar(services: Bootstrap, user: User, typed: str) -> Change:
     return Change(updated, access, ANSWERS[Access.OK])
 
 
-def check_again(services: Bootstrap, user: User, calendar_id: str) -> Change:
+def check_again(services: DelegationDeps, user: User, calendar_id: str) -> Change:
     """The assistant asks to retry a calendar we lost access to (or could not read)."""
     if calendar_id not in user.preferences.delegated_calendars:
         return Change(user, None, "That calendar is not in your list any more.")
@@ -107,7 +107,7 @@ def check_again(services: Bootstrap, user: User, calendar_id: str) -> Change:
     return Change(user, access, ANSWERS[access])
 
 
-def remove_calendar(services: Bootstrap, user: User, calendar_id: str) -> Change:
+def remove_calendar(services: DelegationDeps, user: User, calendar_id: str) -> Change:
     """Stop preparing for `calendar_id`: no more syncs, channel stopped, owed prep cancelled."""
     prefs = user.preferences
     if calendar_id not in prefs.delegated_calendars:
@@ -134,7 +134,7 @@ def remove_calendar(services: Bootstrap, user: User, calendar_id: str) -> Change
     return Change(updated, None, "Removed. No more prep for that calendar.")
 
 
-def _queue_sync(services: Bootstrap, user_id: str, calendar_id: str) -> None:
+def _queue_sync(services: DelegationDeps, user_id: str, calendar_id: str) -> None:
     from functions.sync.tasks import request_sync
 
     try:

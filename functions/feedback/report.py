@@ -17,9 +17,13 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.domain.feedback import FeedbackCounts, FeedbackKind
+
+if TYPE_CHECKING:
+    from functions.config import Settings
+    from functions.store.port import Store
 
 EXIT_FAILED = 1
 
@@ -118,8 +122,13 @@ def _type_list(labels: Iterable[tuple[str, str]], extra: Iterable[str]) -> list[
     return out
 
 
-def report_command(args: argparse.Namespace) -> int:
-    from functions.bootstrap import Bootstrap
+class _HasStore(Protocol):
+    @property
+    def store(self) -> Store: ...
+
+
+def report_command(args: argparse.Namespace, root_for: Callable[[Settings], _HasStore]) -> int:
+    """`root_for` is the composition root's constructor (`functions.cli` hands it in)."""
     from functions.config import load_settings
     from functions.domain.meeting_types import load_rules
     from functions.store.port import StoreError
@@ -127,7 +136,7 @@ def report_command(args: argparse.Namespace) -> int:
     settings = load_settings()
     rules = load_rules(args.config or settings.meeting_types_path)
     types = _type_list(((n, rules.label_of(n)) for n in rules.type_names), args.type)
-    services = Bootstrap(settings)
+    services = root_for(settings)
     try:
         counts = services.store.feedback_counts([name for name, _ in types])
     except StoreError as exc:
@@ -147,4 +156,6 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
-REPORT_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"report": report_command}
+REPORT_COMMANDS: dict[str, Callable[[argparse.Namespace, Callable[[Settings], _HasStore]], int]] = {
+    "report": report_command
+}

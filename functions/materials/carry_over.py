@@ -44,7 +44,7 @@ from functions.materials.model import (
 )
 
 if TYPE_CHECKING:
-    from functions.bootstrap import Bootstrap
+    from functions.materials.deps import MaterialsLinks
 
 _log = logging.getLogger(__name__)
 
@@ -128,7 +128,9 @@ class CarryOverNote:
     resolved: int
 
 
-def carry_over_note(services: Bootstrap, user_id: str, meeting: Meeting) -> CarryOverNote | None:
+def carry_over_note(
+    services: MaterialsLinks, user_id: str, meeting: Meeting
+) -> CarryOverNote | None:
     """Read the current materials' record; None when nothing was carried (or it is unreadable).
 
     One small object read, only for a meeting whose materials are ready. A

@@ -56,8 +56,11 @@ from functions.materials.render import render_markdown
 from functions.materials.templates import TemplateSet
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from functions.config import Settings
     from functions.domain.meeting_types import RuleSet
+    from functions.materials.deps import MaterialsDeps
     from functions.store.sqlite import SqliteStore
 
 DEFAULT_CASES = Path(__file__).resolve().parents[2] / "tests" / "data" / "golden_meetings.yaml"
@@ -540,9 +543,12 @@ def run(golden: GoldenSet, generator: Generator, settings: Settings) -> Report:
     return Report(scores=scores, generator=generator.generator_id)
 
 
-def live_generator(settings: Settings) -> Generator:
-    """The Vertex AI generator as production builds it, whatever PREP_GENERATOR says."""
-    from functions.bootstrap import build_generator
+def live_generator(settings: Settings, root_for: Callable[[Settings], MaterialsDeps]) -> Generator:
+    """The Vertex AI generator as production builds it, whatever PREP_GENERATOR says.
+
+    `root_for` is the composition root's constructor (`functions.cli` hands it in):
+    the root alone chooses and builds adapters.
+    """
     from functions.materials.settings import MaterialsSettingsError
 
     if not settings.project:
@@ -550,7 +556,7 @@ def live_generator(settings: Settings) -> Generator:
     vertex = dataclasses.replace(
         settings, materials=dataclasses.replace(settings.materials, generator="vertex")
     )
-    return build_generator(vertex)
+    return root_for(vertex).generator
 
 
 def add_eval_command(sub: Any) -> None:
@@ -568,7 +574,7 @@ def add_eval_command(sub: Any) -> None:
     )
 
 
-def eval_command(args: Any) -> int:
+def eval_command(args: Any, root_for: Callable[[Settings], MaterialsDeps]) -> int:
     import sys
 
     from functions.config import load_settings
@@ -578,7 +584,7 @@ def eval_command(args: Any) -> int:
     settings = load_settings()
     try:
         golden = load_cases(Path(args.cases))
-        generator = live_generator(settings) if args.live else OfflineGenerator()
+        generator = live_generator(settings, root_for) if args.live else OfflineGenerator()
     except (CasesError, MaterialsSettingsError) as exc:
         # Bad input: one line and status 2, like every other command.
         print(f"main.py eval: error: {exc}", file=sys.stderr)

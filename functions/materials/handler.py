@@ -44,11 +44,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from functions.bootstrap import Bootstrap
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState, can_advance
 from functions.domain.users import User
 from functions.logs import log
+from functions.materials.deps import MaterialsDeps
 from functions.materials.generator import GenerationFailed, TransientGenerationError
 from functions.materials.lease import generation_lease
 from functions.materials.pipeline import Prepared, prepare, store_materials
@@ -69,7 +69,7 @@ def _text_field(payload: Mapping[str, Any], name: str, *, required: bool = True)
     return value
 
 
-def handle_generate(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+def handle_generate(services: MaterialsDeps, payload: Mapping[str, Any]) -> Mapping[str, Any]:
     user_id = _text_field(payload, "user_id")
     event_id = _text_field(payload, "event_id")
     version = _text_field(payload, "version", required=False)
@@ -124,7 +124,7 @@ def handle_generate(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[
     return {"outcome": "ready", "cached": cached}
 
 
-def _start(services: Bootstrap, meeting: Meeting) -> Meeting:
+def _start(services: MaterialsDeps, meeting: Meeting) -> Meeting:
     """The task may arrive before the queueing side moved the state: move it here."""
     if not can_advance(meeting.prep_state, PrepState.GENERATING):
         return meeting
@@ -146,7 +146,9 @@ def lock_key(key: str) -> str:
     return f"gen-lock:{key}"
 
 
-def _generate(services: Bootstrap, user: User, meeting: Meeting, prepared: Prepared) -> str | None:
+def _generate(
+    services: MaterialsDeps, user: User, meeting: Meeting, prepared: Prepared
+) -> str | None:
     """Call the generator and store the result; returns a failure outcome or None."""
     store = services.store
     lock = lock_key(prepared.key)
@@ -160,7 +162,7 @@ def _generate(services: Bootstrap, user: User, meeting: Meeting, prepared: Prepa
 
 
 def _generate_locked(
-    services: Bootstrap, user: User, meeting: Meeting, prepared: Prepared
+    services: MaterialsDeps, user: User, meeting: Meeting, prepared: Prepared
 ) -> str | None:
     generator = services.generator
     cap = DailyCap(services.store, services.settings.materials.daily_generations, services.clock)
@@ -202,7 +204,7 @@ def _generate_locked(
     return None
 
 
-def _invalid(services: Bootstrap, user: User, meeting: Meeting, exc: ValidationError) -> str:
+def _invalid(services: MaterialsDeps, user: User, meeting: Meeting, exc: ValidationError) -> str:
     """Materials that break their own schema are a bug for this input, not bad luck:
     the same input fails the same way, so the meeting fails now instead of retrying."""
     fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
@@ -219,7 +221,7 @@ def _invalid(services: Bootstrap, user: User, meeting: Meeting, exc: ValidationE
 
 
 def _retry_or_fail(
-    services: Bootstrap, user: User, meeting: Meeting, prepared: Prepared, reason: str
+    services: MaterialsDeps, user: User, meeting: Meeting, prepared: Prepared, reason: str
 ) -> str:
     """A transient failure (model or storage) retries, but only so often: past the limit
     the meeting is `failed` (the card offers "Try again") instead of "Preparing…" for good."""
@@ -253,7 +255,7 @@ def _fail(store: Store, meeting: Meeting) -> None:
         store.set_prep_state(meeting.user_id, meeting.event_id, PrepState.FAILED)
 
 
-def announce_ready(services: Bootstrap, user: User, meeting: Meeting) -> None:
+def announce_ready(services: MaterialsDeps, user: User, meeting: Meeting) -> None:
     """Send the one "materials ready" message for this set of materials.
 
     Delivery lives in functions/notify, which the root hands in

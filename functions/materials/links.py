@@ -21,7 +21,7 @@ from functions.materials.settings import MAX_LINK_HOURS
 from functions.materials.storage import HTML, MARKDOWN, owns
 
 if TYPE_CHECKING:
-    from functions.bootstrap import Bootstrap
+    from functions.materials.deps import MaterialsLinks
 
 _log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def link_ttl(hours: int) -> timedelta:
     return timedelta(hours=hours)
 
 
-def signed_url_for(services: Bootstrap, meeting: Meeting, *, markdown: bool = False) -> str:
+def signed_url_for(services: MaterialsLinks, meeting: Meeting, *, markdown: bool = False) -> str:
     """A fresh GET-only link to the meeting's materials (HTML, or the Markdown copy).
 
     Raises `NoMaterials` when there is nothing to open; storage errors

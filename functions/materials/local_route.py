@@ -19,8 +19,8 @@ import logging
 
 from flask import Request, Response
 
-from functions.bootstrap import get_services
 from functions.logs import log
+from functions.materials.deps import MaterialsLinks
 from functions.materials.storage import CONTENT_TYPES, is_object_name
 from functions.web import json_error
 
@@ -68,11 +68,10 @@ def refusal_page(status: int, text: tuple[str, str]) -> Response:
     return Response(body, status=status, mimetype="text/html", headers=SECURITY_HEADERS)
 
 
-def serve_materials(request: Request) -> Response:
+def serve_materials(services: MaterialsLinks, request: Request) -> Response:
     from functions.materials.local_files import LocalMaterialsStorage
     from functions.materials.v4 import InvalidSignedUrl
 
-    services = get_services()
     storage = services.materials_storage if services.settings.is_local else None
     if not isinstance(storage, LocalMaterialsStorage):
         return json_error(404, "not_found", "no such endpoint")

@@ -47,7 +47,7 @@ from functions.materials.storage import (
 )
 
 if TYPE_CHECKING:
-    from functions.bootstrap import Bootstrap
+    from functions.materials.deps import MaterialsDeps
 
 _log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def cache_key(ctx: MeetingContext, generator_id: str, previous_ref: str | None) 
     return base
 
 
-def mail_facts(services: Bootstrap, user: User, meeting: Meeting) -> MailFacts:
+def mail_facts(services: MaterialsDeps, user: User, meeting: Meeting) -> MailFacts:
     """The mail threads for this meeting, or the note why there are none.
 
     The grant is unsealed only when the user turned mail on and the source needs it.
@@ -81,13 +81,17 @@ def mail_facts(services: Bootstrap, user: User, meeting: Meeting) -> MailFacts:
 
     source = services.mail_threads
     wanted = ContextSource.MAIL in user.preferences.context_sources
-    granted = granted_scopes(services, user.user_id) if wanted and source.needs_grant else None
+    granted = (
+        granted_scopes(services.credentials, user.user_id)
+        if wanted and source.needs_grant
+        else None
+    )
     return gather_mail(
         source=source, user=user, meeting=meeting, granted=granted, now=services.clock.now()
     )
 
 
-def prepare(services: Bootstrap, user: User, meeting: Meeting) -> Prepared:
+def prepare(services: MaterialsDeps, user: User, meeting: Meeting) -> Prepared:
     """Build the bounded context and prompt and decide where the result lives."""
     templates = services.prep_templates
     storage = services.materials_storage
@@ -119,7 +123,7 @@ def store_materials(
     prepared: Prepared,
     generation: Generation,
     generator: Generator,
-    services: Bootstrap,
+    services: MaterialsDeps,
     meeting: Meeting,
 ) -> GenerationInfo:
     """Clean and check the content, render both formats and upload them (HTML last)."""

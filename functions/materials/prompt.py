@@ -38,7 +38,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from functions.materials.context import MeetingContext, estimate_tokens
+from functions.materials.facts import MeetingContext, estimate_tokens
 
 _LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 

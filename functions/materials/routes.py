@@ -1,23 +1,31 @@
-"""Prep materials' HTTP routes, for `functions.bootstrap` to mount (imports stay inside)."""
+"""Prep materials' HTTP routes, for `functions.bootstrap` to mount (imports stay inside).
+
+The root hands in itself as `MaterialsDeps`; each handler is bound to it here.
+"""
 
 from __future__ import annotations
 
-from functions.web import Handler
+from typing import TYPE_CHECKING
+
+from functions.web import Handler, bound
+
+if TYPE_CHECKING:
+    from functions.materials.deps import MaterialsDeps
 
 GENERATE_PATH = "/tasks/generate"
 LOCAL_MATERIALS_PATH = "/materials"
 
 
-def task_routes() -> dict[str, Handler]:
+def task_routes(services: MaterialsDeps) -> dict[str, Handler]:
     """The generation task queued by the sidebar and Chat buttons (OIDC-verified)."""
     from functions.materials.handler import handle_generate
     from functions.tasks.endpoint import task_endpoint
 
-    return {GENERATE_PATH: task_endpoint("generate", handle_generate)}
+    return {GENERATE_PATH: task_endpoint("generate", handle_generate, services)}
 
 
-def dev_routes() -> dict[str, Handler]:
+def dev_routes(services: MaterialsDeps) -> dict[str, Handler]:
     """Local mode only (404 otherwise): materials behind signed, expiring links."""
     from functions.materials.local_route import serve_materials
 
-    return {LOCAL_MATERIALS_PATH: serve_materials}
+    return {LOCAL_MATERIALS_PATH: bound(serve_materials, services)}

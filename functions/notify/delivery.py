@@ -31,12 +31,12 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from functions.bootstrap import Bootstrap
 from functions.domain.users import Preferences, User
 from functions.logs import log
 from functions.notify import problems
 from functions.notify.chat_message import chat_message_for
 from functions.notify.content import Notice
+from functions.notify.deps import NotifyDeps
 from functions.notify.email_message import build_email
 from functions.notify.port import (
     Channel,
@@ -113,7 +113,7 @@ def outgoing_notice(notice: Notice) -> Outgoing:
     )
 
 
-def _send(services: Bootstrap, channel: Channel, out: Outgoing, key: str) -> None:
+def _send(services: NotifyDeps, channel: Channel, out: Outgoing, key: str) -> None:
     user = out.user
     if channel is Channel.EMAIL:
         host = urlsplit(services.settings.public_url).hostname or "localhost"
@@ -149,13 +149,13 @@ def clear_problem(store: Store, user_id: str, channel: Channel) -> None:
 
 
 def deliver(
-    services: Bootstrap, user: User, notice: Notice, *, claim_prefix: str
+    services: NotifyDeps, user: User, notice: Notice, *, claim_prefix: str
 ) -> DeliveryReport:
     """Send `notice` on each enabled channel under the claim `{claim_prefix}:{channel}`."""
     return deliver_outgoing(services, outgoing_notice(notice), claim_prefix=claim_prefix)
 
 
-def deliver_outgoing(services: Bootstrap, out: Outgoing, *, claim_prefix: str) -> DeliveryReport:
+def deliver_outgoing(services: NotifyDeps, out: Outgoing, *, claim_prefix: str) -> DeliveryReport:
     """Send `out` on each channel its user enabled, each under `{claim_prefix}:{channel}`."""
     store = services.store
     user = out.user

@@ -21,9 +21,10 @@ from typing import Any
 
 from flask import Request, Response
 
-from functions.bootstrap import Bootstrap, get_services
+from functions.chat.deps import ChatDeps
 from functions.chat.endpoint import ChatEvent, handle_event
 from functions.logs import log
+from functions.notify.deps import NotifyDeps
 from functions.notify.outbox import Outbox, OutboxChatSender, OutboxEntry
 from functions.notify.port import Channel
 from functions.web import json_error, local_only
@@ -52,7 +53,7 @@ def card_text(markup: str) -> str:
     return html.unescape(_TAG.sub("", _BR.sub("\n", markup)))
 
 
-def outbox_of(services: Bootstrap) -> Outbox | None:
+def outbox_of(services: NotifyDeps) -> Outbox | None:
     chat = services.notifiers.chat
     return chat.outbox if isinstance(chat, OutboxChatSender) else None
 
@@ -154,8 +155,7 @@ def _html(body: str, status: int = 200) -> Response:
     )
 
 
-def outbox_page(request: Request) -> Response:
-    services = get_services()
+def outbox_page(services: NotifyDeps, request: Request) -> Response:
     outbox = outbox_of(services) if services.settings.is_local else None
     if outbox is None:
         return json_error(404, "not_found", "no such endpoint")
@@ -175,8 +175,7 @@ def _same_origin(request: Request, public_url: str) -> bool:
     return origin.rstrip("/") == public_url.rstrip("/")
 
 
-def outbox_click(request: Request) -> Response:
-    services = get_services()
+def outbox_click(services: ChatDeps, request: Request) -> Response:
     outbox = outbox_of(services) if services.settings.is_local else None
     if outbox is None:
         return json_error(404, "not_found", "no such endpoint")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from functions.bootstrap import Bootstrap
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState
 from functions.domain.users import User
 from functions.logs import log
 from functions.notify.content import NoticeKind, build_notice
 from functions.notify.delivery import Outcome, deliver
+from functions.notify.deps import NotifyDeps
 from functions.store.port import Conflict, NotFound
 from functions.tasks.endpoint import RetryLater
 
@@ -25,7 +25,7 @@ _log = logging.getLogger(__name__)
 
 
 def send_ready(
-    services: Bootstrap, user: User, meeting: Meeting, *, materials_url: str | None = None
+    services: NotifyDeps, user: User, meeting: Meeting, *, materials_url: str | None = None
 ) -> None:
     """Tell the user their prep is ready, on each channel they use, exactly once.
 

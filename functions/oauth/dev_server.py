@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 from flask import Request, Response
 
-from functions.bootstrap import Bootstrap, get_services
 from functions.config import Settings
 from functions.oauth import pages
 from functions.oauth.client import OAuthClient
 from functions.oauth.credentials import CredentialsProvider
+from functions.oauth.deps import OAuthDeps
 from functions.web import json_response, local_only
 
 AUTHORIZE_PATH = "/dev/oauth/authorize"
@@ -69,13 +69,13 @@ def _signing_key(credentials: CredentialsProvider) -> bytes:
     return credentials.sealer.keyring.derive("dev-oauth/v1")
 
 
-def _refresh_token(services: Bootstrap, subject: str, scopes: tuple[str, ...]) -> str:
+def _refresh_token(services: OAuthDeps, subject: str, scopes: tuple[str, ...]) -> str:
     body = _b64(json.dumps({"s": subject, "g": list(scopes), "n": secrets.token_hex(8)}).encode())
     mac = _b64(hmac.new(_signing_key(services.credentials), body.encode(), hashlib.sha256).digest())
     return f"1//dev-{body}.{mac}"
 
 
-def _open_refresh_token(services: Bootstrap, token: str) -> tuple[str, tuple[str, ...]] | None:
+def _open_refresh_token(services: OAuthDeps, token: str) -> tuple[str, tuple[str, ...]] | None:
     if not token.startswith("1//dev-") or token in _Authority.revoked:
         return None
     body, _, mac = token.removeprefix("1//dev-").partition(".")
@@ -92,9 +92,8 @@ def _open_refresh_token(services: Bootstrap, token: str) -> tuple[str, tuple[str
         return None
 
 
-def authorize(request: Request) -> Response:
+def authorize(services: OAuthDeps, request: Request) -> Response:
     """GET: the consent page. POST: the user's answer, redirected back with a code."""
-    services = get_services()
     if not _local(services.settings):
         return pages.not_found()
     refused = local_only(request)
@@ -179,9 +178,8 @@ def _oauth_error(error: str, description: str, status: int = 400) -> Response:
     return json_response({"error": error, "error_description": description}, status)
 
 
-def token(request: Request) -> Response:
+def token(services: OAuthDeps, request: Request) -> Response:
     """POST: authorization_code and refresh_token grants, answered the way Google does."""
-    services = get_services()
     if not _local(services.settings):
         return pages.not_found()
     refused = local_only(request)
@@ -236,8 +234,7 @@ def token(request: Request) -> Response:
     return _oauth_error("unsupported_grant_type", "Invalid grant_type")
 
 
-def revoke(request: Request) -> Response:
-    services = get_services()
+def revoke(services: OAuthDeps, request: Request) -> Response:
     if not _local(services.settings):
         return pages.not_found()
     refused = local_only(request)

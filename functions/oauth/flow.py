@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from flask import Request, Response
 
 from functions.auth.id_tokens import TokenRejected
-from functions.bootstrap import Bootstrap, get_services
 from functions.domain.users import ConnectionState
 from functions.errors import PermanentError, TransientError
 from functions.logs import log
@@ -39,6 +38,7 @@ from functions.oauth import pages
 from functions.oauth import scopes as oauth_scopes
 from functions.oauth.client import OAuthClient
 from functions.oauth.credentials import ReconnectNeeded, StoredGrant
+from functions.oauth.deps import OAuthDeps
 from functions.oauth.sealing import SealError
 from functions.oauth.state import StateCodec, StateRejected, consume
 
@@ -97,7 +97,7 @@ def _flow(
 
 
 def start_authorization(
-    services: Bootstrap,
+    services: OAuthDeps,
     user_id: str,
     email: str,
     *,
@@ -137,11 +137,10 @@ def start_authorization(
     return str(url)
 
 
-def callback(request: Request) -> Response:
+def callback(services: OAuthDeps, request: Request) -> Response:
     """`GET /oauth/callback`: finish the flow for the user the state names."""
     if request.method != "GET":
         return pages.page(405, "Not allowed", "This address only accepts links from Google.")
-    services = get_services()
     args = request.args
     error = args.get("error")
     try:
@@ -208,7 +207,7 @@ def callback(request: Request) -> Response:
     return pages.connected()
 
 
-def disconnect(services: Bootstrap, user_id: str) -> None:
+def disconnect(services: OAuthDeps, user_id: str) -> None:
     """Undo everything `callback` set up; never raises for Google's side."""
     provider = services.credentials
     try:
@@ -224,7 +223,7 @@ def disconnect(services: Bootstrap, user_id: str) -> None:
     log(_log, logging.INFO, "user disconnected", user_id=user_id)
 
 
-def connect_delegated(services: Bootstrap, user_id: str, email: str) -> ConnectionState:
+def connect_delegated(services: OAuthDeps, user_id: str, email: str) -> ConnectionState:
     """With domain-wide delegation there is no consent: prove access, then mark connected."""
     provider = services.credentials
     if provider.delegation is None:
@@ -239,16 +238,14 @@ def connect_delegated(services: Bootstrap, user_id: str, email: str) -> Connecti
     return ConnectionState.CONNECTED
 
 
-def after_connect(services: Bootstrap, user_id: str) -> None:
+def after_connect(services: OAuthDeps, user_id: str) -> None:
     """Queue a first sync soon (it also opens the push channel).
 
     A failure is logged, not raised: the user is connected either way and the
     scheduled fan-out picks them up on its next run.
     """
-    from functions.sync.tasks import request_sync
-
     try:
-        request_sync(services.tasks, user_id, services.clock.now())
+        services.first_sync(user_id)
     except Exception as exc:  # the periodic sync is the safety net
         log(
             _log,
@@ -259,12 +256,10 @@ def after_connect(services: Bootstrap, user_id: str) -> None:
         )
 
 
-def _stop_channels(services: Bootstrap, user_id: str) -> None:
+def _stop_channels(services: OAuthDeps, user_id: str) -> None:
     """Stop push channels while the grant still works (channels.stop needs it)."""
-    from functions.sync.channels import stop_all
-
     try:
-        stop_all(services, user_id)
+        services.stop_channels(user_id)
     except Exception as exc:  # they expire on their own; pings then fail verification
         log(
             _log,

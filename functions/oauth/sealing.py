@@ -18,23 +18,22 @@ import base64
 import binascii
 import json
 import os
-import re
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from functions.oauth.kek import KEK_BYTES, parse_kek_spec
+
 if TYPE_CHECKING:
-    # Type-only: `functions.config` imports this module to validate PREP_TOKEN_KEK.
     from functions.config import Settings
     from functions.store.port import SealedCredentials, Store
 
 #: Version tag of the record layout; part of the authenticated data.
 _FORMAT = 1
-_KEY_BYTES = 32
+_KEY_BYTES = KEK_BYTES
 _NONCE_BYTES = 12
-_KID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: Local mode's key id; production ids are whatever the operator chooses.
 LOCAL_KEY_ID = "local-1"
 
@@ -44,30 +43,6 @@ class SealError(Exception):
 
     The message is deliberately generic; the cause is not something to show.
     """
-
-
-def parse_kek_spec(spec: str) -> dict[str, bytes]:
-    """Parse `id:base64key[,id:base64key...]`; the first entry is the primary.
-
-    Raises ValueError with a message that never contains key material.
-    """
-    keys: dict[str, bytes] = {}
-    for i, part in enumerate(p.strip() for p in spec.split(",")):
-        kid, sep, material = part.partition(":")
-        if not sep or not _KID_RE.match(kid):
-            raise ValueError(f"entry {i + 1} is not 'id:base64key' with a simple id")
-        try:
-            key = base64.b64decode(material.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError(f"key {kid!r} is not valid base64") from None
-        if len(key) != _KEY_BYTES:
-            raise ValueError(f"key {kid!r} must be {_KEY_BYTES} bytes (AES-256)")
-        if kid in keys:
-            raise ValueError(f"key id {kid!r} appears twice")
-        keys[kid] = key
-    if not keys:
-        raise ValueError("no key given")
-    return keys
 
 
 @dataclass(frozen=True)

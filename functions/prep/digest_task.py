@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from functions.bootstrap import Bootstrap
 from functions.domain.classification import Classifier
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState
@@ -44,6 +43,7 @@ from functions.notify.digest_message import (
     digest_chat_message,
 )
 from functions.notify.quiet_hours import quiet_until
+from functions.prep.deps import PrepDeps
 from functions.prep.queueing import PREP_QUEUE
 from functions.store.port import Conflict, NotFound, Store
 from functions.tasks.endpoint import BadTask, RetryLater
@@ -149,7 +149,7 @@ def _longest_lead(classifier: Classifier, user: User) -> timedelta:
     return timedelta(hours=max(hours))
 
 
-def _listed(services: Bootstrap, user: User, win: Window, now: datetime) -> list[Meeting]:
+def _listed(services: PrepDeps, user: User, win: Window, now: datetime) -> list[Meeting]:
     """One paged read of the meetings that can qualify, then the digest rule.
 
     A meeting qualifies by its start (within the window) or by its trigger
@@ -192,7 +192,7 @@ def _announce(store: Store, meetings: list[Meeting]) -> int:
     return moved
 
 
-def _chain(services: Bootstrap, user: User, job: DigestJob) -> None:
+def _chain(services: PrepDeps, user: User, job: DigestJob) -> None:
     """Queue the next window's digest now, so a missed scheduler run cannot lose it."""
     at = user.preferences.digest_time
     nxt = window(job.day + timedelta(days=1), at, user_zone(user))
@@ -203,7 +203,7 @@ def _chain(services: Bootstrap, user: User, job: DigestJob) -> None:
 
 
 def outgoing_digest(
-    services: Bootstrap, user: User, win: Window, meetings: list[Meeting]
+    services: PrepDeps, user: User, win: Window, meetings: list[Meeting]
 ) -> Outgoing:
     digest = build_digest(user, win, meetings, label_of=services.classifier.rules.label_of)
     return Outgoing(
@@ -216,7 +216,7 @@ def outgoing_digest(
     )
 
 
-def run_digest(services: Bootstrap, job: DigestJob) -> Result:
+def run_digest(services: PrepDeps, job: DigestJob) -> Result:
     now = services.clock.now()
     if job.not_before is not None and now < job.not_before:
         raise RetryLater("deferred digest ran before its time")
@@ -274,7 +274,7 @@ def run_digest(services: Bootstrap, job: DigestJob) -> Result:
     }
 
 
-def handle_digest_task(services: Bootstrap, payload: Mapping[str, Any]) -> Result:
+def handle_digest_task(services: PrepDeps, payload: Mapping[str, Any]) -> Result:
     """The `/tasks/digest` handler (wrapped by `task_endpoint` for OIDC and retries)."""
     job = DigestJob.parse(payload)
     result = run_digest(services, job)

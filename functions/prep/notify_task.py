@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from functions.bootstrap import Bootstrap
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState
 from functions.domain.users import User
@@ -37,6 +36,7 @@ from functions.notify.content import NoticeKind, build_notice
 from functions.notify.delivery import Outcome, deliver
 from functions.notify.digest import is_digest_user
 from functions.notify.quiet_hours import quiet_until
+from functions.prep.deps import PrepDeps
 from functions.prep.queueing import PREP_PATH, PREP_QUEUE, prep_task, queue_generation
 from functions.store.port import Conflict, NotFound, Store
 from functions.tasks.endpoint import BadTask, RetryLater
@@ -141,7 +141,7 @@ def _mark_notified(store: Store, job: PrepJob) -> Meeting | str:
 
 
 def _notify(
-    services: Bootstrap, user: User, meeting: Meeting, job: PrepJob, *, meeting_was_scheduled: bool
+    services: PrepDeps, user: User, meeting: Meeting, job: PrepJob, *, meeting_was_scheduled: bool
 ) -> Result:
     label = services.classifier.rules.label_of(meeting.meeting_type)
     notice = build_notice(NoticeKind.PREP_DUE, user, meeting, type_label=label)
@@ -153,7 +153,7 @@ def _notify(
     return {"outcome": outcome, "channels": report.as_dict()}
 
 
-def run_prep(services: Bootstrap, job: PrepJob) -> Result:
+def run_prep(services: PrepDeps, job: PrepJob) -> Result:
     store = services.store
     now = services.clock.now()
     if job.not_before is not None and now < job.not_before:
@@ -208,7 +208,7 @@ def run_prep(services: Bootstrap, job: PrepJob) -> Result:
     return _notify(services, user, meeting, job, meeting_was_scheduled=was_scheduled)
 
 
-def handle_prep_task(services: Bootstrap, payload: Mapping[str, Any]) -> Result:
+def handle_prep_task(services: PrepDeps, payload: Mapping[str, Any]) -> Result:
     """The `/tasks/prep` handler (wrapped by `task_endpoint` for OIDC and retries)."""
     job = PrepJob.parse(payload)
     result = run_prep(services, job)

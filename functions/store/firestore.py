@@ -61,9 +61,7 @@ never touch the store.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -76,6 +74,7 @@ from functions.domain.prep_state import PENDING_STATES
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
 from functions.store import codec, limits
+from functions.store.layout import EXPIRE_AT, MEETINGS, USERS, doc_id
 from functions.store.port import (
     MAX_BATCH,
     Conflict,
@@ -93,8 +92,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EXPIRE_AFTER", "FirestoreStore", "doc_id"]
 
-USERS = "users"
-MEETINGS = "meetings"
 SYNC = "sync"
 CLAIMS = "claims"
 PRIVATE = "private"
@@ -105,10 +102,6 @@ FEEDBACK = "feedback"
 #: these, because neither `recursive_delete` nor `collections()` can be relied on
 #: (the emulator implements neither). A new per-user subcollection must be added here.
 USER_SUBCOLLECTIONS: tuple[str, ...] = (MEETINGS, SYNC, CLAIMS, PRIVATE)
-
-#: Field holding a native Firestore timestamp for the TTL policy on `meetings`
-#: (see firestore.indexes.json). Not part of the domain: stripped on read.
-EXPIRE_AT = "expire_at"
 
 #: A meeting document becomes eligible for TTL deletion this long after the meeting
 #: ended. A year, because prep for a quarterly or yearly meeting reads the earlier
@@ -122,38 +115,6 @@ EXPIRE_AFTER = timedelta(days=400)
 CLAIM_EXPIRE_AFTER = timedelta(days=90)
 
 _T = TypeVar("_T")
-
-#: Longest id kept readable. Firestore allows 1500 bytes; staying far below keeps
-#: document paths (and therefore index entries) small.
-_MAX_READABLE_ID = 256
-
-#: Conservative set of characters kept readable: what Calendar event ids (base32hex,
-#: `_R...` instance suffixes), calendar ids (e-mail addresses) and our claim keys use.
-_READABLE_ID = re.compile(r"[A-Za-z0-9._@:+=\-]+")
-
-#: Prefix of hashed ids. Readable ids may not start with it, so a readable id can
-#: never equal the hash of another id: the mapping is injective up to SHA-256.
-_HASHED_PREFIX = "h_"
-
-
-def doc_id(raw: str) -> str:
-    """Map an arbitrary id to a valid, deterministic Firestore document id.
-
-    Ids that are already safe stay as they are, so the console stays readable
-    for the common case. Everything else becomes `h_` + SHA-256 hex of the
-    UTF-8 id: Firestore forbids '/', '.' and '..', `__.*__` and more than 1500
-    bytes, and percent-encoding would still hit the length limit. Ids starting
-    with `__` are hashed too (reserved prefix), and so are ids starting with
-    `h_`, which keeps readable ids and hashed ids disjoint.
-    """
-    if (
-        len(raw) <= _MAX_READABLE_ID
-        and raw not in {".", ".."}
-        and not raw.startswith(("__", _HASHED_PREFIX))
-        and _READABLE_ID.fullmatch(raw) is not None
-    ):
-        return raw
-    return _HASHED_PREFIX + hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def _is_callers_fault(exc: BaseException) -> bool:

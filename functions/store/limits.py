@@ -30,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from functions.store.layout import EXPIRE_AT, MEETINGS, USERS, doc_id
+
 if TYPE_CHECKING:
     from functions.domain.meetings import Meeting
 
@@ -115,8 +117,6 @@ def write_size_bound(path: Sequence[str], fields: Mapping[str, Any]) -> int:
 
 def meeting_path(user_id: str, event_id: str) -> tuple[str, str, str, str]:
     """The meeting's document path, with ids mapped as the Firestore adapter maps them."""
-    from functions.store.firestore import MEETINGS, USERS, doc_id
-
     return (USERS, doc_id(user_id), MEETINGS, doc_id(event_id))
 
 
@@ -157,7 +157,5 @@ def check_meeting(m: Meeting, doc: Mapping[str, Any], *, json_chars: int | None 
     small = json_chars is not None and 4 * json_chars + _JSON_SLACK < MAX_DOCUMENT_BYTES
     if small and len(m.event_id) * 4 <= MAX_INDEXED_VALUE_BYTES:
         return
-    from functions.store.firestore import EXPIRE_AT
-
     fields = doc if EXPIRE_AT in doc else {**doc, EXPIRE_AT: m.end}
     check_meeting_document(meeting_path(m.user_id, m.event_id), fields)

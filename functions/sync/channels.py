@@ -39,7 +39,7 @@ from functions.logs import log
 from functions.store.port import Store
 
 if TYPE_CHECKING:
-    from functions.bootstrap import Bootstrap
+    from functions.sync.deps import SyncDeps
 
 _log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def _forget(store: Store, user_id: str, calendar_ids: Sequence[str]) -> None:
             )
 
 
-def stop_all(services: Bootstrap, user_id: str, calendar_ids: Sequence[str] | None = None) -> int:
+def stop_all(services: SyncDeps, user_id: str, calendar_ids: Sequence[str] | None = None) -> int:
     """For disconnect: stop the user's push channels while their credentials still work.
 
     By default every calendar the user syncs: their own and, in assistant mode,

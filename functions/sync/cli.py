@@ -7,7 +7,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from functions.config import Settings
+    from functions.sync.deps import SyncDeps
+
+    #: Builds the composition root for settings (`functions.cli` hands in `Bootstrap`).
+    RootFor = Callable[[Settings], SyncDeps]
 
 EXIT_USAGE = 2
 
@@ -21,8 +28,7 @@ def add_sync_commands(sub: Any) -> None:
     parser.add_argument("--ics", type=Path, help="an .ics file, e.g. an export of your calendar")
 
 
-def _sync_local(args: argparse.Namespace) -> int:
-    from functions.bootstrap import Bootstrap
+def _sync_local(args: argparse.Namespace, root_for: RootFor) -> int:
     from functions.calendar.ics import IcsFileError
     from functions.config import load_settings
     from functions.logs import configure
@@ -33,7 +39,7 @@ def _sync_local(args: argparse.Namespace) -> int:
     if not settings.is_local:
         print("main.py sync-local: error: runs on the embedded default only", file=sys.stderr)
         return EXIT_USAGE
-    services = Bootstrap(settings)
+    services = root_for(settings)
     try:
         report = sync_local(services, args.ics, create_prep_tasks=False)
     except IcsFileError as exc:
@@ -51,4 +57,4 @@ def _sync_local(args: argparse.Namespace) -> int:
     return 0
 
 
-SYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"sync-local": _sync_local}
+SYNC_COMMANDS: dict[str, Callable[[argparse.Namespace, RootFor], int]] = {"sync-local": _sync_local}

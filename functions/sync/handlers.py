@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from functions.bootstrap import Bootstrap
 from functions.calendar.port import (
     AccessRevoked,
     CalendarSource,
@@ -28,6 +27,7 @@ from functions.domain.sync_state import SyncState
 from functions.domain.users import CalendarProblem, ConnectionState, User
 from functions.logs import log
 from functions.sync.channels import maintain_channel
+from functions.sync.deps import SyncDeps
 from functions.sync.engine import SyncOptions, sync_calendar
 from functions.sync.tasks import (
     PRIMARY,
@@ -56,7 +56,7 @@ def _string(payload: Mapping[str, Any], key: str, default: str | None = None) ->
     return value
 
 
-def mark_reconnect_needed(services: Bootstrap, user: User, reason: str) -> None:
+def mark_reconnect_needed(services: SyncDeps, user: User, reason: str) -> None:
     """Show "reconnect needed" on the user's card instead of failing silently forever."""
     if user.connection is not ConnectionState.RECONNECT_NEEDED:
         services.store.put_user(
@@ -65,7 +65,7 @@ def mark_reconnect_needed(services: Bootstrap, user: User, reason: str) -> None:
     log(_log, logging.WARNING, "sync needs reconnect", user_id=user.user_id, reason=reason)
 
 
-def _delegated_refusal(services: Bootstrap, user: User, calendar_id: str) -> str | None:
+def _delegated_refusal(services: SyncDeps, user: User, calendar_id: str) -> str | None:
     """Why `user` may not sync someone else's `calendar_id` now (None: go ahead)."""
     from functions.delegation.access import has_delegate_scope, set_problem
 
@@ -79,7 +79,7 @@ def _delegated_refusal(services: Bootstrap, user: User, calendar_id: str) -> str
     return None
 
 
-def handle_sync(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+def handle_sync(services: SyncDeps, payload: Mapping[str, Any]) -> Mapping[str, Any]:
     """Sync one user's calendar (payload: user_id, optional calendar_id).
 
     Any calendar other than `primary` is an executive's (assistant mode): it is
@@ -158,7 +158,7 @@ def handle_sync(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str,
     return {"sync": "done", **report.as_dict()}
 
 
-def _slot(payload: Mapping[str, Any], services: Bootstrap) -> int:
+def _slot(payload: Mapping[str, Any], services: SyncDeps) -> int:
     raw = payload.get("slot")
     if raw is None:
         return slot_of(services.clock.now(), services.settings.sync_interval)
@@ -167,7 +167,7 @@ def _slot(payload: Mapping[str, Any], services: Bootstrap) -> int:
     return raw
 
 
-def handle_fanout(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+def handle_fanout(services: SyncDeps, payload: Mapping[str, Any]) -> Mapping[str, Any]:
     """Create one sync task per connected user for this scheduler slot.
 
     Task names are per user and slot, so a repeated scheduler call (or a

@@ -34,12 +34,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from functions.bootstrap import Bootstrap
 from functions.calendar.ics import CalendarFacts, IcsCalendarSource
 from functions.config import Settings
 from functions.domain.clock import Clock
 from functions.domain.users import ConnectionState, User
 from functions.logs import log
+from functions.sync.deps import SyncDeps
 from functions.sync.engine import SyncOptions, SyncReport, schedule_due_prep, sync_calendar
 from functions.sync.tasks import PRIMARY
 from functions.tasks.port import Task, TaskQueue
@@ -130,7 +130,7 @@ def active_ics_path(settings: Settings) -> tuple[Path, str]:
 
 
 def ensure_local_user(
-    services: Bootstrap, ics_path: Path | None = None, *, new_file: bool = False
+    services: SyncDeps, ics_path: Path | None = None, *, new_file: bool = False
 ) -> tuple[User, CalendarFacts]:
     """The local user, created connected (importing the .ics is their "connection").
 
@@ -199,7 +199,7 @@ def ics_source(
 
 
 def sync_local(
-    services: Bootstrap,
+    services: SyncDeps,
     ics_path: Path | None = None,
     *,
     create_prep_tasks: bool = True,
@@ -262,7 +262,7 @@ def _summary(report: LocalImport, why: str) -> str:
     )
 
 
-def sync_at_start(services: Bootstrap) -> LocalImport | None:
+def sync_at_start(services: SyncDeps) -> LocalImport | None:
     """The local server's first act: show the calendar's meetings and queue what is due.
 
     Every start sweeps the whole prep horizon (the previous process may have
@@ -288,7 +288,7 @@ def sync_at_start(services: Bootstrap) -> LocalImport | None:
     return report
 
 
-def _queue_stored(services: Bootstrap) -> None:
+def _queue_stored(services: SyncDeps) -> None:
     user = services.store.get_user(LOCAL_USER_ID)
     if user is None:
         return
@@ -315,7 +315,7 @@ class ImportWatcher:
     kept, since the re-import queues into this process's own queue.
     """
 
-    def __init__(self, services: Bootstrap, interval: float = WATCH_INTERVAL_SECONDS) -> None:
+    def __init__(self, services: SyncDeps, interval: float = WATCH_INTERVAL_SECONDS) -> None:
         self._services = services
         self._interval = interval
         self._stop = threading.Event()

@@ -14,9 +14,9 @@ import logging
 
 from flask import Request, Response
 
-from functions.bootstrap import get_services
 from functions.logs import log
 from functions.sync.channels import channel_secret, verify_channel_token
+from functions.sync.deps import SyncDeps
 from functions.sync.tasks import request_sync
 from functions.web import json_error, json_response
 
@@ -31,7 +31,7 @@ def _fingerprint(channel_id: str) -> str:
     return hashlib.sha256(channel_id.encode()).hexdigest()[:12]
 
 
-def calendar_webhook(request: Request) -> Response:
+def calendar_webhook(services: SyncDeps, request: Request) -> Response:
     if request.method != "POST":
         return json_error(405, "method_not_allowed", "notifications are POSTed")
     channel_id = request.headers.get("X-Goog-Channel-ID", "")
@@ -40,7 +40,6 @@ def calendar_webhook(request: Request) -> Response:
     resource_id = request.headers.get("X-Goog-Resource-ID", "")
     if not channel_id or not resource_state or len(channel_id) > 64:
         return json_error(400, "bad_request", "not a calendar notification")
-    services = get_services()
     who = verify_channel_token(channel_secret(services.settings), channel_id, token)
     if who is None:
         log(_log, logging.WARNING, "webhook rejected", channel=_fingerprint(channel_id))

@@ -13,19 +13,41 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from flask import Request, Response
 
-from functions.auth.id_tokens import TokenRejected, bearer_token
-from functions.bootstrap import Bootstrap, get_services
+from functions.auth.id_tokens import IdTokenVerifier, TokenRejected, bearer_token
 from functions.errors import PermanentError, TransientError
 from functions.logs import log
 from functions.web import json_body, json_error, json_response, task_failure
 
 _log = logging.getLogger(__name__)
 
-TaskHandler = Callable[[Bootstrap, Mapping[str, Any]], Mapping[str, Any]]
+
+class TaskAudience(Protocol):
+    """The settings a task token is checked against (`functions.config.Settings` has them)."""
+
+    @property
+    def tasks_audience(self) -> str: ...
+    @property
+    def tasks_sa_email(self) -> str: ...
+
+
+class TaskCaller(Protocol):
+    """What the endpoint itself needs to check a caller: those settings and the token verifier."""
+
+    @property
+    def settings(self) -> TaskAudience: ...
+    @property
+    def id_tokens(self) -> IdTokenVerifier: ...
+
+
+#: A feature's dependencies (its Protocol, which the composition root satisfies).
+Deps = TypeVar("Deps", bound=TaskCaller)
+
+#: `handler(deps, payload)`: the feature's own Protocol first, then the task's JSON body.
+TaskHandler = Callable[[Deps, Mapping[str, Any]], Mapping[str, Any]]
 
 
 class RetryLater(TransientError):
@@ -36,11 +58,16 @@ class BadTask(PermanentError):
     """The task can never succeed as sent: acknowledge it (200) so it is not retried forever."""
 
 
-def task_endpoint(kind: str, handler: TaskHandler) -> Callable[[Request], Response]:
-    """Wrap `handler` with OIDC verification, JSON parsing and retry semantics."""
+def task_endpoint(
+    kind: str, handler: TaskHandler[Deps], services: Deps
+) -> Callable[[Request], Response]:
+    """Wrap `handler` with OIDC verification, JSON parsing and retry semantics.
+
+    `services` is what the route table binds: the handler gets it as its first
+    argument (built adapters stay lazy: nothing is touched before the caller is checked).
+    """
 
     def endpoint(request: Request) -> Response:
-        services = get_services()
         if request.method != "POST":
             return json_error(405, "method_not_allowed", "tasks are POSTed")
         token = bearer_token(request.headers.get("Authorization"))

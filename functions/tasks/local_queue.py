@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from functions.domain.clock import Clock
 from functions.logs import log
@@ -421,12 +421,24 @@ def in_process(routes: Callable[[], Mapping[str, Handler]]) -> Deliver:
     return deliver
 
 
-def preview(request: Request) -> Response:
+class LocalMode(Protocol):
+    @property
+    def is_local(self) -> bool: ...
+
+
+class QueueOwner(Protocol):
+    """What the task preview reads: the mode (`Settings` has it), and the queue in use."""
+
+    @property
+    def settings(self) -> LocalMode: ...
+    @property
+    def tasks(self) -> TaskQueue: ...
+
+
+def preview(services: QueueOwner, request: Request) -> Response:
     """`GET /dev/tasks`: recent local deliveries, for the local preview (local mode only)."""
-    from functions.bootstrap import get_services
     from functions.web import json_error, json_response, local_only
 
-    services = get_services()
     queue = services.tasks if services.settings.is_local else None
     if not isinstance(queue, LocalTaskQueue):
         return json_error(404, "not_found", "no such endpoint")

@@ -527,6 +527,7 @@ def test_delete_my_data_also_deletes_the_callers_materials(
             return 3
 
     storage = cast("MaterialsStorage", Storage())
+    assert isinstance(sidebar.services, Bootstrap)
     root = sidebar.services.replaced(materials_storage=storage)
     client = Client(dataclasses.replace(sidebar, services=root))
     answer = _act(client, signer, "delete_data")

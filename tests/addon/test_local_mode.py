@@ -16,7 +16,7 @@ import pytest
 
 from addon.dev_event import LOCAL_USER_ID, NoMeeting, dev_event
 from addon.sidebar import Sidebar
-from functions.bootstrap import Bootstrap, local_routes, set_services
+from functions.bootstrap import Bootstrap, get_services, local_routes, set_services
 from functions.cli import main
 from functions.config import Mode, Settings, load_settings
 from functions.domain.users import User
@@ -171,7 +171,7 @@ class Browser:
         @app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
         @app.route("/<path:path>", methods=["GET", "POST"])
         def any_path(path: str) -> flask.Response:
-            return dispatch(local_routes(), flask.request)
+            return dispatch(local_routes(get_services()), flask.request)
 
         self.http = app.test_client()
         self.base = f"http://{host}"

@@ -1,6 +1,6 @@
 """Issue 17, the local product: the front page at `/`, and where `/preview` opens.
 
-Requests go through the local entry point's own routing (`local_routes()`),
+Requests go through the local entry point's own routing (`local_routes`),
 as `make run` serves them, on a local root over a fresh store.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from werkzeug.test import TestResponse
 
 from addon.dev_event import LOCAL_USER_ID, NoMeeting, pick_meeting
-from functions.bootstrap import Bootstrap, local_routes, set_services
+from functions.bootstrap import Bootstrap, get_services, local_routes, set_services
 from functions.config import Mode
 from functions.domain.meetings import Attendee, EventStatus, Meeting, ResponseStatus
 from functions.domain.prep_state import PrepState
@@ -44,7 +44,7 @@ def _get(path: str, *, host: str = "127.0.0.1:8080", peer: str = "127.0.0.1") ->
     @app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
     @app.route("/<path:path>", methods=["GET", "POST"])
     def any_path(path: str) -> flask.Response:
-        return dispatch(local_routes(), flask.request)
+        return dispatch(local_routes(get_services()), flask.request)
 
     return app.test_client().get(
         path, base_url=f"http://{host}", environ_overrides={"REMOTE_ADDR": peer}

@@ -149,7 +149,7 @@ class Stack:
             data=json.dumps(body),
             headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
         ):
-            return dispatch(bootstrap.local_routes(), flask.request)
+            return dispatch(bootstrap.local_routes(bootstrap.get_services()), flask.request)
 
     def chat_click(self, event_id: str, user_id: str = USER_ID) -> flask.Response:
         """The user clicks "Generate prep" on the Chat reminder, signed as Chat signs it."""

@@ -22,6 +22,7 @@ from addon.actions import ACTIONS
 from functions.bootstrap import task_routes
 from tests.fuzz.strategies import edge_text, fuzz_settings, json_values
 from tests.support.app_harness import ALICE, BOB, App, assert_sane
+from tests.support.roots import listing_root
 
 KNOWN_EVENTS = ("a-one", "a-qbr", "a-series_20260320T090000Z", "b-one", "missing")
 KNOWN_USERS = (ALICE, BOB, "ghost")
@@ -173,7 +174,7 @@ TASK_KEYS = (
 
 
 @given(
-    path=st.sampled_from(sorted(task_routes())),
+    path=st.sampled_from(sorted(task_routes(listing_root()))),
     payload=st.dictionaries(
         st.one_of(st.sampled_from(TASK_KEYS), edge_text),
         st.one_of(st.sampled_from(KNOWN_USERS), st.sampled_from(KNOWN_EVENTS), json_values),

@@ -1,6 +1,6 @@
 """Every HTTP route of the local app under arbitrary methods, headers, queries and bodies.
 
-The routes come from `functions.bootstrap.local_routes()` itself, so a route
+The routes come from `functions.bootstrap.local_routes` itself, so a route
 added later is fuzzed too (and must be given a kind below). Whatever
 arrives, the answer is never a 5xx or a stack trace; a refusal is the app's
 JSON error (a static page for browser pages) and leaves the store, the
@@ -29,6 +29,7 @@ from tests.fuzz.strategies import (
 )
 from tests.support.addon_helpers import assert_valid_answer
 from tests.support.app_harness import App, assert_json_error, assert_sane
+from tests.support.roots import listing_root
 
 #: How each route answers: "json" (the app's JSON errors), "addon" (cards), "task",
 #: "chat", "page" (HTML for a browser), "oauth" (OAuth's own JSON error shape).
@@ -73,7 +74,7 @@ JSON_POSTS = (
 
 
 def test_every_route_is_fuzzed() -> None:
-    assert set(local_routes()) == set(ROUTE_KINDS)
+    assert set(local_routes(listing_root())) == set(ROUTE_KINDS)
 
 
 def _unchanged_if_refused(app: App, before: str, status: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from addon.context_sources import FIELD
+from addon.views import FIELD
 from functions.bootstrap import Bootstrap, set_services
 from functions.domain.meetings import Attendee, Meeting
 from functions.domain.users import ContextSource

@@ -23,7 +23,13 @@ from typing import Any
 import flask
 import pytest
 
-from functions.bootstrap import Bootstrap, build_materials_storage, set_services, task_routes
+from functions.bootstrap import (
+    Bootstrap,
+    build_materials_storage,
+    get_services,
+    set_services,
+    task_routes,
+)
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
@@ -74,7 +80,7 @@ class Stack:
         with app.test_request_context(
             "/tasks/generate", method="POST", json=dict(payload), headers=headers
         ):
-            return dispatch(task_routes(), flask.request)
+            return dispatch(task_routes(get_services()), flask.request)
 
     def queue_and_deliver(self, meeting: Meeting, *, regenerate: bool = False) -> flask.Response:
         stored = self.services.store.get_meeting(meeting.user_id, meeting.event_id)

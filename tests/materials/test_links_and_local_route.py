@@ -9,7 +9,7 @@ from datetime import timedelta
 import flask
 import pytest
 
-from functions.bootstrap import Bootstrap, local_routes, set_services
+from functions.bootstrap import Bootstrap, get_services, local_routes, set_services
 from functions.config import Mode
 from functions.domain.clock import FixedClock
 from functions.domain.prep_state import PrepState
@@ -40,7 +40,7 @@ def _get(url: str) -> flask.Response:
     app = flask.Flask(__name__)
     base = f"{parts.scheme}://{parts.netloc}"
     with app.test_request_context(parts.path, base_url=base, query_string=parts.query):
-        return dispatch(local_routes(), flask.request)
+        return dispatch(local_routes(get_services()), flask.request)
 
 
 def test_link_lifetime_is_validated() -> None:

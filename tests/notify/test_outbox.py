@@ -10,14 +10,15 @@ from pathlib import Path
 import flask
 import pytest
 
-from functions.bootstrap import Bootstrap, set_services
+from functions.bootstrap import Bootstrap, get_services, set_services
 from functions.domain.prep_state import PrepState
 from functions.notify.chat_message import chat_message_for
 from functions.notify.content import NoticeKind, build_notice
 from functions.notify.delivery import deliver
 from functions.notify.outbox import Outbox, OutboxChatSender, OutboxEmailSender
-from functions.notify.outbox_page import card_text, outbox_click, outbox_of, outbox_page
+from functions.notify.outbox_page import card_text, outbox_of
 from functions.notify.port import Channel
+from functions.notify.routes import dev_routes
 from functions.prep.queueing import GENERATE_PATH
 from functions.web import dispatch
 from tests.support.factories import NOW, USER_ID, make_meeting, make_user
@@ -25,7 +26,6 @@ from tests.support.recording_queue import RecordingQueue
 from tests.support.roots import make_services
 
 HOSTILE = "<img src=x onerror=alert(1)> & <b>bold</b>"
-ROUTES = {"/dev/outbox": outbox_page, "/dev/outbox/click": outbox_click}
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def request(
         headers=headers,
         environ_base={"REMOTE_ADDR": "127.0.0.1"},  # a server always names the peer
     ):
-        return dispatch(ROUTES, flask.request)
+        return dispatch(dev_routes(get_services()), flask.request)
 
 
 def test_outbox_keeps_mail_and_chat_and_honours_request_ids(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from functions.domain.clock import FixedClock
 from functions.domain.users import ConnectionState
 from functions.oauth.credentials import ReconnectNeeded
 from functions.oauth.flow import disconnect, start_authorization
-from functions.web import dispatch
+from functions.web import Handler, dispatch
 
 USER = ("333333333333333333333", "carol@example.com")
 
@@ -62,9 +62,13 @@ class _Form(html.parser.HTMLParser):
 
 def _app() -> flask.Flask:
     app = flask.Flask("local-under-test")
-    table = {**bootstrap.oauth_routes(), **bootstrap.dev_routes()}
+
+    def table() -> dict[str, Handler]:  # the root the fixture installs, as each request finds it
+        root = bootstrap.get_services()
+        return {**bootstrap.oauth_routes(root), **bootstrap.dev_routes(root)}
+
     app.add_url_rule(
-        "/<path:_p>", "all", lambda _p: dispatch(table, flask.request), methods=["GET", "POST"]
+        "/<path:_p>", "all", lambda _p: dispatch(table(), flask.request), methods=["GET", "POST"]
     )
     return app
 

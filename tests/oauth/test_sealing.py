@@ -13,13 +13,13 @@ import pytest
 
 from functions.config import Mode, SettingsError, load_settings
 from functions.domain.users import ConnectionState, User
+from functions.oauth.kek import parse_kek_spec
 from functions.oauth.sealing import (
     Keyring,
     Sealer,
     SealError,
     keyring_from_settings,
     local_key_file,
-    parse_kek_spec,
     rewrap_all,
 )
 from functions.store.port import SealedCredentials

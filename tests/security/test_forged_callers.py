@@ -28,8 +28,9 @@ from functions.auth.dev_keys import DevSigner
 from functions.bootstrap import task_routes
 from tests.security.logs import assert_no_secrets
 from tests.support.app_harness import ALICE, App
+from tests.support.roots import listing_root
 
-TASK_PATHS = sorted(task_routes())
+TASK_PATHS = sorted(task_routes(listing_root()))
 Forgery = Callable[[App, DevSigner, dict[str, Any]], str | None]
 
 

@@ -62,6 +62,15 @@ def make_services(
     )
 
 
+def listing_root() -> Bootstrap:
+    """A root on default settings, for reading which paths a route table has.
+
+    Binding builds nothing (adapters are built on first use), so this never
+    opens a store or reads a key; a test that calls a handler uses its own root.
+    """
+    return Bootstrap(load_settings({}))
+
+
 def root_on(
     settings: Settings,
     clock: FixedClock,

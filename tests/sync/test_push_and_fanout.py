@@ -8,7 +8,7 @@ import pytest
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
-from functions.bootstrap import set_services
+from functions.bootstrap import get_services, set_services
 from functions.domain.users import ConnectionState, User
 from functions.sync import handlers
 from functions.sync.channels import channel_token, stop_all, verify_channel_token
@@ -38,7 +38,7 @@ def test_fanout_creates_one_task_per_connected_user(world: World) -> None:
 
 def test_repeated_scheduler_calls_in_one_slot_do_no_double_work(world: World) -> None:
     add_users(world, 40)
-    endpoint = task_routes()[FANOUT_PATH]
+    endpoint = task_routes(get_services())[FANOUT_PATH]
     first = call(endpoint, task_request(world.services, FANOUT_PATH, {}))
     world.clock.advance(timedelta(minutes=5))  # same 15-minute slot
     second = call(endpoint, task_request(world.services, FANOUT_PATH, {}))
@@ -71,7 +71,7 @@ def test_fanout_hands_the_rest_to_a_continuation_past_its_budget(
 def test_fanout_queue_failure_is_retried_without_double_work(world: World) -> None:
     add_users(world, 30)
     world.queue.fail_next = 1
-    endpoint = task_routes()[FANOUT_PATH]
+    endpoint = task_routes(get_services())[FANOUT_PATH]
     assert call(endpoint, task_request(world.services, FANOUT_PATH, {})).status_code == 503
     retry = call(endpoint, task_request(world.services, FANOUT_PATH, {}))
     assert retry.status_code == 200
@@ -79,7 +79,7 @@ def test_fanout_queue_failure_is_retried_without_double_work(world: World) -> No
 
 
 def test_fanout_rejects_a_malformed_slot(world: World) -> None:
-    endpoint = task_routes()[FANOUT_PATH]
+    endpoint = task_routes(get_services())[FANOUT_PATH]
     response = call(endpoint, task_request(world.services, FANOUT_PATH, {"slot": "soon"}))
     assert response.status_code == 200 and response.get_json()["status"] == "dropped"
 
@@ -173,7 +173,7 @@ def ping(world: World, headers: dict[str, str]) -> tuple[int, dict[str, object]]
             path="/calendar/webhook", method="POST", headers=list(headers.items())
         ).get_environ()
     )
-    response = call(webhook_routes()["/calendar/webhook"], request)
+    response = call(webhook_routes(get_services())["/calendar/webhook"], request)
     return response.status_code, response.get_json()
 
 
@@ -273,7 +273,7 @@ def test_scheduler_and_pings_through_the_local_queue_do_each_sync_once(world: Wo
     settings = world.services.settings
     signer = world.services.dev_signer
     queue = LocalTaskQueue(
-        in_process(bootstrap.task_routes),
+        in_process(lambda: bootstrap.task_routes(bootstrap.get_services())),
         clock=world.clock,
         token_source=lambda: signer.id_token(
             audience=settings.tasks_audience, subject="tasks", email=settings.tasks_sa_email

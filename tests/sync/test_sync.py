@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from functions.bootstrap import get_services
 from functions.calendar.mapping import meeting_from_event
 from functions.calendar.writer import PREP_MARKER_KEY, PREP_MARKER_VALUE
 from functions.domain.meetings import EventStatus
@@ -143,7 +144,7 @@ def test_revoked_grant_marks_reconnect_needed_and_acknowledges(world: World) -> 
     world.add_user("alice", ALICE)
     seed(world.fake, ALICE, 2)
     world.fake.revoke(ALICE)
-    endpoint = task_routes()["/tasks/sync"]
+    endpoint = task_routes(get_services())["/tasks/sync"]
     response = call(endpoint, task_request(world.services, "/tasks/sync", {"user_id": "alice"}))
     assert response.status_code == 200
     assert response.get_json()["sync"] == "reconnect_needed"
@@ -164,7 +165,7 @@ def test_credentials_provider_reconnect_is_acknowledged(world: World) -> None:
 def test_rate_limit_through_the_endpoint_is_a_503(world: World) -> None:
     world.add_user("alice", ALICE)
     world.fake.fail("events.list", 429)
-    endpoint = task_routes()["/tasks/sync"]
+    endpoint = task_routes(get_services())["/tasks/sync"]
     response = call(endpoint, task_request(world.services, "/tasks/sync", {"user_id": "alice"}))
     assert response.status_code == 503
 
@@ -173,7 +174,7 @@ def test_sync_endpoint_refuses_unauthenticated_calls_and_bad_payloads(world: Wor
     from flask import Request
     from werkzeug.test import EnvironBuilder
 
-    endpoint = task_routes()["/tasks/sync"]
+    endpoint = task_routes(get_services())["/tasks/sync"]
     bare = Request(EnvironBuilder(path="/tasks/sync", method="POST", json={}).get_environ())
     assert call(endpoint, bare).status_code == 401
     response = call(endpoint, task_request(world.services, "/tasks/sync", {"user_id": 7}))

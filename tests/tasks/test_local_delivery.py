@@ -67,7 +67,7 @@ class Recorder:
 
 
 def _queue(services: Bootstrap, recorder: Recorder, token: str) -> LocalTaskQueue:
-    routes: dict[str, Handler] = {"/tasks/echo": task_endpoint("echo", recorder)}
+    routes: dict[str, Handler] = {"/tasks/echo": task_endpoint("echo", recorder, services)}
     return LocalTaskQueue(
         in_process(lambda: routes), clock=services.clock, token_source=lambda: token
     )

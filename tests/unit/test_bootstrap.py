@@ -74,3 +74,33 @@ def test_a_replaced_root_takes_new_settings_and_clock_and_keeps_what_was_built(
 def test_every_adapter_of_the_root_is_either_shared_on_replace_or_a_view_of_it() -> None:
     built = {name for name, value in vars(Bootstrap).items() if isinstance(value, cached_property)}
     assert built - {"sidebar", "send_ready"} == bootstrap._SHARED_ADAPTERS
+
+
+def test_a_route_table_serves_the_root_it_is_given_not_the_process_wide_one(
+    tmp_path: Path,
+) -> None:
+    """The tables bind their root into each handler; nothing below looks one up."""
+    import flask
+
+    from tests.support.roots import make_services
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "other").mkdir()
+    mine = make_services(tmp_path / "mine")
+    other = make_services(tmp_path / "other")
+    mine.tasks.enqueue(Task(queue="prep", name="only-mine", path="/tasks/prep"))
+    bootstrap.set_services(other)  # what a handler reaching for the process's root would find
+    try:
+        app = flask.Flask(__name__)
+        with app.test_request_context(
+            "/dev/tasks",
+            base_url="http://127.0.0.1:8080",
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        ):
+            answer = bootstrap.local_routes(mine)["/dev/tasks"](flask.request)
+    finally:
+        bootstrap.set_services(None)
+        mine.store.close()
+        other.store.close()
+    assert answer.status_code == 200
+    assert [t["name"] for t in answer.get_json()["pending"]] == ["only-mine"]

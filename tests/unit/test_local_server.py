@@ -17,7 +17,7 @@ import flask
 import pytest
 
 import main
-from functions.bootstrap import Bootstrap, local_routes, set_services
+from functions.bootstrap import Bootstrap, get_services, local_routes, set_services
 from functions.config import Mode, Settings
 from functions.web import dispatch
 
@@ -51,7 +51,7 @@ def test_local_healthz_is_503_when_the_store_cannot_be_read(
     for extra in ("prep.db-wal", "prep.db-shm"):
         (tmp_path / extra).unlink(missing_ok=True)
     with app.test_request_context("/healthz"):
-        resp = dispatch(local_routes(), flask.request)
+        resp = dispatch(local_routes(get_services()), flask.request)
     assert resp.status_code == 503
     assert resp.get_json() == {"status": "unavailable", "store": "cannot be read"}
 
@@ -59,11 +59,11 @@ def test_local_healthz_is_503_when_the_store_cannot_be_read(
 def test_dispatch_health_and_unknown_paths() -> None:
     app = flask.Flask(__name__)
     with app.test_request_context("/healthz"):
-        resp = dispatch(local_routes(), flask.request)
+        resp = dispatch(local_routes(get_services()), flask.request)
         assert resp.status_code == 200
         assert resp.get_json() == {"status": "ok"}
     with app.test_request_context("/nope"):
-        resp = dispatch(local_routes(), flask.request)
+        resp = dispatch(local_routes(get_services()), flask.request)
         assert resp.status_code == 404
         assert resp.get_json()["error"] == "not_found"
 

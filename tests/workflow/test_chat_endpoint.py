@@ -207,7 +207,7 @@ def post(services: Bootstrap, event: Any, *, token: str | None = None) -> flask.
         data=json.dumps(event),
         headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
     ):
-        return dispatch(bootstrap.chat_routes(), flask.request)
+        return dispatch(bootstrap.chat_routes(bootstrap.get_services()), flask.request)
 
 
 def reply(resp: flask.Response) -> dict[str, Any]:
@@ -331,4 +331,7 @@ def test_malformed_events_are_400(services: Bootstrap, event: Any) -> None:
 def test_only_post(services: Bootstrap) -> None:
     app = flask.Flask(__name__)
     with app.test_request_context("/chat", method="GET"):
-        assert dispatch(bootstrap.chat_routes(), flask.request).status_code == 405
+        assert (
+            dispatch(bootstrap.chat_routes(bootstrap.get_services()), flask.request).status_code
+            == 405
+        )

@@ -194,7 +194,7 @@ class World:
             data=task.body(),
             headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
         ):
-            return dispatch(bootstrap.task_routes(), flask.request)
+            return dispatch(bootstrap.task_routes(bootstrap.get_services()), flask.request)
 
     def digest(self, day: date = MONDAY) -> Task:
         return task_for_window(USER_ID, window(day, DIGEST_AT, BERLIN), DIGEST_AT)
@@ -632,7 +632,12 @@ def test_a_week_of_digests_on_the_local_queue(tmp_path: Path, adapter: str) -> N
                         "Content-Type": "application/json",
                     },
                 ):
-                    assert dispatch(bootstrap.local_routes(), flask.request).status_code == 200
+                    assert (
+                        dispatch(
+                            bootstrap.local_routes(bootstrap.get_services()), flask.request
+                        ).status_code
+                        == 200
+                    )
             assert len(subjects()) == 3 and chats() == 3
             # Friday's digest is already queued by Thursday's.
             assert any(
@@ -671,7 +676,7 @@ def test_the_chat_click_on_a_digest_through_the_chat_endpoint(world: World) -> N
         data=json.dumps(event),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     ):
-        answer = dispatch(bootstrap.chat_routes(), flask.request)
+        answer = dispatch(bootstrap.chat_routes(bootstrap.get_services()), flask.request)
     assert answer.status_code == 200
     assert answer.get_json()["actionResponse"] == {"type": "NEW_MESSAGE"}
     assert world.get("today1").prep_state is PrepState.GENERATING

@@ -138,7 +138,7 @@ class App:
             data=json.dumps(body),
             headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
         ):
-            return dispatch(bootstrap.local_routes(), flask.request)
+            return dispatch(bootstrap.local_routes(bootstrap.get_services()), flask.request)
 
     def replay(self, task: Task) -> flask.Response:
         """Cloud Tasks delivering `task` once more (at-least-once), straight to the app."""

@@ -79,7 +79,7 @@ class World:
                 "X-CloudTasks-TaskName": task.name,
             },
         ):
-            return dispatch(bootstrap.task_routes(), flask.request)
+            return dispatch(bootstrap.task_routes(bootstrap.get_services()), flask.request)
 
     @property
     def emails(self) -> int:
