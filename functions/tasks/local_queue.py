@@ -121,6 +121,35 @@ class Finished:
     at: datetime
 
 
+class RowState(StrEnum):
+    """Where a task stands, as the `/dev/tasks` page names it."""
+
+    SCHEDULED = "scheduled"
+    DUE = "due"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    GAVE_UP = "gave up"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """One task as the local tasks page lists it: pending or finished, with its last try."""
+
+    task: Task
+    state: RowState
+    #: When it runs next (pending) or when it finished.
+    at: datetime
+    attempts: int
+    #: The last attempt's failure: an exception name, `deadline_exceeded` or `HTTP 503`.
+    last_error: str | None
+
+
+def _failure(attempt: Attempt | None) -> str | None:
+    if attempt is None or attempt.succeeded:
+        return None
+    return attempt.error or f"HTTP {attempt.status}"
+
+
 def _key(task: Task) -> str:
     return f"{task.queue}/{task.name}"
 
@@ -238,6 +267,25 @@ class LocalTaskQueue(TaskQueue):
     def finished(self) -> list[Finished]:
         with self._cond:
             return list(self._finished)
+
+    def overview(self, limit: int = 100) -> list[TaskRow]:
+        """Pending tasks by due time, then up to `limit` finished ones, newest first."""
+        with self._cond:
+            now = self.clock.now()
+            last = {a.task_name: a for a in self._attempts}
+            rows = []
+            for e in sorted(self._pending.values(), key=lambda e: e.due):
+                if e.attempts:
+                    state = RowState.RETRYING
+                else:
+                    state = RowState.DUE if e.due <= now else RowState.SCHEDULED
+                error = _failure(last.get(e.task.name)) if e.attempts else None
+                rows.append(TaskRow(e.task, state, e.due, e.attempts, error))
+            for f in list(self._finished)[::-1][: max(limit, 0)]:
+                done = RowState.SUCCEEDED if f.outcome is Outcome.SUCCEEDED else RowState.GAVE_UP
+                error = _failure(last.get(f.task.name)) if done is RowState.GAVE_UP else None
+                rows.append(TaskRow(f.task, done, f.at, f.attempts, error))
+            return rows
 
     def outcome(self, task_name: str) -> Outcome | None:
         with self._cond:
@@ -421,9 +469,41 @@ def in_process(routes: Callable[[], Mapping[str, Handler]]) -> Deliver:
     return deliver
 
 
+def wants_json(request: Request) -> bool:
+    """Scripts ask for JSON (`?format=json`, or an Accept that prefers it); browsers get HTML."""
+    if request.args.get("format") == "json":
+        return True
+    accept = request.accept_mimetypes
+    return accept.quality("application/json") > accept.quality("text/html")
+
+
+def tasks_json(queue: LocalTaskQueue) -> dict[str, object]:
+    return {
+        "pending": [{"queue": t.queue, "name": t.name, "path": t.path} for t in queue.pending()],
+        "attempts": [
+            {
+                "queue": a.queue,
+                "name": a.task_name,
+                "attempt": a.number,
+                "at": a.at.isoformat(),
+                "status": a.status,
+                "error": a.error,
+            }
+            for a in queue.attempts()[-100:]
+        ],
+        "finished": [
+            {"name": f.task.name, "outcome": f.outcome.value, "attempts": f.attempts}
+            for f in queue.finished()[-100:]
+        ],
+    }
+
+
 def preview(request: Request) -> Response:
-    """`GET /dev/tasks`: recent local deliveries, for the local preview (local mode only)."""
+    """`GET /dev/tasks`: the local queue, as a page or as JSON (local mode only)."""
+    from flask import Response
+
     from functions.bootstrap import get_services
+    from functions.tasks.local_page import HEADERS, Described, render_tasks
     from functions.web import json_error, json_response, local_only
 
     services = get_services()
@@ -433,25 +513,23 @@ def preview(request: Request) -> Response:
     refused = local_only(request)
     if refused is not None:
         return refused
-    return json_response(
-        {
-            "pending": [
-                {"queue": t.queue, "name": t.name, "path": t.path} for t in queue.pending()
-            ],
-            "attempts": [
-                {
-                    "queue": a.queue,
-                    "name": a.task_name,
-                    "attempt": a.number,
-                    "at": a.at.isoformat(),
-                    "status": a.status,
-                    "error": a.error,
-                }
-                for a in queue.attempts()[-100:]
-            ],
-            "finished": [
-                {"name": f.task.name, "outcome": f.outcome.value, "attempts": f.attempts}
-                for f in queue.finished()[-100:]
-            ],
-        }
-    )
+    if request.method != "GET":
+        return json_error(405, "method_not_allowed", "use GET")
+    if wants_json(request):
+        return json_response(tasks_json(queue))
+    store = services.store
+
+    def describe(task: Task) -> Described:
+        user_id = task.payload.get("user_id")
+        event_id = task.payload.get("event_id")
+        user = store.get_user(user_id) if isinstance(user_id, str) and user_id else None
+        meeting = (
+            store.get_meeting(user_id, event_id)
+            if isinstance(user_id, str) and user_id and isinstance(event_id, str) and event_id
+            else None
+        )
+        title = (meeting.title or "(no title)") if meeting is not None else None
+        return Described(title, user.time_zone if user is not None else "UTC")
+
+    page = render_tasks(queue.overview(), describe)
+    return Response(page, mimetype="text/html", headers=HEADERS)
