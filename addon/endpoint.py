@@ -22,7 +22,7 @@ from addon import handlers, scopes, views
 from addon.event_object import AddonEvent, MalformedEvent, parse_event
 from addon.sidebar import Sidebar, open_call
 from addon.verify import verify_system_token, verify_user_token
-from functions.auth.id_tokens import TokenRejected, bearer_token
+from functions.auth.id_tokens import TokenRejected, WrongAudience, bearer_token
 from functions.bootstrap import get_services
 from functions.logs import log
 from functions.store.port import StoreBusy
@@ -40,8 +40,28 @@ _log = logging.getLogger(__name__)
 SidebarSource = Callable[[], Sidebar]
 
 
-def _unauthenticated(reason: str) -> Response:
-    log(_log, logging.WARNING, "add-on request rejected", reason=reason)
+#: Logged with an audience mismatch in local mode, where it nearly always means this.
+PORT_HINT = (
+    "local tokens name the server's address: `main.py dev-event` signs for the running "
+    "server (or pass --port PORT), and the preview signs for the page's own address"
+)
+
+
+def _unauthenticated(exc: TokenRejected, *, local: bool = False) -> Response:
+    if isinstance(exc, WrongAudience):
+        # Which address each side names, never the token: enough to see a wrong port.
+        hint = PORT_HINT if local else "check PREP_ADDON_AUDIENCE against the deployment URL"
+        log(
+            _log,
+            logging.WARNING,
+            "add-on request rejected",
+            reason="audience mismatch",
+            expected=exc.expected,
+            received=exc.received,
+            hint=hint,
+        )
+    else:
+        log(_log, logging.WARNING, "add-on request rejected", reason=exc.reason)
     return json_error(401, "unauthenticated", "caller is not allowed")
 
 
@@ -73,7 +93,7 @@ def make_endpoint(source: SidebarSource) -> Handler:
             if header_token is not None:
                 verify_system_token(app.id_tokens, settings, header_token)
         except TokenRejected as exc:
-            return _unauthenticated(exc.reason)
+            return _unauthenticated(exc, local=settings.is_local)
         try:
             event = _read_event(request)
         except RequestEntityTooLarge:
@@ -85,7 +105,7 @@ def make_endpoint(source: SidebarSource) -> Handler:
                 # Workspace sends the same token in the body; it gets the same checks.
                 verify_system_token(app.id_tokens, settings, event.system_id_token)
         except TokenRejected as exc:
-            return _unauthenticated(exc.reason)
+            return _unauthenticated(exc, local=settings.is_local)
 
         needed = handlers.needed_scopes(event.op, event.opened is not None)
         lacking = scopes.missing(needed, event.authorized_scopes)
@@ -94,7 +114,7 @@ def make_endpoint(source: SidebarSource) -> Handler:
         try:
             who = verify_user_token(app.id_tokens, settings, event.user_id_token)
         except TokenRejected as exc:
-            return _unauthenticated(exc.reason)
+            return _unauthenticated(exc, local=settings.is_local)
 
         try:
             call = open_call(app, event, who)
