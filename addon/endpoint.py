@@ -18,7 +18,7 @@ from flask import Request, Response
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from addon import cards as c
-from addon import handlers, scopes, views
+from addon import handlers, scopes
 from addon.event_object import AddonEvent, MalformedEvent, parse_event
 from addon.sidebar import Sidebar, open_call
 from addon.verify import verify_system_token, verify_user_token
@@ -160,7 +160,7 @@ def _trouble(
     if event.op is not None:
         return c.notify(text)
     view_card = c.card(
-        views.TITLE,
+        None,
         [c.section([c.decorated(text, top="Something went wrong", icon="DESCRIPTION")])],
         name="trouble",
     )

@@ -1,10 +1,12 @@
 """Feedback on the sidebar card: "useful / not useful" and "wrong type".
 
 Both feed per-type counts (`python main.py report`) that show which
-classification rules and which prep templates need work. A wrong-type answer
-also fixes the meeting at once: it becomes the user's type for the whole
-series (or for the one meeting when it is not recurring), through the same
-code as the card's "Change type".
+classification rules and which prep templates need work. The card has one way
+to change a meeting's type, its "Change type" section (`handlers.set_type`);
+a change there away from a type the rules chose is the wrong-type answer
+(`record_type_correction`). The older "Wrong type" form (`wrong_type_form`,
+`report_wrong_type`) still answers buttons on cards drawn before, and fixes
+the meeting for its whole series (or the one meeting when it is not recurring).
 
 Only the rules' mistakes are counted as wrong types: when the type shown was
 the user's own earlier choice, the correction is applied but not counted,
@@ -72,6 +74,17 @@ def wrong_type_form(call: Call) -> c.Json:
     return c.render([{"pushCard": views.wrong_type_card(call.view, meeting)}])
 
 
+def record_type_correction(call: Call, meeting: Meeting, chosen: str) -> None:
+    """Count a type change as the rules' mistake when the rules chose the type shown."""
+    if chosen == meeting.meeting_type:
+        return
+    shown = call.app.classifier.classify(
+        meeting, user_domain=call.user.domains, preferences=call.user.preferences
+    )
+    if shown.decided_by in RULE_DECISIONS:
+        _record(call, meeting, FeedbackKind.WRONG_TYPE)
+
+
 def report_wrong_type(call: Call) -> c.Json:
     meeting = handlers.stored_meeting(call)
     if meeting is None:
@@ -82,11 +95,7 @@ def report_wrong_type(call: Call) -> c.Json:
         return c.notify("Pick one of the listed meeting types.")
     if chosen == meeting.meeting_type:
         return c.notify(f"{rules.label_of(chosen)} is already its type; pick another.")
-    shown = call.app.classifier.classify(
-        meeting, user_domain=call.user.domains, preferences=call.user.preferences
-    )
-    if shown.decided_by in RULE_DECISIONS:
-        _record(call, meeting, FeedbackKind.WRONG_TYPE)
+    record_type_correction(call, meeting, chosen)
     scope = OverrideScope.SERIES if meeting.series_id else OverrideScope.EVENT
     updated = handlers.apply_type_override(call, meeting, chosen, scope)
     where = "every meeting in this series" if meeting.series_id else "this meeting"

@@ -125,6 +125,7 @@ def meeting_card(call: Call, meeting: Meeting) -> c.Json:
         # Prep blocks are written with Google's Calendar API: none in local mode.
         can_block_time=call.app.calendar_for is not None,
         carried_over=_carried_over(call, meeting),
+        internal_domains=call.app.classifier.internal_domains_for(call.user.domains),
     )
 
 
@@ -366,6 +367,9 @@ def set_type(call: Call) -> c.Json:
         raise MalformedEvent("type_scope is event or series") from None
     if scope is OverrideScope.SERIES and not meeting.series_id:
         return c.notify("This meeting is not part of a series.")
+    from addon.feedback import record_type_correction  # feedback builds on this module
+
+    record_type_correction(call, meeting, chosen)
     updated = apply_type_override(call, meeting, chosen, scope)
     where = "every meeting in this series" if scope is OverrideScope.SERIES else "this meeting"
     label = rules.label_of(chosen)
