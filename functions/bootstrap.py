@@ -505,9 +505,9 @@ def calendar_source(root: Bootstrap, user: User) -> CalendarSource:
 
     settings = root.settings
     if uses_ics(settings):
-        from functions.sync.local import ics_source
+        from functions.sync.local import LocalCalendars
 
-        return ics_source(settings, root.clock, user)
+        return LocalCalendars(settings, root.clock, user)  # own .ics + calendars shared locally
     from functions.calendar.google_api import GoogleCalendarSource
 
     credentials = root.credentials.credentials_for(user.user_id)
