@@ -115,6 +115,8 @@ def refresh_home(call: Call) -> c.Json:
 
 
 def meeting_card(call: Call, meeting: Meeting) -> c.Json:
+    from addon.prep_block import can_block_time  # prep_block builds on this module
+
     classification = call.app.classifier.classify(
         meeting, user_domain=call.user.domains, preferences=call.user.preferences
     )
@@ -122,8 +124,8 @@ def meeting_card(call: Call, meeting: Meeting) -> c.Json:
         call.view,
         meeting,
         classification,
-        # Prep blocks are written with Google's Calendar API: none in local mode.
-        can_block_time=call.app.calendar_for is not None,
+        # Google's Calendar API, or locally the .ics with a block file beside the database.
+        can_block_time=can_block_time(call),
         carried_over=_carried_over(call, meeting),
         internal_domains=call.app.classifier.internal_domains_for(call.user.domains),
     )
