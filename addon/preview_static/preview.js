@@ -88,7 +88,7 @@ function renderIcon(icon) {
   if (icon.knownIcon && ICONS[icon.knownIcon]) {
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("class", "icon");
+    svg.setAttribute("class", "card-icon");
     svg.setAttribute("aria-hidden", "true");
     svg.dataset.icon = icon.knownIcon;
     for (const [tag, attrs] of ICONS[icon.knownIcon]) {
@@ -99,7 +99,7 @@ function renderIcon(icon) {
     return svg;
   }
   if (icon.iconUrl && /^https:\/\//.test(icon.iconUrl)) {
-    const img = el("img", "icon");
+    const img = el("img", "card-icon");
     img.src = icon.iconUrl;
     img.alt = icon.altText || "";
     return img;

@@ -57,12 +57,14 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+#: The mail's <body>, kept as a <div> (its style carries the mail's font).
+_BODY = "\x00body"  # no parsed tag name can be this
 #: Tags kept from an email's HTML part; anything else is dropped (its text kept).
 _MAIL_TAGS = frozenset(
     {
         "a", "b", "strong", "i", "em", "u", "s", "p", "br", "div", "span", "ul", "ol", "li",
         "table", "thead", "tbody", "tr", "td", "th", "h1", "h2", "h3", "h4", "hr", "blockquote",
-        "pre", "code", "small", "font",
+        "pre", "code", "small", "font", _BODY,
     }
 )  # fmt: skip
 #: Tags dropped with everything inside them.
@@ -93,6 +95,8 @@ class _MailHtml(HTMLParser):
         if tag in _MAIL_DROP:
             self._dropping += 1
             return
+        if tag == "body":  # its style (the mail's font) lives on in a div
+            tag = _BODY
         if self._dropping or tag not in _MAIL_TAGS:
             return
         kept: list[str] = []
@@ -107,7 +111,8 @@ class _MailHtml(HTMLParser):
                 kept.append(f'color="{html.escape(value, quote=True)}"')
         if tag == "a":
             kept += ['target="_blank"', 'rel="noopener noreferrer"']
-        self.out.append(f"<{tag}{''.join(' ' + a for a in kept)}>")
+        name = "div" if tag == _BODY else tag
+        self.out.append(f"<{name}{''.join(' ' + a for a in kept)}>")
         if tag not in _VOID:
             self._open.append(tag)
 
@@ -119,11 +124,13 @@ class _MailHtml(HTMLParser):
         if tag in _MAIL_DROP:
             self._dropping = max(self._dropping - 1, 0)
             return
+        if tag == "body":
+            tag = _BODY
         if self._dropping or tag not in self._open:
             return
         while self._open:  # close what was left open inside it too
             last = self._open.pop()
-            self.out.append(f"</{last}>")
+            self.out.append(f"</{'div' if last == _BODY else last}>")
             if last == tag:
                 break
 
@@ -137,7 +144,8 @@ def sanitize_email_html(markup: str) -> str:
     parser = _MailHtml()
     parser.feed(markup)
     parser.close()
-    return "".join(parser.out) + "".join(f"</{t}>" for t in reversed(parser._open))
+    left_open = ("div" if t == _BODY else t for t in reversed(parser._open))
+    return "".join(parser.out) + "".join(f"</{t}>" for t in left_open)
 
 
 def _mail_frame(markup: str) -> str:
