@@ -26,6 +26,9 @@ from typing import Any
 
 Json = dict[str, Any]
 
+#: The add-on's name (`common.name` in the manifest): Calendar draws it, with the logo,
+#: above every card, so a card header saying it again is a wasted line.
+ADDON_NAME = "Meeting prep"
 #: Hosts ignore widgets past this many; a card that needs more must paginate.
 MAX_WIDGETS = 100
 #: Longest calendar-supplied text shown in one widget (a title, a name).
@@ -264,17 +267,21 @@ def section(
 
 
 def card(
-    title: str,
+    title: str | None,
     sections: Sequence[Json],
     *,
     subtitle: str | None = None,
     name: str | None = None,
     footer: Json | None = None,
 ) -> Json:
-    head: Json = {"title": title}
-    if subtitle:
-        head["subtitle"] = subtitle
-    out: Json = {"header": head, "sections": [s for s in sections if s["widgets"]]}
+    """A card; `title` None leaves out the header (Calendar already shows the add-on's name)."""
+    out: Json = {}
+    if title is not None:
+        head: Json = {"title": title}
+        if subtitle:
+            head["subtitle"] = subtitle
+        out["header"] = head
+    out["sections"] = [s for s in sections if s["widgets"]]
     if name:
         out["name"] = name
     if footer is not None:
@@ -403,6 +410,12 @@ def card_problems(c: Mapping[str, Any], host: Host = Host.ADDON) -> list[str]:
             if not b.get("onClick"):
                 problems.append(f"button {b.get('text')!r} has no onClick")
     header = c.get("header")
-    if not isinstance(header, Mapping) or not header.get("title"):
-        problems.append("a card needs a header title")
+    if header is not None and (not isinstance(header, Mapping) or not header.get("title")):
+        problems.append("a card header needs a title")
+    elif isinstance(header, Mapping) and host is Host.ADDON:
+        title = str(header.get("title", "")).strip().casefold()
+        if title == ADDON_NAME.casefold():
+            problems.append(
+                f"the header repeats {ADDON_NAME!r}, which Calendar shows above every card"
+            )
     return problems

@@ -40,7 +40,8 @@ def add_addon_commands(sub: argparse._SubParsersAction[Any]) -> None:
     dev.add_argument(
         "--port",
         type=int,
-        help="the port `serve` runs on, which the tokens' audience names (default 8080)",
+        help="the port `serve` runs on, which the tokens' audience names (default: the "
+        "running server's, read from server.json beside its database; else 8080)",
     )
 
     manifest = sub.add_parser(
@@ -64,10 +65,17 @@ def _fail(command: str, message: str, status: int = EXIT_USAGE) -> int:
 def dev_event_command(args: argparse.Namespace, root_for: Callable[[Settings], AddonDeps]) -> int:
     from addon.dev_event import LOCAL_USER_ID, NoMeeting, dev_event
     from functions.config import load_settings
+    from functions.local_address import served_url, server_file
 
+    found = ""
     if args.port is not None:
         # As `serve` does: the audience follows the served address unless set explicitly.
         os.environ.setdefault("PREP_PUBLIC_URL", f"http://127.0.0.1:{args.port}")
+    elif "PREP_PUBLIC_URL" not in os.environ:
+        running = served_url(load_settings().sqlite_path)
+        if running is not None:
+            os.environ["PREP_PUBLIC_URL"] = running
+            found = running
     settings = load_settings()
     if not settings.is_local:
         return _fail("dev-event", "signs with the local development key: unset PREP_MODE")
@@ -79,6 +87,17 @@ def dev_event_command(args: argparse.Namespace, root_for: Callable[[Settings], A
     finally:
         services.store.close()
     print(json.dumps(body, indent=2, ensure_ascii=False))
+    if found:
+        print(
+            f"# signed for the running server at {found} ({server_file(settings.sqlite_path)})",
+            file=sys.stderr,
+        )
+    elif args.port is None and "PREP_PUBLIC_URL" not in os.environ:
+        print(
+            f"# no running server found; the tokens name {settings.addon_audience}, and a "
+            "server on another port refuses them: pass --port PORT (the port `serve` prints)",
+            file=sys.stderr,
+        )
     hint = "python main.py dev-event | curl -s -H 'Content-Type: application/json' --data @-"
     print(f"# to POST it: {hint} {settings.addon_audience}", file=sys.stderr)
     return 0

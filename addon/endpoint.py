@@ -18,11 +18,11 @@ from flask import Request, Response
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from addon import cards as c
-from addon import handlers, scopes, views
+from addon import handlers, scopes
 from addon.event_object import AddonEvent, MalformedEvent, parse_event
 from addon.sidebar import Sidebar, open_call
 from addon.verify import verify_system_token, verify_user_token
-from functions.auth.id_tokens import TokenRejected, bearer_token
+from functions.auth.id_tokens import TokenRejected, WrongAudience, bearer_token
 from functions.logs import log
 from functions.store.port import StoreBusy
 from functions.web import (
@@ -39,8 +39,28 @@ _log = logging.getLogger(__name__)
 SidebarSource = Callable[[], Sidebar]
 
 
-def _unauthenticated(reason: str) -> Response:
-    log(_log, logging.WARNING, "add-on request rejected", reason=reason)
+#: Logged with an audience mismatch in local mode, where it nearly always means this.
+PORT_HINT = (
+    "local tokens name the server's address: `main.py dev-event` signs for the running "
+    "server (or pass --port PORT), and the preview signs for the page's own address"
+)
+
+
+def _unauthenticated(exc: TokenRejected, *, local: bool = False) -> Response:
+    if isinstance(exc, WrongAudience):
+        # Which address each side names, never the token: enough to see a wrong port.
+        hint = PORT_HINT if local else "check PREP_ADDON_AUDIENCE against the deployment URL"
+        log(
+            _log,
+            logging.WARNING,
+            "add-on request rejected",
+            reason="audience mismatch",
+            expected=exc.expected,
+            received=exc.received,
+            hint=hint,
+        )
+    else:
+        log(_log, logging.WARNING, "add-on request rejected", reason=exc.reason)
     return json_error(401, "unauthenticated", "caller is not allowed")
 
 
@@ -76,7 +96,7 @@ def make_endpoint(source: SidebarSource) -> Handler:
             if header_token is not None:
                 verify_system_token(app.id_tokens, settings, header_token)
         except TokenRejected as exc:
-            return _unauthenticated(exc.reason)
+            return _unauthenticated(exc, local=settings.is_local)
         try:
             event = _read_event(request)
         except RequestEntityTooLarge:
@@ -88,7 +108,7 @@ def make_endpoint(source: SidebarSource) -> Handler:
                 # Workspace sends the same token in the body; it gets the same checks.
                 verify_system_token(app.id_tokens, settings, event.system_id_token)
         except TokenRejected as exc:
-            return _unauthenticated(exc.reason)
+            return _unauthenticated(exc, local=settings.is_local)
 
         needed = handlers.needed_scopes(event.op, event.opened is not None)
         lacking = scopes.missing(needed, event.authorized_scopes)
@@ -97,7 +117,7 @@ def make_endpoint(source: SidebarSource) -> Handler:
         try:
             who = verify_user_token(app.id_tokens, settings, event.user_id_token)
         except TokenRejected as exc:
-            return _unauthenticated(exc.reason)
+            return _unauthenticated(exc, local=settings.is_local)
 
         try:
             call = open_call(app, event, who)
@@ -143,7 +163,7 @@ def _trouble(
     if event.op is not None:
         return c.notify(text)
     view_card = c.card(
-        views.TITLE,
+        None,
         [c.section([c.decorated(text, top="Something went wrong", icon="DESCRIPTION")])],
         name="trouble",
     )

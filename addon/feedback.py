@@ -1,10 +1,12 @@
 """Feedback on the sidebar card: "useful / not useful" and "wrong type".
 
 Both feed per-type counts (`python main.py report`) that show which
-classification rules and which prep templates need work. A wrong-type answer
-also fixes the meeting at once: it becomes the user's type for the whole
-series (or for the one meeting when it is not recurring), through the same
-code as the card's "Change type".
+classification rules and which prep templates need work. The card has one way
+to change a meeting's type, its "Change type" section (`handlers.set_type`);
+a change there away from a type the rules chose is the wrong-type answer
+(`record_type_correction`). The older "Wrong type" form (`wrong_type_form`,
+`report_wrong_type`) still answers buttons on cards drawn before, and fixes
+the meeting for its whole series (or the one meeting when it is not recurring).
 
 Only the rules' mistakes are counted as wrong types: when the type shown was
 the user's own earlier choice, the correction is applied but not counted,
@@ -19,33 +21,16 @@ import logging
 from addon import cards as c
 from addon import handlers, views
 from addon.event_object import MalformedEvent
+from addon.feedback_record import record, record_type_correction
 from addon.sidebar import Call
-from functions.domain.feedback import Feedback, FeedbackKind
-from functions.domain.meetings import Meeting
+from functions.domain.feedback import FeedbackKind
 from functions.domain.prep_state import PrepState
 from functions.domain.users import OverrideScope
-from functions.logs import log
 
 _log = logging.getLogger(__name__)
 
-#: Classifications made by the rules, the ones whose mistakes are worth counting.
-RULE_DECISIONS = frozenset({"rule", "default"})
 _RATED_STATES = frozenset({PrepState.READY, PrepState.DELIVERED})
 _RATINGS = {FeedbackKind.USEFUL.value: FeedbackKind.USEFUL, "not_useful": FeedbackKind.NOT_USEFUL}
-
-
-def _record(call: Call, meeting: Meeting, kind: FeedbackKind) -> None:
-    feedback = Feedback(call.user_id, meeting.event_id, kind, meeting.meeting_type, at=call.now)
-    changed = call.app.store.record_feedback(feedback)
-    log(
-        _log,
-        logging.INFO,
-        "feedback recorded",
-        user_id=call.user_id,
-        kind=kind.value,
-        meeting_type=meeting.meeting_type,
-        changed=changed,
-    )
 
 
 def rate_prep(call: Call) -> c.Json:
@@ -57,7 +42,7 @@ def rate_prep(call: Call) -> c.Json:
         return c.notify(handlers.GONE)
     if meeting.prep_state not in _RATED_STATES:
         return c.notify("You can rate the prep once it is ready.")
-    _record(call, meeting, kind)
+    record(call, meeting, kind)
     if kind is FeedbackKind.USEFUL:
         return c.notify("Thanks! Noted as useful.")
     return c.notify("Thanks! Noted as not useful; it helps us improve this kind of prep.")
@@ -82,11 +67,7 @@ def report_wrong_type(call: Call) -> c.Json:
         return c.notify("Pick one of the listed meeting types.")
     if chosen == meeting.meeting_type:
         return c.notify(f"{rules.label_of(chosen)} is already its type; pick another.")
-    shown = call.app.classifier.classify(
-        meeting, user_domain=call.user.domains, preferences=call.user.preferences
-    )
-    if shown.decided_by in RULE_DECISIONS:
-        _record(call, meeting, FeedbackKind.WRONG_TYPE)
+    record_type_correction(call, meeting, chosen)
     scope = OverrideScope.SERIES if meeting.series_id else OverrideScope.EVENT
     updated = handlers.apply_type_override(call, meeting, chosen, scope)
     where = "every meeting in this series" if meeting.series_id else "this meeting"

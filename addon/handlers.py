@@ -29,6 +29,7 @@ from addon import cards as c
 from addon import scopes, views
 from addon.durations import BadDuration, format_lead, parse_lead
 from addon.event_object import MalformedEvent
+from addon.feedback_record import record_type_correction
 from addon.sidebar import Call
 from functions.calendar.mapping import UnusableEvent, meeting_from_event
 from functions.calendar.port import CalendarError, EventNotFound, PermissionDenied
@@ -114,6 +115,13 @@ def refresh_home(call: Call) -> c.Json:
 # ---------------------------------------------------------------- one meeting
 
 
+def can_block_time(call: Call) -> bool:
+    """Where a calendar can be written: Google's, or locally the .ics with its block file."""
+    from functions.sync.sources import uses_ics
+
+    return call.app.calendar_for is not None or uses_ics(call.app.settings)
+
+
 def meeting_card(call: Call, meeting: Meeting) -> c.Json:
     classification = call.app.classifier.classify(
         meeting, user_domain=call.user.domains, preferences=call.user.preferences
@@ -122,9 +130,10 @@ def meeting_card(call: Call, meeting: Meeting) -> c.Json:
         call.view,
         meeting,
         classification,
-        # Prep blocks are written with Google's Calendar API: none in local mode.
-        can_block_time=call.app.calendar_for is not None,
+        # Google's Calendar API, or locally the .ics with a block file beside the database.
+        can_block_time=can_block_time(call),
         carried_over=_carried_over(call, meeting),
+        internal_domains=call.app.classifier.internal_domains_for(call.user.domains),
     )
 
 
@@ -366,6 +375,7 @@ def set_type(call: Call) -> c.Json:
         raise MalformedEvent("type_scope is event or series") from None
     if scope is OverrideScope.SERIES and not meeting.series_id:
         return c.notify("This meeting is not part of a series.")
+    record_type_correction(call, meeting, chosen)
     updated = apply_type_override(call, meeting, chosen, scope)
     where = "every meeting in this series" if scope is OverrideScope.SERIES else "this meeting"
     label = rules.label_of(chosen)

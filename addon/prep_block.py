@@ -18,6 +18,10 @@ client-chosen ids), so a second click finds the first block, and two
 simultaneous clicks race on the id, which Calendar settles with a 409.
 Calendar keeps a deleted event's id taken; a user who deleted the block and
 clicks again gets the next id of a short deterministic sequence.
+
+Locally (the .ics default) the same booking runs against
+`functions.sync.local_blocks.LocalCalendarWriter`: the .ics meetings are the
+busy time and the blocks go to `prep-blocks.json` beside the database.
 """
 
 from __future__ import annotations
@@ -298,12 +302,19 @@ def book_prep_block(
 # ---------------------------------------------------------------- the sidebar action
 
 
-def can_block_time(call: Call) -> bool:
-    """Only where Google is reachable: local mode has no calendar to write to."""
-    return call.app.calendar_for is not None
-
-
 def _writer(call: Call, token: str) -> CalendarWriter:
+    from functions.sync.sources import uses_ics
+
+    if uses_ics(call.app.settings):
+        # The embedded default: the .ics calendars, blocks kept beside the database.
+        from functions.sync.local import LocalCalendars
+        from functions.sync.local_blocks import LocalCalendarWriter, blocks_path
+
+        settings = call.app.settings
+        calendars = LocalCalendars(settings, call.app.services.clock, call.user)
+        return LocalCalendarWriter(
+            calendars, blocks_path(settings.sqlite_path), user_id=call.user_id
+        )
     from google.oauth2.credentials import Credentials
 
     from functions.calendar.google_api import GoogleCalendarWriter
@@ -322,8 +333,8 @@ def block_prep_time(call: Call) -> c.Json:
     meeting = handlers.stored_meeting(call)
     if meeting is None:
         return c.notify(handlers.GONE)
-    if not can_block_time(call):
-        return c.notify("Booking prep time needs Google Calendar; it is off in local mode.")
+    if not handlers.can_block_time(call):
+        return c.notify("Booking prep time needs a calendar Meeting prep can write to.")
     if is_delegated(meeting):
         return c.notify("Prep time can be booked only for meetings on your own calendar.")
     if not prep_wanted(meeting):

@@ -16,8 +16,9 @@ from addon import cards as c
 from addon.durations import format_lead
 from functions.delegation.keys import owner_of
 from functions.domain.classification import Classification, SkipReason, prep_wanted
+from functions.domain.html_text import description_text
 from functions.domain.meeting_types import RuleSet
-from functions.domain.meetings import Meeting
+from functions.domain.meetings import Meeting, ResponseStatus
 from functions.domain.prep_state import PENDING_STATES, PrepState
 from functions.domain.users import ConnectionState, ContextSource, DeliveryMode, User
 from functions.domain.working_days import DAY_NAMES
@@ -33,7 +34,8 @@ HOME_LIST_LIMIT = 40
 #: The homepage looks this far ahead.
 HOME_DAYS = 7
 
-TITLE = "Meeting prep"
+#: The add-on's name, which Calendar shows above every card (so no card header repeats it).
+TITLE = c.ADDON_NAME
 PREPARING = "Preparing…"
 
 STATE_LABELS: dict[PrepState, str] = {
@@ -189,12 +191,11 @@ def home_card(view: View, user: User, meetings: Sequence[Meeting]) -> c.Json:
         listed.append(c.paragraph(f"…and {len(upcoming) - HOME_LIST_LIMIT} more."))
 
     return c.card(
-        TITLE,
+        None,  # Calendar shows the add-on's name above the card
         [
             c.section(access),
-            c.section(listed, title=f"Next {HOME_DAYS} days"),
+            c.section(listed, title=f"Next {HOME_DAYS} days: meetings that need prep"),
         ],
-        subtitle="Upcoming meetings that need prep",
         name="home",
         footer=c.footer(
             c.button("Settings", view.act("settings")),
@@ -218,7 +219,10 @@ def event_card(
     *,
     can_block_time: bool = False,
     carried_over: CarryOverNote | None = None,
+    internal_domains: frozenset[str] = frozenset(),
 ) -> c.Json:
+    """One meeting's card. No header: Calendar draws the add-on's name above the card
+    and the event itself beside it, so a header would only repeat one of them."""
     fmt = view.fmt
     when = f"{fmt.day_time(meeting.start)} – {fmt.time(meeting.end)}"
     about = [c.decorated(meeting.title or "(no title)", top="Meeting", bottom=when, icon="INVITE")]
@@ -226,6 +230,9 @@ def event_card(
     if owner is not None:
         # Assistant mode: an executive's meeting, prepared by (and sent to) this user.
         about.append(c.decorated(owner.name, top="Preparing for", icon="MULTIPLE_PEOPLE"))
+    # Who is coming and what the invitation says: what the type was chosen from.
+    about += _guests(meeting, internal_domains)
+    about += _invite(meeting)
 
     prep: list[c.Json] = [
         c.decorated(
@@ -288,7 +295,55 @@ def event_card(
         c.section(_feedback(view, meeting), title="Feedback"),
         c.section(_type_form(view, meeting, classification), title="Change type"),
     ]
-    return c.card(TITLE, sections, name="event")
+    return c.card(None, sections, name="event")
+
+
+#: External guests named on the card; the rest are counted.
+MAX_NAMED_GUESTS = 5
+#: Longest guest name shown (a display name is whatever its owner typed).
+MAX_GUEST_NAME = 60
+#: Lines of the invitation shown, and the longest of each.
+INVITE_LINES = 3
+MAX_INVITE_LINE = 120
+
+
+def _short(text: str, limit: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _guests(m: Meeting, internal: frozenset[str]) -> list[c.Json]:
+    """How many people are invited (rooms are not people) and who comes from outside."""
+    people = [a for a in m.attendees if a.is_human]
+    if not people:
+        return []
+    declined = sum(1 for a in people if a.response_status is ResponseStatus.DECLINED)
+    text = f"{len(people)} {'person' if len(people) == 1 else 'people'}"
+    if declined:
+        text += f" · {declined} declined"
+    # Without a known internal domain nobody can be called external (as classification says).
+    outside = [a for a in people if internal and a.domain not in internal and not a.is_self]
+    bottom = None
+    if outside:
+        text += f" · {len(outside)} external"
+        names = [_short(a.display_name or a.email, MAX_GUEST_NAME) for a in outside]
+        shown = ", ".join(names[:MAX_NAMED_GUESTS])
+        more = len(names) - MAX_NAMED_GUESTS
+        bottom = f"External: {shown}" + (f" and {more} more" if more > 0 else "")
+    return [c.decorated(text, top="Guests", bottom=bottom, icon="MULTIPLE_PEOPLE")]
+
+
+def _invite(m: Meeting) -> list[c.Json]:
+    """The invitation's first lines, as text (Calendar's HTML converted, never rendered)."""
+    text = description_text(m.description, links=False) if m.description else ""
+    lines = [_short(line, MAX_INVITE_LINE) for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    shown = lines[:INVITE_LINES]
+    if len(lines) > INVITE_LINES:
+        shown[-1] = shown[-1].rstrip("…") + " …"
+    markup = c.Html("<br>".join(c.esc(line) for line in shown))
+    return [c.decorated(markup, top="Invitation", icon="DESCRIPTION")]
 
 
 def _carried_over(view: View, note: CarryOverNote) -> c.Json:
@@ -362,28 +417,29 @@ BLOCK_TIME = "Block 30 min to prepare"
 
 
 def _feedback(view: View, m: Meeting) -> list[c.Json]:
-    """Useful / not useful once there is something to judge; "wrong type" at any time."""
-    if not needs_prep(m):
+    """Useful / not useful once there is something to judge.
+
+    A wrong type is corrected in "Change type", the card's one way to change it;
+    saving there also counts the rules' mistake (`addon.feedback`).
+    """
+    if not needs_prep(m) or m.prep_state not in _CAN_REGENERATE:
         return []
     ids = {"eventId": m.event_id}
-    wrong = c.button("Wrong type", view.act("wrong_type_form", **ids))
-    if m.prep_state not in _CAN_REGENERATE:
-        return [
-            c.paragraph("Is the type wrong? Say which it is: it helps tune the rules."),
-            c.buttons(wrong),
-        ]
     return [
         c.decorated("Was this prep useful?", icon="STAR"),
         c.buttons(
             c.button("Useful", view.act("feedback", kind="useful", **ids)),
             c.button("Not useful", view.act("feedback", kind="not_useful", **ids)),
-            wrong,
         ),
     ]
 
 
 def wrong_type_card(view: View, m: Meeting) -> c.Json:
-    """Which type the meeting really is; the answer applies to its whole series."""
+    """Which type the meeting really is; the answer applies to its whole series.
+
+    No card offers it any more ("Change type" is the one way); it answers a
+    "Wrong type" button on a card a sidebar still shows from before.
+    """
     others = [(n, label) for n, label in type_choices(view.rules) if n != m.meeting_type]
     applies = (
         "Your answer applies to every meeting in this series."
@@ -420,7 +476,7 @@ def message_card(view: View, heading: str, text: str, *, retry: c.Json | None = 
     if retry is not None:
         row.insert(0, c.button("Try again", retry, filled=True))
     widgets.append(c.buttons(*row))
-    return c.card(TITLE, [c.section(widgets)], name="message")
+    return c.card(None, [c.section(widgets)], name="message")
 
 
 def not_synced_card(view: View) -> c.Json:

@@ -572,9 +572,9 @@ def calendar_source(root: Bootstrap, user: User) -> CalendarSource:
 
     settings = root.settings
     if uses_ics(settings):
-        from functions.sync.local import ics_source
+        from functions.sync.local import LocalCalendars
 
-        return ics_source(settings, root.clock, user)
+        return LocalCalendars(settings, root.clock, user)  # own .ics + calendars shared locally
     from functions.calendar.google_api import GoogleCalendarSource
 
     credentials = root.credentials.credentials_for(user.user_id)
@@ -667,7 +667,7 @@ def dev_routes(root: Bootstrap) -> dict[str, Handler]:
     from functions.materials.routes import dev_routes as materials_dev_routes
     from functions.notify.routes import dev_routes as notify_dev_routes
     from functions.oauth import dev_server
-    from functions.tasks.local_queue import preview
+    from functions.tasks.local_route import preview
     from functions.web import bound
 
     return {

@@ -14,11 +14,13 @@ per probe would cost money and tell a load balancer nothing it can fix.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 
 from functions.bootstrap import Bootstrap, set_services
 from functions.config import REPO_ROOT, load_settings
+from functions.local_address import forget_served, write_served
 from functions.logs import configure, log
 
 _log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ def serve(*, host: str, port: int) -> None:
     # `main.py sync-local --ics FILE` from another terminal shows up without a restart.
     ImportWatcher(services).start()
     app = functions_framework.create_app(target="local", source=str(REPO_ROOT / "main.py"))
+    # `main.py dev-event` signs its tokens for this address (their audience names the port).
+    write_served(settings.sqlite_path, settings.public_url)
+    atexit.register(forget_served, settings.sqlite_path)
     log(_log, logging.INFO, "serving locally", url=f"http://{host}:{port}/", store="sqlite")
     print(f"Meeting prep is running on http://{host}:{port}/  (health: /healthz, Ctrl-C stops)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)

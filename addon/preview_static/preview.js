@@ -62,6 +62,51 @@ function withText(node, markup) {
   return node;
 }
 
+// ------------------------------------------------------------------ icons
+
+// Built-in icons (Icon.knownIcon) drawn as small line icons, as Calendar draws its own;
+// an icon Calendar would not draw (an unknown name, a Chat-only materialIcon) gets none.
+const SVG = "http://www.w3.org/2000/svg";
+const ICONS = {
+  CLOCK: [["circle", { cx: 12, cy: 12, r: 9 }], ["polyline", { points: "12,7 12,12 16,14" }]],
+  INVITE: [["rect", { x: 3, y: 5, width: 18, height: 16, rx: 2 }], ["line", { x1: 3, y1: 10, x2: 21, y2: 10 }],
+    ["line", { x1: 8, y1: 3, x2: 8, y2: 7 }], ["line", { x1: 16, y1: 3, x2: 16, y2: 7 }]],
+  MULTIPLE_PEOPLE: [["circle", { cx: 9, cy: 8, r: 3 }], ["path", { d: "M3 20c0-3.3 2.7-6 6-6s6 2.7 6 6" }],
+    ["circle", { cx: 17, cy: 9, r: 2.5 }], ["path", { d: "M16 14.2c2.9.3 5 2.7 5 5.8" }]],
+  PERSON: [["circle", { cx: 12, cy: 8, r: 4 }], ["path", { d: "M4 21c0-4.4 3.6-8 8-8s8 3.6 8 8" }]],
+  BOOKMARK: [["path", { d: "M6 3h12v18l-6-4-6 4z" }]],
+  DESCRIPTION: [["path", { d: "M6 2h8l5 5v15H6z" }], ["line", { x1: 9, y1: 12, x2: 16, y2: 12 }],
+    ["line", { x1: 9, y1: 16, x2: 16, y2: 16 }]],
+  EMAIL: [["rect", { x: 3, y: 5, width: 18, height: 14, rx: 2 }], ["polyline", { points: "3,7 12,13 21,7" }]],
+  STAR: [["polygon", { points: "12,3 14.8,9 21,9.5 16.2,13.6 17.8,20 12,16.5 6.2,20 7.8,13.6 3,9.5 9.2,9" }]],
+  VIDEO_CAMERA: [["rect", { x: 3, y: 6, width: 13, height: 12, rx: 2 }], ["polygon", { points: "16,10 21,7 21,17 16,14" }]],
+  MAP_PIN: [["path", { d: "M12 21s-7-7-7-12a7 7 0 0 1 14 0c0 5-7 12-7 12z" }], ["circle", { cx: 12, cy: 9, r: 2.5 }]],
+};
+
+function renderIcon(icon) {
+  if (!icon) return null;
+  if (icon.knownIcon && ICONS[icon.knownIcon]) {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "card-icon");
+    svg.setAttribute("aria-hidden", "true");
+    svg.dataset.icon = icon.knownIcon;
+    for (const [tag, attrs] of ICONS[icon.knownIcon]) {
+      const part = document.createElementNS(SVG, tag);
+      for (const [k, v] of Object.entries(attrs)) part.setAttribute(k, String(v));
+      svg.appendChild(part);
+    }
+    return svg;
+  }
+  if (icon.iconUrl && /^https:\/\//.test(icon.iconUrl)) {
+    const img = el("img", "card-icon");
+    img.src = icon.iconUrl;
+    img.alt = icon.altText || "";
+    return img;
+  }
+  return null;
+}
+
 // ------------------------------------------------------------------ rendering
 
 function renderButton(spec) {
@@ -112,9 +157,8 @@ function renderWidget(w) {
   } else if (w.decoratedText) {
     const d = w.decoratedText;
     const row = el("div", "decorated");
-    if (d.startIcon && d.startIcon.knownIcon) {
-      row.appendChild(el("span", "glyph", d.startIcon.knownIcon.slice(0, 1)));
-    }
+    const icon = renderIcon(d.startIcon);
+    if (icon) row.appendChild(icon);
     const body = el("div", "body");
     if (d.topLabel) body.appendChild(withText(el("div", "top-label"), d.topLabel));
     body.appendChild(withText(el("div", "text"), d.text));

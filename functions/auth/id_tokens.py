@@ -37,6 +37,36 @@ class TokenRejected(Exception):
         self.reason = reason
 
 
+def host_port(audience: str) -> str:
+    """What a log may say about an audience: an URL's host:port, else a bounded prefix."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(audience)
+        netloc = parts.netloc.rpartition("@")[2]
+        if parts.scheme in ("http", "https") and netloc:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            return f"{parts.hostname}:{port}"[:120]
+    except ValueError:
+        pass
+    return "".join(ch for ch in audience[:80] if ch.isprintable())
+
+
+class WrongAudience(TokenRejected):
+    """A genuine token for another audience: typically a local token signed for another port.
+
+    The reason names both hosts (never the token), so the log says what to fix.
+    """
+
+    def __init__(self, expected: str, received: str) -> None:
+        self.expected = host_port(expected)
+        self.received = host_port(received)
+        super().__init__(
+            f"audience mismatch: this server expects {self.expected}, "
+            f"the token was signed for {self.received}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class VerifiedToken:
     subject: str
@@ -126,6 +156,9 @@ class IdTokenVerifier:
                 clock_skew_in_seconds=self.clock_skew_seconds,
             )
         except (ValueError, gexc.GoogleAuthError) as exc:
+            received = self._signed_audience(token)
+            if received is not None and received not in audiences:
+                raise WrongAudience(audiences[0], received) from None
             raise TokenRejected(f"invalid token: {type(exc).__name__}") from None
         issuer = str(claims.get("iss", ""))
         if issuer not in self.issuers:
@@ -146,6 +179,28 @@ class IdTokenVerifier:
             issuer=issuer,
             claims=claims,
         )
+
+    def _signed_audience(self, token: str) -> str | None:
+        """The audience of a token that is valid but for its audience, else None.
+
+        Only asked after a refusal: the same check without the audience says
+        whether the audience was the one thing wrong (a dev token for another
+        port), and only then is the audience worth a hint in the log.
+        """
+        from google.auth import exceptions as gexc
+        from google.auth import jwt
+
+        try:
+            claims = jwt.decode(
+                token,
+                certs=self._certs_for(token),
+                audience=None,
+                clock_skew_in_seconds=self.clock_skew_seconds,
+            )
+        except (ValueError, gexc.GoogleAuthError, TokenRejected):
+            return None
+        aud = claims.get("aud")
+        return aud if isinstance(aud, str) else None
 
     def _certs_for(self, token: str) -> Mapping[str, str]:
         """The key set, refetched once if the token names a key id we do not know."""

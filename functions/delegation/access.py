@@ -61,8 +61,6 @@ class Access(StrEnum):
     RECONNECT = "reconnect"
     #: Google did not answer usefully (5xx, rate limit, network): try again later.
     UNAVAILABLE = "unavailable"
-    #: The embedded default reads one .ics file: there are no other people's calendars.
-    UNSUPPORTED = "unsupported"
 
 
 def granted_scopes(provider: CredentialsProvider, user_id: str) -> tuple[str, ...] | None:
@@ -79,6 +77,15 @@ def granted_scopes(provider: CredentialsProvider, user_id: str) -> tuple[str, ..
 
 
 def has_delegate_scope(services: DelegationDeps, user_id: str) -> bool:
+    """Whether background work may read other people's calendars for `user_id`.
+
+    Locally a shared calendar is an .ics file (`functions.sync.local.LocalCalendars`):
+    there is no grant to hold, and the listing alone decides whether it can be read.
+    """
+    from functions.sync.sources import uses_ics
+
+    if uses_ics(services.settings):
+        return True
     granted = granted_scopes(services.credentials, user_id)
     return granted is not None and not oauth_scopes.missing(DELEGATE_SCOPES, granted)
 
@@ -86,11 +93,8 @@ def has_delegate_scope(services: DelegationDeps, user_id: str) -> bool:
 def check_access(services: DelegationDeps, user: User, calendar_id: str) -> Access:
     """List `calendar_id` once with `user`'s background credentials (one events.list page)."""
     from functions.oauth.credentials import ReconnectNeeded
-    from functions.sync.sources import uses_ics
     from functions.tasks.endpoint import RetryLater
 
-    if uses_ics(services.settings):
-        return Access.UNSUPPORTED
     if not has_delegate_scope(services, user.user_id):
         return Access.NEEDS_SCOPE
     try:

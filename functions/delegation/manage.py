@@ -5,7 +5,9 @@ first (`access.check_access`, with the assistant's background credentials)
 and stores nothing when it fails, so a typo or a calendar nobody shared never
 starts a sync; the answer says what to do instead (share the calendar, allow
 reading it, reconnect, try later). An added calendar's first sync is queued
-at once (deduplicated per 30 seconds, like a push ping).
+at once (deduplicated per 30 seconds, like a push ping). Locally (the .ics
+default) a calendar counts as shared when its .ics is in a shared-calendars
+folder (`functions.sync.local.LocalCalendars`), and the answer says so.
 """
 
 from __future__ import annotations
@@ -44,10 +46,6 @@ ANSWERS: dict[Access, str] = {
     ),
     Access.RECONNECT: "Reconnect Meeting prep first (on the overview), then add it again.",
     Access.UNAVAILABLE: "Google Calendar did not answer. Please try again in a minute.",
-    Access.UNSUPPORTED: (
-        "Assistant mode needs Google Calendar; the local sample calendar has no other "
-        "people's calendars."
-    ),
 }
 
 
@@ -56,6 +54,21 @@ class Change:
     user: User
     access: Access | None
     message: str
+
+
+#: Locally a calendar is "shared with you" when its .ics is in one of these folders.
+LOCAL_NO_ACCESS = (
+    "No calendar is shared under that address locally. Try alex.kim@example.com (the "
+    "sample executive), or put an .ics named after the address in .local/shared-calendars/."
+)
+
+
+def _answer(services: DelegationDeps, access: Access) -> str:
+    from functions.sync.sources import uses_ics
+
+    if access is Access.NO_ACCESS and uses_ics(services.settings):
+        return LOCAL_NO_ACCESS
+    return ANSWERS[access]
 
 
 def add_calendar(services: DelegationDeps, user: User, typed: str) -> Change:
@@ -74,7 +87,7 @@ def add_calendar(services: DelegationDeps, user: User, typed: str) -> Change:
     access = check_access(services, user, calendar_id)
     if access is not Access.OK:
         log(_log, logging.INFO, "delegate not added", user_id=user.user_id, access=access.value)
-        return Change(user, access, ANSWERS[access])
+        return Change(user, access, _answer(services, access))
     problems = dict(user.calendar_problems)
     problems.pop(calendar_id, None)
     updated = dataclasses.replace(
@@ -104,7 +117,7 @@ def check_again(services: DelegationDeps, user: User, calendar_id: str) -> Chang
             CalendarProblem.NO_ACCESS if access is Access.NO_ACCESS else CalendarProblem.NEEDS_SCOPE
         )
         user = set_problem(services.store, user.user_id, calendar_id, problem.value) or user
-    return Change(user, access, ANSWERS[access])
+    return Change(user, access, _answer(services, access))
 
 
 def remove_calendar(services: DelegationDeps, user: User, calendar_id: str) -> Change:

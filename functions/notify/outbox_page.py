@@ -2,10 +2,18 @@
 
 Local mode only. Everything shown is escaped here, whatever it contains:
 an email's text part goes into a <pre>, a card's text is stripped of its
-markup and escaped again. A card's Generate prep button becomes a form that
-plays Chat's part locally (`POST /dev/outbox/click`): it turns the click
-into the CARD_CLICKED event Chat would send for the message's recipient and
-applies the answer (UPDATE_MESSAGE replaces the card, as in Chat).
+markup and escaped again. An email's HTML part is shown as the recipient
+would see it, but never as part of this page: it is cut down to an allowlist
+of tags and attributes (`sanitize_email_html`: no script, no style sheet, no
+event handler, no form, only http(s) and mailto links, no inline style that
+fetches anything), then drawn in an `<iframe sandbox srcdoc>` with its own CSP
+that loads nothing (remote images would tell a sender the mail was opened),
+so even markup that slipped through cannot run or reach this page.
+
+A card's Generate prep button becomes a form that plays Chat's part locally
+(`POST /dev/outbox/click`): it turns the click into the CARD_CLICKED event
+Chat would send for the message's recipient and applies the answer
+(UPDATE_MESSAGE replaces the card, as in Chat).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from html.parser import HTMLParser
 from typing import Any
 
 from flask import Request, Response
@@ -39,6 +48,7 @@ body{font-family:Arial,sans-serif;max-width:60rem;margin:2rem auto;color:#202124
 .msg{border:1px solid #dadce0;border-radius:8px;padding:1rem;margin:1rem 0}
 .meta{color:#5f6368;font-size:.85rem}
 pre{white-space:pre-wrap;font-family:inherit}
+iframe.mail{width:100%;height:22rem;border:1px solid #dadce0;border-radius:4px}
 button,a.btn{background:#1a73e8;color:#fff;border:0;border-radius:4px;padding:.4rem .9rem;
 text-decoration:none;font-size:.9rem;cursor:pointer;margin-right:.4rem}
 """
@@ -46,6 +56,112 @@ text-decoration:none;font-size:.9rem;cursor:pointer;margin-right:.4rem}
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+#: The mail's <body>, kept as a <div> (its style carries the mail's font).
+_BODY = "\x00body"  # no parsed tag name can be this
+#: Tags kept from an email's HTML part; anything else is dropped (its text kept).
+_MAIL_TAGS = frozenset(
+    {
+        "a", "b", "strong", "i", "em", "u", "s", "p", "br", "div", "span", "ul", "ol", "li",
+        "table", "thead", "tbody", "tr", "td", "th", "h1", "h2", "h3", "h4", "hr", "blockquote",
+        "pre", "code", "small", "font", _BODY,
+    }
+)  # fmt: skip
+#: Tags dropped with everything inside them.
+_MAIL_DROP = frozenset(
+    {"script", "style", "head", "title", "template", "noscript", "iframe", "object", "embed",
+     "svg", "math", "form", "textarea", "select", "button", "video", "audio"}
+)  # fmt: skip
+_VOID = frozenset({"br", "hr"})
+_MAIL_HREF = re.compile(r"(?i)^(?:https?://|mailto:)[^\s\"'<>`]+$")
+#: An inline style that could fetch or run something (url(), @import, old IE expressions).
+_FETCHING_STYLE = re.compile(r"(?i)url\s*\(|@import|expression\s*\(|\\|behavior\s*:")
+#: The HTML part's document: nothing loads (no images, fonts or frames), nothing runs.
+MAIL_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+#: Largest HTML part drawn; beyond it the text part is what the page shows.
+MAX_MAIL_HTML = 256 * 1024
+
+
+class _MailHtml(HTMLParser):
+    """Re-emit an email's HTML with only allowlisted tags and attributes, all re-escaped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._dropping = 0
+        self._open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _MAIL_DROP:
+            self._dropping += 1
+            return
+        if tag == "body":  # its style (the mail's font) lives on in a div
+            tag = _BODY
+        if self._dropping or tag not in _MAIL_TAGS:
+            return
+        kept: list[str] = []
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "href" and tag == "a" and _MAIL_HREF.match(value.strip()):
+                kept.append(f'href="{html.escape(value.strip(), quote=True)}"')
+            elif name == "style" and not _FETCHING_STYLE.search(value):
+                kept.append(f'style="{html.escape(value, quote=True)}"')
+            elif name == "color" and tag == "font" and re.fullmatch(r"#?[0-9A-Za-z]{1,20}", value):
+                kept.append(f'color="{html.escape(value, quote=True)}"')
+        if tag == "a":
+            kept += ['target="_blank"', 'rel="noopener noreferrer"']
+        name = "div" if tag == _BODY else tag
+        self.out.append(f"<{name}{''.join(' ' + a for a in kept)}>")
+        if tag not in _VOID:
+            self._open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID:
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _MAIL_DROP:
+            self._dropping = max(self._dropping - 1, 0)
+            return
+        if tag == "body":
+            tag = _BODY
+        if self._dropping or tag not in self._open:
+            return
+        while self._open:  # close what was left open inside it too
+            last = self._open.pop()
+            self.out.append(f"</{'div' if last == _BODY else last}>")
+            if last == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not self._dropping:
+            self.out.append(html.escape(data, quote=False))
+
+
+def sanitize_email_html(markup: str) -> str:
+    """An email's HTML part cut down to harmless markup (see the module docstring)."""
+    parser = _MailHtml()
+    parser.feed(markup)
+    parser.close()
+    left_open = ("div" if t == _BODY else t for t in reversed(parser._open))
+    return "".join(parser.out) + "".join(f"</{t}>" for t in left_open)
+
+
+def _mail_frame(markup: str) -> str:
+    document = (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{MAIL_CSP}">'
+        f'<base target="_blank"></head><body>{sanitize_email_html(markup)}</body></html>'
+    )
+    # No allow-scripts and no allow-same-origin: the frame is an opaque origin that runs
+    # nothing; allow-popups lets its links open in a new tab, outside the sandbox.
+    return (
+        '<iframe class="mail" title="The email as it would look" '
+        'sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" '
+        f'srcdoc="{html.escape(document, quote=True)}"></iframe>'
+    )
 
 
 def card_text(markup: str) -> str:
@@ -115,10 +231,17 @@ def _render_email(entry: OutboxEntry) -> str:
     msg = email.message_from_string(entry.body, policy=email.policy.default)
     text_part = msg.get_body(preferencelist=("plain",)) if hasattr(msg, "get_body") else None
     text = text_part.get_content() if text_part is not None else ""
-    return (
+    html_part = msg.get_body(preferencelist=("html",)) if hasattr(msg, "get_body") else None
+    markup = html_part.get_content() if html_part is not None else ""
+    head = (
         f"<p><b>{_e(msg.get('Subject', ''))}</b></p>"
         f'<p class="meta">To {_e(msg.get("To", ""))} · {_e(msg.get("Date", ""))}</p>'
-        f"<pre>{_e(text)}</pre>"
+    )
+    if not isinstance(markup, str) or not markup.strip() or len(markup) > MAX_MAIL_HTML:
+        return head + f"<pre>{_e(text)}</pre>"
+    return (
+        head + _mail_frame(markup) + "<details><summary>Plain-text part</summary>"
+        f"<pre>{_e(text)}</pre></details>"
     )
 
 

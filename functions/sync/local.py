@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from functions.calendar.ics import CalendarFacts, IcsCalendarSource
-from functions.config import Settings
+from functions.calendar.port import CalendarSource, Event, EventNotFound, EventPage
+from functions.config import REPO_ROOT, Settings
 from functions.domain.clock import Clock
 from functions.domain.users import ConnectionState, User
 from functions.logs import log
@@ -196,6 +197,94 @@ def ics_source(
         default_tz=user.time_zone,
         horizon=settings.sync_horizon,
     )
+
+
+# ---------------------------------------------------------------- shared calendars
+
+#: Where calendars "shared with you" live locally, one `<address>.ics` each: the
+#: user's own (beside the database, `.local/shared-calendars/`) win over the samples.
+SHARED_DIR_NAME = "shared-calendars"
+SAMPLE_SHARED_DIR = REPO_ROOT / "config" / SHARED_DIR_NAME
+
+
+def shared_calendar_dirs(settings: Settings) -> tuple[Path, ...]:
+    return (Path(settings.sqlite_path).parent / SHARED_DIR_NAME, SAMPLE_SHARED_DIR)
+
+
+def shared_ics_path(settings: Settings, calendar_id: str) -> Path | None:
+    """The .ics standing for `calendar_id` (an executive's calendar), None if nobody shared it.
+
+    Only a valid address names a file, and the file must sit directly in one of
+    the folders: an id cannot walk out of them.
+    """
+    from functions.delegation.keys import BadCalendarId, normalize_calendar_id
+
+    try:
+        address = normalize_calendar_id(calendar_id)
+    except BadCalendarId:
+        return None
+    for folder in shared_calendar_dirs(settings):
+        candidate = folder / f"{address}.ics"
+        if candidate.parent == folder and candidate.is_file():
+            return candidate
+    return None
+
+
+class LocalCalendars(CalendarSource):
+    """The user's own .ics, plus the calendars shared with them (assistant mode), locally.
+
+    Like Calendar: `primary` (or the user's address) is their own calendar; any
+    other id is read only if someone shared it (here: an .ics under that address
+    in `shared_calendar_dirs`), else it answers 404 as Calendar does for a
+    calendar the caller cannot see. On a shared calendar the owner is the
+    `self` attendee, as in Calendar's copy of the event on that calendar.
+    """
+
+    def __init__(self, settings: Settings, clock: Clock, user: User) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._user = user
+        self.own = ics_source(settings, clock, user)
+        self._shared: dict[str, IcsCalendarSource] = {}
+
+    def _source(self, calendar_id: str) -> IcsCalendarSource:
+        if calendar_id == PRIMARY or calendar_id.lower() == self._user.email.lower():
+            return self.own
+        found = self._shared.get(calendar_id.lower())
+        if found is not None:
+            return found
+        path = shared_ics_path(self._settings, calendar_id)
+        if path is None:
+            raise EventNotFound("no such calendar shared with this user")
+        source = IcsCalendarSource(
+            path,
+            self_email=calendar_id.lower(),
+            clock=self._clock,
+            default_tz=self._user.time_zone,
+            horizon=self._settings.sync_horizon,
+        )
+        self._shared[calendar_id.lower()] = source
+        return source
+
+    def list_events(
+        self,
+        calendar_id: str,
+        *,
+        sync_token: str | None = None,
+        page_token: str | None = None,
+        time_min: datetime | None = None,
+        time_max: datetime | None = None,
+    ) -> EventPage:
+        return self._source(calendar_id).list_events(
+            calendar_id,
+            sync_token=sync_token,
+            page_token=page_token,
+            time_min=time_min,
+            time_max=time_max,
+        )
+
+    def get_event(self, calendar_id: str, event_id: str) -> Event:
+        return self._source(calendar_id).get_event(calendar_id, event_id)
 
 
 def sync_local(

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from functions.domain.clock import Clock
 from functions.logs import log
@@ -42,7 +42,7 @@ from functions.tasks.local_journal import TaskJournal
 from functions.tasks.port import Task, TaskQueue
 
 if TYPE_CHECKING:
-    from flask import Request, Response
+    from flask import Response
 
     from functions.web import Handler
 
@@ -119,6 +119,35 @@ class Finished:
     outcome: Outcome
     attempts: int
     at: datetime
+
+
+class RowState(StrEnum):
+    """Where a task stands, as the `/dev/tasks` page names it."""
+
+    SCHEDULED = "scheduled"
+    DUE = "due"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    GAVE_UP = "gave up"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """One task as the local tasks page lists it: pending or finished, with its last try."""
+
+    task: Task
+    state: RowState
+    #: When it runs next (pending) or when it finished.
+    at: datetime
+    attempts: int
+    #: The last attempt's failure: an exception name, `deadline_exceeded` or `HTTP 503`.
+    last_error: str | None
+
+
+def _failure(attempt: Attempt | None) -> str | None:
+    if attempt is None or attempt.succeeded:
+        return None
+    return attempt.error or f"HTTP {attempt.status}"
 
 
 def _key(task: Task) -> str:
@@ -238,6 +267,25 @@ class LocalTaskQueue(TaskQueue):
     def finished(self) -> list[Finished]:
         with self._cond:
             return list(self._finished)
+
+    def overview(self, limit: int = 100) -> list[TaskRow]:
+        """Pending tasks by due time, then up to `limit` finished ones, newest first."""
+        with self._cond:
+            now = self.clock.now()
+            last = {a.task_name: a for a in self._attempts}
+            rows = []
+            for e in sorted(self._pending.values(), key=lambda e: e.due):
+                if e.attempts:
+                    state = RowState.RETRYING
+                else:
+                    state = RowState.DUE if e.due <= now else RowState.SCHEDULED
+                error = _failure(last.get(e.task.name)) if e.attempts else None
+                rows.append(TaskRow(e.task, state, e.due, e.attempts, error))
+            for f in list(self._finished)[::-1][: max(limit, 0)]:
+                done = RowState.SUCCEEDED if f.outcome is Outcome.SUCCEEDED else RowState.GAVE_UP
+                error = _failure(last.get(f.task.name)) if done is RowState.GAVE_UP else None
+                rows.append(TaskRow(f.task, done, f.at, f.attempts, error))
+            return rows
 
     def outcome(self, task_name: str) -> Outcome | None:
         with self._cond:
@@ -419,51 +467,3 @@ def in_process(routes: Callable[[], Mapping[str, Handler]]) -> Deliver:
             return response.status_code
 
     return deliver
-
-
-class LocalMode(Protocol):
-    @property
-    def is_local(self) -> bool: ...
-
-
-class QueueOwner(Protocol):
-    """What the task preview reads: the mode (`Settings` has it), and the queue in use."""
-
-    @property
-    def settings(self) -> LocalMode: ...
-    @property
-    def tasks(self) -> TaskQueue: ...
-
-
-def preview(services: QueueOwner, request: Request) -> Response:
-    """`GET /dev/tasks`: recent local deliveries, for the local preview (local mode only)."""
-    from functions.web import json_error, json_response, local_only
-
-    queue = services.tasks if services.settings.is_local else None
-    if not isinstance(queue, LocalTaskQueue):
-        return json_error(404, "not_found", "no such endpoint")
-    refused = local_only(request)
-    if refused is not None:
-        return refused
-    return json_response(
-        {
-            "pending": [
-                {"queue": t.queue, "name": t.name, "path": t.path} for t in queue.pending()
-            ],
-            "attempts": [
-                {
-                    "queue": a.queue,
-                    "name": a.task_name,
-                    "attempt": a.number,
-                    "at": a.at.isoformat(),
-                    "status": a.status,
-                    "error": a.error,
-                }
-                for a in queue.attempts()[-100:]
-            ],
-            "finished": [
-                {"name": f.task.name, "outcome": f.outcome.value, "attempts": f.attempts}
-                for f in queue.finished()[-100:]
-            ],
-        }
-    )

@@ -66,10 +66,16 @@ def test_card_problems_catches_what_the_schema_does_not() -> None:
         "a fixed footer needs a primary button with an onClick"
     ]
     bare: dict[str, list[dict[str, list[object]]]] = {"sections": [{"widgets": []}]}
-    assert set(c.card_problems(bare)) == {
-        "section 0 has no widgets",
-        "a card needs a header title",
-    }
+    # A header is optional (Calendar shows the add-on's name above the card), but a
+    # header needs a title, and one that repeats the add-on's name is a wasted line.
+    assert c.card_problems(bare) == ["section 0 has no widgets"]
+    untitled = {"header": {"subtitle": "s"}, "sections": [{"widgets": [c.paragraph("x")]}]}
+    assert c.card_problems(untitled) == ["a card header needs a title"]
+    named = c.card(" meeting PREP ", [c.section([c.paragraph("x")])])
+    assert c.card_problems(named) == [
+        "the header repeats 'Meeting prep', which Calendar shows above every card"
+    ]
+    assert c.card_problems(named, c.Host.CHAT) == []  # Chat cards are the messages' business
     dead_button = c.card("t", [c.section([c.buttons({"text": "x"})])])
     assert c.card_problems(dead_button) == ["button 'x' has no onClick"]
     # Exactly at the limit is fine.

@@ -76,17 +76,34 @@ def env(client: Client, signer: DevSigner, db: Store, alice: User, services: Boo
 # ---------------------------------------------------------------- the card
 
 
-def test_ready_prep_can_be_rated_and_any_prep_can_be_called_the_wrong_type(env: Env) -> None:
+def test_ready_prep_can_be_rated_and_the_type_has_one_way_to_change(env: Env) -> None:
+    """Issue 17: no "Wrong type" button beside the "Change type" section."""
     env.seed()
     ops = button_ops(env.card())
-    assert ops["Wrong type"] == {"op": "wrong_type_form", "eventId": "ev1"}
-    assert "Useful" not in ops and "Not useful" not in ops
+    assert "Wrong type" not in ops and "Useful" not in ops and "Not useful" not in ops
+    assert ops["Save type"] == {"op": "set_type", "eventId": "ev1"}
     env.ready()
-    ops = button_ops(env.card())
+    card = env.card()
+    ops = button_ops(card)
     assert ops["Useful"] == {"op": "feedback", "kind": "useful", "eventId": "ev1"}
     assert ops["Not useful"] == {"op": "feedback", "kind": "not_useful", "eventId": "ev1"}
-    assert ops["Wrong type"] == {"op": "wrong_type_form", "eventId": "ev1"}
-    assert "Was this prep useful?" in texts(env.card())
+    assert "Wrong type" not in ops and ops["Save type"] == {"op": "set_type", "eventId": "ev1"}
+    assert "Was this prep useful?" in texts(card)
+
+
+def test_changing_a_type_the_rules_chose_counts_as_a_wrong_type_once(env: Env) -> None:
+    env.seed()
+    change = {"meeting_type": ["qbr"], "type_scope": ["event"]}
+    for _ in range(2):  # a double click counts once
+        env.act("set_type", params={"eventId": "ev1"}, form=change)
+    assert env.counts() == {("one_on_one", WRONG): 1}
+    # The type shown now is the user's own choice: changing it again blames no rule.
+    env.act("set_type", params={"eventId": "ev1"}, form={"meeting_type": ["leadership"]})
+    assert env.counts() == {("one_on_one", WRONG): 1}
+    # Saving the type the rules chose, unchanged, is no complaint either.
+    env.seed("ev2")
+    env.act("set_type", params={"eventId": "ev2"}, form={"meeting_type": ["one_on_one"]})
+    assert env.counts() == {("one_on_one", WRONG): 1}
 
 
 def test_meetings_without_prep_ask_for_no_feedback(env: Env) -> None:

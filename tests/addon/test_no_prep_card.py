@@ -87,7 +87,7 @@ def test_a_cancelled_event_offers_nothing(
 def test_a_meeting_prepared_anyway_is_treated_as_one_to_prepare(
     client: Client, signer: DevSigner, db: Store, alice: User, services: Bootstrap
 ) -> None:
-    """After "Prepare anyway", the card offers feedback and "Wrong type" like any prep.
+    """After "Prepare anyway", the card offers feedback and a type change like any prep.
 
     Before: the optional skip reason stayed set and every check that read it
     still said "needs no prep" (no feedback, "its type does not matter").
@@ -101,7 +101,7 @@ def test_a_meeting_prepared_anyway_is_treated_as_one_to_prepare(
         [dataclasses.replace(planned, prep_state=PrepState.READY, materials_ref="m/ev1")]
     )
     card = only_card(_act(client, signer, "event", params={"eventId": "ev1"}))
-    assert "Wrong type" in button_ops(card)
+    assert {"Useful", "Save type"} <= set(button_ops(card))
     answer = _act(client, signer, "wrong_type_form", params={"eventId": "ev1"})
     assert "needs no prep" not in str(answer)
     assert "pushCard" in str(answer)

@@ -175,18 +175,22 @@ def test_upcoming_meetings_offer_the_button_where_google_is_reachable(env: Env) 
     assert button_ops(card)[views.BLOCK_TIME] == {"op": "prep_block", "eventId": "ev1"}
 
 
-def test_no_button_in_local_mode_for_past_or_declined_meetings(env: Env, sidebar: Sidebar) -> None:
+def test_no_button_for_past_or_declined_meetings_or_without_a_writable_calendar(
+    env: Env, sidebar: Sidebar
+) -> None:
+    """Locally the .ics has a writable stand-in (tests/addon/test_local_prep_block.py); a
+    root with neither Google nor the .ics (here: the fake API's, without a factory) has none."""
     env.seed()
     env.seed(NOW - timedelta(hours=1), event_id="past")
     env.seed(event_id="declined", my_response="declined")
     for event_id in ("past", "declined"):
         card = only_card(env.client.post(event_body(env.signer, opened=opened_event(event_id))))
         assert views.BLOCK_TIME not in button_ops(card)
-    local = Client(dataclasses.replace(sidebar, calendar_for=None))
-    card = only_card(local.post(event_body(env.signer, opened=opened_event("ev1"))))
+    unwritable = Client(dataclasses.replace(sidebar, calendar_for=None))
+    card = only_card(unwritable.post(event_body(env.signer, opened=opened_event("ev1"))))
     assert views.BLOCK_TIME not in button_ops(card)
-    answer = local.post(event_body(env.signer, op="prep_block", params={"eventId": "ev1"}))
-    assert "local mode" in (note(answer) or "")
+    answer = unwritable.post(event_body(env.signer, op="prep_block", params={"eventId": "ev1"}))
+    assert "needs a calendar Meeting prep can write to" in (note(answer) or "")
 
 
 # ---------------------------------------------------------------- scopes at the click

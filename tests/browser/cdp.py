@@ -50,6 +50,10 @@ def find_chromium() -> str | None:
     return None
 
 
+#: Every screenshot saved in this run (the browser tests' conftest lists them at the end).
+SAVED: list[Path] = []
+
+
 class PageError(AssertionError):
     """The page did not reach the expected state; carries what it showed instead."""
 
@@ -92,10 +96,15 @@ class Page:
     def navigate(self, url: str) -> None:
         self.call("Page.navigate", url=url)
 
-    def screenshot(self, path: Path) -> None:
-        data = self.call("Page.captureScreenshot", format="png")["data"]
+    def screenshot(self, path: Path, *, full_page: bool = False) -> Path:
+        """Save a PNG of the page (the whole scrolled page with `full_page`) and return its path."""
+        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=full_page)[
+            "data"
+        ]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
+        SAVED.append(path)
+        return path
 
 
 def _devtools_port(profile: Path, proc: subprocess.Popen[bytes], timeout: float) -> int:
@@ -113,10 +122,12 @@ def _devtools_port(profile: Path, proc: subprocess.Popen[bytes], timeout: float)
 
 
 @contextlib.contextmanager
-def chromium_page(binary: str, profile: Path, *, timeout: float = 30.0) -> Iterator[Page]:
+def chromium_page(
+    binary: str, profile: Path, *, timeout: float = 30.0, flags: tuple[str, ...] = ()
+) -> Iterator[Page]:
     """A fresh headless Chromium with one blank page; stopped (and its children) on exit."""
     proc = subprocess.Popen(
-        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        [binary, *CHROMIUM_FLAGS, *flags, f"--user-data-dir={profile}", "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its renderer and GPU helpers share our process group

@@ -3,93 +3,20 @@
 Runs `python main.py serve` (the README's command) on a free port with its
 own database and key, opens /preview, adds the sample meetings, and clicks
 "Generate prep"; the sidebar must turn to "Preparing…". A screenshot of the
-result is saved to test-artifacts/addon-preview.png.
+result is kept in the artifacts folder (tests/browser/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.browser.cdp import Page, chromium_page, find_chromium
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.browser.cdp import Page, chromium_page
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip(
-            "Debian's chromium is not installed and could not be: run "
-            "tests/browser/ensure_chromium.sh as root (make test does)"
-        )
-    return binary
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("preview-server")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PREP_SQLITE_PATH": str(home / "prep.db"),
-        "PREP_DEV_KEY_PATH": str(home / "dev-key.pem"),
-        "PREP_TOKEN_KEK_PATH": str(home / "token-kek"),
-    }
-    for name in ("PREP_MODE", "PREP_PUBLIC_URL", "PREP_ADDON_AUDIENCE"):
-        env.pop(name, None)
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "main.py", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as resp:  # noqa: S310
-                    assert json.loads(resp.read()) == {"status": "ok"}
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "the local server did not start:\n" + (home / "server.log").read_text()
-                    ) from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
 
 
 def _card_text(page: Page) -> str:
@@ -133,7 +60,7 @@ def test_the_preview_opens_on_the_next_meeting_that_needs_prep(
 
 
 def test_generate_prep_in_the_preview_turns_the_card_to_preparing(
-    chromium: str, server: str, tmp_path: Path
+    chromium: str, server: str, tmp_path: Path, artifacts: Path
 ) -> None:
     with chromium_page(chromium, tmp_path / "profile") as page:
         page.navigate(f"{server}/preview")
@@ -172,5 +99,5 @@ def test_generate_prep_in_the_preview_turns_the_card_to_preparing(
         toast = page.evaluate("document.getElementById('toast').innerText")
         assert "Preparing…" in toast
         page.wait_for(idle, what="the page to settle")
-        page.screenshot(ARTIFACTS / "addon-preview.png")
-    assert (ARTIFACTS / "addon-preview.png").stat().st_size > 10_000
+        shot = page.screenshot(artifacts / "addon-preview.png")
+    assert shot.stat().st_size > 10_000

@@ -93,7 +93,7 @@ def test_a_route_table_serves_the_root_it_is_given_not_the_process_wide_one(
     try:
         app = flask.Flask(__name__)
         with app.test_request_context(
-            "/dev/tasks",
+            "/dev/tasks?format=json",
             base_url="http://127.0.0.1:8080",
             environ_base={"REMOTE_ADDR": "127.0.0.1"},
         ):
