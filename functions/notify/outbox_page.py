@@ -126,9 +126,12 @@ def render_outbox(entries: Iterable[OutboxEntry]) -> str:
     for entry in entries:
         kind = "Gmail" if entry.channel is Channel.EMAIL else "Google Chat"
         body = _render_email(entry) if entry.channel is Channel.EMAIL else _render_chat(entry)
+        updated = (
+            f" · updated {_e(entry.updated_at.isoformat())}" if entry.updated_at is not None else ""
+        )
         items.append(
             f'<div class="msg"><p class="meta">#{entry.id} · {kind} · to user {_e(entry.user_id)}'
-            f" · {_e(entry.created_at.isoformat())}</p>{body}</div>"
+            f" · {_e(entry.created_at.isoformat())}{updated}</p>{body}</div>"
         )
     listing = "\n".join(items) or "<p>Nothing sent yet.</p>"
     return (

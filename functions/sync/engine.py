@@ -33,6 +33,11 @@ the last one is `horizon_refresh` (7 days) old, re-windowing the listing; the
 setting must therefore exceed the longest lead time plus the prep horizon plus
 that refresh, or a meeting could be stored after its trigger.
 
+A change that makes a message we sent wrong (the meeting moved, was
+cancelled, deleted or declined: `functions.notify.corrections`) queues one
+correction task right after the write that stored it; the sync itself
+sends nothing.
+
 Any calendar other than `primary` is an executive's (assistant mode): its
 meetings are filed under the syncing user with delegated keys and the
 executive as "self" (`functions.delegation.keys.as_delegated`).
@@ -62,6 +67,7 @@ from functions.domain.prep_state import PrepState
 from functions.domain.sync_state import SyncState
 from functions.domain.users import MAX_LEAD_HOURS, User
 from functions.logs import log
+from functions.notify.corrections import correction_task, needs_correction
 from functions.prep.queueing import prep_task
 from functions.store.port import MAX_BATCH, Store
 from functions.tasks.port import TaskQueue
@@ -138,6 +144,8 @@ class SyncReport:
     prep_tasks_existing: int = 0
     #: New events starting beyond the horizon that an incremental listing returned: not stored.
     beyond_horizon: int = 0
+    #: Correction tasks queued for meetings that moved, were cancelled or declined.
+    corrections_queued: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -158,6 +166,8 @@ class _Run:
     seen: set[str] = field(default_factory=set)
     #: Every meeting this run planned (written or found unchanged), by event id.
     planned: dict[str, Meeting] = field(default_factory=dict)
+    #: Where correction tasks go (messages sent about a meeting that changed).
+    tasks: TaskQueue | None = None
 
     @property
     def delegated(self) -> bool:
@@ -193,7 +203,17 @@ def sync_calendar(
         state = store.get_sync_state(user.user_id, calendar_id) or SyncState(
             user.user_id, calendar_id
         )
-    run = _Run(store, source, classifier, user, calendar_id, now, opts, SyncReport(calendar_id))
+    run = _Run(
+        store,
+        source,
+        classifier,
+        user,
+        calendar_id,
+        now,
+        opts,
+        SyncReport(calendar_id),
+        tasks=tasks,
+    )
     token: str
     rewindow = state.last_full_sync_at is None or now - state.last_full_sync_at >= (
         opts.horizon_refresh
@@ -369,6 +389,18 @@ def _write(
     result = run.store.upsert_meetings(changed)
     run.report.written += result.written
     run.report.unchanged += result.unchanged
+    _queue_corrections(run, changed, known)
+
+
+def _queue_corrections(run: _Run, changed: Sequence[Meeting], known: Mapping[str, Meeting]) -> None:
+    """After the write: a correction task for each meeting whose messages may now be wrong."""
+    if run.tasks is None:
+        return
+    for m in changed:
+        old = known.get(m.event_id)
+        if old is not None and needs_correction(old, m, run.now):
+            run.tasks.enqueue(correction_task(m))
+            run.report.corrections_queued += 1
 
 
 def _stored_in_window(run: _Run, time_min: datetime, time_max: datetime) -> Iterable[Meeting]:
@@ -408,8 +440,9 @@ def _cancel_unseen(run: _Run, stored_before: Sequence[Meeting]) -> None:
     ]
     planned = [_plan(run, dataclasses.replace(m, status=EventStatus.CANCELLED), m) for m in lost]
     run.report.cancelled += len(planned)
+    before = {m.event_id: m for m in lost}
     for i in range(0, len(planned), MAX_BATCH):
-        _write(run, planned[i : i + MAX_BATCH])
+        _write(run, planned[i : i + MAX_BATCH], before)
 
 
 def _owes_prep(run: _Run, m: Meeting) -> bool:
