@@ -2,10 +2,10 @@
 
 Who notices: the sync (`functions.sync.engine`) sees every change to a
 stored meeting. When the facts a message states (`facts_of`: on or off for
-the user, and when) changed for a meeting still ahead, it queues one
-correction task, named after the meeting's version and new facts, so a
-repeated sync of the same change finds the task already there. It never
-sends anything itself.
+the user, and when) changed for a meeting still ahead and a recorded
+message about it states other facts, it queues one correction task, named
+after the meeting's version and new facts, so a repeated sync of the same
+change finds the task already there. It never sends anything itself.
 
 What the task does (`run_correction`), for each recorded `SentMessage` of
 the meeting whose facts differ from the stored meeting's *now* (so a late or

@@ -34,9 +34,9 @@ setting must therefore exceed the longest lead time plus the prep horizon plus
 that refresh, or a meeting could be stored after its trigger.
 
 A change that makes a message we sent wrong (the meeting moved, was
-cancelled, deleted or declined: `functions.notify.corrections`) queues one
-correction task right after the write that stored it; the sync itself
-sends nothing.
+cancelled, deleted or declined, and a recorded message says otherwise:
+`functions.notify.corrections`) queues one correction task right after the
+write that stored it; the sync itself sends nothing.
 
 Any calendar other than `primary` is an executive's (assistant mode): its
 meetings are filed under the syncing user with delegated keys and the
@@ -64,6 +64,7 @@ from functions.domain.classification import Classifier
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.planning import plan_meeting
 from functions.domain.prep_state import PrepState
+from functions.domain.sent_messages import facts_of
 from functions.domain.sync_state import SyncState
 from functions.domain.users import MAX_LEAD_HOURS, User
 from functions.logs import log
@@ -398,7 +399,13 @@ def _queue_corrections(run: _Run, changed: Sequence[Meeting], known: Mapping[str
         return
     for m in changed:
         old = known.get(m.event_id)
-        if old is not None and needs_correction(old, m, run.now):
+        if old is None or not needs_correction(old, m, run.now):
+            continue
+        # One indexed read, only for the rare change of time or status: no task
+        # for the many meetings nobody was told about (a cancelled listing).
+        facts = facts_of(m)
+        sent = run.store.sent_messages(run.user.user_id, m.event_id)
+        if any(s.shows != facts for s in sent):
             run.tasks.enqueue(correction_task(m))
             run.report.corrections_queued += 1
 

@@ -284,3 +284,14 @@ def test_a_deleted_chat_message_is_left_gone(world: World) -> None:
     [result] = world.run_new(CORRECT_PATH)
     assert result["outcome"] == "corrected"
     assert world.google.chat_posts == [] and world.google.chat_updates == []
+
+
+def test_a_meeting_nobody_was_told_about_queues_no_correction(world: World) -> None:
+    later = NOW + timedelta(days=5)
+    event = timed_event("ev00002", later, summary="1:1 with Sam", attendees=(ALICE, SAM))
+    world.calendar.put_event(ALICE, event)
+    world.sync()
+    world.calendar.put_event(ALICE, {**event, **timed_event("ev00002", later + timedelta(days=1))})
+    world.calendar.delete_event(ALICE, "ev00002")
+    assert world.sync()["sync"] == "done"
+    assert world.queue.on_path(CORRECT_PATH) == []
