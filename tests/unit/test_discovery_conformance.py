@@ -252,9 +252,9 @@ def test_every_method_the_adapters_call_is_checked_and_conforms() -> None:
         mail["To"], mail["Subject"] = ALICE, "Prep"
         mail.set_content("ready")
         GmailSender(lambda _u: Credentials(token="u"), api_endpoint=google.url).send("u1", mail)
-        ChatAppSender(lambda: Credentials(token="app"), api_endpoint=google.url).send_direct(
-            "u1", {"text": "ready"}, request_id="r1"
-        )
+        chat = ChatAppSender(lambda: Credentials(token="app"), api_endpoint=google.url)
+        name = chat.send_direct("u1", {"text": "ready"}, request_id="r1")
+        assert chat.update_message(name, {"text": "moved"}) is True
     # Both fakes exited cleanly: no violations. And every method was checked, both ways.
     methods = set(calendar.conformance.checked + google.conformance.checked)
     assert {m for m in methods if "->" not in m} == {
@@ -268,6 +268,7 @@ def test_every_method_the_adapters_call_is_checked_and_conforms() -> None:
         "gmail.users.messages.send",
         "chat.spaces.findDirectMessage",
         "chat.spaces.messages.create",
+        "chat.spaces.messages.patch",
     }
     assert {m.split(" -> ")[0] for m in methods if "->" in m} == {
         m for m in methods if "->" not in m
