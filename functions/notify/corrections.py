@@ -49,7 +49,6 @@ from functions.notify.correction_message import build_correction_email, correcti
 from functions.notify.delivery import set_problem, stable_id
 from functions.notify.port import (
     Channel,
-    DeliveryError,
     Notifiers,
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -226,9 +225,6 @@ def run_correction(
         except PermanentDeliveryError as exc:
             set_problem(store, job.user_id, exc.problem)
             log(_log, logging.WARNING, "correction undeliverable", problem=exc.problem)
-        except DeliveryError as exc:  # pragma: no cover - the port raises only the two above
-            log(_log, logging.WARNING, "correction failed", reason=exc.reason)
-            continue
         else:
             corrected[sent.channel] += 1
         store.put_sent_message(dataclasses.replace(sent, start=meeting.start, shows=facts))
