@@ -285,6 +285,10 @@ class CountingChat(ChatSender):
         self.bill.chat_calls += 2  # spaces.findDirectMessage + spaces.messages.create
         return "spaces/x/messages/1"
 
+    def update_message(self, name: str, message: Mapping[str, Any]) -> bool:
+        self.bill.chat_calls += 1  # spaces.messages.patch
+        return True
+
 
 # ---------------------------------------------------------------- measuring
 

@@ -15,6 +15,14 @@ finds one unconfirmed comes back later, and once the lease is over it takes
 the claim over and sends again. Gmail has no such key, so an email claim is
 final: a crash between claim and send loses that one email rather than risk
 sending it twice.
+
+A message about one meeting (a reminder, a "prep is ready") is recorded
+once sent (`SentMessage`: its Chat name or email id and the start it
+announced), so that `functions.notify.corrections` can keep it true when
+the meeting changes. For Chat the record is written before the claim is
+confirmed: a failed write is retried like a failed send, and the repeated
+create returns the same message. An email is never re-sent for its record;
+a failed write only costs that email its correction.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from functions.domain.meetings import Meeting
+from functions.domain.sent_messages import SentMessage, facts_of
 from functions.domain.users import Preferences, User
 from functions.logs import log
 from functions.notify import problems
@@ -100,6 +110,8 @@ class Outgoing:
     email: Callable[[str, datetime, str], EmailMessage]
     #: The Chat message body for spaces.messages.create.
     chat: Callable[[], Mapping[str, Any]]
+    #: The one meeting the message is about (recorded once sent); None for a digest.
+    meeting: Meeting | None = None
 
 
 def outgoing_notice(notice: Notice) -> Outgoing:
@@ -110,10 +122,12 @@ def outgoing_notice(notice: Notice) -> Outgoing:
             notice, sender_name=name, sent_at=at, message_id=mid
         ),
         chat=lambda: chat_message_for(notice),
+        meeting=notice.meeting,
     )
 
 
-def _send(services: NotifyDeps, channel: Channel, out: Outgoing, key: str) -> None:
+def _send(services: NotifyDeps, channel: Channel, out: Outgoing, key: str) -> str:
+    """Send on `channel`; returns the sent message's id (Chat: its resource name)."""
     user = out.user
     if channel is Channel.EMAIL:
         host = urlsplit(services.settings.public_url).hostname or "localhost"
@@ -127,11 +141,34 @@ def _send(services: NotifyDeps, channel: Channel, out: Outgoing, key: str) -> No
             raise PermanentDeliveryError(
                 Channel.EMAIL, problems.EMAIL_NO_ADDRESS, "unusable address"
             ) from None
-        services.notifiers.email.send(user.user_id, message)
-    else:
-        services.notifiers.chat.send_direct(
-            user.user_id, out.chat(), request_id=str(stable_id(user.user_id, key))
-        )
+        return services.notifiers.email.send(user.user_id, message)
+    return services.notifiers.chat.send_direct(
+        user.user_id, out.chat(), request_id=str(stable_id(user.user_id, key))
+    )
+
+
+def _record(services: NotifyDeps, out: Outgoing, channel: Channel, key: str, name: str) -> bool:
+    """Remember what went out about `out.meeting`; False if the store failed."""
+    meeting = out.meeting
+    if meeting is None:
+        return True
+    sent = SentMessage(
+        user_id=out.user.user_id,
+        event_id=meeting.event_id,
+        key=key,
+        channel=channel.value,
+        kind=out.kind,
+        name=name,
+        start=meeting.start,
+        sent_at=services.clock.now(),
+        shows=facts_of(meeting),
+    )
+    try:
+        services.store.put_sent_message(sent)
+    except Exception as exc:  # any store failure: the caller decides what it costs
+        log(_log, logging.WARNING, "sent message not recorded", error=type(exc).__name__)
+        return False
+    return True
 
 
 def set_problem(store: Store, user_id: str, problem: str) -> None:
@@ -176,7 +213,7 @@ def deliver_outgoing(services: NotifyDeps, out: Outgoing, *, claim_prefix: str) 
                 outcomes[channel] = Outcome.ALREADY_SENT
             continue
         try:
-            _send(services, channel, out, key)
+            name = _send(services, channel, out, key)
         except PermanentDeliveryError as exc:
             # The claim stays: this notice is settled for this channel.
             if lease is not None:
@@ -206,6 +243,11 @@ def deliver_outgoing(services: NotifyDeps, out: Outgoing, *, claim_prefix: str) 
             store.release_claim(user.user_id, key)
             raise
         else:
+            if not _record(services, out, channel, key, name) and lease is not None:
+                # Repeatable send: give the claim back and let the retry record it.
+                store.release_claim(user.user_id, key)
+                outcomes[channel] = Outcome.RETRY
+                continue
             if lease is not None:
                 store.confirm_claim(user.user_id, key)
             outcomes[channel] = Outcome.SENT

@@ -5,6 +5,9 @@ calendar text is hostile, so it never reaches a header unsanitised, is
 HTML-escaped in the HTML part and in card widgets, and never appears in the
 Chat message's plain `text` (Chat parses that for mentions). Each listed
 meeting gets its buttons: Generate prep (Chat) and Open in Calendar (both).
+In the Chat card every meeting is a section of its own (title as the
+section header, its time, its buttons), so a button always sits with the
+meeting it acts on.
 
 A Generate prep button in a digest carries `source=digest`: the Chat
 endpoint then answers with a new message for that one meeting instead of
@@ -33,7 +36,7 @@ from functions.notify.chat_message import (
 )
 from functions.notify.content import Notice, NoticeKind, build_notice
 from functions.notify.digest import MAX_ITEMS, Digest, DigestItem, Window
-from functions.notify.email_message import _button, _safe_url, header_text
+from functions.notify.email_message import _button, _safe_url, header_text, text_url
 
 Json = dict[str, Any]
 
@@ -120,7 +123,7 @@ def text_body(digest: Digest) -> str:
             people = _people(notice)
             if people:
                 lines.append(f"  With: {people}")
-            calendar = _safe_url(notice.calendar_url)
+            calendar = text_url(notice.calendar_url)
             if calendar:
                 lines.append(f"  Open in Calendar: {calendar}")
     if digest.more:
@@ -192,31 +195,32 @@ def _digest_button(notice: Notice) -> Json:
     return button
 
 
-def _item_widgets(item: DigestItem) -> list[Json]:
+def _item_section(item: DigestItem) -> Json:
+    """One meeting: its title as the section header, then its time, then its own buttons.
+
+    A section per meeting is what ties each Generate prep button to its meeting:
+    Chat draws a line between sections, so no button sits under another title.
+    """
     notice = item.notice
-    lines = []
+    details: Json = {"text": f"{_esc(notice.type_label)} · {_esc(notice.when)}", "wrapText": True}
     if notice.owner is not None:
-        lines.append(f"For <b>{_esc(notice.owner.name)}</b>")
-    lines.append(f"<b>{_esc(notice.title)}</b>")
-    lines.append(f"{_esc(notice.type_label)} · {_esc(notice.when)}")
+        # Labels take Chat's simple HTML like the text: escaped, never raw calendar text.
+        details["topLabel"] = f"For {_esc(notice.owner.name)}"
     people = _people(notice)
     if people:
-        lines.append(f"With: {_esc(people)}")
+        details["bottomLabel"] = f"With: {_esc(people)}"
     buttons = [_digest_button(notice), _link_button("Open in Calendar", notice.calendar_url)]
-    return [
-        {"textParagraph": {"text": "<br>".join(lines)}},
-        {"buttonList": {"buttons": buttons}},
-    ]
+    return {
+        "header": _esc(notice.title),
+        "widgets": [{"decoratedText": details}, {"buttonList": {"buttons": buttons}}],
+    }
 
 
 def digest_card(digest: Digest) -> Json:
     sections: list[Json] = []
     for heading, items in _sections(digest):
-        for i, item in enumerate(items):
-            section: Json = {"widgets": _item_widgets(item)}
-            if i == 0:
-                section["header"] = _esc(heading)
-            sections.append(section)
+        sections.append({"widgets": [{"textParagraph": {"text": f"<b>{_esc(heading)}</b>"}}]})
+        sections.extend(_item_section(item) for item in items)
     if digest.more:
         sections.append(
             {

@@ -6,6 +6,11 @@ through `email.policy.SMTP`, which writes non-ASCII subjects and display
 names as RFC 2047 encoded-words. Calendar text is hostile: it is stripped of
 control characters before it reaches a header (no header injection) and
 HTML-escaped before it reaches the HTML part.
+
+Links are labelled buttons in the HTML part. The text part shows a URL only
+when a reader could use it as text (`text_url`): a signed URL (hundreds of
+characters of credentials that expire) or any very long one is left out and
+the line names the labelled button and the Meeting prep panel instead.
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ _LINK_EXPIRES = (
     "The link works for a limited time; the Meeting prep panel in Calendar always has a fresh one."
 )
 
+#: Longest URL the text part shows; a signed Cloud Storage URL is far longer.
+MAX_TEXT_URL = 200
+#: Query parameters that make a URL a credential (V4 and V2 signed URLs, tokens).
+_SIGNED = re.compile(
+    r"[?&](x-goog-signature|x-goog-credential|signature|googleaccessid|token)=", re.I
+)
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
 
@@ -42,6 +54,21 @@ def _safe_url(url: str | None) -> str | None:
     if url and url.startswith(("https://", "http://")):
         return url
     return None
+
+
+def text_url(url: str | None) -> str | None:
+    """`url` if it may appear as text in a message body: a short, unsigned web link."""
+    safe = _safe_url(url)
+    if safe is None or len(safe) > MAX_TEXT_URL or _SIGNED.search(safe):
+        return None
+    return safe
+
+
+#: The text part's stand-in for a link it does not show.
+NO_TEXT_LINK = (
+    'Open your prep: use the "Open your prep" button in this email, '
+    "or the Meeting prep panel in Calendar."
+)
 
 
 def subject_of(notice: Notice) -> str:
@@ -73,14 +100,16 @@ def _people_line(notice: Notice) -> str:
 
 def text_body(notice: Notice) -> str:
     lines: list[str] = []
-    calendar = _safe_url(notice.calendar_url)
+    calendar = text_url(notice.calendar_url)
     materials = _safe_url(notice.materials_url)
+    shown = text_url(materials)
     owner = notice.owner
     if notice.kind is NoticeKind.PREP_READY:
         whose = f"The prep for {owner.name}'s meeting" if owner else "Your prep for"
         lines.append(f'{whose} "{notice.title}" ({notice.when}, {notice.zone}) is ready.')
         if materials:
-            lines += ["", f"Open your prep: {materials}", "", _LINK_EXPIRES]
+            link = f"Open your prep: {shown}" if shown else NO_TEXT_LINK
+            lines += ["", link, "", _LINK_EXPIRES]
     else:
         whose = f"{owner.name}'s" if owner else "Your"
         lines.append(

@@ -4,6 +4,15 @@ Cards with buttons can only be posted with app authentication (`chat.bot`),
 so this runs as the Chat app's service account, never as the user. The DM
 space is looked up on every send (spaces.findDirectMessage): it is one cheap
 call, and it is how we learn that the user removed the app (404).
+
+A message that became wrong (the meeting moved, was cancelled or declined)
+is corrected with spaces.messages.patch on the name `send_direct` returned.
+With app authentication Chat lets the app update only messages it created,
+and card fields (`cardsV2`) only with app authentication, which is what this
+adapter always uses. The update mask names exactly `text,cardsV2`: a mask is
+required, and a path Chat does not support is refused. `allowMissing` is
+never set: a message that is gone stays gone rather than reappearing as a
+new one (its 404 is answered with False, not an error).
 """
 
 from __future__ import annotations
@@ -29,6 +38,9 @@ if TYPE_CHECKING:
 CHAT_BOT_SCOPE = "https://www.googleapis.com/auth/chat.bot"
 
 _log = logging.getLogger(__name__)
+
+#: The fields a correction replaces (spaces.messages.patch `updateMask`).
+UPDATE_MASK = "text,cardsV2"
 
 
 def default_app_credentials() -> Credentials:
@@ -110,3 +122,24 @@ class ChatAppSender(ChatSender):
             # The app's own credentials failing is our outage, not the user's problem.
             raise TransientDeliveryError(Channel.CHAT, type(exc).__name__) from None
         return str(created.get("name", ""))
+
+    def update_message(self, name: str, message: Mapping[str, Any]) -> bool:
+        import httplib2  # type: ignore[import-untyped, unused-ignore]
+        from google.auth import exceptions as auth_errors
+        from googleapiclient.errors import HttpError
+
+        if not name.startswith("spaces/") or "/messages/" not in name:
+            raise ValueError("not a Chat message name")
+        body = {k: message[k] for k in ("text", "cardsV2") if k in message}
+        try:
+            self._spaces()
+            self._local.messages.patch(name=name, updateMask=UPDATE_MASK, body=body).execute()
+        except HttpError as exc:
+            err = api_error(exc)
+            if err.status == 404:
+                log(_log, logging.INFO, "chat message gone", step="messages.patch")
+                return False
+            raise _permanent_or_transient(err, "messages.patch") from None
+        except (auth_errors.GoogleAuthError, OSError, httplib2.HttpLib2Error) as exc:
+            raise TransientDeliveryError(Channel.CHAT, type(exc).__name__) from None
+        return True

@@ -4,7 +4,9 @@ The embedded default has no Google to deliver to, so "sent" messages land
 here and `/dev/outbox` shows them. It keeps the two promises the real
 services make that the workflow relies on: a Chat create with a `request_id`
 seen before returns the first message instead of adding a second, and a
-message is only "sent" once the row is committed.
+message is only "sent" once the row is committed. A Chat message the app
+corrects (spaces.messages.patch) is updated in its row, as Chat updates it
+in place: `/dev/outbox` shows the new text and card and when it changed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 """
 
+#: Columns added after the first release; an older local outbox gets them on open.
+_ADDED_COLUMNS = (("updated_at", "TEXT"),)
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
@@ -46,6 +51,8 @@ class OutboxEntry:
     subject: str
     #: Email: the whole RFC 2822 message; Chat: the message JSON.
     body: str
+    #: When the app last corrected this Chat message in place; None if never.
+    updated_at: datetime | None = None
 
     @property
     def chat_message(self) -> Mapping[str, Any]:
@@ -62,6 +69,10 @@ class Outbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._tx() as conn:
             conn.executescript(_SCHEMA)
+            present = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+            for column, declaration in _ADDED_COLUMNS:
+                if column not in present:
+                    conn.execute(f"ALTER TABLE outbox ADD COLUMN {column} {declaration}")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -103,11 +114,23 @@ class Outbox:
         with self._tx() as conn:
             conn.execute("UPDATE outbox SET body = ? WHERE id = ?", (body, entry_id))
 
+    def update(self, entry_id: int, subject: str, body: str) -> bool:
+        """Chat's spaces.messages.patch, locally: False if there is no such message."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET subject = ?, body = ?, updated_at = ? WHERE id = ?",
+                (subject, body, self._now(), entry_id),
+            )
+            return cur.rowcount == 1
+
     def entries(
         self, *, channel: Channel | None = None, user_id: str | None = None, limit: int = 200
     ) -> list[OutboxEntry]:
         """Newest first."""
-        sql = "SELECT id, channel, user_id, created_at, subject, body FROM outbox WHERE 1 = 1"
+        sql = (
+            "SELECT id, channel, user_id, created_at, subject, body, updated_at"
+            " FROM outbox WHERE 1 = 1"
+        )
         args: list[Any] = []
         if channel is not None:
             sql += " AND channel = ?"
@@ -119,27 +142,28 @@ class Outbox:
         args.append(limit)
         with self._tx() as conn:
             rows = conn.execute(sql, args).fetchall()
-        return [
-            OutboxEntry(
-                id=int(r[0]),
-                channel=Channel(r[1]),
-                user_id=r[2],
-                created_at=datetime.fromisoformat(r[3]),
-                subject=r[4],
-                body=r[5],
-            )
-            for r in rows
-        ]
+        return [_entry(r) for r in rows]
 
     def get(self, entry_id: int) -> OutboxEntry | None:
         with self._tx() as conn:
             r = conn.execute(
-                "SELECT id, channel, user_id, created_at, subject, body FROM outbox WHERE id = ?",
+                "SELECT id, channel, user_id, created_at, subject, body, updated_at"
+                " FROM outbox WHERE id = ?",
                 (entry_id,),
             ).fetchone()
-        if r is None:
-            return None
-        return OutboxEntry(int(r[0]), Channel(r[1]), r[2], datetime.fromisoformat(r[3]), r[4], r[5])
+        return None if r is None else _entry(r)
+
+
+def _entry(r: tuple[Any, ...]) -> OutboxEntry:
+    return OutboxEntry(
+        id=int(r[0]),
+        channel=Channel(r[1]),
+        user_id=r[2],
+        created_at=datetime.fromisoformat(r[3]),
+        subject=r[4],
+        body=r[5],
+        updated_at=datetime.fromisoformat(r[6]) if r[6] else None,
+    )
 
 
 class OutboxEmailSender(EmailSender):
@@ -161,3 +185,15 @@ class OutboxChatSender(ChatSender):
         text = str(message.get("text", ""))
         entry = self.outbox.add(Channel.CHAT, user_id, text, body, request_id=request_id)
         return f"spaces/local-{user_id}/messages/{entry}"
+
+    def update_message(self, name: str, message: Mapping[str, Any]) -> bool:
+        prefix, _, entry = name.rpartition("/messages/")
+        if not prefix.startswith("spaces/local-") or not entry.isdigit():
+            raise ValueError("not a local Chat message name")
+        found = self.outbox.get(int(entry))
+        if found is None or found.channel is not Channel.CHAT:
+            return False
+        if prefix != f"spaces/local-{found.user_id}":
+            return False  # another user's DM: as in Chat, the app sees no such message
+        body = json.dumps(dict(message), ensure_ascii=False, sort_keys=True)
+        return self.outbox.update(int(entry), str(message.get("text", "")), body)

@@ -51,6 +51,7 @@ pre{white-space:pre-wrap;font-family:inherit}
 iframe.mail{width:100%;height:22rem;border:1px solid #dadce0;border-radius:4px}
 button,a.btn{background:#1a73e8;color:#fff;border:0;border-radius:4px;padding:.4rem .9rem;
 text-decoration:none;font-size:.9rem;cursor:pointer;margin-right:.4rem}
+.section{border-top:1px solid #dadce0;padding-top:.3rem}
 """
 
 
@@ -204,9 +205,14 @@ def _all_buttons(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _render_chat(entry: OutboxEntry) -> str:
+    """The card as Chat lays it out: section by section, each button row where it stands.
+
+    Button numbers count across the whole message (`_all_buttons`), which is
+    how a click names its button.
+    """
     message = entry.chat_message
     out = [f"<p>{_e(message.get('text', ''))}</p>"]
-    buttons = _all_buttons(message)
+    index = 0
     for item in message.get("cardsV2") or []:
         card = item.get("card", {})
         header = card.get("header") or {}
@@ -214,17 +220,29 @@ def _render_chat(entry: OutboxEntry) -> str:
             f"<p><b>{_e(header.get('title', ''))}</b> · {_e(header.get('subtitle', ''))}</p>"
         )
         for section in card.get("sections") or []:
+            out.append('<div class="section">')
+            if section.get("header"):
+                out.append(f"<p><b>{_e(card_text(str(section['header'])))}</b></p>")
             for widget in section.get("widgets") or []:
                 if "textParagraph" in widget:
                     out.append(
                         f"<pre>{_e(card_text(widget['textParagraph'].get('text', '')))}</pre>"
                     )
                 elif "decoratedText" in widget:
-                    d = widget["decoratedText"]
-                    text = card_text(d.get("text", ""))
-                    out.append(f"<pre>{_e(d.get('topLabel', ''))}: {_e(text)}</pre>")
-    out.append("<p>" + "".join(_render_button(entry, i, b) for i, b in enumerate(buttons)) + "</p>")
+                    out.append(_render_decorated(widget["decoratedText"]))
+                row = list(_buttons(widget))
+                if row:
+                    rendered = [_render_button(entry, index + i, b) for i, b in enumerate(row)]
+                    index += len(row)
+                    out.append("<p>" + "".join(rendered) + "</p>")
+            out.append("</div>")
     return "\n".join(out)
+
+
+def _render_decorated(d: Mapping[str, Any]) -> str:
+    top, text, bottom = (card_text(str(d.get(k, ""))) for k in ("topLabel", "text", "bottomLabel"))
+    lines = [f"{top}: {text}" if top else text, bottom]
+    return f"<pre>{_e(chr(10).join(line for line in lines if line))}</pre>"
 
 
 def _render_email(entry: OutboxEntry) -> str:
@@ -250,9 +268,12 @@ def render_outbox(entries: Iterable[OutboxEntry]) -> str:
     for entry in entries:
         kind = "Gmail" if entry.channel is Channel.EMAIL else "Google Chat"
         body = _render_email(entry) if entry.channel is Channel.EMAIL else _render_chat(entry)
+        updated = (
+            f" · updated {_e(entry.updated_at.isoformat())}" if entry.updated_at is not None else ""
+        )
         items.append(
             f'<div class="msg"><p class="meta">#{entry.id} · {kind} · to user {_e(entry.user_id)}'
-            f" · {_e(entry.created_at.isoformat())}</p>{body}</div>"
+            f" · {_e(entry.created_at.isoformat())}{updated}</p>{body}</div>"
         )
     listing = "\n".join(items) or "<p>Nothing sent yet.</p>"
     return (

@@ -63,6 +63,15 @@ class ChatSender(ABC):
         posting a second one. Returns the message's resource name.
         """
 
+    @abstractmethod
+    def update_message(self, name: str, message: Mapping[str, Any]) -> bool:
+        """Replace the text and card of a message the app sent (`name` from `send_direct`).
+
+        Safe to repeat: the same update twice leaves the same message. False
+        when the message is gone (deleted, or the DM with it): there is
+        nothing left to correct, which is not a failure.
+        """
+
 
 @dataclass(frozen=True, slots=True)
 class Notifiers:

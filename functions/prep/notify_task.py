@@ -214,3 +214,26 @@ def handle_prep_task(services: PrepDeps, payload: Mapping[str, Any]) -> Result:
     result = run_prep(services, job)
     log(_log, logging.INFO, "prep task", user_id=job.user_id, outcome=result.get("outcome"))
     return result
+
+
+def handle_correction_task(services: PrepDeps, payload: Mapping[str, Any]) -> Result:
+    """The `/tasks/correct` handler: keep sent messages true (`functions.notify.corrections`)."""
+    from urllib.parse import urlsplit
+
+    from functions.notify.corrections import CorrectionJob, Mail, run_correction
+
+    job = CorrectionJob.parse(payload)
+    settings = services.settings
+    result = run_correction(
+        store=services.store,
+        notifiers=services.notifiers,
+        clock=services.clock,
+        rules=services.classifier.rules,
+        mail=Mail(
+            sender_name=settings.notify.mail_from_name,
+            host=urlsplit(settings.public_url).hostname or "localhost",
+        ),
+        job=job,
+    )
+    log(_log, logging.INFO, "correction task", user_id=job.user_id, outcome=result.get("outcome"))
+    return result

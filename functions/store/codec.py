@@ -19,6 +19,7 @@ from functions.domain.meetings import (
     ResponseStatus,
 )
 from functions.domain.prep_state import PrepState
+from functions.domain.sent_messages import SentMessage
 from functions.domain.sync_state import SyncState
 from functions.domain.users import (
     DEFAULT_DIGEST_TIME,
@@ -267,4 +268,32 @@ def sync_state_from_doc(d: Doc) -> SyncState:
         channel_id=d.get("channel_id"),
         channel_resource_id=d.get("channel_resource_id"),
         channel_expires_at=parse_ts(d.get("channel_expires_at")),
+    )
+
+
+def sent_message_to_doc(m: SentMessage) -> Doc:
+    return {
+        "user_id": m.user_id,
+        "event_id": m.event_id,
+        "key": m.key,
+        "channel": m.channel,
+        "kind": m.kind,
+        "name": m.name,
+        "start": ts(m.start),
+        "sent_at": ts(m.sent_at),
+        "shows": m.shows,
+    }
+
+
+def sent_message_from_doc(d: Doc) -> SentMessage:
+    return SentMessage(
+        user_id=d["user_id"],
+        event_id=d["event_id"],
+        key=d["key"],
+        channel=d["channel"],
+        kind=d["kind"],
+        name=d.get("name") or "",
+        start=_req_ts(d["start"]),
+        sent_at=_req_ts(d["sent_at"]),
+        shows=d.get("shows") or "",
     )

@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from functions.domain.feedback import Feedback, FeedbackCounts, FeedbackKind
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES
+from functions.domain.sent_messages import SentMessage
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
 from functions.store import codec, limits
@@ -97,11 +98,12 @@ CLAIMS = "claims"
 PRIVATE = "private"
 CREDENTIALS_DOC = "credentials"
 FEEDBACK = "feedback"
+SENT = "sent"
 
 #: Every subcollection a user document can have. `delete_user_data` walks exactly
 #: these, because neither `recursive_delete` nor `collections()` can be relied on
 #: (the emulator implements neither). A new per-user subcollection must be added here.
-USER_SUBCOLLECTIONS: tuple[str, ...] = (MEETINGS, SYNC, CLAIMS, PRIVATE)
+USER_SUBCOLLECTIONS: tuple[str, ...] = (MEETINGS, SYNC, CLAIMS, SENT, PRIVATE)
 
 #: A meeting document becomes eligible for TTL deletion this long after the meeting
 #: ended. A year, because prep for a quarterly or yearly meeting reads the earlier
@@ -524,6 +526,24 @@ class FirestoreStore(Store):
     def release_claim(self, user_id: str, key: str) -> None:
         with _store_errors("release a claim"):
             self._sub(user_id, CLAIMS).document(doc_id(key)).delete()
+
+    # ------------------------------------------------------------------ sent messages
+
+    def put_sent_message(self, message: SentMessage) -> None:
+        doc = codec.sent_message_to_doc(message)
+        # Swept with the claims: the meeting and any correction are long over by then.
+        doc[EXPIRE_AT] = message.start + CLAIM_EXPIRE_AFTER
+        ref = self._sub(message.user_id, SENT).document(doc_id(message.key))
+        with _store_errors("record a sent message"):
+            ref.set(doc)
+
+    def sent_messages(self, user_id: str, event_id: str) -> list[SentMessage]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._sub(user_id, SENT).where(filter=FieldFilter("event_id", "==", event_id))
+        with _store_errors("read sent messages"):
+            docs = [snap.to_dict() or {} for snap in query.stream()]
+        return [codec.sent_message_from_doc(d) for d in docs]
 
     # ------------------------------------------------------------------ credentials
 

@@ -19,6 +19,7 @@ from typing import NewType
 from functions.domain.feedback import Feedback, FeedbackCounts
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
+from functions.domain.sent_messages import SentMessage
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
 from functions.errors import TransientError
@@ -198,6 +199,15 @@ class Store(ABC):
     @abstractmethod
     def release_claim(self, user_id: str, key: str) -> None:
         """Undo a claim whose action failed, so a retry may do it."""
+
+    # ---- messages sent about a meeting
+    @abstractmethod
+    def put_sent_message(self, message: SentMessage) -> None:
+        """Record (or replace, by `key`) a message that reached the user."""
+
+    @abstractmethod
+    def sent_messages(self, user_id: str, event_id: str) -> list[SentMessage]:
+        """Every recorded message about one meeting of one user, in no set order."""
 
     # ---- credentials
     @abstractmethod

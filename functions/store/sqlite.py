@@ -35,6 +35,7 @@ from pathlib import Path
 from functions.domain.feedback import Feedback, FeedbackCounts, FeedbackKind
 from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PENDING_STATES
+from functions.domain.sent_messages import SentMessage
 from functions.domain.sync_state import SyncState
 from functions.domain.users import User
 from functions.store import codec, limits
@@ -98,10 +99,26 @@ CREATE TABLE IF NOT EXISTS feedback (
     PRIMARY KEY (user_id, event_id, question)
 );
 CREATE INDEX IF NOT EXISTS feedback_counts ON feedback (meeting_type, kind);
+CREATE TABLE IF NOT EXISTS sent_messages (
+    user_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+CREATE INDEX IF NOT EXISTS sent_by_event ON sent_messages (user_id, event_id);
 """
 
 #: Tables holding per-user rows, for `delete_user_data`.
-_USER_TABLES = ("meetings", "sync_state", "claims", "credentials", "feedback", "users")
+_USER_TABLES = (
+    "meetings",
+    "sync_state",
+    "claims",
+    "sent_messages",
+    "credentials",
+    "feedback",
+    "users",
+)
 
 
 #: Columns added after the first release: (table, column, declaration). A local
@@ -466,6 +483,32 @@ class SqliteStore(Store):
     def release_claim(self, user_id: str, key: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM claims WHERE user_id = ? AND key = ?", (user_id, key))
+
+    # ------------------------------------------------------------------ sent messages
+
+    def put_sent_message(self, message: SentMessage) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sent_messages (user_id, key, event_id, doc)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    message.user_id,
+                    message.key,
+                    message.event_id,
+                    json.dumps(codec.sent_message_to_doc(message)),
+                ),
+            )
+
+    def sent_messages(self, user_id: str, event_id: str) -> list[SentMessage]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT doc FROM sent_messages WHERE user_id = ? AND event_id = ?",
+                (user_id, event_id),
+            )
+            .fetchall()
+        )
+        return [codec.sent_message_from_doc(json.loads(r[0])) for r in rows]
 
     # ------------------------------------------------------------------ credentials
 

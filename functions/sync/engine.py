@@ -33,6 +33,11 @@ the last one is `horizon_refresh` (7 days) old, re-windowing the listing; the
 setting must therefore exceed the longest lead time plus the prep horizon plus
 that refresh, or a meeting could be stored after its trigger.
 
+A change that makes a message we sent wrong (the meeting moved, was
+cancelled, deleted or declined, and a recorded message says otherwise:
+`functions.notify.corrections`) queues one correction task right after the
+write that stored it; the sync itself sends nothing.
+
 Any calendar other than `primary` is an executive's (assistant mode): its
 meetings are filed under the syncing user with delegated keys and the
 executive as "self" (`functions.delegation.keys.as_delegated`).
@@ -55,13 +60,16 @@ from functions.calendar.mapping import UnusableEvent, meeting_from_event
 from functions.calendar.port import CalendarSource, CalendarUnavailable, Event, SyncTokenExpired
 from functions.calendar.writer import is_prep_block
 from functions.delegation.keys import PRIMARY, as_delegated, delegated_key
+from functions.domain import horizons
 from functions.domain.classification import Classifier
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.planning import plan_meeting
 from functions.domain.prep_state import PrepState
+from functions.domain.sent_messages import facts_of
 from functions.domain.sync_state import SyncState
 from functions.domain.users import MAX_LEAD_HOURS, User
 from functions.logs import log
+from functions.notify.corrections import correction_task, needs_correction
 from functions.prep.queueing import prep_task
 from functions.store.port import MAX_BATCH, Store
 from functions.tasks.port import TaskQueue
@@ -71,22 +79,12 @@ _log = logging.getLogger(__name__)
 #: Event types that are not meetings (out of office, focus time, ...): never prepared for.
 MEETING_EVENT_TYPES = frozenset({"default"})
 
-#: Prep tasks are created for triggers before now plus this; later ones wait for a later sync.
-PREP_HORIZON = timedelta(days=2)
-#: How far ahead meetings are stored and planned (the PREP_SYNC_HORIZON_DAYS default).
-DEFAULT_SYNC_HORIZON = timedelta(days=90)
-#: How often a full listing re-windows the stored horizon.
-HORIZON_REFRESH = timedelta(days=7)
-
-
-def shortest_sync_horizon(prep_horizon: timedelta = PREP_HORIZON) -> timedelta:
-    """The least horizon that still stores every meeting before its prep trigger.
-
-    A meeting enters the listing at the latest `horizon_refresh` after it came
-    within the horizon, and its trigger can be `MAX_LEAD_HOURS` before its start
-    and must be stored before it enters the prep horizon.
-    """
-    return timedelta(hours=MAX_LEAD_HOURS) + prep_horizon + HORIZON_REFRESH
+#: The horizons live in the domain (`functions.domain.horizons`), where the settings
+#: check reads them too; re-exported here for the sync's callers.
+PREP_HORIZON = horizons.PREP_HORIZON
+DEFAULT_SYNC_HORIZON = horizons.DEFAULT_SYNC_HORIZON
+HORIZON_REFRESH = horizons.HORIZON_REFRESH
+shortest_sync_horizon = horizons.shortest_sync_horizon
 
 
 def prep_task_due(meeting: Meeting, now: datetime, horizon: timedelta = PREP_HORIZON) -> bool:
@@ -138,6 +136,8 @@ class SyncReport:
     prep_tasks_existing: int = 0
     #: New events starting beyond the horizon that an incremental listing returned: not stored.
     beyond_horizon: int = 0
+    #: Correction tasks queued for meetings that moved, were cancelled or declined.
+    corrections_queued: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -158,6 +158,8 @@ class _Run:
     seen: set[str] = field(default_factory=set)
     #: Every meeting this run planned (written or found unchanged), by event id.
     planned: dict[str, Meeting] = field(default_factory=dict)
+    #: Where correction tasks go (messages sent about a meeting that changed).
+    tasks: TaskQueue | None = None
 
     @property
     def delegated(self) -> bool:
@@ -193,7 +195,17 @@ def sync_calendar(
         state = store.get_sync_state(user.user_id, calendar_id) or SyncState(
             user.user_id, calendar_id
         )
-    run = _Run(store, source, classifier, user, calendar_id, now, opts, SyncReport(calendar_id))
+    run = _Run(
+        store,
+        source,
+        classifier,
+        user,
+        calendar_id,
+        now,
+        opts,
+        SyncReport(calendar_id),
+        tasks=tasks,
+    )
     token: str
     rewindow = state.last_full_sync_at is None or now - state.last_full_sync_at >= (
         opts.horizon_refresh
@@ -369,6 +381,24 @@ def _write(
     result = run.store.upsert_meetings(changed)
     run.report.written += result.written
     run.report.unchanged += result.unchanged
+    _queue_corrections(run, changed, known)
+
+
+def _queue_corrections(run: _Run, changed: Sequence[Meeting], known: Mapping[str, Meeting]) -> None:
+    """After the write: a correction task for each meeting whose messages may now be wrong."""
+    if run.tasks is None:
+        return
+    for m in changed:
+        old = known.get(m.event_id)
+        if old is None or not needs_correction(old, m, run.now):
+            continue
+        # One indexed read, only for the rare change of time or status: no task
+        # for the many meetings nobody was told about (a cancelled listing).
+        facts = facts_of(m)
+        sent = run.store.sent_messages(run.user.user_id, m.event_id)
+        if any(s.shows != facts for s in sent):
+            run.tasks.enqueue(correction_task(m))
+            run.report.corrections_queued += 1
 
 
 def _stored_in_window(run: _Run, time_min: datetime, time_max: datetime) -> Iterable[Meeting]:
@@ -408,8 +438,9 @@ def _cancel_unseen(run: _Run, stored_before: Sequence[Meeting]) -> None:
     ]
     planned = [_plan(run, dataclasses.replace(m, status=EventStatus.CANCELLED), m) for m in lost]
     run.report.cancelled += len(planned)
+    before = {m.event_id: m for m in lost}
     for i in range(0, len(planned), MAX_BATCH):
-        _write(run, planned[i : i + MAX_BATCH])
+        _write(run, planned[i : i + MAX_BATCH], before)
 
 
 def _owes_prep(run: _Run, m: Meeting) -> bool:

@@ -40,6 +40,7 @@ from functions.config import REPO_ROOT, Settings
 from functions.domain.clock import Clock
 from functions.domain.users import ConnectionState, User
 from functions.logs import log
+from functions.prep.queueing import PREP_PATH
 from functions.sync.deps import SyncDeps
 from functions.sync.engine import SyncOptions, SyncReport, schedule_due_prep, sync_calendar
 from functions.sync.tasks import PRIMARY
@@ -180,10 +181,18 @@ class _DeferPrepTasks(TaskQueue):
     A running server notices the import (`ImportWatcher`) and a starting one
     sweeps every stored meeting due within the horizon (`sync_at_start`),
     so nothing is lost by not queueing them in a process that is about to exit.
+    Any other task (a correction of a message whose meeting this import moved
+    or cancelled) is found by no sweep: it goes to the queue, whose journal
+    keeps it for the server.
     """
 
+    def __init__(self, inner: TaskQueue) -> None:
+        self.inner = inner
+
     def enqueue(self, task: Task) -> bool:
-        return False
+        if task.path == PREP_PATH:
+            return False
+        return self.inner.enqueue(task)
 
 
 def ics_source(
@@ -307,7 +316,7 @@ def sync_local(
     report = sync_calendar(
         store=services.store,
         source=source,
-        tasks=services.tasks if create_prep_tasks else _DeferPrepTasks(),
+        tasks=services.tasks if create_prep_tasks else _DeferPrepTasks(services.tasks),
         classifier=services.classifier,
         user=user,
         calendar_id=PRIMARY,

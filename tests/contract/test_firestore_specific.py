@@ -235,7 +235,7 @@ def test_delete_user_data_walks_more_than_one_batch(fs: FirestoreStore) -> None:
     fs.upsert_meetings([meeting("bob", 1)])
     assert fs.delete_user_data("alice") == n + 3
     alice = fs.client.collection("users").document("alice")
-    for sub in ("meetings", "sync", "claims", "private"):
+    for sub in ("meetings", "sync", "claims", "sent", "private"):
         assert alice.collection(sub).limit(1).get() == []
     assert not alice.get().exists
     assert fs.get_meeting("bob", "evt00001") is not None
@@ -384,4 +384,5 @@ def test_ttl_policy_is_declared_for_expire_at() -> None:
     assert ttl == [
         {"collectionGroup": "meetings", "fieldPath": "expire_at", "ttl": True, "indexes": []},
         {"collectionGroup": "claims", "fieldPath": "expire_at", "ttl": True, "indexes": []},
+        {"collectionGroup": "sent", "fieldPath": "expire_at", "ttl": True, "indexes": []},
     ]

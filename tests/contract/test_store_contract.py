@@ -11,12 +11,14 @@ import dataclasses
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from functions.domain.feedback import Feedback, FeedbackKind
 from functions.domain.meetings import Attachment, Attendee, EventStatus, Meeting, ResponseStatus
 from functions.domain.prep_state import InvalidTransition, PrepState
+from functions.domain.sent_messages import SentMessage
 from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, ContextSource, Preferences, QuietHours, User
 from functions.store.port import Conflict, NotFound, SealedCredentials, Store
@@ -422,6 +424,7 @@ def test_delete_user_data_removes_everything_of_that_user_only(store: Store) -> 
         store.put_sync_state(SyncState(uid, "primary", sync_token="t"))
         store.claim(uid, "k")
         store.put_credentials(uid, SealedCredentials(b"s"))
+        store.put_sent_message(sent(uid, "notify:evt00001:v1:chat"))
     removed = store.delete_user_data("alice")
     assert removed >= 16
     assert store.get_user("alice") is None
@@ -429,9 +432,45 @@ def test_delete_user_data_removes_everything_of_that_user_only(store: Store) -> 
     assert store.get_sync_state("alice", "primary") is None
     assert store.get_credentials("alice") is None
     assert store.claim("alice", "k") is True
+    assert store.sent_messages("alice", "evt00001") == []
+    assert len(store.sent_messages("bob", "evt00001")) == 1
     assert store.get_user("bob") is not None
     assert len(store.get_meetings("bob", [f"evt{i:05d}" for i in range(12)])) == 12
     assert store.get_credentials("bob") == b"s"
+
+
+def sent(uid: str, key: str, event_id: str = "evt00001", **kw: Any) -> SentMessage:
+    base = SentMessage(
+        user_id=uid,
+        event_id=event_id,
+        key=key,
+        channel="chat",
+        kind="prep_due",
+        name="spaces/AAA/messages/BBB.BBB",
+        start=T0,
+        sent_at=T0 - timedelta(hours=3),
+        shows="at:" + T0.isoformat(),
+    )
+    return dataclasses.replace(base, **kw)
+
+
+def test_sent_messages_round_trip_per_user_and_meeting(store: Store) -> None:
+    chat = sent("alice", "notify:evt00001:v1:chat")
+    mail = sent("alice", "notify:evt00001:v1:email", channel="email", name="msg-1")
+    store.put_sent_message(chat)
+    store.put_sent_message(mail)
+    store.put_sent_message(sent("alice", "notify:evt00002:v1:chat", event_id="evt00002"))
+    store.put_sent_message(sent("bob", "notify:evt00001:v1:chat", name="spaces/BOB/messages/1"))
+    found = sorted(store.sent_messages("alice", "evt00001"), key=lambda m: m.key)
+    assert found == [chat, mail]
+    assert store.sent_messages("alice", "nothing") == []
+    assert [m.name for m in store.sent_messages("bob", "evt00001")] == ["spaces/BOB/messages/1"]
+
+
+def test_a_sent_message_is_replaced_by_its_key(store: Store) -> None:
+    store.put_sent_message(sent("alice", "notify:evt00001:v1:chat"))
+    store.put_sent_message(sent("alice", "notify:evt00001:v1:chat", shows="cancelled"))
+    assert [m.shows for m in store.sent_messages("alice", "evt00001")] == ["cancelled"]
 
 
 def test_cancelled_meeting_round_trip(store: Store) -> None:

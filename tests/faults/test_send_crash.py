@@ -58,6 +58,9 @@ class DyingChat(ChatSender):
         self.dead = True
         raise InstanceDied
 
+    def update_message(self, name: str, message: Mapping[str, Any]) -> bool:
+        return self.inner.update_message(name, message)
+
 
 def _killed_not_unwound(store: Store, dying: DyingChat, monkeypatch: pytest.MonkeyPatch) -> None:
     """`InstanceDied` unwinds through the app's cleanup; a SIGKILL would not."""

@@ -134,3 +134,39 @@ def test_claims_are_per_user(services: Bootstrap, email: MemoryEmail) -> None:
         Outcome.SENT
     )
     assert [uid for uid, _ in email.sent] == [USER_ID, "someone-else"]
+
+
+def test_what_was_sent_is_recorded_for_corrections(services: Bootstrap) -> None:
+    send(services)
+    send(services)  # a replay records nothing new
+    records = {s.channel: s for s in services.store.sent_messages(USER_ID, "evt0001")}
+    assert set(records) == {"email", "chat"}
+    assert records["chat"].name == "spaces/x/messages/1"
+    assert records["email"].name == "m1"
+    assert records["chat"].key == f"{KEY}:chat" and records["chat"].kind == "prep_due"
+    assert records["chat"].start == make_meeting().start
+    assert records["chat"].shows == "at:" + make_meeting().start.isoformat()
+
+
+def test_a_failed_record_retries_chat_but_never_resends_the_email(
+    services: Bootstrap, email: MemoryEmail, chat: MemoryChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.store.port import StoreBusy
+
+    real = services.store.put_sent_message
+    failures = [StoreBusy("busy"), StoreBusy("busy")]
+
+    def flaky(message: object) -> None:
+        if failures:
+            raise failures.pop(0)
+        real(message)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services.store, "put_sent_message", flaky)
+    # Email's record fails: the email stands (its claim is final); Chat's fails: retry.
+    assert send(services) == {"email": "sent", "chat": "retry"}
+    assert send(services) == {"email": "already_sent", "chat": "sent"}
+    assert len(email.sent) == 1
+    # Chat's create was repeated with the same request id: one message in Chat.
+    assert {r for _, _, r in chat.sent} == {str(stable_id(USER_ID, f"{KEY}:chat"))}
+    channels = {s.channel for s in services.store.sent_messages(USER_ID, "evt0001")}
+    assert channels == {"chat"}

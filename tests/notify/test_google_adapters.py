@@ -202,3 +202,112 @@ def test_chat_app_credentials_are_built_once(fake: FakeGoogle) -> None:
     for i in range(3):
         sender.send_direct(USER_ID, chat_body(), request_id=f"r{i}")
     assert len(built) == 1 and len(fake.chat_posts) == 3
+
+
+# ---------------------------------------------------------------- Chat: correcting a message
+
+
+def corrected_body() -> dict[str, object]:
+    from functions.domain.sent_messages import CANCELLED
+    from functions.notify.correction_message import correction_chat_message
+
+    n = build_notice(NoticeKind.PREP_DUE, make_user(), make_meeting(), type_label="1:1")
+    return correction_chat_message(n, CANCELLED, "Mon, Mar 16, 3:00 PM")
+
+
+def test_chat_patch_replaces_text_and_card_in_place(fake: FakeGoogle) -> None:
+    fake.add_dm(USER_ID)
+    sender = chat(fake)
+    name = sender.send_direct(USER_ID, chat_body(), request_id="req-1")
+    assert sender.update_message(name, corrected_body()) is True
+    [post] = fake.chat_posts
+    assert post.body == corrected_body()
+    [update] = fake.chat_updates
+    assert (update.name, update.update_mask) == (name, "text,cardsV2")
+    # A retry of the same correction leaves the same message, and no second one.
+    assert sender.update_message(name, corrected_body()) is True
+    assert len(fake.chat_posts) == 1 and post.body == corrected_body()
+
+
+def test_chat_patch_on_a_deleted_message_is_false_not_an_error(fake: FakeGoogle) -> None:
+    fake.add_dm(USER_ID)
+    sender = chat(fake)
+    name = sender.send_direct(USER_ID, chat_body(), request_id="req-1")
+    fake.delete_chat_message(name)
+    assert sender.update_message(name, corrected_body()) is False
+    assert fake.chat_posts == [] and fake.chat_updates == []
+
+
+def test_chat_patch_of_another_apps_message_is_refused_for_good(fake: FakeGoogle) -> None:
+    fake.add_dm(USER_ID)
+    name = chat(fake).send_direct(USER_ID, chat_body(), request_id="req-1")
+    other = ChatAppSender(lambda: Credentials(token="other-app"), api_endpoint=fake.url)
+    with pytest.raises(PermanentDeliveryError) as caught:
+        other.update_message(name, corrected_body())
+    assert caught.value.problem == problems.CHAT_FORBIDDEN
+    assert fake.chat_posts[0].body == chat_body()
+
+
+def test_chat_patch_server_trouble_is_transient(fake: FakeGoogle) -> None:
+    from tests.support.fake_google_apis import CHAT_PATCH
+
+    fake.add_dm(USER_ID)
+    sender = chat(fake)
+    name = sender.send_direct(USER_ID, chat_body(), request_id="req-1")
+    fake.fail(CHAT_PATCH, 503)
+    with pytest.raises(TransientDeliveryError):
+        sender.update_message(name, corrected_body())
+    assert sender.update_message(name, corrected_body()) is True
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("", 400),  # updateMask is required
+        ("?updateMask=", 400),
+        ("?updateMask=name", 400),  # not an updatable path
+        ("?updateMask=text,sender", 400),
+        ("?updateMask=text&allowMissing=true", 200),
+        ("?updateMask=*", 200),
+    ],
+)
+def test_fake_chat_patch_enforces_the_documented_update_mask(
+    fake: FakeGoogle, query: str, status: int
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    fake.add_dm(USER_ID)
+    name = chat(fake).send_direct(USER_ID, chat_body(), request_id="req-1")
+    request = urllib.request.Request(  # noqa: S310 - loopback fake
+        f"{fake.url}v1/{name}{query}",
+        data=json.dumps(corrected_body()).encode(),
+        method="PATCH",
+        headers={"Authorization": "Bearer app-token", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request) as resp:  # noqa: S310 - loopback fake
+            got = resp.status
+    except urllib.error.HTTPError as exc:
+        got = exc.code
+    assert got == status
+
+
+def test_fake_chat_patch_allow_missing_needs_a_client_assigned_id(fake: FakeGoogle) -> None:
+    import urllib.error
+    import urllib.request
+
+    fake.add_dm(USER_ID)
+    codes = []
+    for message_id in ("m999", "client-reminder-1"):
+        request = urllib.request.Request(  # noqa: S310 - loopback fake
+            f"{fake.url}v1/spaces/dm-{USER_ID}/messages/{message_id}"
+            "?updateMask=text&allowMissing=true",
+            data=json.dumps({"text": "hello"}).encode(),
+            method="PATCH",
+            headers={"Authorization": "Bearer app-token", "Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request)  # noqa: S310 - loopback fake
+        codes.append(caught.value.code)
+    assert codes == [400, 404]

@@ -166,3 +166,72 @@ def test_bad_clicks_are_refused(services: Bootstrap, form: dict[str, str]) -> No
 
 def test_card_text_drops_markup_and_decodes_entities() -> None:
     assert card_text("<b>A &amp; B</b><br>C &lt;x&gt;") == "A & B\nC <x>"
+
+
+def test_a_correction_updates_the_earlier_chat_entry_and_the_page_shows_it(
+    services: Bootstrap,
+) -> None:
+    """Locally, spaces.messages.patch is an update of the outbox row, shown at /dev/outbox."""
+    import dataclasses
+
+    from functions.domain.meetings import EventStatus
+    from functions.notify.corrections import CorrectionJob, Mail, run_correction
+
+    send_due(services)
+    [chat_entry] = the_outbox(services).entries(channel=Channel.CHAT)
+    meeting = services.store.get_meeting(USER_ID, "evt0001")
+    assert meeting is not None
+    services.store.upsert_meetings(
+        [dataclasses.replace(meeting, status=EventStatus.CANCELLED, version="v2")]
+    )
+    result = run_correction(
+        store=services.store,
+        notifiers=services.notifiers,
+        clock=services.clock,
+        rules=services.classifier.rules,
+        mail=Mail(sender_name="Meeting prep", host="localhost"),
+        job=CorrectionJob(USER_ID, "evt0001"),
+    )
+    assert result == {"outcome": "corrected", "chat": 1, "email": 1}
+    chats = the_outbox(services).entries(channel=Channel.CHAT)
+    assert [e.id for e in chats] == [chat_entry.id]  # updated in place, not a new message
+    [updated] = chats
+    assert updated.updated_at is not None and chat_entry.updated_at is None
+    assert "was cancelled" in updated.subject
+    assert "was cancelled" in updated.chat_message["text"]
+    assert len(the_outbox(services).entries(channel=Channel.EMAIL)) == 2
+    body = request("GET", "/dev/outbox").get_data(as_text=True)
+    assert f"#{chat_entry.id} · Google Chat" in body and " · updated " in body
+    assert "<img" not in body
+    # Another user's name for the same row finds nothing, as in Chat.
+    chat = OutboxChatSender(the_outbox(services))
+    other = f"spaces/local-someone-else/messages/{chat_entry.id}"
+    assert chat.update_message(other, {"text": "x"}) is False
+    assert chat.update_message(f"spaces/local-{USER_ID}/messages/999", {"text": "x"}) is False
+
+
+def test_the_page_shows_each_digest_button_under_its_own_meeting(services: Bootstrap) -> None:
+    """Locally as in Chat: a Generate prep button sits in its meeting's section."""
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from functions.notify.digest import window
+    from functions.notify.digest_message import build_digest, digest_chat_message
+
+    meetings = [
+        make_meeting(event_id=f"evt{i}", title=f"Meeting {i}", start=NOW + timedelta(hours=i + 2))
+        for i in range(3)
+    ]
+    win = window(date(2026, 3, 10), NOW.time(), ZoneInfo("UTC"))
+    digest = build_digest(make_user(), win, meetings, label_of=lambda _: "1:1")
+    OutboxChatSender(the_outbox(services)).send_direct(
+        USER_ID, digest_chat_message(digest), request_id="digest-1"
+    )
+    body = request("GET", "/dev/outbox").get_data(as_text=True)
+    sections = body.split('<div class="section">')[1:]
+    titled = [s for s in sections if "Meeting " in s]
+    assert len(titled) == 3
+    for i, section in enumerate(titled):
+        assert f"Meeting {i}" in section
+        assert section.count("Generate prep</button>") == 1
+        assert f'name="button" value="{2 * i}"' in section  # its own button, in click order

@@ -76,6 +76,7 @@ class MemoryEmail(EmailSender):
 class MemoryChat(ChatSender):
     def __init__(self) -> None:
         self.sent: list[tuple[str, Mapping[str, Any], str]] = []
+        self.updates: list[tuple[str, Mapping[str, Any]]] = []
         self.failures: list[Exception] = []
         self.lock = threading.Lock()
         self.before_send: Callable[[], None] | None = None
@@ -88,3 +89,14 @@ class MemoryChat(ChatSender):
                 raise self.failures.pop(0)
             self.sent.append((user_id, message, request_id))
             return f"spaces/x/messages/{len(self.sent)}"
+
+    def update_message(self, name: str, message: Mapping[str, Any]) -> bool:
+        """Chat's patch: the message at `name` now reads `message` (False if none)."""
+        with self.lock:
+            if self.failures:
+                raise self.failures.pop(0)
+            number = name.rpartition("/")[2]
+            if not number.isdigit() or not 0 < int(number) <= len(self.sent):
+                return False
+            self.updates.append((name, message))
+            return True

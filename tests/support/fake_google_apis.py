@@ -20,6 +20,15 @@ semantics (Gmail v1 and Chat v1 discovery, google-api-python-client 2.202):
   seen before in that space returns the first message instead (Chat's
   idempotent create). cardsV2 cards are validated with google-apps-card and
   refused with 400 INVALID_ARGUMENT when malformed, as Chat refuses them.
+- PATCH v1/{message.name}?updateMask=...: updates a message in place
+  (spaces.messages.patch). `updateMask` is required and takes only the
+  documented paths (text, attachment, cards, cardsV2, accessoryWidgets,
+  quotedMessageMetadata) or `*`; only the masked fields change. With app
+  authentication only the app's own messages can be updated (403 for a
+  message created under other credentials). A message that is not there
+  (never was, or deleted with `delete_chat_message`) answers 404, unless
+  `allowMissing=true`, which Chat allows only for a client-assigned id
+  (`client-...`): anything else is 400.
 
 Every call needs an `Authorization: Bearer` header (401 otherwise). Failures
 can be queued per operation with Google's error body shape (code, status,
@@ -68,6 +77,12 @@ _THREAD_SCOPES = frozenset(
 )
 CHAT_FIND_DM = "chat.findDirectMessage"
 CHAT_CREATE = "chat.create"
+CHAT_PATCH = "chat.patch"
+
+#: spaces.messages.patch: the field paths `updateMask` may name (besides `*`).
+PATCH_PATHS = frozenset(
+    {"text", "attachment", "cards", "cardsV2", "accessoryWidgets", "quotedMessageMetadata"}
+)
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -94,6 +109,14 @@ class ChatPost:
     name: str
     space: str
     request_id: str | None
+    authorization: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChatUpdate:
+    name: str
+    update_mask: str
     authorization: str
     body: dict[str, Any]
 
@@ -129,6 +152,8 @@ class FakeGoogle:
     url: str = ""
     sent_mail: list[SentMail] = field(default_factory=list)
     chat_posts: list[ChatPost] = field(default_factory=list)
+    #: Every accepted spaces.messages.patch, in order (the post's body is updated too).
+    chat_updates: list[ChatUpdate] = field(default_factory=list)
     #: Chat user id -> the app's DM space with them.
     dm_spaces: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
@@ -183,6 +208,17 @@ class FakeGoogle:
         with self._lock:
             self.threads[thread.id] = thread
         return thread
+
+    def delete_chat_message(self, name: str) -> None:
+        """The message is gone (deleted in Chat): a patch on it now answers 404."""
+        with self._lock:
+            self.chat_posts[:] = [p for p in self.chat_posts if p.name != name]
+            for key, post in list(self._by_request.items()):
+                if post.name == name:
+                    del self._by_request[key]
+
+    def chat_post(self, name: str) -> ChatPost | None:
+        return next((p for p in self.chat_posts if p.name == name), None)
 
     def chat_messages_for(self, user_id: str) -> list[ChatPost]:
         space = self.dm_spaces.get(user_id)
@@ -467,6 +503,70 @@ def _make_handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
                 self._chat_create(f"spaces/{parts[2]}", request_id, auth, body)
                 return
             self._error(404, "notFound", "no such method")
+
+        def do_PATCH(self) -> None:
+            if self._nonconforming():
+                return
+            url = urllib.parse.urlsplit(self.path)
+            parts = url.path.strip("/").split("/")
+            if not (parts[:2] == ["v1", "spaces"] and len(parts) == 5 and parts[3] == "messages"):
+                self._error(404, "notFound", "no such method")
+                return
+            query = urllib.parse.parse_qs(url.query)
+            self._chat_patch(
+                f"spaces/{parts[2]}/messages/{urllib.parse.unquote(parts[4])}",
+                query.get("updateMask", [""])[0],
+                query.get("allowMissing", ["false"])[0] == "true",
+                self._authorization(),
+                self._json_body(),
+            )
+
+        def _chat_patch(
+            self, name: str, mask: str, allow_missing: bool, auth: str | None, body: Any
+        ) -> None:
+            failure = fake._next_failure(CHAT_PATCH)
+            if auth is None:
+                self._error(401, "authError", "missing credentials")
+                return
+            if failure is not None:
+                self._error(failure.status, failure.reason)
+                return
+            paths = [p.strip() for p in mask.split(",") if p.strip()]
+            if not paths or not (paths == ["*"] or set(paths) <= PATCH_PATHS):
+                self._error(400, "badRequest", f"invalid updateMask {mask!r}")
+                return
+            if not isinstance(body, dict):
+                self._error(400, "badRequest", "message body required")
+                return
+            with fake._lock:
+                post = next((p for p in fake.chat_posts if p.name == name), None)
+            if post is None:
+                message_id = name.rpartition("/")[2]
+                if allow_missing and not message_id.startswith("client-"):
+                    self._error(400, "badRequest", "allowMissing needs a client-assigned id")
+                else:
+                    # allowMissing with a client id would create it; the product never asks.
+                    self._error(404, "notFound", "message not found")
+                return
+            if post.authorization != auth:
+                self._error(403, "forbidden", "an app can only update its own messages")
+                return
+            fields = PATCH_PATHS if paths == ["*"] else set(paths)
+            updated = dict(post.body)
+            for path in fields:
+                if path in body:
+                    updated[path] = body[path]
+                else:
+                    updated.pop(path, None)
+            problem = card_problem(updated)
+            if problem is not None:
+                self._error(400, "badRequest", problem)
+                return
+            with fake._lock:
+                post.body.clear()
+                post.body.update(updated)
+                fake.chat_updates.append(ChatUpdate(name, mask, auth, dict(body)))
+            self._send(200, {"name": name, **updated})
 
         def _gmail_send(self, user_id: str, auth: str | None, body: Any) -> None:
             failure = fake._next_failure(GMAIL_SEND)

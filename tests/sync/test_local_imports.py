@@ -327,3 +327,19 @@ def test_the_report_counts_every_skip_and_names_a_bounded_number(
     assert len(report.skipped_events) == MAX_REPORTED_SKIPS
     assert {e["reason"] for e in report.skipped_events} == {"no_uid"}
     assert report.events == 1
+
+
+def test_the_one_shot_import_defers_prep_tasks_but_keeps_corrections() -> None:
+    """A correction is found by no start-up sweep, so the CLI import must not drop it."""
+    from functions.notify.corrections import CORRECT_PATH, correction_task
+    from functions.prep.queueing import prep_task
+    from functions.sync.local import _DeferPrepTasks
+    from tests.support.factories import make_meeting
+    from tests.support.recording_queue import RecordingQueue
+
+    inner = RecordingQueue()
+    deferring = _DeferPrepTasks(inner)
+    meeting = make_meeting()
+    assert deferring.enqueue(prep_task(meeting)) is False
+    assert deferring.enqueue(correction_task(meeting)) is True
+    assert [t.path for t in inner.queued()] == [CORRECT_PATH]

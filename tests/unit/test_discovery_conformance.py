@@ -254,9 +254,9 @@ def test_every_method_the_adapters_call_is_checked_and_conforms() -> None:
         mail["To"], mail["Subject"] = ALICE, "Prep"
         mail.set_content("ready")
         GmailSender(lambda _u: Credentials(token="u"), api_endpoint=google.url).send("u1", mail)
-        ChatAppSender(lambda: Credentials(token="app"), api_endpoint=google.url).send_direct(
-            "u1", {"text": "ready"}, request_id="r1"
-        )
+        chat = ChatAppSender(lambda: Credentials(token="app"), api_endpoint=google.url)
+        name = chat.send_direct("u1", {"text": "ready"}, request_id="r1")
+        assert chat.update_message(name, {"text": "moved"}) is True
         google.add_thread("Renewal", ("tom@acme.com", ALICE, datetime.now(UTC), "usage?"))
         threads = GmailThreads(lambda _u: Credentials(token="u"), api_endpoint=google.url)
         assert threads.recent_threads("u1", ["tom@acme.com"], datetime.now(UTC), MailLimits())
@@ -275,6 +275,7 @@ def test_every_method_the_adapters_call_is_checked_and_conforms() -> None:
         "gmail.users.threads.get",
         "chat.spaces.findDirectMessage",
         "chat.spaces.messages.create",
+        "chat.spaces.messages.patch",
     }
     assert {m.split(" -> ")[0] for m in methods if "->" in m} == {
         m for m in methods if "->" not in m

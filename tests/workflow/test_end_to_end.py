@@ -323,3 +323,35 @@ def test_generated_prep_is_announced_once(app: App) -> None:
     assert len([s for s in app.emails() if s.startswith("Your prep is ready")]) == 1
     assert app.counts() == (2, 2)
     assert app.meeting_state("1:1 Sam") is PrepState.DELIVERED
+
+
+def test_a_reminded_meeting_moved_in_the_file_is_corrected_in_place(app: App) -> None:
+    """The .ics edit the running server picks up: the Chat reminder is updated, not repeated,
+    and the email gets one short correction (moved by more than the 1:1's 24 h lead)."""
+    sync_local(app.services, app.ics)
+    app.queue.run_due()  # the 1:1's reminder
+    assert app.counts() == (1, 1)
+    app.ics.write_text(
+        ICS.replace(
+            "DTSTART;TZID=Europe/Berlin:20260316T150000",
+            "DTSTART;TZID=Europe/Berlin:20260318T150000",
+        )
+        .replace(
+            "DTEND;TZID=Europe/Berlin:20260316T153000", "DTEND;TZID=Europe/Berlin:20260318T153000"
+        )
+        .replace(
+            "UID:e2e-one-on-one@example.com\nDTSTAMP:20260301T120000Z",
+            "UID:e2e-one-on-one@example.com\nDTSTAMP:20260302T120000Z\nSEQUENCE:1",
+        ),
+        encoding="utf-8",
+    )
+    sync_local(app.services, app.ics)
+    app.queue.run_due()
+    corrections = delivered(app.queue, "/tasks/correct")
+    assert len(corrections) == 1
+    for task in corrections * 2:
+        app.replay(task)
+    assert app.counts() == (2, 1)
+    [chat] = app.chat_messages()
+    assert chat["text"].startswith("Update: your 1:1 moved from")
+    assert app.emails()[1].startswith("Moved: 1:1 Sam / You")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 from pathlib import Path
 
@@ -54,7 +55,12 @@ def test_sent_once_with_the_materials_link_then_delivered(
     _, message = email.sent[0]
     assert str(message["Subject"]).startswith("Your prep is ready")
     text = message.get_body(("plain",))
-    assert text is not None and URL in text.get_content()
+    # A signed URL is never body text: the HTML part links it under a label.
+    assert text is not None and URL not in text.get_content()
+    assert 'the "Open your prep" button' in text.get_content()
+    html_part = message.get_body(("html",))
+    assert html_part is not None
+    assert f'href="{html.escape(URL)}"' in html_part.get_content()
     _, card_message, _ = chat.sent[0]
     buttons = card_message["cardsV2"][0]["card"]["sections"][0]["widgets"][-1]["buttonList"]
     urls = [b["onClick"]["openLink"]["url"] for b in buttons["buttons"]]
