@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from functions.auth.dev_keys import DevSigner, dev_signer
 from functions.auth.id_tokens import HttpCerts, IdTokenVerifier
@@ -39,6 +39,7 @@ from functions.logs import log
 from functions.store.port import Store
 
 if TYPE_CHECKING:
+    from flask import Request, Response
     from google.auth.credentials import Credentials
 
     from addon.sidebar import CalendarFactory, Sidebar
@@ -542,15 +543,53 @@ def task_routes() -> dict[str, Handler]:
     Each background feature adds its handlers here, so one deployed function
     serves all task paths behind the same OIDC check.
     """
+    from functions.followup.scheduling import FOLLOWUP_PATH
     from functions.materials.routes import task_routes as materials_task_routes
     from functions.notify.routes import task_routes as prep_task_routes
     from functions.sync.routes import task_routes as sync_task_routes
+    from functions.tasks.endpoint import task_endpoint
 
     routes: dict[str, Handler] = {}
     routes.update(sync_task_routes())
     routes.update(prep_task_routes())
     routes.update(materials_task_routes())
+    routes[FOLLOWUP_PATH] = task_endpoint("followup", _followup_task)
     return routes
+
+
+def _followup_task(root: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """After the meeting (functions/followup): the task bound to the ports it uses."""
+    from functions.followup.task import form_url, handle_followup
+    from functions.followup.token import issue
+    from functions.notify.delivery import deliver_outgoing
+
+    def url(user_id: str, event_id: str) -> str:
+        keyring = root.credentials.sealer.keyring
+        token = issue(keyring, user_id, event_id, root.clock.now())
+        return form_url(root.settings.public_url, token)
+
+    return handle_followup(
+        store=root.store,
+        tasks=root.tasks,
+        now=root.clock.now(),
+        payload=payload,
+        label_of=root.classifier.rules.label_of,
+        deliver=lambda out, prefix: deliver_outgoing(root, out, claim_prefix=prefix),
+        form_url=url,
+    )
+
+
+def _followup_form(request: Request) -> Response:
+    """The email's follow-up form (public; trusted only through its signed token)."""
+    from functions.followup.form import form_page
+
+    root = get_services()
+    return form_page(
+        request,
+        store=root.store,
+        keyring=root.credentials.sealer.keyring,
+        now=root.clock.now(),
+    )
 
 
 def webhook_routes() -> dict[str, Handler]:
@@ -562,9 +601,10 @@ def webhook_routes() -> dict[str, Handler]:
 
 def oauth_routes() -> dict[str, Handler]:
     """The consent flow's browser redirect: the `oauth` entry point (public; state-checked)."""
+    from functions.followup.task import FORM_PATH
     from functions.oauth.flow import callback
 
-    return {"/oauth/callback": callback}
+    return {"/oauth/callback": callback, FORM_PATH: _followup_form}
 
 
 def chat_routes() -> dict[str, Handler]:

@@ -8,6 +8,8 @@ from datetime import datetime, time
 from enum import StrEnum
 from types import MappingProxyType
 
+from functions.domain.followups import DEFAULT_FOLLOWUP_TYPES, FollowupMode
+
 #: Lead times beyond a month are almost certainly typos (hours vs minutes).
 MAX_LEAD_HOURS = 24 * 30
 
@@ -103,6 +105,10 @@ class Preferences:
     #: Days prep may start (`date.weekday()` numbers); a trigger on another day
     #: moves to the previous working day at the same local time.
     working_days: frozenset[int] = DEFAULT_WORKING_DAYS
+    #: After a prepared meeting of one of `followup_types` ends: one question
+    #: about its outcomes, in Chat or by email, or none (functions/followup).
+    followup_mode: FollowupMode = FollowupMode.CHAT
+    followup_types: frozenset[str] = DEFAULT_FOLLOWUP_TYPES
 
     def __post_init__(self) -> None:
         for meeting_type, hours in self.lead_hours.items():
@@ -118,6 +124,8 @@ class Preferences:
             raise ValueError("working days are one to seven of the days 0 (Monday) to 6 (Sunday)")
         object.__setattr__(self, "working_days", days)
         object.__setattr__(self, "delivery_mode", DeliveryMode(self.delivery_mode))
+        object.__setattr__(self, "followup_mode", FollowupMode(self.followup_mode))
+        object.__setattr__(self, "followup_types", frozenset(self.followup_types))
         object.__setattr__(
             self, "delegated_calendars", tuple(dict.fromkeys(self.delegated_calendars))
         )
