@@ -22,6 +22,10 @@ relation). Each earlier meeting carries the reason it was chosen, in words
 the materials show. Open items (questions and follow-ups) that the last
 prepared occurrence of the same series left open are carried over as items of
 their own, so the next materials show them whatever the generator writes.
+Action items the user recorded after an earlier related meeting and has not
+ticked off (`Meeting.followup`, functions/followup) come along as
+`action_items`, each with a link back to that meeting; the renderer shows
+them, the model never sees them, so it cannot drop or reword them.
 
 Size is bounded twice: every field has its own cap (description, titles,
 attendee count, number of earlier meetings, summary lengths), and the rendered
@@ -102,6 +106,8 @@ class ContextBudget:
     #: at most this many (the most recently raised), none older than the age limit.
     carry_max_items: int = 8
     carry_max_age_days: int = 90
+    #: Open action items from earlier related meetings' follow-ups, newest meeting first.
+    max_action_items: int = 10
 
     def __post_init__(self) -> None:
         # Citation ids are a closed set in the response schema (M1..M20, C1..C12).
@@ -168,6 +174,20 @@ class CarriedItem(BaseModel):
     raised_at: str
 
 
+class ActionItemFact(BaseModel):
+    """An action item recorded after an earlier related meeting and not yet ticked off."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    owner: str
+    #: The meeting it was recorded for: its title, its start (local ISO) and a link to it.
+    from_title: str
+    from_start: str
+    from_link: str
+    relation: Literal["series", "same_people"]
+
+
 class MeetingContext(BaseModel):
     """The bounded, sanitised facts about one meeting (hashable via `canonical_json`)."""
 
@@ -204,6 +224,8 @@ class MeetingContext(BaseModel):
     carried: tuple[CarriedItem, ...] = ()
     #: The start (local ISO) of the occurrence they come from; "" when nothing is carried.
     carried_from: str = ""
+    #: Open action items from earlier related meetings' follow-ups (not in the prompt).
+    action_items: tuple[ActionItemFact, ...] = ()
 
     def canonical_json(self) -> str:
         return json.dumps(
@@ -454,6 +476,39 @@ def _carried(
     return tuple(kept[-budget.carry_max_items :]) if budget.carry_max_items else ()
 
 
+def _action_items(
+    picked: list[tuple[Literal["series", "same_people"], Meeting, int]],
+    zone: ZoneInfo,
+    budget: ContextBudget,
+) -> tuple[ActionItemFact, ...]:
+    """Open items of the earlier related meetings' follow-ups: series first, newest first."""
+    from functions.notify.content import calendar_event_url
+
+    out: list[ActionItemFact] = []
+    seen: set[str] = set()
+    for relation, other, _ in picked:
+        followup = other.followup
+        if followup is None:
+            continue
+        link = calendar_event_url(other)
+        for item in followup.open_items:
+            text = clean_text(item.text, budget.prior_item_chars, multiline=False)
+            if not text or text.casefold() in seen or len(out) >= budget.max_action_items:
+                continue
+            seen.add(text.casefold())
+            out.append(
+                ActionItemFact(
+                    text=text,
+                    owner=clean_text(item.owner, budget.name_chars, multiline=False),
+                    from_title=clean_text(other.title, budget.prior_title_chars, multiline=False),
+                    from_start=_local_iso(other.start, zone),
+                    from_link=link if link.startswith("https://") else "",
+                    relation=relation,
+                )
+            )
+    return tuple(out)
+
+
 def build_context(
     *,
     store: Store,
@@ -554,6 +609,7 @@ def build_context(
         template_version=template_version,
         carried=carried,
         carried_from=carried_from,
+        action_items=_action_items(picked, zone, budget),
     )
     return fit_to_budget(ctx, budget)
 
