@@ -10,8 +10,8 @@ start never loads the click-only modules.
 
 from __future__ import annotations
 
+from addon import action_items, delegates, feedback, prep_block
 from addon import cards as c
-from addon import delegates, feedback, prep_block
 from addon import handlers as h
 from addon.event_object import MalformedEvent
 from addon.handlers import Action
@@ -41,6 +41,7 @@ ACTIONS: dict[str, Action] = {
     "feedback": feedback.rate_prep,
     "wrong_type_form": feedback.wrong_type_form,
     "wrong_type": feedback.report_wrong_type,
+    "tick_item": action_items.tick,
 }
 
 

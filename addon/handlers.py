@@ -118,13 +118,18 @@ def meeting_card(call: Call, meeting: Meeting) -> c.Json:
     classification = call.app.classifier.classify(
         meeting, user_domain=call.user.domains, preferences=call.user.preferences
     )
-    return views.event_card(
+    card = views.event_card(
         call.view,
         meeting,
         classification,
         # Prep blocks are written with Google's Calendar API: none in local mode.
         can_block_time=call.app.calendar_for is not None,
         carried_over=_carried_over(call, meeting),
+    )
+    from addon import action_items
+
+    return action_items.with_section(
+        card, call.view, meeting, action_items.items_for(call, meeting)
     )
 
 

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from functions.domain.followups import ActionItem, FollowUp, FollowupMode
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
-from functions.materials.context import related_by_people
 from functions.store.port import Store
 
 LOOKBACK = timedelta(days=30)
@@ -78,6 +77,10 @@ def _people(m: Meeting, own: str) -> frozenset[str]:
 def related(meeting: Meeting, other: Meeting, own_email: str) -> bool:
     if meeting.series_id and other.series_id == meeting.series_id:
         return True
+    # Imported here: the card's cold path loads the materials' context (pydantic) only
+    # when an earlier meeting has open items to relate.
+    from functions.materials.context import related_by_people
+
     own = own_email.lower()
     return related_by_people(_people(meeting, own), _people(other, own))
 

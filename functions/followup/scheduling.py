@@ -36,6 +36,8 @@ FOLLOWUP_QUEUE = "prep"
 FOLLOWUP_DELAY = timedelta(minutes=5)
 #: Past this after the meeting, the question is stale: nobody remembers the details.
 FOLLOWUP_EXPIRY = timedelta(days=3)
+#: A full sweep looks back this far for meetings still running (all-day events get none).
+LONGEST_MEETING = timedelta(days=1)
 
 
 def followup_at(meeting: Meeting) -> datetime:
@@ -56,14 +58,19 @@ def wants_followup(user: User, meeting: Meeting) -> bool:
 
 
 def followup_task_due(user: User, meeting: Meeting, now: datetime, horizon: timedelta) -> bool:
-    """Whether the meeting's follow-up task belongs in the queue at `now`."""
+    """Whether the meeting's follow-up task belongs in the queue at `now`.
+
+    Only while its time is ahead: once run, a task's name can be created again
+    (Cloud Tasks frees it about an hour later), and a sweep must not ask twice
+    about a meeting that ended unprepared.
+    """
     at = followup_at(meeting)
     asked = meeting.followup is not None and meeting.followup.asked_at is not None
     return (
         not asked
         and wants_followup(user, meeting)
         and meeting.start < now + horizon
-        and now - FOLLOWUP_EXPIRY < at
+        and now < at
         and at - now < MAX_SCHEDULE_AHEAD
     )
 
@@ -112,12 +119,12 @@ def stored_followups_due(
 ) -> list[Meeting]:
     """Stored meetings of `calendar_id` starting in [sweep_from, now + horizon) that are due.
 
-    `sweep_from` None looks back by the expiry, which covers every follow-up
-    still owed. One range read, and none at all for a user with follow-ups off.
+    `sweep_from` None looks back by `LONGEST_MEETING`, which covers every
+    meeting that has not ended yet. One range read, and none at all for a user with follow-ups off.
     """
     if user.preferences.followup_mode is FollowupMode.OFF:
         return []
-    start = sweep_from or now - FOLLOWUP_EXPIRY
+    start = sweep_from or now - LONGEST_MEETING
     end = now + horizon
     found: dict[str, Meeting] = {}
     while start < end:
