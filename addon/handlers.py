@@ -32,6 +32,7 @@ from addon.event_object import MalformedEvent
 from addon.sidebar import Call
 from functions.calendar.mapping import UnusableEvent, meeting_from_event
 from functions.calendar.port import CalendarError, EventNotFound, PermissionDenied
+from functions.domain.followups import FollowupMode
 from functions.domain.meeting_types import normalize_text
 from functions.domain.meetings import Meeting
 from functions.domain.planning import plan_meeting
@@ -562,6 +563,11 @@ def _parse_preferences(call: Call) -> Preferences:
     if "working_days" in event.form:
         days = parse_working_days(event.form["working_days"]) or current.working_days
     keywords = _parse_keywords(call, errors)
+    followup_raw = event.form_value("followup_mode") or current.followup_mode.value
+    try:
+        followup = FollowupMode(followup_raw)
+    except ValueError:
+        raise MalformedEvent("followup_mode is chat, email or off") from None
     if errors:
         raise SettingsRefused(errors)
     return dataclasses.replace(
@@ -574,6 +580,7 @@ def _parse_preferences(call: Call) -> Preferences:
         digest_time=digest_at,
         type_keywords=keywords,
         working_days=days,
+        followup_mode=followup,
     )
 
 

@@ -130,3 +130,32 @@ def test_off_shows_nothing_carried(
     _answer(db, last, "Bob: send the deck")
     _seed(db, services, alice, "next", timedelta(days=1), series_id="s1")
     assert "Action items" not in texts(_card(client, signer, "next"))
+
+
+def test_the_one_switch_in_settings(
+    client: Client, signer: DevSigner, db: Store, alice: User
+) -> None:
+    card = only_card(client.post(event_body(signer, op="settings")))
+    switch = next(
+        w["selectionInput"]
+        for s in card["sections"]
+        for w in s["widgets"]
+        if w.get("selectionInput", {}).get("name") == "followup_mode"
+    )
+    assert [(i["value"], i["selected"]) for i in switch["items"]] == [
+        ("chat", True),
+        ("email", False),
+        ("off", False),
+    ]
+    for mode in (FollowupMode.EMAIL, FollowupMode.OFF):
+        answer = client.post(
+            event_body(
+                signer,
+                op="save_settings",
+                form={"channels": ["chat"], "followup_mode": [mode.value]},
+            )
+        )
+        assert note(answer) == "Settings saved."
+        user = db.get_user("alice")
+        assert user is not None and user.preferences.followup_mode is mode
+    client.post(event_body(signer, op="save_settings", form={"followup_mode": ["sms"]}), expect=400)
