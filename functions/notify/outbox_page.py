@@ -5,7 +5,9 @@ an email's text part goes into a <pre>, a card's text is stripped of its
 markup and escaped again. A card's Generate prep button becomes a form that
 plays Chat's part locally (`POST /dev/outbox/click`): it turns the click
 into the CARD_CLICKED event Chat would send for the message's recipient and
-applies the answer (UPDATE_MESSAGE replaces the card, as in Chat).
+applies the answer (UPDATE_MESSAGE replaces the card, as in Chat). A card
+with text inputs (the follow-up after a meeting) becomes one form whose
+buttons post what was typed, as Chat's `formInputs`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from functions.notify.port import Channel
 from functions.web import json_error, local_only
 
 _log = logging.getLogger(__name__)
+
+#: Longest text taken from one of a card's text inputs (Chat allows far less in a message).
+MAX_TYPED = 20_000
 
 _TAG = re.compile(r"<[^>]*>")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -106,8 +111,43 @@ def _render_chat(entry: OutboxEntry) -> str:
                     d = widget["decoratedText"]
                     text = card_text(d.get("text", ""))
                     out.append(f"<pre>{_e(d.get('topLabel', ''))}: {_e(text)}</pre>")
+    inputs = _text_inputs(message)
+    if inputs:
+        out.append(_render_form(entry, inputs, buttons))
+        return "\n".join(out)
     out.append("<p>" + "".join(_render_button(entry, i, b) for i, b in enumerate(buttons)) + "</p>")
     return "\n".join(out)
+
+
+def _text_inputs(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [
+        widget["textInput"]
+        for item in message.get("cardsV2") or []
+        for section in item.get("card", {}).get("sections") or []
+        for widget in section.get("widgets") or []
+        if isinstance(widget.get("textInput"), Mapping)
+    ]
+
+
+def _render_form(
+    entry: OutboxEntry, inputs: list[Mapping[str, Any]], buttons: list[Mapping[str, Any]]
+) -> str:
+    """A card with text inputs (the follow-up): one form, its buttons post what was typed."""
+    fields = "".join(
+        f"<p><label>{_e(i.get('label', ''))}<br>"
+        f'<textarea name="input:{_e(i.get("name", ""))}" rows="4" cols="60">'
+        f"{_e(i.get('value', ''))}</textarea></label></p>"
+        for i in inputs
+    )
+    actions = "".join(
+        f'<button name="button" value="{n}">{_e(b.get("text", ""))}</button>'
+        for n, b in enumerate(buttons)
+        if isinstance((b.get("onClick") or {}).get("action"), Mapping)
+    )
+    return (
+        '<form method="post" action="/dev/outbox/click">'
+        f'<input type="hidden" name="entry" value="{entry.id}">{fields}<p>{actions}</p></form>'
+    )
 
 
 def _render_email(entry: OutboxEntry) -> str:
@@ -204,12 +244,19 @@ def outbox_click(request: Request) -> Response:
         for p in action.get("parameters") or []
         if isinstance(p, Mapping)
     }
+    # What was typed into the card's text inputs, as Chat sends it (`common.formInputs`).
+    inputs = {
+        k.removeprefix("input:"): v[:MAX_TYPED]
+        for k, v in request.form.items()
+        if k.startswith("input:")
+    }
     event = ChatEvent(
         type="CARD_CLICKED",
         user_id=entry.user_id,
         function=str(action.get("function", "")),
         parameters=params,
         is_dm=True,
+        form_inputs=inputs,
     )
     reply = handle_event(services, event)
     response_type = (reply.get("actionResponse") or {}).get("type")
