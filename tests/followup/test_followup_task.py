@@ -245,3 +245,35 @@ def test_concurrent_duplicates_ask_once(tmp_path: Path) -> None:
     run_together([worker] * 4, timeout=10)
     assert len(results) == 4
     assert (len(email.sent), len(chat.sent)) == (0, 1)
+
+
+def test_a_meeting_moved_after_it_was_asked_is_not_asked_again(world: World) -> None:
+    task = followup_task(world.meeting())
+    assert body(world.run(task))["outcome"] == "asked"
+    asked = world.meeting()
+    moved = dataclasses.replace(
+        asked,
+        start=asked.start + timedelta(minutes=15),
+        end=asked.end + timedelta(minutes=15),
+        version="v2",
+    )
+    world.put(moved)  # (the sync keeps our own follow-up record across versions)
+    world.clock.set(moved.end + timedelta(minutes=5))
+    assert body(world.run(followup_task(moved)))["outcome"] == "already_asked"
+    assert world.chats == 1
+
+
+def test_a_hostile_title_stays_out_of_headers_and_is_escaped_in_the_email(world: World) -> None:
+    prefs = Preferences(followup_mode=FollowupMode.EMAIL)
+    world.services.store.put_user(make_user(preferences=prefs))
+    world.put(
+        dataclasses.replace(world.meeting(), title="Hi\r\nBcc: x@evil.example <script>x</script>")
+    )
+    world.run(followup_task(world.meeting()))
+    mail = world.fake.sent_mail[0].message
+    assert mail["Bcc"] is None
+    assert "\n" not in str(mail["Subject"])
+    html_part = mail.get_body(preferencelist=("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    assert "<script>x" not in html and "&lt;script&gt;x" in html
