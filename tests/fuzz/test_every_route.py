@@ -40,8 +40,10 @@ ROUTE_KINDS = {
     "/": "page",
     "/tasks/generate": "task",
     "/tasks/digest": "task",
+    "/tasks/followup": "task",
     "/calendar/webhook": "json",
     "/oauth/callback": "page",
+    "/followup": "page",
     "/chat": "chat",
     "/dev/oauth/authorize": "page",
     "/dev/oauth/token": "oauth",
@@ -68,6 +70,7 @@ JSON_POSTS = (
     "/tasks/prep",
     "/tasks/generate",
     "/tasks/digest",
+    "/tasks/followup",
     "/chat",
 )
 
