@@ -566,7 +566,7 @@ def _followup_task(root: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, 
     def url(user_id: str, event_id: str) -> str:
         keyring = root.credentials.sealer.keyring
         token = issue(keyring, user_id, event_id, root.clock.now())
-        return form_url(root.settings.public_url, token)
+        return form_url(root.settings.oauth_redirect_uri, token)
 
     return handle_followup(
         store=root.store,

@@ -177,10 +177,14 @@ def handle_followup(
     return result
 
 
-def form_url(public_url: str, token: str) -> str:
-    from urllib.parse import quote
+def form_url(oauth_redirect_uri: str, token: str) -> str:
+    """The form page's link. It is served by the deployed `oauth` function (the public
+    browser pages), so its origin is the OAuth redirect URI's, not `PREP_PUBLIC_URL`
+    (which names the tasks function in production); locally both are the one server."""
+    from urllib.parse import quote, urlsplit
 
-    return f"{public_url.rstrip('/')}{FORM_PATH}?t={quote(token, safe='')}"
+    origin = urlsplit(oauth_redirect_uri)
+    return f"{origin.scheme}://{origin.netloc}{FORM_PATH}?t={quote(token, safe='')}"
 
 
 def run_followup(

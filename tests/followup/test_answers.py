@@ -271,3 +271,14 @@ def test_the_task_result_is_reported_without_content(world: World, caplog: Any) 
     caplog.set_level("INFO")
     assert body(world.run(followup_task(world.meeting())))["outcome"] == "asked"
     assert "Secret merger" not in caplog.text
+
+
+def test_the_link_points_at_the_function_that_serves_the_form() -> None:
+    from functions.followup.task import form_url
+
+    # Deployed, the form is served by the `oauth` function, whose callback is the redirect URI.
+    deployed = form_url("https://prep-oauth-123.europe-west1.run.app/oauth/callback", "k1.a+b/c")
+    assert deployed == "https://prep-oauth-123.europe-west1.run.app/followup?t=k1.a%2Bb%2Fc"
+    assert form_url("http://127.0.0.1:8080/oauth/callback", "t") == (
+        "http://127.0.0.1:8080/followup?t=t"
+    )
