@@ -42,6 +42,7 @@ ACTIONS: dict[str, Action] = {
     "feedback": feedback.rate_prep,
     "wrong_type_form": feedback.wrong_type_form,
     "wrong_type": feedback.report_wrong_type,
+    "tick_item": h.tick_action_item,
 }
 
 

@@ -25,14 +25,15 @@ from collections.abc import Callable
 from datetime import time, timedelta
 from typing import TYPE_CHECKING
 
+from addon import action_items, scopes, views
 from addon import cards as c
-from addon import scopes, views
 from addon.durations import BadDuration, format_lead, parse_lead
 from addon.event_object import MalformedEvent
 from addon.feedback_record import record_type_correction
 from addon.sidebar import Call
 from functions.calendar.mapping import UnusableEvent, meeting_from_event
 from functions.calendar.port import CalendarError, EventNotFound, PermissionDenied
+from functions.domain.followups import FollowupMode
 from functions.domain.meeting_types import normalize_text
 from functions.domain.meetings import Meeting
 from functions.domain.planning import plan_meeting
@@ -126,7 +127,7 @@ def meeting_card(call: Call, meeting: Meeting) -> c.Json:
     classification = call.app.classifier.classify(
         meeting, user_domain=call.user.domains, preferences=call.user.preferences
     )
-    return views.event_card(
+    card = views.event_card(
         call.view,
         meeting,
         classification,
@@ -134,6 +135,9 @@ def meeting_card(call: Call, meeting: Meeting) -> c.Json:
         can_block_time=can_block_time(call),
         carried_over=_carried_over(call, meeting),
         internal_domains=call.app.classifier.internal_domains_for(call.user.domains),
+    )
+    return action_items.with_section(
+        card, call.view, meeting, action_items.items_for(call, meeting)
     )
 
 
@@ -567,6 +571,11 @@ def _parse_preferences(call: Call) -> Preferences:
     if "working_days" in event.form:
         days = parse_working_days(event.form["working_days"]) or current.working_days
     keywords = _parse_keywords(call, errors)
+    followup_raw = event.form_value("followup_mode") or current.followup_mode.value
+    try:
+        followup = FollowupMode(followup_raw)
+    except ValueError:
+        raise MalformedEvent("followup_mode is chat, email or off") from None
     if errors:
         raise SettingsRefused(errors)
     from addon.context_sources import parse_sources
@@ -582,6 +591,7 @@ def _parse_preferences(call: Call) -> Preferences:
         digest_time=digest_at,
         type_keywords=keywords,
         working_days=days,
+        followup_mode=followup,
     )
 
 
@@ -705,3 +715,24 @@ def delete_data(call: Call) -> c.Json:
 
 def back(_: Call) -> c.Json:
     return c.render([{"pop": True}])
+
+
+def tick_action_item(call: Call) -> c.Json:
+    """The Done button: tick the item off under the verified user, redraw the card."""
+    params = call.event.parameters
+    source, item = params.get("source") or "", params.get("item") or ""
+    if not (0 < len(source) <= action_items.MAX_ID and 0 < len(item) <= 16):
+        raise MalformedEvent("tick_item needs source and item")
+    meeting = stored_meeting(call)
+    if meeting is None:
+        return c.notify(GONE)
+    from functions.followup.answers import tick_item
+    from functions.store.port import NotFound
+
+    try:
+        tick_item(call.app.store, call.user_id, source, item, call.now)
+    except NotFound:
+        return c.notify("That action item's meeting is gone.")
+    log(_log, logging.INFO, "action item ticked", user_id=call.user_id)
+    fresh = call.app.store.get_meeting(call.user_id, meeting.event_id) or meeting
+    return c.update_card(meeting_card(call, fresh), note="Done.")

@@ -16,6 +16,7 @@ from addon import cards as c
 from addon.durations import format_lead
 from functions.delegation.keys import owner_of
 from functions.domain.classification import Classification, SkipReason, prep_wanted
+from functions.domain.followups import FollowupMode
 from functions.domain.html_text import description_text
 from functions.domain.meeting_types import RuleSet
 from functions.domain.meetings import Meeting, ResponseStatus
@@ -111,6 +112,13 @@ _CAN_GENERATE = frozenset(
 _CAN_REGENERATE = frozenset({PrepState.READY, PrepState.DELIVERED})
 
 WARNING_COLOR = "#b3261e"
+
+#: The one switch for the question after a meeting (functions/followup).
+FOLLOWUP_CHOICES = (
+    ("In Google Chat", FollowupMode.CHAT),
+    ("By email", FollowupMode.EMAIL),
+    ("Don't ask", FollowupMode.OFF),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -603,6 +611,19 @@ def settings_card(
                     DeliveryMode.DIGEST.value,
                     chosen("delivery_mode", DeliveryMode.DIGEST.value, digest),
                 ),
+            ],
+            kind="RADIO_BUTTON",
+        ),
+        c.selection(
+            "followup_mode",
+            "After 1:1s and leadership meetings, ask what was decided",
+            [
+                (
+                    label,
+                    mode.value,
+                    chosen("followup_mode", mode.value, prefs.followup_mode is mode),
+                )
+                for label, mode in FOLLOWUP_CHOICES
             ],
             kind="RADIO_BUTTON",
         ),

@@ -39,7 +39,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from functions.auth.dev_keys import DevSigner, dev_signer
 from functions.auth.id_tokens import HttpCerts, IdTokenVerifier
@@ -614,15 +614,52 @@ def task_routes(root: Bootstrap) -> dict[str, Handler]:
     Each background feature adds its handlers here, so one deployed function
     serves all task paths behind the same OIDC check.
     """
+    from functions.followup.scheduling import FOLLOWUP_PATH
     from functions.materials.routes import task_routes as materials_task_routes
     from functions.notify.routes import task_routes as prep_task_routes
     from functions.sync.routes import task_routes as sync_task_routes
+    from functions.tasks.endpoint import task_endpoint
 
     routes: dict[str, Handler] = {}
     routes.update(sync_task_routes(root))
     routes.update(prep_task_routes(root))
     routes.update(materials_task_routes(root))
+    routes[FOLLOWUP_PATH] = task_endpoint("followup", _followup_task, root)
     return routes
+
+
+def _followup_task(root: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """After the meeting (functions/followup): the task bound to the ports it uses."""
+    from functions.followup.task import form_url, handle_followup
+    from functions.followup.token import issue
+    from functions.notify.delivery import deliver_outgoing
+
+    def url(user_id: str, event_id: str) -> str:
+        keyring = root.credentials.sealer.keyring
+        token = issue(keyring, user_id, event_id, root.clock.now())
+        return form_url(root.settings.oauth_redirect_uri, token)
+
+    return handle_followup(
+        store=root.store,
+        tasks=root.tasks,
+        now=root.clock.now(),
+        payload=payload,
+        label_of=root.classifier.rules.label_of,
+        deliver=lambda out, prefix: deliver_outgoing(root, out, claim_prefix=prefix),
+        form_url=url,
+    )
+
+
+def _followup_form(root: Bootstrap, request: Request) -> Response:
+    """The email's follow-up form (public; trusted only through its signed token)."""
+    from functions.followup.form import form_page
+
+    return form_page(
+        request,
+        store=root.store,
+        keyring=root.credentials.sealer.keyring,
+        now=root.clock.now(),
+    )
 
 
 def webhook_routes(root: Bootstrap) -> dict[str, Handler]:
@@ -634,10 +671,11 @@ def webhook_routes(root: Bootstrap) -> dict[str, Handler]:
 
 def oauth_routes(root: Bootstrap) -> dict[str, Handler]:
     """The consent flow's browser redirect: the `oauth` entry point (public; state-checked)."""
+    from functions.followup.task import FORM_PATH
     from functions.oauth.flow import callback
     from functions.web import bound
 
-    return {"/oauth/callback": bound(callback, root)}
+    return {"/oauth/callback": bound(callback, root), FORM_PATH: bound(_followup_form, root)}
 
 
 def chat_routes(root: Bootstrap) -> dict[str, Handler]:

@@ -10,7 +10,8 @@ A click on Generate prep queues generation (the same `queue_generation` as
 the sidebar, so double clicks queue once) and answers UPDATE_MESSAGE with a
 card whose button is gone. If queueing fails transiently, the answer is a
 new short message and the original card (with its button) stays, so the
-user can simply click again.
+user can simply click again. A click on the follow-up card's Save or
+"Nothing to record" stores the answer once (`functions.followup.chat`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from functions.chat.deps import ChatDeps
 from functions.domain.classification import Classifier
 from functions.domain.meetings import Meeting
 from functions.domain.users import User
+from functions.followup.messages import FOLLOWUP_ACTION
 from functions.logs import log
 from functions.materials.lease import generation_lease
 from functions.notify import problems
@@ -72,6 +74,8 @@ class ChatEvent:
     function: str = ""
     parameters: Mapping[str, str] = field(default_factory=dict)
     is_dm: bool = False
+    #: A card's text inputs (`common.formInputs`), name -> the first string value.
+    form_inputs: Mapping[str, str] = field(default_factory=dict)
 
 
 def _parameters(body: Mapping[str, Any]) -> dict[str, str]:
@@ -87,6 +91,21 @@ def _parameters(body: Mapping[str, Any]) -> dict[str, str]:
     if isinstance(common, Mapping) and isinstance(common.get("parameters"), Mapping):
         params.update({str(k): str(v) for k, v in common["parameters"].items()})
     return params
+
+
+def _form_inputs(body: Mapping[str, Any]) -> dict[str, str]:
+    """`common.formInputs`: {name: {"stringInputs": {"value": [text, ...]}}}; else nothing."""
+    common = body.get("common")
+    raw = common.get("formInputs") if isinstance(common, Mapping) else None
+    inputs: dict[str, str] = {}
+    if not isinstance(raw, Mapping):
+        return inputs
+    for name, value in raw.items():
+        strings = value.get("stringInputs") if isinstance(value, Mapping) else None
+        values = strings.get("value") if isinstance(strings, Mapping) else None
+        if isinstance(name, str) and isinstance(values, list) and values:
+            inputs[name] = str(values[0])
+    return inputs
 
 
 def parse_event(body: Any) -> ChatEvent:
@@ -118,6 +137,7 @@ def parse_event(body: Any) -> ChatEvent:
         function=function,
         parameters=_parameters(body),
         is_dm=is_dm,
+        form_inputs=_form_inputs(body),
     )
 
 
@@ -195,6 +215,17 @@ def handle_event(services: ChatDeps, event: ChatEvent) -> Json:
                 event.user_id,
                 event.parameters.get("event_id", ""),
                 from_digest=event.parameters.get(SOURCE_KEY) == SOURCE_DIGEST,
+            )
+        if event.function == FOLLOWUP_ACTION and event.parameters.get("op") == "followup":
+            from functions.followup.chat import on_followup_click
+
+            return on_followup_click(
+                store=services.store,
+                now=services.clock.now(),
+                label_of=services.classifier.rules.label_of,
+                user_id=event.user_id,
+                parameters=event.parameters,
+                inputs=event.form_inputs,
             )
         return _new_text("That button is no longer supported.")
     if event.type == "ADDED_TO_SPACE":

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from functions.domain.followups import FollowUp
 from functions.domain.prep_state import PrepState, advance
 
 
@@ -113,6 +114,8 @@ class Meeting:
     #: When the current generation started (set on every move into `generating`
     #: and on a takeover); its lease runs from here. None on meetings stored before.
     generating_since: datetime | None = None
+    #: What the user recorded after the meeting (functions.domain.followups); ours, not Calendar's.
+    followup: FollowUp | None = None
     updated_at: datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -177,6 +180,7 @@ _PREP_FIELDS = frozenset(
         "materials_ref",
         "skip_reason",
         "generating_since",
+        "followup",
         "updated_at",
     }
 )

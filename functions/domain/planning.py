@@ -27,7 +27,7 @@ def plan_meeting(
     """Return `incoming` with type, trigger time and prep state decided.
 
     - Prep already under way or done (materials, state, when generation
-      started) carries over.
+      started) carries over, and so does the follow-up recorded after it.
     - Cancelled, declined and all-day events move to `cancelled`.
     - Events that only look like they need no prep (no guests, marked free,
       out of office, ... `OPTIONAL_SKIPS`) get no trigger and wait in
@@ -47,6 +47,7 @@ def plan_meeting(
         meeting_type=result.meeting_type,
         materials_ref=materials,
         generating_since=existing.generating_since if existing else None,
+        followup=existing.followup if existing else None,
         skip_reason=result.skip_reason.value if result.skip_reason else None,
     )
     if result.skip_reason in OPTIONAL_SKIPS:

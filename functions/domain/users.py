@@ -8,6 +8,8 @@ from datetime import datetime, time
 from enum import StrEnum
 from types import MappingProxyType
 
+from functions.domain.followups import DEFAULT_FOLLOWUP_TYPES, FollowupMode
+
 #: Lead times beyond a month are almost certainly typos (hours vs minutes).
 MAX_LEAD_HOURS = 24 * 30
 
@@ -118,6 +120,10 @@ class Preferences:
     working_days: frozenset[int] = DEFAULT_WORKING_DAYS
     #: Context sources the user turned on; turning one off stops its use at once.
     context_sources: frozenset[ContextSource] = frozenset()
+    #: After a prepared meeting of one of `followup_types` ends: one question
+    #: about its outcomes, in Chat or by email, or none (functions/followup).
+    followup_mode: FollowupMode = FollowupMode.CHAT
+    followup_types: frozenset[str] = DEFAULT_FOLLOWUP_TYPES
 
     def __post_init__(self) -> None:
         for meeting_type, hours in self.lead_hours.items():
@@ -133,6 +139,8 @@ class Preferences:
             raise ValueError("working days are one to seven of the days 0 (Monday) to 6 (Sunday)")
         object.__setattr__(self, "working_days", days)
         object.__setattr__(self, "delivery_mode", DeliveryMode(self.delivery_mode))
+        object.__setattr__(self, "followup_mode", FollowupMode(self.followup_mode))
+        object.__setattr__(self, "followup_types", frozenset(self.followup_types))
         object.__setattr__(
             self, "context_sources", frozenset(ContextSource(s) for s in self.context_sources)
         )

@@ -25,6 +25,10 @@ relation). Each earlier meeting carries the reason it was chosen, in words
 the materials show. Open items (questions and follow-ups) that the last
 prepared occurrence of the same series left open are carried over as items of
 their own, so the next materials show them whatever the generator writes.
+Action items the user recorded after an earlier related meeting and has not
+ticked off (`Meeting.followup`, functions/followup) come along as
+`action_items`, each with a link back to that meeting; the renderer shows
+them, the model never sees them, so it cannot drop or reword them.
 
 Size is bounded twice: every field has its own cap (description, titles,
 attendee count, number of earlier meetings, summary lengths, mail threads and
@@ -55,6 +59,7 @@ from functions.logs import log
 from functions.materials.facts import (
     CHARS_PER_TOKEN,
     DEFAULT_BUDGET,
+    ActionItemFact,
     AttachmentFact,
     AttendeeFact,
     CarriedItem,
@@ -84,6 +89,7 @@ __all__ = [
     "DEFAULT_BUDGET",
     "MIN_OVERLAP",
     "MIN_SHARED_PEOPLE",
+    "ActionItemFact",
     "AttachmentFact",
     "AttendeeFact",
     "CarriedItem",
@@ -299,6 +305,39 @@ def _carried(
     return tuple(kept[-budget.carry_max_items :]) if budget.carry_max_items else ()
 
 
+def _action_items(
+    picked: list[tuple[Literal["series", "same_people"], Meeting, int]],
+    zone: ZoneInfo,
+    budget: ContextBudget,
+) -> tuple[ActionItemFact, ...]:
+    """Open items of the earlier related meetings' follow-ups: series first, newest first."""
+    from functions.notify.content import calendar_event_url
+
+    out: list[ActionItemFact] = []
+    seen: set[str] = set()
+    for relation, other, _ in picked:
+        followup = other.followup
+        if followup is None:
+            continue
+        link = calendar_event_url(other)
+        for item in followup.open_items:
+            text = clean_text(item.text, budget.prior_item_chars, multiline=False)
+            if not text or text.casefold() in seen or len(out) >= budget.max_action_items:
+                continue
+            seen.add(text.casefold())
+            out.append(
+                ActionItemFact(
+                    text=text,
+                    owner=clean_text(item.owner, budget.name_chars, multiline=False),
+                    from_title=clean_text(other.title, budget.prior_title_chars, multiline=False),
+                    from_start=_local_iso(other.start, zone),
+                    from_link=link if link.startswith("https://") else "",
+                    relation=relation,
+                )
+            )
+    return tuple(out)
+
+
 def build_context(
     *,
     store: Store,
@@ -403,6 +442,7 @@ def build_context(
         carried_from=carried_from,
         mail_threads=mail.threads[:MAX_THREADS] if mail else (),
         source_notes=(mail.note,) if mail and mail.note else (),
+        action_items=_action_items(picked, zone, budget),
     )
     return fit_to_budget(ctx, budget)
 

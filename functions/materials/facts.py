@@ -65,6 +65,8 @@ class ContextBudget:
     #: at most this many (the most recently raised), none older than the age limit.
     carry_max_items: int = 8
     carry_max_age_days: int = 90
+    #: Open action items from earlier related meetings' follow-ups, newest meeting first.
+    max_action_items: int = 10
 
     def __post_init__(self) -> None:
         # Citation ids are a closed set in the response schema (M1..M20, C1..C12).
@@ -131,6 +133,20 @@ class CarriedItem(BaseModel):
     raised_at: str
 
 
+class ActionItemFact(BaseModel):
+    """An action item recorded after an earlier related meeting and not yet ticked off."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    owner: str
+    #: The meeting it was recorded for: its title, its start (local ISO) and a link to it.
+    from_title: str
+    from_start: str
+    from_link: str
+    relation: Literal["series", "same_people"]
+
+
 class MeetingContext(BaseModel):
     """The bounded, sanitised facts about one meeting (hashable via `canonical_json`)."""
 
@@ -171,6 +187,8 @@ class MeetingContext(BaseModel):
     mail_threads: tuple[MailThreadFact, ...] = ()
     #: Context sources that were not used, and why ("mail threads: not turned on").
     source_notes: tuple[str, ...] = ()
+    #: Open action items from earlier related meetings' follow-ups (not in the prompt).
+    action_items: tuple[ActionItemFact, ...] = ()
 
     def canonical_json(self) -> str:
         return json.dumps(

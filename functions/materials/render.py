@@ -344,6 +344,21 @@ def _carried_html(ctx: MeetingContext, content: MaterialsContent, fmt: DateForma
     return "".join(parts)
 
 
+def _action_items_html(ctx: MeetingContext, fmt: DateFormatter) -> str:
+    """Recorded after earlier meetings, not yet ticked off; each links back to its meeting."""
+    rows = []
+    for item in ctx.action_items:
+        owner = f"{_h(item.owner)}: " if item.owner else ""
+        origin = f"{item.from_title} · {fmt.date(_at(item.from_start))}"
+        back = (
+            f'<a href="{_h(item.from_link)}" rel="noopener noreferrer">{_h(origin)}</a>'
+            if item.from_link.startswith("https://")
+            else _h(origin)
+        )
+        rows.append(f'<li>{owner}{_h(item.text)} <small class="src">From: {back}</small></li>')
+    return f"<ul>{''.join(rows)}</ul>"
+
+
 def render_html(ctx: MeetingContext, content: MaterialsContent, info: GenerationInfo) -> str:
     """The document; `content` must already be checked against `ctx` (see citations)."""
     fmt = DateFormatter(ctx.locale, ctx.time_zone)
@@ -404,6 +419,8 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
         sections.append(
             _section("Still open from earlier meetings", _carried_html(ctx, content, fmt))
         )
+    if ctx.action_items:
+        sections.append(_section("Open action items", _action_items_html(ctx, fmt)))
     sections += [
         _section("Objectives", _statements(content.objectives, label)),
         _section("Agenda", _agenda_html(content.agenda, label)),
@@ -554,12 +571,30 @@ def render_markdown(ctx: MeetingContext, content: MaterialsContent, info: Genera
         if ctx.recurring or ctx.carried
         else []
     )
+    actions = (
+        [
+            "## Open action items\n\n"
+            + "\n".join(
+                f"- {_md_line(i.owner) + ': ' if i.owner else ''}{_md_line(i.text)} — from "
+                + (
+                    f"[{_md_line(i.from_title)} · {md_escape(fmt.date(_at(i.from_start)))}]"
+                    f"(<{i.from_link}>)"
+                    if i.from_link.startswith("https://") and not set("<>\n ") & set(i.from_link)
+                    else f"{_md_line(i.from_title)} · {md_escape(fmt.date(_at(i.from_start)))}"
+                )
+                for i in ctx.action_items
+            )
+        ]
+        if ctx.action_items
+        else []
+    )
     parts = [
         f"# {_md_line(ctx.title or '(no title)')}",
         f"*{md_escape(ctx.type_label)}* · {md_escape(fmt.span(start, end))}",
         f"> {banner}",
         f"## Summary\n\n{summary}",
         *carried,
+        *actions,
         f"## Objectives\n\n{_md_statements(content.objectives, label)}",
         f"## Agenda\n\n{agenda or _EMPTY_MD}",
         f"## Questions to ask\n\n{_md_statements(content.questions, label)}",

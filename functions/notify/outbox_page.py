@@ -13,7 +13,9 @@ so even markup that slipped through cannot run or reach this page.
 A card's Generate prep button becomes a form that plays Chat's part locally
 (`POST /dev/outbox/click`): it turns the click into the CARD_CLICKED event
 Chat would send for the message's recipient and applies the answer
-(UPDATE_MESSAGE replaces the card, as in Chat).
+(UPDATE_MESSAGE replaces the card, as in Chat). A card with text inputs (the
+follow-up after a meeting) becomes one form whose buttons post what was
+typed, as Chat's `formInputs`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from functions.notify.port import Channel
 from functions.web import json_error, local_only
 
 _log = logging.getLogger(__name__)
+
+#: Longest text taken from one of a card's text inputs (Chat allows far less in a message).
+MAX_TYPED = 20_000
 
 _TAG = re.compile(r"<[^>]*>")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -213,6 +218,7 @@ def _render_chat(entry: OutboxEntry) -> str:
     message = entry.chat_message
     out = [f"<p>{_e(message.get('text', ''))}</p>"]
     index = 0
+    inputs = _text_inputs(message)
     for item in message.get("cardsV2") or []:
         card = item.get("card", {})
         header = card.get("header") or {}
@@ -230,13 +236,47 @@ def _render_chat(entry: OutboxEntry) -> str:
                     )
                 elif "decoratedText" in widget:
                     out.append(_render_decorated(widget["decoratedText"]))
-                row = list(_buttons(widget))
+                row = [] if inputs else list(_buttons(widget))
                 if row:
                     rendered = [_render_button(entry, index + i, b) for i, b in enumerate(row)]
                     index += len(row)
                     out.append("<p>" + "".join(rendered) + "</p>")
             out.append("</div>")
+    if inputs:
+        # One form for the whole card, so each button posts what was typed.
+        out.append(_render_form(entry, inputs, _all_buttons(message)))
     return "\n".join(out)
+
+
+def _text_inputs(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [
+        widget["textInput"]
+        for item in message.get("cardsV2") or []
+        for section in item.get("card", {}).get("sections") or []
+        for widget in section.get("widgets") or []
+        if isinstance(widget.get("textInput"), Mapping)
+    ]
+
+
+def _render_form(
+    entry: OutboxEntry, inputs: list[Mapping[str, Any]], buttons: list[Mapping[str, Any]]
+) -> str:
+    """A card with text inputs (the follow-up): one form, its buttons post what was typed."""
+    fields = "".join(
+        f"<p><label>{_e(i.get('label', ''))}<br>"
+        f'<textarea name="input:{_e(i.get("name", ""))}" rows="4" cols="60">'
+        f"{_e(i.get('value', ''))}</textarea></label></p>"
+        for i in inputs
+    )
+    actions = "".join(
+        f'<button name="button" value="{n}">{_e(b.get("text", ""))}</button>'
+        for n, b in enumerate(buttons)
+        if isinstance((b.get("onClick") or {}).get("action"), Mapping)
+    )
+    return (
+        '<form method="post" action="/dev/outbox/click">'
+        f'<input type="hidden" name="entry" value="{entry.id}">{fields}<p>{actions}</p></form>'
+    )
 
 
 def _render_decorated(d: Mapping[str, Any]) -> str:
@@ -347,12 +387,19 @@ def outbox_click(services: ChatDeps, request: Request) -> Response:
         for p in action.get("parameters") or []
         if isinstance(p, Mapping)
     }
+    # What was typed into the card's text inputs, as Chat sends it (`common.formInputs`).
+    inputs = {
+        k.removeprefix("input:"): v[:MAX_TYPED]
+        for k, v in request.form.items()
+        if k.startswith("input:")
+    }
     event = ChatEvent(
         type="CARD_CLICKED",
         user_id=entry.user_id,
         function=str(action.get("function", "")),
         parameters=params,
         is_dm=True,
+        form_inputs=inputs,
     )
     reply = handle_event(services, event)
     response_type = (reply.get("actionResponse") or {}).get("type")

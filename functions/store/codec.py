@@ -11,6 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
+from functions.domain.followups import (
+    DEFAULT_FOLLOWUP_TYPES,
+    ActionItem,
+    FollowUp,
+    FollowupMode,
+)
 from functions.domain.meetings import (
     Attachment,
     Attendee,
@@ -94,8 +100,54 @@ def meeting_to_doc(m: Meeting) -> Doc:
         "materials_ref": m.materials_ref,
         "skip_reason": m.skip_reason,
         "generating_since": ts(m.generating_since),
+        "followup": followup_to_doc(m.followup),
         "updated_at": ts(m.updated_at),
     }
+
+
+def followup_to_doc(f: FollowUp | None) -> Doc | None:
+    if f is None:
+        return None
+    return {
+        "asked_at": ts(f.asked_at),
+        "channel": f.channel,
+        "answered_at": ts(f.answered_at),
+        "nothing_to_record": f.nothing_to_record,
+        "decisions": list(f.decisions),
+        "items": [
+            {
+                "item_id": i.item_id,
+                "text": i.text,
+                "owner": i.owner,
+                "done": i.done,
+                "done_at": ts(i.done_at),
+            }
+            for i in f.items
+        ],
+    }
+
+
+def followup_from_doc(d: object) -> FollowUp | None:
+    """Meetings stored before follow-ups existed carry none."""
+    if not isinstance(d, dict):
+        return None
+    return FollowUp(
+        asked_at=parse_ts(d.get("asked_at")),
+        channel=str(d.get("channel") or ""),
+        answered_at=parse_ts(d.get("answered_at")),
+        nothing_to_record=bool(d.get("nothing_to_record")),
+        decisions=tuple(str(x) for x in d.get("decisions") or ()),
+        items=tuple(
+            ActionItem(
+                item_id=str(i["item_id"]),
+                text=str(i.get("text") or ""),
+                owner=str(i.get("owner") or ""),
+                done=bool(i.get("done")),
+                done_at=parse_ts(i.get("done_at")),
+            )
+            for i in d.get("items") or ()
+        ),
+    )
 
 
 def meeting_from_doc(d: Doc) -> Meeting:
@@ -139,6 +191,7 @@ def meeting_from_doc(d: Doc) -> Meeting:
         materials_ref=d.get("materials_ref"),
         skip_reason=d.get("skip_reason"),
         generating_since=parse_ts(d.get("generating_since")),
+        followup=followup_from_doc(d.get("followup")),
         updated_at=parse_ts(d.get("updated_at")),
     )
 
@@ -177,6 +230,8 @@ def user_to_doc(u: User) -> Doc:
             "type_keywords": {k: list(v) for k, v in p.type_keywords.items()},
             "working_days": sorted(p.working_days),
             "context_sources": sorted(s.value for s in p.context_sources),
+            "followup_mode": p.followup_mode.value,
+            "followup_types": sorted(p.followup_types),
         },
     }
 
@@ -203,6 +258,20 @@ def _context_sources(raw: object) -> frozenset[ContextSource]:
         return frozenset()
     known = {s.value for s in ContextSource}
     return frozenset(ContextSource(v) for v in raw if isinstance(v, str) and v in known)
+
+
+def _followup_mode(raw: object) -> FollowupMode:
+    """Documents written before follow-ups existed read as the default (Chat)."""
+    try:
+        return FollowupMode(str(raw))
+    except ValueError:
+        return FollowupMode.CHAT
+
+
+def _followup_types(raw: object) -> frozenset[str]:
+    if not isinstance(raw, list):
+        return DEFAULT_FOLLOWUP_TYPES
+    return frozenset(str(t) for t in raw)
 
 
 def user_from_doc(d: Doc) -> User:
@@ -241,6 +310,8 @@ def user_from_doc(d: Doc) -> User:
             },
             working_days=_working_days(p.get("working_days")),
             context_sources=_context_sources(p.get("context_sources")),
+            followup_mode=_followup_mode(p.get("followup_mode")),
+            followup_types=_followup_types(p.get("followup_types")),
         ),
     )
 

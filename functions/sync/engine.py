@@ -68,6 +68,7 @@ from functions.domain.prep_state import PrepState
 from functions.domain.sent_messages import facts_of
 from functions.domain.sync_state import SyncState
 from functions.domain.users import MAX_LEAD_HOURS, User
+from functions.followup.scheduling import due_among, followup_task, stored_followups_due
 from functions.logs import log
 from functions.notify.corrections import correction_task, needs_correction
 from functions.prep.queueing import prep_task
@@ -134,6 +135,8 @@ class SyncReport:
     skipped_events: list[dict[str, str]] = field(default_factory=list)
     prep_tasks_created: int = 0
     prep_tasks_existing: int = 0
+    #: Follow-up tasks at meetings' ends (functions.followup.scheduling), same horizon.
+    followup_tasks_created: int = 0
     #: New events starting beyond the horizon that an incremental listing returned: not stored.
     beyond_horizon: int = 0
     #: Correction tasks queued for meetings that moved, were cancelled or declined.
@@ -231,6 +234,7 @@ def sync_calendar(
         else (state.last_sync_at + opts.prep_horizon)
     )
     _schedule_prep(run, tasks, swept_until)
+    _schedule_followups(run, tasks, swept_until)
     state = dataclasses.replace(
         state,
         sync_token=token,
@@ -521,3 +525,16 @@ def _schedule_prep(run: _Run, tasks: TaskQueue, swept_until: datetime | None) ->
             results = list(pool.map(lambda m: tasks.enqueue(prep_task(m)), todo))
     run.report.prep_tasks_created += sum(results)
     run.report.prep_tasks_existing += len(results) - sum(results)
+
+
+def _schedule_followups(run: _Run, tasks: TaskQueue, swept_until: datetime | None) -> None:
+    """The follow-up tasks at meetings' ends, for the same meetings the prep sweep covers:
+    those this run planned and those whose start entered the horizon since the last run."""
+    horizon = run.options.prep_horizon
+    due = {m.event_id: m for m in due_among(run.user, run.planned.values(), run.now, horizon)}
+    stored = stored_followups_due(
+        run.store, run.user, run.calendar_id, run.now, horizon, sweep_from=swept_until
+    )
+    for m in stored:
+        due.setdefault(m.event_id, m)
+    run.report.followup_tasks_created += sum(tasks.enqueue(followup_task(m)) for m in due.values())

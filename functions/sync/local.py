@@ -39,6 +39,7 @@ from functions.calendar.port import CalendarSource, Event, EventNotFound, EventP
 from functions.config import REPO_ROOT, Settings
 from functions.domain.clock import Clock
 from functions.domain.users import ConnectionState, User
+from functions.followup.scheduling import FOLLOWUP_PATH
 from functions.logs import log
 from functions.prep.queueing import PREP_PATH
 from functions.sync.deps import SyncDeps
@@ -181,6 +182,7 @@ class _DeferPrepTasks(TaskQueue):
     A running server notices the import (`ImportWatcher`) and a starting one
     sweeps every stored meeting due within the horizon (`sync_at_start`),
     so nothing is lost by not queueing them in a process that is about to exit.
+    The same sweeps queue the follow-up tasks at meetings' ends, so those wait too.
     Any other task (a correction of a message whose meeting this import moved
     or cancelled) is found by no sweep: it goes to the queue, whose journal
     keeps it for the server.
@@ -190,7 +192,7 @@ class _DeferPrepTasks(TaskQueue):
         self.inner = inner
 
     def enqueue(self, task: Task) -> bool:
-        if task.path == PREP_PATH:
+        if task.path in (PREP_PATH, FOLLOWUP_PATH):
             return False
         return self.inner.enqueue(task)
 

@@ -531,3 +531,54 @@ def test_deleting_a_user_removes_their_feedback_from_the_counts(store: Store) ->
     store.record_feedback(Feedback("bob", "ev0", USEFUL, "qbr"))
     assert store.delete_user_data("alice") == 4  # three answers and the user
     assert store.feedback_counts(["qbr"]) == {("qbr", USEFUL): 1}
+
+
+# ---------------------------------------------------------------- follow-ups (functions/followup)
+
+
+def test_a_follow_up_round_trips_and_a_replace_drops_it(store: Store) -> None:
+    from functions.domain.followups import ActionItem, FollowUp, FollowupMode
+
+    followup = FollowUp(
+        asked_at=T0,
+        channel="email",
+        answered_at=T0 + timedelta(hours=1),
+        decisions=("Ship in April — ünïcödé", "<b>not markup</b>"),
+        items=(
+            ActionItem("a1", "send the deck", "Sam"),
+            ActionItem("a2", "book 🏠", "", done=True, done_at=T0 + timedelta(days=1)),
+        ),
+    )
+    m = meeting("alice", 3, followup=followup)
+    store.upsert_meetings([m])
+    assert store.get_meeting("alice", m.event_id) == m
+    nothing = dataclasses.replace(m, followup=FollowUp(answered_at=T0, nothing_to_record=True))
+    store.upsert_meetings([nothing])
+    assert store.get_meeting("alice", m.event_id) == nothing
+    store.upsert_meetings([dataclasses.replace(m, followup=None)])
+    got = store.get_meeting("alice", m.event_id)
+    assert got is not None and got.followup is None
+    u = dataclasses.replace(
+        user("bob"),
+        preferences=Preferences(
+            followup_mode=FollowupMode.OFF, followup_types=frozenset({"staff"})
+        ),
+    )
+    store.put_user(u)
+    assert store.get_user("bob") == u
+
+
+def test_ticking_an_item_is_one_read_modify_write(store: Store) -> None:
+    from functions.domain.followups import ActionItem, FollowUp
+    from functions.followup.answers import tick_item
+
+    m = meeting(
+        "alice", 4, followup=FollowUp(answered_at=T0, items=(ActionItem("a1", "x", "Sam"),))
+    )
+    store.upsert_meetings([m])
+    ticked = tick_item(store, "alice", m.event_id, "a1", T0 + timedelta(days=1))
+    assert ticked.followup is not None and ticked.followup.items[0].done
+    assert store.get_meeting("alice", m.event_id) == ticked
+    assert tick_item(store, "alice", m.event_id, "a1", T0 + timedelta(days=2)) == ticked
+    with pytest.raises(NotFound):
+        tick_item(store, "mallory", m.event_id, "a1", T0)

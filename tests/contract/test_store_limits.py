@@ -10,12 +10,18 @@ the adapters must agree on where the document line is.
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from functions.calendar.mapping import MAX_ID_BYTES, UnusableEvent, meeting_from_event
+from functions.domain.followups import (
+    MAX_ACTION_ITEMS,
+    MAX_DECISIONS,
+    MAX_OWNER,
+    parse_answers,
+)
 from functions.domain.meetings import Attendee, Meeting
 from functions.store import codec, limits
 from functions.store.firestore import FirestoreStore
@@ -132,8 +138,19 @@ def test_the_largest_event_the_mapping_lets_through_fits_with_room_to_spare(
     store: Store,
 ) -> None:
     m = meeting_from_event(_largest_event(), user_id="u" * 255, calendar_id="primary")
+    # With the largest follow-up a form can store (functions.domain.followups bounds).
+    wide = "\U0001f600" * 5000
+    owner = "\U0001f600" * MAX_OWNER
+    answer = parse_answers(
+        "\n".join([wide] * MAX_DECISIONS),
+        "\n".join([f"{owner}: {wide}"] * MAX_ACTION_ITEMS),
+        nothing_to_record=False,
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    m = dataclasses.replace(m, followup=answer)
     size = _size(m)
-    # Bounded fields keep the worst meeting (about 548 KB) well under the 1 MiB limit.
+    # Bounded fields keep the worst meeting (about 585 KB, 37 KB of it the follow-up)
+    # well under the 1 MiB limit.
     assert size < limits.MAX_DOCUMENT_BYTES * 0.6, size
     assert store.upsert_meetings([m]).written == 1
     assert store.get_meeting(m.user_id, m.event_id) == m

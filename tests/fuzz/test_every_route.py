@@ -41,8 +41,11 @@ ROUTE_KINDS = {
     "/": "page",
     "/tasks/generate": "task",
     "/tasks/digest": "task",
+    "/tasks/followup": "task",
+    "/tasks/correct": "task",
     "/calendar/webhook": "json",
     "/oauth/callback": "page",
+    "/followup": "page",
     "/chat": "chat",
     "/dev/oauth/authorize": "page",
     "/dev/oauth/token": "oauth",
@@ -69,6 +72,8 @@ JSON_POSTS = (
     "/tasks/prep",
     "/tasks/generate",
     "/tasks/digest",
+    "/tasks/followup",
+    "/tasks/correct",
     "/chat",
 )
 

@@ -29,6 +29,7 @@ from functions.chat.auth import CHAT_ISSUER
 from functions.domain.clock import FixedClock
 from functions.domain.prep_state import PrepState
 from functions.domain.users import ConnectionState, User
+from functions.followup.scheduling import FOLLOWUP_PATH
 from functions.notify.gmail import GmailSender
 from functions.notify.google_chat import ChatAppSender
 from functions.notify.outbox_page import outbox_of
@@ -268,7 +269,11 @@ def test_sync_clock_notify_click_replay(app: App) -> None:
     assert app.counts() == (2, 2)
     # And the sync running again (the next scheduler slot) schedules no prep again.
     sync_local(app.services, app.ics)
-    assert [t.path for t in app.queue.pending()] == [GENERATE_PATH]
+    assert [t.path for t in app.queue.pending() if t.path != FOLLOWUP_PATH] == [GENERATE_PATH]
+    # The review (a 1:1 by its two people) came within two days: its follow-up task is
+    # at its end (the 1:1 of Monday had its own, which ran and found it unprepared).
+    [review] = [t for t in app.queue.pending() if t.path == FOLLOWUP_PATH]
+    assert review.schedule_at == datetime(2026, 3, 18, 10, 5, tzinfo=UTC)
 
 
 def test_moved_meeting_is_notified_once_at_its_new_time(app: App) -> None:

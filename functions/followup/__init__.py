@@ -1,0 +1,1 @@
+"""After the meeting: one question about outcomes, answers kept with the meeting."""
