@@ -35,8 +35,14 @@ HEAVY_MODULES = (
 #: Libraries the first requests do without, though nearby code uses them
 #: (bench/bench_cold_start.py, issue 14): google-auth's jwt module (and with
 #: it google.auth.credentials and asyncio; tokens are checked with
-#: cryptography directly).
-DEFERRED_MODULES = ("google.auth.jwt", "google.auth.credentials", "asyncio")
+#: cryptography directly) and the sync engine (the sidebar and settings need
+#: only `functions.sync.horizons`).
+DEFERRED_MODULES = (
+    "google.auth.jwt",
+    "google.auth.credentials",
+    "asyncio",
+    "functions.sync.engine",
+)
 
 
 def _post(handler: Any, body: dict[str, Any]) -> tuple[int, str]:
