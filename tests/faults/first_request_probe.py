@@ -36,12 +36,14 @@ HEAVY_MODULES = (
 #: (bench/bench_cold_start.py, issue 14): google-auth's jwt module (and with
 #: it google.auth.credentials and asyncio; tokens are checked with
 #: cryptography directly) and the sync engine (the sidebar and settings need
-#: only `functions.sync.horizons`).
+#: only `functions.sync.horizons`) and Babel (the card's en-US dates come
+#: from config/timefmt.compiled.json).
 DEFERRED_MODULES = (
     "google.auth.jwt",
     "google.auth.credentials",
     "asyncio",
     "functions.sync.engine",
+    "babel",
 )
 
 
