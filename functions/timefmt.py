@@ -7,16 +7,18 @@ and each locale's data is loaded once per process.
 
 Importing Babel and merging a locale's CLDR data costs ~30 ms, most of the
 first sidebar card's own work on a fresh process (issue 14, cold start). So
-for the locales in `config/timefmt.compiled.json` (the default, en-US) the
-four things a card shows (`day`, `time`, `day_time`, `zone_name`) come from
-a compiled extract of Babel's own answers: the tokenised CLDR patterns, the
-weekday, month and AM/PM names they use, and each time zone's long standard
-and daylight names. Only patterns made of fields whose output is either one
-of those names or a plain number are compiled (Babel writes date numbers in
-ASCII digits); anything else, and every other locale or zone, goes to
-Babel. The extract is regenerated with `.venv/bin/python -m functions.timefmt`
-and tests/unit/test_timefmt.py fails while it differs from what the pinned
-Babel gives, and compares both paths over every hour of a year.
+for the locales of `COMPILED_LOCALES` (one file each, config/timefmt/<tag>.json,
+~35 KB, read when a card first needs it) the four things a card shows (`day`,
+`time`, `day_time`, `zone_name`) come from a compiled extract of Babel's own
+answers: the tokenised CLDR patterns, the weekday, month and AM/PM names they
+use, and each time zone's long standard and daylight names where Babel names
+the zone by a translation (not by the moment's GMT offset). Only patterns
+made of fields whose output is one of those names or a plain number are
+compiled (Babel writes date numbers in ASCII digits); any other locale, zone
+or field goes to Babel, as does every other use (notifications, materials).
+Regenerate the files with `.venv/bin/python -m functions.timefmt` after
+upgrading Babel: tests/unit/test_timefmt.py fails while they differ from what
+the pinned Babel gives, and compares both paths over a year of hours.
 """
 
 from __future__ import annotations
@@ -35,13 +37,24 @@ if TYPE_CHECKING:
 
 DEFAULT_LOCALE = "en-US"
 _LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
-COMPILED_PATH = Path(__file__).resolve().parent.parent / "config" / "timefmt.compiled.json"
-#: The locales compiled by default (`python -m functions.timefmt [TAG ...]` for others).
-COMPILED_LOCALES = (DEFAULT_LOCALE,)
+COMPILED_DIR = Path(__file__).resolve().parent.parent / "config" / "timefmt"
+#: The locales with an extract (config/timefmt/<tag>.json): the default and the
+#: languages most Workspace users read; every other locale is Babel's.
+COMPILED_LOCALES = (
+    DEFAULT_LOCALE,
+    "en-GB",
+    "de-DE",
+    "fr-FR",
+    "es-ES",
+    "it-IT",
+    "pt-BR",
+    "nl-NL",
+    "ja-JP",
+)
 #: Fields answered from the extract: names looked up by weekday, month or
-#: AM/PM, and numbers written with `num` digits, as Babel writes them.
-_NAME_FIELDS = {"E": (1, 2, 3), "M": (3,), "a": (1, 2, 3)}
-_NUMBER_FIELDS = {"d": (1, 2), "h": (1, 2), "H": (1, 2), "m": (1, 2)}
+#: AM/PM, and numbers written with `width` digits, as Babel writes them.
+_NAME_FIELDS = {"E": (1, 2, 3), "M": (3, 4), "a": (1, 2, 3)}
+_NUMBER_FIELDS = {"d": (1, 2), "h": (1, 2), "H": (1, 2), "m": (1, 2), "M": (1, 2)}
 
 
 def valid_locale(tag: str | None) -> str | None:
@@ -49,7 +62,7 @@ def valid_locale(tag: str | None) -> str | None:
     if not tag or not _LOCALE_RE.match(tag):
         return None
     normal = tag.replace("_", "-")
-    if normal in _compiled():
+    if normal in COMPILED_LOCALES and _extract(normal) is not None:
         return normal
     try:
         _locale(normal)
@@ -97,7 +110,7 @@ class TimeFormat:
 
     @property
     def _extract(self) -> _Extract | None:
-        return _compiled().get(self.tag)
+        return _extract(self.tag) if self.tag in COMPILED_LOCALES else None
 
     def day(self, when: datetime) -> str:
         extract = self._extract
@@ -163,31 +176,31 @@ class _Extract:
                 out.append(token)
                 continue
             char, width = token
-            if char == "E":
-                out.append(self.names[f"E{width}"][local.weekday()])
-            elif char == "M":
-                out.append(self.names[f"M{width}"][local.month - 1])
-            elif char == "a":
-                out.append(self.names[f"a{width}"][1 if local.hour >= 12 else 0])
+            names = self.names.get(f"{char}{width}")
+            if names is not None:
+                index = {"E": local.weekday(), "M": local.month - 1, "a": int(local.hour >= 12)}
+                out.append(names[index[char]])
             else:
                 value = {
                     "d": local.day,
                     "h": local.hour % 12 or 12,
                     "H": local.hour,
                     "m": local.minute,
+                    "M": local.month,
                 }[char]
                 out.append(f"{value:0{width}d}")
         return "".join(out)
 
 
 @functools.cache
-def _compiled(path: Path = COMPILED_PATH) -> dict[str, _Extract]:
-    """The compiled extracts by tag; none (Babel for everything) if the file is absent."""
+def _extract(tag: str, folder: Path = COMPILED_DIR) -> _Extract | None:
+    """`tag`'s extract (a tag of `COMPILED_LOCALES`), or None, for Babel, if its
+    file is absent or unreadable."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return {tag: _Extract(**extract) for tag, extract in raw["locales"].items()}
+        raw = json.loads((folder / f"{tag}.json").read_text(encoding="utf-8"))
+        return _Extract(**raw["extract"])
     except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        return None
 
 
 def compile_locale(tag: str, zones: list[str]) -> dict[str, Any]:
@@ -245,26 +258,23 @@ def compile_locale(tag: str, zones: list[str]) -> dict[str, Any]:
     return {"patterns": patterns, "glue": glue, "names": names, "zones": zone_names}
 
 
-def compile_all(tags: tuple[str, ...] = COMPILED_LOCALES) -> dict[str, Any]:
-    """The whole file: every tag that compiles, over every zone this machine knows."""
+def compile_file(tag: str) -> dict[str, Any]:
+    """One file's content: `tag`'s extract over every zone this machine knows."""
     import zoneinfo
 
     import babel
 
     zones = sorted(z for z in zoneinfo.available_timezones() if valid_zone(z))
-    return {
-        "babel": babel.__version__,
-        "locales": {tag: compile_locale(tag, zones) for tag in tags},
-    }
+    return {"babel": babel.__version__, "extract": compile_locale(tag, zones)}
 
 
-def write_compiled(path: Path = COMPILED_PATH, tags: tuple[str, ...] = COMPILED_LOCALES) -> Path:
-    path.write_text(
-        json.dumps(compile_all(tags), ensure_ascii=False, sort_keys=True, indent=0) + "\n",
-        encoding="utf-8",
-    )
-    _compiled.cache_clear()
-    return path
+def write_compiled(folder: Path = COMPILED_DIR, tags: tuple[str, ...] = COMPILED_LOCALES) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for tag in tags:
+        text = json.dumps(compile_file(tag), ensure_ascii=False, sort_keys=True)
+        (folder / f"{tag}.json").write_text(text + "\n", encoding="utf-8")
+    _extract.cache_clear()
+    return folder
 
 
 if __name__ == "__main__":

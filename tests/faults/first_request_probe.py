@@ -37,7 +37,7 @@ HEAVY_MODULES = (
 #: it google.auth.credentials and asyncio; tokens are checked with
 #: cryptography directly) and the sync engine (the sidebar and settings need
 #: only `functions.sync.horizons`) and Babel (the card's en-US dates come
-#: from config/timefmt.compiled.json).
+#: from config/timefmt/).
 DEFERRED_MODULES = (
     "google.auth.jwt",
     "google.auth.credentials",
