@@ -53,7 +53,7 @@ from functions.domain.users import (
 from functions.domain.working_days import parse_working_days
 from functions.logs import log
 from functions.prep.queueing import DONE_STATES, CannotGenerate, prep_task, queue_generation
-from functions.sync.engine import PREP_HORIZON, prep_task_due
+from functions.sync.horizons import PREP_HORIZON, prep_task_due
 from functions.tasks.port import MAX_SCHEDULE_AHEAD
 
 if TYPE_CHECKING:

@@ -28,9 +28,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -79,11 +77,7 @@ def local_env(workdir: Path) -> dict[str, str]:
 class KeyIdFreeSigner(DevSigner):
     """The development key, signing tokens without a `kid` header (see the module doc)."""
 
-    @cached_property
-    def _signer(self) -> Any:
-        from google.auth import crypt
-
-        return crypt.RSASigner.from_string(self._private_pem, key_id=None)
+    names_key = False
 
 
 def local_services(workdir: Path) -> Bootstrap:

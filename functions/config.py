@@ -104,7 +104,7 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     #: How often Cloud Scheduler calls the fan-out; task names are per slot of this length.
     sync_interval: timedelta = timedelta(minutes=15)
-    #: How far ahead meetings are stored and planned; see functions/domain/horizons.py.
+    #: How far ahead meetings are stored and planned; see functions/sync/horizons.py.
     sync_horizon: timedelta = timedelta(days=90)
     #: Prep materials: generator, Vertex AI, storage, links (functions/materials/settings.py).
     materials: MaterialsSettings = field(default_factory=MaterialsSettings)
@@ -208,7 +208,7 @@ def _minutes(env: Mapping[str, str], name: str, default: int) -> timedelta:
 
 def _horizon_days(env: Mapping[str, str], name: str, default: int) -> timedelta:
     """The sync horizon: long enough that every meeting is stored before its prep trigger."""
-    from functions.domain.horizons import shortest_sync_horizon
+    from functions.sync.horizons import shortest_sync_horizon
 
     raw = env.get(name, "").strip()
     try:

@@ -4,18 +4,24 @@ Local mode has no Google to sign add-on requests or task tokens, so the local
 server signs them itself with a key kept in `.local/` and verifies them with
 the very same `IdTokenVerifier` production uses; only the certificate source
 differs. Nothing here is used when PREP_MODE=production.
+
+Tokens are signed with `cryptography` directly (RS256: RSASSA-PKCS1-v1_5 over
+SHA-256, as google-auth's `jwt.encode` does), so a local process never imports
+google-auth's jwt module for them; tests/auth/test_dev_keys.py checks that
+google-auth verifies what this signs.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Mapping
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from functions.auth.id_tokens import GOOGLE_ISSUERS
 
@@ -25,6 +31,10 @@ assert DEV_ISSUER in GOOGLE_ISSUERS
 
 class DevSigner:
     """An RSA key with a self-signed certificate, published like Google's certs."""
+
+    #: Whether tokens name their key (`kid`), as Google's do; the benchmarks
+    #: sign without one to take the path of a token signed by a rotated key.
+    names_key: ClassVar[bool] = True
 
     def __init__(self, private_pem: bytes) -> None:
         from cryptography import x509
@@ -43,6 +53,7 @@ class DevSigner:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the dev signing key must be RSA")
         self._private_pem = private_pem
+        self._key = key
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meeting-prep local dev")])
         now = dt.datetime.now(dt.UTC)
         cert = (
@@ -92,17 +103,15 @@ class DevSigner:
         return {self.key_id: self.cert_pem}
 
     def sign(self, claims: Mapping[str, Any]) -> str:
-        from google.auth import jwt
+        from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+        from cryptography.hazmat.primitives.hashes import SHA256
 
-        token: bytes = jwt.encode(self._signer, dict(claims))
-        return token.decode()
-
-    @cached_property
-    def _signer(self) -> Any:
-        """Parsing the PEM costs ~50 ms, so it happens once per key, not per token."""
-        from google.auth import crypt
-
-        return crypt.RSASigner.from_string(self._private_pem, key_id=self.key_id)
+        header = {"typ": "JWT", "alg": "RS256"}
+        if self.names_key:
+            header["kid"] = self.key_id
+        signed = f"{_b64url_json(header)}.{_b64url_json(dict(claims))}"
+        signature = self._key.sign(signed.encode("ascii"), PKCS1v15(), SHA256())
+        return f"{signed}.{_b64url(signature)}"
 
     def id_token(
         self,
@@ -127,6 +136,14 @@ class DevSigner:
             claims["email_verified"] = True
         claims.update(extra)
         return self.sign(claims)
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64url_json(value: Mapping[str, Any]) -> str:
+    return _b64url(json.dumps(value, separators=(",", ":")).encode())
 
 
 _cache: dict[Path, DevSigner] = {}

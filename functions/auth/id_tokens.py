@@ -3,22 +3,39 @@
 Both arrive as `Authorization: Bearer <JWT>` signed by Google, and both are
 checked the same way: signature against Google's published certificates,
 expiry, audience (our endpoint URL), issuer, and the caller's service-account
-email with `email_verified`. google-auth does the cryptography; this module
-adds what `verify_oauth2_token` leaves out (the email check, a certificate
-cache that honours Cache-Control so every request does not refetch the keys,
-and an error that never tells the caller why it was refused).
+email with `email_verified`. Beyond what `verify_oauth2_token` checks, this
+module checks the email, caches the certificates for as long as Cache-Control
+says (so every request does not refetch the keys), and raises an error that
+never tells the caller why it was refused.
+
+The RS256 check itself (`decode_rs256`) calls `cryptography` directly instead
+of `google.auth.jwt.decode`: importing google-auth's jwt module pulls in its
+credentials machinery and asyncio (~35 ms of every cold start, for code a
+verifier never runs). It makes the same checks as google-auth's `decode` (the
+kid names a published certificate, else every certificate is tried; RSASSA
+PKCS#1 v1.5 with SHA-256; `iat` and `exp` present, within the clock skew;
+`aud` one of ours) and is stricter where that costs nothing: only `RS256` is
+accepted (Google signs ID tokens with it; no `none`, no HMAC keyed with a
+certificate, no EC), `iat`/`exp` must be numbers, and the certificate's key
+must be RSA. tests/auth/test_id_tokens.py holds it to google-auth's answers.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import json
+import math
 import re
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 #: Google's certificates for ID tokens (x509 PEM by key id).
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -95,6 +112,8 @@ class HttpCerts:
                 return self._certs
             if not self.url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
                 raise TokenRejected("certificate URL must be https (or loopback in tests)")
+            import urllib.request  # only production fetches; local mode's certs are in process
+
             try:
                 with urllib.request.urlopen(self.url, timeout=self.timeout) as resp:  # noqa: S310
                     body = json.loads(resp.read())
@@ -142,24 +161,15 @@ class IdTokenVerifier:
         not a service account); otherwise the token must carry one of `emails`
         with `email_verified` true.
         """
-        from google.auth import exceptions as gexc
-        from google.auth import jwt
-
         if not token or token.count(".") != 2 or len(token) > 16384:
             raise TokenRejected("not a JWT")
         audiences = [audience] if isinstance(audience, str) else list(audience)
-        try:
-            claims = jwt.decode(
-                token,
-                certs=self._certs_for(token),
-                audience=audiences,
-                clock_skew_in_seconds=self.clock_skew_seconds,
-            )
-        except (ValueError, gexc.GoogleAuthError) as exc:
-            received = self._signed_audience(token)
-            if received is not None and received not in audiences:
-                raise WrongAudience(audiences[0], received) from None
-            raise TokenRejected(f"invalid token: {type(exc).__name__}") from None
+        claims = decode_rs256(
+            token,
+            self._certs_for(token),
+            audiences=audiences,
+            clock_skew_seconds=self.clock_skew_seconds,
+        )
         issuer = str(claims.get("iss", ""))
         if issuer not in self.issuers:
             raise TokenRejected("unexpected issuer")
@@ -180,42 +190,119 @@ class IdTokenVerifier:
             claims=claims,
         )
 
-    def _signed_audience(self, token: str) -> str | None:
-        """The audience of a token that is valid but for its audience, else None.
-
-        Only asked after a refusal: the same check without the audience says
-        whether the audience was the one thing wrong (a dev token for another
-        port), and only then is the audience worth a hint in the log.
-        """
-        from google.auth import exceptions as gexc
-        from google.auth import jwt
-
-        try:
-            claims = jwt.decode(
-                token,
-                certs=self._certs_for(token),
-                audience=None,
-                clock_skew_in_seconds=self.clock_skew_seconds,
-            )
-        except (ValueError, gexc.GoogleAuthError, TokenRejected):
-            return None
-        aud = claims.get("aud")
-        return aud if isinstance(aud, str) else None
-
     def _certs_for(self, token: str) -> Mapping[str, str]:
         """The key set, refetched once if the token names a key id we do not know."""
-        from google.auth import jwt
-
         certs = self._certs()
-        try:
-            header = jwt.decode_header(token)
-        except ValueError:
-            raise TokenRejected("not a JWT") from None
-        kid = header.get("kid") if isinstance(header, dict) else None
+        kid = _segments(token)[0].get("kid")
+        if not isinstance(kid, str):
+            kid = None
         if kid and kid not in certs and isinstance(self._certs, HttpCerts):
             self._certs.invalidate()
             certs = self._certs()
         return certs
+
+
+def decode_rs256(
+    token: str,
+    certs: Mapping[str, str],
+    *,
+    audiences: Collection[str],
+    clock_skew_seconds: int,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The claims of an RS256 JWT signed by one of `certs` ({kid: X.509 PEM}), else `TokenRejected`.
+
+    The signature is checked before any claim is believed; `now` (epoch
+    seconds) is for tests.
+    """
+    header, claims, signed, signature = _segments(token)
+    if header.get("alg") != "RS256":
+        raise TokenRejected("invalid token: unsupported algorithm")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise TokenRejected("invalid token: malformed key id")
+    if kid:
+        if kid not in certs:
+            raise TokenRejected("invalid token: unknown key id")
+        candidates = [certs[kid]]
+    else:
+        candidates = list(certs.values())
+    if not any(_signature_valid(pem, signed, signature) for pem in candidates):
+        raise TokenRejected("invalid token: bad signature")
+    moment = time.time() if now is None else now
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not _is_number(issued) or not _is_number(expires):
+        raise TokenRejected("invalid token: iat and exp must be numbers")
+    if moment < issued - clock_skew_seconds:
+        raise TokenRejected("invalid token: used too early")
+    if expires + clock_skew_seconds < moment:
+        raise TokenRejected("invalid token: expired")
+    audience = claims.get("aud")
+    if not isinstance(audience, str):
+        raise TokenRejected("invalid token: wrong audience")
+    if audience not in audiences:
+        # Valid in every other way: the hint (both host:ports) is worth a log line.
+        raise WrongAudience(next(iter(audiences), ""), audience)
+    return claims
+
+
+def _segments(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """Header, claims, signed bytes and signature of a compact JWT; unverified."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenRejected("not a JWT")
+    try:
+        header = json.loads(_b64url(parts[0]))
+        claims = json.loads(_b64url(parts[1]))
+        signature = _b64url(parts[2])
+    except (ValueError, binascii.Error, RecursionError):
+        raise TokenRejected("not a JWT") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise TokenRejected("not a JWT")
+    return header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+
+
+def _b64url(segment: str) -> bytes:
+    """Base64url without padding (RFC 7515 section 2), as Google writes it."""
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    """A finite JSON number: NaN would pass every comparison with the clock."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _signature_valid(certificate: str, signed: bytes, signature: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.hashes import SHA256
+
+    key = _public_key(certificate)
+    if key is None:
+        return False
+    try:
+        key.verify(signature, signed, PKCS1v15(), SHA256())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=32)
+def _public_key(certificate: str) -> RSAPublicKey | None:
+    """The RSA key of one published PEM certificate (or None), parsed once per process.
+
+    Google publishes two or three certificates and rotates them every few days,
+    so a small cache holds them all; an entry is only ever looked up by the
+    exact certificate text, never trusted for another.
+    """
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from cryptography.x509 import load_pem_x509_certificate
+
+    try:
+        key = load_pem_x509_certificate(certificate.encode("ascii")).public_key()
+    except (ValueError, UnicodeError):
+        return None
+    return key if isinstance(key, RSAPublicKey) else None
 
 
 def bearer_token(authorization: str | None) -> str | None:

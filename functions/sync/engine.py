@@ -60,11 +60,9 @@ from functions.calendar.mapping import UnusableEvent, meeting_from_event
 from functions.calendar.port import CalendarSource, CalendarUnavailable, Event, SyncTokenExpired
 from functions.calendar.writer import is_prep_block
 from functions.delegation.keys import PRIMARY, as_delegated, delegated_key
-from functions.domain import horizons
 from functions.domain.classification import Classifier
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.planning import plan_meeting
-from functions.domain.prep_state import PrepState
 from functions.domain.sent_messages import facts_of
 from functions.domain.sync_state import SyncState
 from functions.domain.users import MAX_LEAD_HOURS, User
@@ -73,34 +71,18 @@ from functions.logs import log
 from functions.notify.corrections import correction_task, needs_correction
 from functions.prep.queueing import prep_task
 from functions.store.port import MAX_BATCH, Store
+from functions.sync.horizons import (
+    DEFAULT_SYNC_HORIZON,
+    HORIZON_REFRESH,
+    PREP_HORIZON,
+    prep_task_due,
+)
 from functions.tasks.port import TaskQueue
 
 _log = logging.getLogger(__name__)
 
 #: Event types that are not meetings (out of office, focus time, ...): never prepared for.
 MEETING_EVENT_TYPES = frozenset({"default"})
-
-#: The horizons live in the domain (`functions.domain.horizons`), where the settings
-#: check reads them too; re-exported here for the sync's callers.
-PREP_HORIZON = horizons.PREP_HORIZON
-DEFAULT_SYNC_HORIZON = horizons.DEFAULT_SYNC_HORIZON
-HORIZON_REFRESH = horizons.HORIZON_REFRESH
-shortest_sync_horizon = horizons.shortest_sync_horizon
-
-
-def prep_task_due(meeting: Meeting, now: datetime, horizon: timedelta = PREP_HORIZON) -> bool:
-    """Whether `meeting`'s prep task belongs in the queue at `now`.
-
-    Shared by the sync and the sidebar, so a trigger the sidebar leaves out is
-    one the next sync's sweep picks up when it enters the horizon (Cloud Tasks
-    refuses anything more than 30 days ahead, and each creation is one RPC).
-    """
-    return (
-        meeting.prep_state is PrepState.SCHEDULED
-        and meeting.start > now
-        and meeting.prep_trigger_at is not None
-        and meeting.prep_trigger_at < now + horizon
-    )
 
 
 @dataclass(frozen=True, slots=True)

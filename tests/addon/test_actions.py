@@ -23,7 +23,8 @@ from functions.domain.sync_state import SyncState
 from functions.domain.users import ConnectionState, QuietHours, User
 from functions.prep.queueing import GENERATE_QUEUE, PREP_PATH, generation_task
 from functions.store.port import Store
-from functions.sync.engine import PREP_HORIZON, sync_calendar
+from functions.sync.engine import sync_calendar
+from functions.sync.horizons import PREP_HORIZON
 from functions.tasks.port import MAX_SCHEDULE_AHEAD
 from tests.addon.conftest import NOW
 from tests.support.addon_helpers import (

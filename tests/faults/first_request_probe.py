@@ -8,8 +8,8 @@ process, so seeding imports nothing here). The probe calls the deployed
 `addon` entry point in process for a homepage request and, with
 `--event-id`, an eventOpen request, then prints one JSON line: the HTTP
 statuses, which heavy Google clients ended up in `sys.modules`, how many of
-the rules' keyword patterns the requests compiled, and whether PyYAML got
-imported.
+the rules' keyword patterns the requests compiled, whether PyYAML got
+imported, and which of the other deferred libraries (`DEFERRED_MODULES`) did.
 
 `tests/faults/test_lazy_imports.py` asserts on it; `bench/bench_cold_start.py`
 runs it under `-X importtime` to show where the first request's time goes.
@@ -30,6 +30,20 @@ HEAVY_MODULES = (
     "google.cloud.storage",
     "google.genai",
     "googleapiclient.discovery",
+)
+
+#: Libraries the first requests do without, though nearby code uses them
+#: (bench/bench_cold_start.py, issue 14): google-auth's jwt module (and with
+#: it google.auth.credentials and asyncio; tokens are checked with
+#: cryptography directly) and the sync engine (the sidebar and settings need
+#: only `functions.sync.horizons`) and Babel (the card's en-US dates come
+#: from config/timefmt/).
+DEFERRED_MODULES = (
+    "google.auth.jwt",
+    "google.auth.credentials",
+    "asyncio",
+    "functions.sync.engine",
+    "babel",
 )
 
 
@@ -99,6 +113,7 @@ def main(argv: list[str]) -> int:
                 "modules": len(sys.modules),
                 "keyword_patterns": [len(compiled), keywords],
                 "yaml_imported": "yaml" in sys.modules,
+                "deferred_imported": [m for m in DEFERRED_MODULES if m in sys.modules],
             }
         )
     )

@@ -129,3 +129,17 @@ def test_the_probe_would_see_a_heavy_import(seeded: dict[str, str]) -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["heavy"] == ["google.cloud.storage"]
     assert set(HEAVY_MODULES) >= set(report["heavy"])
+
+
+def test_the_first_event_card_imports_neither_google_auths_jwt_module_nor_the_sync_engine(
+    seeded: dict[str, str],
+) -> None:
+    """Both ID tokens are verified with cryptography directly: google.auth.jwt
+    would pull in google.auth.credentials and asyncio (~35 ms of the cold start)
+    for code a verifier never runs. The probe signs its requests in process too,
+    so the dev signer must not import it either. Settings and the sidebar read
+    the horizons from `functions.sync.horizons`, not the engine (~10 ms)."""
+    report = _probe(seeded, "--event-id", "probe-1")
+    assert report["statuses"] == [200, 200]
+    assert report["title_shown"] is True  # verified and answered, not refused
+    assert report["deferred_imported"] == [], report["deferred_imported"]
