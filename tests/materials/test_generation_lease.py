@@ -72,7 +72,8 @@ def test_a_late_retry_renews_the_lease_when_it_claims_the_generation(
     root = services.replaced(generator=probe)
     with pytest.raises(RetryLater):
         handle_generate(root, _payload(queued))
-    renewed_at = queued.generating_since + lease * 0.9  # type: ignore[operator]
+    assert queued.generating_since is not None
+    renewed_at = queued.generating_since + lease * 0.9
     # Renewed before the model was called, so a card read during the attempt sees it.
     assert probe.seen == [renewed_at]
     clock.advance(lease * 0.5)  # past the queue-time lease, within the renewed one
