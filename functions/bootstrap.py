@@ -561,10 +561,12 @@ def webhook_routes() -> dict[str, Handler]:
 
 
 def oauth_routes() -> dict[str, Handler]:
-    """The consent flow's browser redirect: the `oauth` entry point (public; state-checked)."""
+    """The browser-facing `oauth` entry point (public): the consent flow's redirect and
+    the stable materials links with their sign-in (each checks its own state or session)."""
+    from functions.materials.routes import reader_routes
     from functions.oauth.flow import callback
 
-    return {"/oauth/callback": callback}
+    return {"/oauth/callback": callback, **reader_routes()}
 
 
 def chat_routes() -> dict[str, Handler]:

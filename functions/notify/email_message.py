@@ -23,9 +23,7 @@ from functions.notify.content import Notice, NoticeKind
 #: Subjects longer than this are cut: mail clients show ~80 characters anyway.
 MAX_SUBJECT = 150
 
-_LINK_EXPIRES = (
-    "The link works for a limited time; the Meeting prep panel in Calendar always has a fresh one."
-)
+_LINK_EXPIRES = "The link asks you to sign in with Google and always opens the newest materials."
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
