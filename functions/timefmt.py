@@ -2,8 +2,12 @@
 
 Workspace tells us both on every request (`commonEventObject.timeZone.id` and
 `userLocale`); CLDR data through Babel turns them into "Tue, Dec 1, 3:30 PM"
-for en-US and "Di., 1. Dez., 15:30" for de-DE. Babel is imported on first use
-and each locale's data is loaded once per process.
+for en-US and "Tue, 1 Dec, 15:30" for de-DE. Everything around a date is
+English (cards, messages, the materials' headings and sentences), so a date
+in German or Japanese words would be a stray foreign string in an English
+sentence: the words are English and the locale decides the conventions
+(day-month order, 24-hour clock) through `english_locale`. Babel is
+imported on first use and each locale's data is loaded once per process.
 """
 
 from __future__ import annotations
@@ -54,6 +58,32 @@ def _locale(tag: str) -> Locale:
         raise ValueError(f"unknown locale {tag!r}") from exc
 
 
+@functools.lru_cache(maxsize=64)
+def english_locale(tag: str | None) -> str:
+    """The English Babel locale with the conventions of `tag` ("de-DE" -> "en_DE").
+
+    English as spoken in the user's region where CLDR has it (en_DE, en_FR,
+    en_IN, ...); elsewhere international English with the region's clock:
+    Europe's English (24-hour) when the user's own locale writes 24-hour
+    times, world English (12-hour) when it does not. Unknown tags are en-US.
+    """
+    from babel import Locale
+    from babel.core import UnknownLocaleError
+
+    good = valid_locale(tag) or DEFAULT_LOCALE
+    own = _locale(good)
+    if own.language == "en":
+        return str(own)
+    if own.territory:
+        try:
+            return str(Locale("en", own.territory))
+        except (UnknownLocaleError, ValueError):
+            pass
+    short = own.time_formats.get("short")
+    pattern = str(getattr(short, "pattern", short) or "")
+    return "en_150" if "H" in pattern else "en_001"
+
+
 @dataclass(frozen=True, slots=True)
 class TimeFormat:
     zone: tzinfo
@@ -62,8 +92,7 @@ class TimeFormat:
     @classmethod
     def for_user(cls, time_zone: str | None, locale: str | None) -> TimeFormat:
         zone_name = valid_zone(time_zone) or "UTC"
-        tag = valid_locale(locale) or DEFAULT_LOCALE
-        return cls(ZoneInfo(zone_name), _locale(tag))
+        return cls(ZoneInfo(zone_name), _locale(english_locale(locale).replace("_", "-")))
 
     def day(self, when: datetime) -> str:
         from babel.dates import format_skeleton
@@ -81,7 +110,7 @@ class TimeFormat:
         return pattern.replace("{1}", self.day(when)).replace("{0}", self.time(when))
 
     def zone_name(self, when: datetime) -> str:
-        """The zone's name in the user's language ("Central European Standard Time")."""
+        """The zone's name in English ("Central European Standard Time")."""
         from babel.dates import format_datetime
 
         return str(format_datetime(when, "zzzz", tzinfo=self.zone, locale=self.locale))
