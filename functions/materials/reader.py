@@ -127,8 +127,7 @@ class LinkCodec:
 
 def stable_url(settings: Settings, keyring: Keyring, meeting: Meeting) -> str:
     """The link a message carries: it outlives any signed URL and checks who opens it."""
-    link_id = LinkCodec(keyring).link_id(meeting.user_id, meeting.event_id)
-    return f"{service_base(settings)}{READER_PATH}?{urllib.parse.urlencode({'k': link_id})}"
+    return _reader_url(settings, LinkCodec(keyring).link_id(meeting.user_id, meeting.event_id))
 
 
 def may_read(store: Store, reader: Reader, owner: User, meeting: Meeting) -> bool:
@@ -177,13 +176,22 @@ def _page(status: int, text: tuple[str, str], body_html: str = "") -> Response:
     return pages.page(status, text[0], text[1], body_html=body_html)
 
 
-def _forbidden(reader: Reader) -> Response:
+def _forbidden(settings: Settings, reader: Reader, link_id: str) -> Response:
+    """Who is signed in, and a way to sign in with another account (the session would
+    otherwise answer the same 403 for the next hour)."""
+    switch = _reader_url(settings, link_id, switch=True)
     body = (
         f"<p>You are signed in as <b>{html.escape(reader.email)}</b>. If the materials are "
-        "yours, open the link again and choose that Google account; otherwise ask the "
-        "meeting's owner to share what you need.</p>"
+        f'yours, <a href="{html.escape(switch)}">sign in with that Google account</a>; '
+        "otherwise ask the meeting's owner to share what you need.</p>"
     )
     return _page(403, _FORBIDDEN, body)
+
+
+def _reader_url(settings: Settings, link_id: str, *, switch: bool = False) -> str:
+    """Our own link for `link_id` (a validated id, never a URL from the request)."""
+    query = {"k": link_id, **({"switch": "1"} if switch else {})}
+    return f"{service_base(settings)}{READER_PATH}?{urllib.parse.urlencode(query)}"
 
 
 class _RefusalLog:
@@ -253,14 +261,20 @@ class ReaderPorts:
     now: datetime
 
 
-def open_link(ports: ReaderPorts, link_id: str, session: str | None) -> Response:
-    """`GET /m?k=...`: sign in if needed, check the reader, redirect to a fresh signed URL."""
+def open_link(
+    ports: ReaderPorts, link_id: str, session: str | None, *, switch: bool = False
+) -> Response:
+    """`GET /m?k=...`: sign in if needed, check the reader, redirect to a fresh signed URL.
+
+    `switch` (`&switch=1`, offered on the 403 page) ignores the session and asks
+    Google again, so a reader signed in with the wrong account can pick another.
+    """
     try:
         user_id, event_id = LinkCodec(ports.keyring).open(link_id)
     except BadLink as exc:
         REFUSALS.refused(f"link: {exc}")
         return _page(404, _NOT_FOUND)
-    reader = ports.signin.reader(session, ports.now)
+    reader = None if switch else ports.signin.reader(session, ports.now)
     if reader is None:
         started = ports.signin.start(link_id, ports.now)
         response = _redirect(started.url)
@@ -276,7 +290,7 @@ def open_link(ports: ReaderPorts, link_id: str, session: str | None) -> Response
         return _page(404, _NOT_FOUND)
     if not may_read(ports.store, reader, owner, meeting):
         REFUSALS.refused("not an allowed reader")
-        return _forbidden(reader)
+        return _forbidden(ports.settings, reader, link_id)
     ref = meeting.materials_ref
     if not owns(user_id, ref):
         REFUSALS.refused("ref outside the owner's prefix")
@@ -309,10 +323,7 @@ def finish_signin(
     except SignInRefused as exc:
         REFUSALS.refused(f"sign-in: {exc.reason}")
         return _page(400, _SIGNIN_FAILED)
-    back = f"{service_base(ports.settings)}{READER_PATH}?" + urllib.parse.urlencode(
-        {"k": attempt.target}
-    )
-    response = _redirect(back)
+    response = _redirect(_reader_url(ports.settings, attempt.target))
     _set_cookie(
         response,
         ports.settings,
@@ -349,7 +360,12 @@ def _ports() -> ReaderPorts:
 def reader_page(request: Request) -> Response:
     if request.method != "GET":
         return pages.page(405, "Not allowed", "Open this link in a browser.")
-    return open_link(_ports(), request.args.get("k", ""), request.cookies.get(SESSION_COOKIE))
+    return open_link(
+        _ports(),
+        request.args.get("k", ""),
+        request.cookies.get(SESSION_COOKIE),
+        switch=request.args.get("switch") == "1",
+    )
 
 
 def signin_callback(request: Request) -> Response:

@@ -11,6 +11,8 @@ local storage, whose V4 signed URLs are verified here.
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -246,6 +248,17 @@ def test_another_signed_in_user_gets_a_page_that_explains(world: World) -> None:
     assert "belong to someone else" in page
     assert "&lt;b&gt;mallory&lt;/b&gt;@example.com" in page  # who is signed in, escaped
     assert "X-Goog-Signature" not in page and "Location" not in refused.headers
+    # The page offers another account: the same link with `switch=1` asks Google again
+    # even though this browser's session still names Mallory.
+    found = re.search(r'href="([^"]+)"', page)
+    assert found is not None
+    switch = html.unescape(found.group(1))
+    assert switch.startswith(f"{BASE}{READER_PATH}?k=") and switch.endswith("&switch=1")
+    again = get(browser, switch)
+    assert again.status_code == 303 and again.location.startswith(world.fake.auth_uri)
+    back = get(browser, world.fake.consent(again.location, ALICE))
+    assert back.status_code == 303
+    assert_opens(world, get(browser, back.location), meeting)
 
 
 def test_deleted_materials_or_user_answer_404(world: World) -> None:
