@@ -435,3 +435,14 @@ def test_ready_messages_carry_the_stable_link_and_no_signed_url(world: World) ->
         assert "X-Goog-Signature" not in entry.body
         assert meeting.materials_ref and meeting.materials_ref not in entry.body
     assert link.startswith(prefix)
+
+
+def test_the_function_that_serves_the_links_is_deployed_with_what_they_use() -> None:
+    """`/m` runs in the `oauth` function: it signs URLs for the bucket and opens sealed ids."""
+    from deploy.readiness import needs
+    from functions.bootstrap import oauth_routes
+
+    assert {READER_PATH, "/m/signin"} <= set(oauth_routes())
+    assert {"PREP_MATERIALS_BUCKET", "PREP_TOKEN_KEK", "PREP_OAUTH_WEB_CLIENT_SECRET"} <= set(
+        needs("oauth")
+    )
