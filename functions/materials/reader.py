@@ -341,11 +341,14 @@ def finish_signin(
 def _ports() -> ReaderPorts:
     from functions.bootstrap import get_services
     from functions.oauth.client import OAuthClient
+    from functions.oauth.sealing import keyring_from_settings
 
     services = get_services()
     settings = services.settings
-    keyring = services.credentials.sealer.keyring
-    client: OAuthClient = services.credentials.client
+    # From the settings, not the credentials provider: with domain-wide delegation the
+    # provider has no OAuth client, yet readers still sign in with the web client.
+    keyring = keyring_from_settings(settings)
+    client = OAuthClient.from_settings(settings)
     return ReaderPorts(
         settings=settings,
         store=services.store,

@@ -41,8 +41,10 @@ def send_ready(
         # A stable link on our own service, not a signed URL: the message may be read
         # days after a signed URL would have expired (functions/materials/reader.py).
         from functions.materials.reader import stable_url
+        from functions.oauth.sealing import keyring_from_settings
 
-        materials_url = stable_url(services.settings, services.credentials.sealer.keyring, meeting)
+        keyring = keyring_from_settings(services.settings)
+        materials_url = stable_url(services.settings, keyring, meeting)
     label = services.classifier.rules.label_of(meeting.meeting_type)
     notice = build_notice(
         NoticeKind.PREP_READY, user, meeting, type_label=label, materials_url=materials_url
