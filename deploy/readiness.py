@@ -23,8 +23,9 @@ _ALL = frozenset(ENTRY_POINTS)
 ON_FIRST_USE: Mapping[str, frozenset[str]] = {
     # Every function queues work: the sidebar, Chat and the webhook enqueue too.
     "PREP_TASKS_LOCATION": _ALL,
-    # Signed links to materials: the sidebar, the generation task, Chat's ready card.
-    "PREP_MATERIALS_BUCKET": frozenset({"addon", "tasks", "chat"}),
+    # Signed links to materials: the sidebar, the generation task, Chat's ready card, and
+    # the stable links in messages (`/m` on the browser-facing `oauth` function).
+    "PREP_MATERIALS_BUCKET": frozenset({"addon", "tasks", "chat", "oauth"}),
     # The consent flow (started in the sidebar, finished by `oauth`) and background refreshes.
     "PREP_OAUTH_WEB_CLIENT_ID": frozenset({"addon", "tasks", "oauth"}),
     "PREP_OAUTH_WEB_CLIENT_SECRET": frozenset({"addon", "tasks", "oauth"}),

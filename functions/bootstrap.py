@@ -670,12 +670,19 @@ def webhook_routes(root: Bootstrap) -> dict[str, Handler]:
 
 
 def oauth_routes(root: Bootstrap) -> dict[str, Handler]:
-    """The consent flow's browser redirect: the `oauth` entry point (public; state-checked)."""
+    """The browser-facing `oauth` entry point (public): the consent flow's redirect, the
+    follow-up form, and the stable materials links with their sign-in (each checks its
+    own state, token or session)."""
     from functions.followup.task import FORM_PATH
+    from functions.materials.routes import reader_routes
     from functions.oauth.flow import callback
     from functions.web import bound
 
-    return {"/oauth/callback": bound(callback, root), FORM_PATH: bound(_followup_form, root)}
+    return {
+        "/oauth/callback": bound(callback, root),
+        FORM_PATH: bound(_followup_form, root),
+        **reader_routes(root),
+    }
 
 
 def chat_routes(root: Bootstrap) -> dict[str, Handler]:

@@ -21,6 +21,7 @@ subclassing; "also" names the feature's own base, which catches both kinds):
   - CalendarUnavailable             functions.calendar.port        also CalendarError
     · IcsFileError                  functions.calendar.ics
   - _ExchangeUnavailable            functions.oauth.flow
+  - SignInUnavailable               functions.oauth.signin
 * PermanentError                    functions.errors
   - BadTask                         functions.tasks.endpoint
   - GenerationFailed                functions.materials.generator  also GenerationError
@@ -32,6 +33,7 @@ subclassing; "also" names the feature's own base, which catches both kinds):
   - AccessRevoked                   functions.calendar.port        also CalendarError
   - PermissionDenied                functions.calendar.port        also CalendarError
   - _ExchangeRefused                functions.oauth.flow
+  - SignInRefused                   functions.oauth.signin
 
 What each base becomes on the wire is decided in one place, `functions.web`
 (`task_failure` for task targets, `guarded` for every other entry point):

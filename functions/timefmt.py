@@ -2,13 +2,19 @@
 
 Workspace tells us both on every request (`commonEventObject.timeZone.id` and
 `userLocale`); CLDR data through Babel turns them into "Tue, Dec 1, 3:30 PM"
-for en-US and "Di., 1. Dez., 15:30" for de-DE. Babel is imported on first use
-and each locale's data is loaded once per process.
+for en-US and "Tue, 1 Dec, 15:30" for de-DE. Everything around a date is
+English (cards, messages, the materials' headings and sentences), so a date
+in German or Japanese words would be a stray foreign string in an English
+sentence: the words are English and the locale decides the conventions
+(day-month order, 24-hour clock) through `english_locale`. Babel is
+imported on first use and each locale's data is loaded once per process.
 
 Importing Babel and merging a locale's CLDR data costs ~30 ms, most of the
 first sidebar card's own work on a fresh process (issue 14, cold start). So
-for the locales of `COMPILED_LOCALES` (one file each, config/timefmt/<tag>.json,
-~35 KB, read when a card first needs it) the four things a card shows (`day`,
+for the English locales of `COMPILED_LOCALES` (one file each,
+config/timefmt/<tag>.json, ~35 KB, read when a card first needs it; the
+user's own tag leads there through `ENGLISH_OF` without Babel) the four
+things a card shows (`day`,
 `time`, `day_time`, `zone_name`) come from a compiled extract of Babel's own
 answers: the tokenised CLDR patterns, the weekday, month and AM/PM names they
 use, and each time zone's long standard and daylight names where Babel names
@@ -43,14 +49,26 @@ COMPILED_DIR = Path(__file__).resolve().parent.parent / "config" / "timefmt"
 COMPILED_LOCALES = (
     DEFAULT_LOCALE,
     "en-GB",
-    "de-DE",
-    "fr-FR",
-    "es-ES",
-    "it-IT",
-    "pt-BR",
-    "nl-NL",
-    "ja-JP",
+    "en-DE",
+    "en-FR",
+    "en-ES",
+    "en-IT",
+    "en-NL",
+    "en-150",
 )
+#: `english_locale` of the languages most Workspace users read, so that their
+#: first card needs no Babel (tests/unit/test_timefmt.py keeps it equal).
+ENGLISH_OF = {
+    "en-US": "en-US",
+    "en-GB": "en-GB",
+    "de-DE": "en-DE",
+    "fr-FR": "en-FR",
+    "es-ES": "en-ES",
+    "it-IT": "en-IT",
+    "pt-BR": "en-150",
+    "nl-NL": "en-NL",
+    "ja-JP": "en-150",
+}
 #: Fields answered from the extract: names looked up by weekday, month or
 #: AM/PM, and numbers written with `width` digits, as Babel writes them.
 _NAME_FIELDS = {"E": (1, 2, 3), "M": (3, 4), "a": (1, 2, 3)}
@@ -62,7 +80,7 @@ def valid_locale(tag: str | None) -> str | None:
     if not tag or not _LOCALE_RE.match(tag):
         return None
     normal = tag.replace("_", "-")
-    if normal in COMPILED_LOCALES and _extract(normal) is not None:
+    if normal in ENGLISH_OF or (normal in COMPILED_LOCALES and _extract(normal) is not None):
         return normal
     try:
         _locale(normal)
@@ -92,6 +110,32 @@ def _locale(tag: str) -> Locale:
         raise ValueError(f"unknown locale {tag!r}") from exc
 
 
+@functools.lru_cache(maxsize=64)
+def english_locale(tag: str | None) -> str:
+    """The English Babel locale with the conventions of `tag` ("de-DE" -> "en_DE").
+
+    English as spoken in the user's region where CLDR has it (en_DE, en_FR,
+    en_IN, ...); elsewhere international English with the region's clock:
+    Europe's English (24-hour) when the user's own locale writes 24-hour
+    times, world English (12-hour) when it does not. Unknown tags are en-US.
+    """
+    from babel import Locale
+    from babel.core import UnknownLocaleError
+
+    good = valid_locale(tag) or DEFAULT_LOCALE
+    own = _locale(good)
+    if own.language == "en":
+        return str(own)
+    if own.territory:
+        try:
+            return str(Locale("en", own.territory))
+        except (UnknownLocaleError, ValueError):
+            pass
+    short = own.time_formats.get("short")
+    pattern = str(getattr(short, "pattern", short) or "")
+    return "en_150" if "H" in pattern else "en_001"
+
+
 @dataclass(frozen=True, slots=True)
 class TimeFormat:
     zone: tzinfo
@@ -102,7 +146,8 @@ class TimeFormat:
     def for_user(cls, time_zone: str | None, locale: str | None) -> TimeFormat:
         zone_name = valid_zone(time_zone) or "UTC"
         tag = valid_locale(locale) or DEFAULT_LOCALE
-        return cls(ZoneInfo(zone_name), tag)
+        english = ENGLISH_OF.get(tag) or english_locale(tag).replace("_", "-")
+        return cls(ZoneInfo(zone_name), english)
 
     @property
     def locale(self) -> Locale:
@@ -138,7 +183,7 @@ class TimeFormat:
         return pattern.replace("{1}", self.day(when)).replace("{0}", self.time(when))
 
     def zone_name(self, when: datetime) -> str:
-        """The zone's name in the user's language ("Central European Standard Time")."""
+        """The zone's name in English ("Central European Standard Time")."""
         extract = self._extract
         key = getattr(self.zone, "key", None)
         names = extract.zones.get(key) if extract is not None and key else None

@@ -13,6 +13,7 @@ from functions.tasks.endpoint import TaskCaller
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from functions.auth.id_tokens import IdTokenVerifier
     from functions.config import Settings
     from functions.domain.classification import Classifier
     from functions.domain.clock import Clock
@@ -55,3 +56,15 @@ class MaterialsDeps(MaterialsLinks, TaskCaller, Protocol):
     def send_ready(self) -> Callable[[User, Meeting], None] | None:
         """The notify feature's "prep is ready" sender, injected (None if not deployed)."""
         ...
+
+
+class ReaderDeps(MaterialsLinks, Protocol):
+    """What the stable links in messages need: who the reader is (Google sign-in,
+    verified like every ID token), whose materials, and a fresh signed URL."""
+
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def id_tokens(self) -> IdTokenVerifier: ...

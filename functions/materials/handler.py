@@ -11,6 +11,9 @@ Queued by the sidebar and Chat buttons (functions/prep/queueing.py) with
   claim is leased (`functions.materials.lease`, derived from the settings
   that bound one attempt), so a worker that died holding it blocks retries
   for one lease, after which the next delivery takes the claim over.
+  The delivery that takes the claim also renews the meeting's lease
+  (`generating_since`, `renew_lease`), so a retry that runs long after the
+  task was queued is not mistaken for a dead one.
 - A meeting is `generating` since `generating_since`; past the same lease
   the card offers "Try again" and a Generate click queues a takeover
   (functions/prep/queueing.py), so a killed worker never leaves a meeting
@@ -40,6 +43,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -156,9 +160,32 @@ def _generate(
     if not store.claim(user.user_id, lock, lease=lease):
         raise RetryLater("another delivery is generating these materials")
     try:
+        renew_lease(store, meeting, services.clock.now())
         return _generate_locked(services, user, meeting, prepared)
     finally:
         store.release_claim(user.user_id, lock)
+
+
+def renew_lease(store: Store, meeting: Meeting, now: datetime) -> None:
+    """Restart the meeting's generation lease: this attempt holds the generation now.
+
+    The lease was set when the task was queued; a retry that runs after a long
+    backoff would otherwise outlive it and the card would offer "Try again"
+    while it runs. One store transaction that moves only `generating_since`
+    forward and only while the meeting is still `generating`: a duplicate
+    delivery at the same instant changes nothing, and a meeting cancelled or
+    finished meanwhile keeps its state.
+    """
+
+    def renew(current: Meeting) -> Meeting:
+        if current.prep_state is not PrepState.GENERATING:
+            return current
+        if current.generating_since is not None and current.generating_since >= now:
+            return current
+        return dataclasses.replace(current, generating_since=now)
+
+    with contextlib.suppress(NotFound):
+        store.update_meeting(meeting.user_id, meeting.event_id, renew)
 
 
 def _generate_locked(

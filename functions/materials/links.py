@@ -1,8 +1,11 @@
 """Signed links to a meeting's materials: minted on demand, never stored.
 
-The sidebar calls `signed_url_for` when the card opens and the workflow when
-it sends a message, so every link in front of a user is fresh and expires on
-its own (24 h by default, 7 days at most: Cloud Storage's V4 limit). Nothing
+The sidebar calls `signed_url_for` when the card opens, and a message's stable
+link (`functions.materials.reader`) mints its own 15-minute one when it is
+opened, so every signed URL in front of a user is fresh and expires on its
+own (24 h by default for the sidebar, 7 days at most: Cloud Storage's V4
+limit). Messages never carry one:
+they may be read after any signed URL has expired. Nothing
 long-lived is kept: the meeting stores only its `materials_ref`, and a link
 that leaks stops working by itself. GET only; the ref must sit under the
 meeting owner's own prefix, so a corrupted or forged ref cannot open another

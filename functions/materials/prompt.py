@@ -234,7 +234,8 @@ Meeting facts (computed by the system):
 ({ctx.internal_count} internal, {ctx.external_count} external)
 - Recurring series: {"yes" if ctx.recurring else "no"}
 - {prior_note}
-- Write in the language of locale {safe_locale(ctx.locale)}.
+- Write in English, like the document's headings; write dates and times \
+the way locale {safe_locale(ctx.locale)} orders them.
 
 Template for this type of meeting (trusted configuration; follow it):
 - Focus: {t.focus}

@@ -18,9 +18,13 @@ suggestions, and how many were removed for citing a meeting the calendar
 does not hold. Items carried over from the last occurrence of a series have
 their own section with the date they come from.
 
-Dates and times are in the user's time zone (zoneinfo) and formatted for the
-user's locale with Babel; an unknown locale falls back to en-US. Headings are
-English for now (the model writes the body in the user's language). The
+Dates and times are in the user's time zone (zoneinfo) and formatted with
+Babel in English with the conventions of the user's locale
+(`timefmt.english_locale`: "Tuesday, 1 December 2026 · 15:30" for de-DE);
+an unknown locale falls back to en-US. The document is English throughout,
+headings, fixed sentences and the model's text alike (the prompt asks for
+English), so no foreign word lands in an English sentence; `<html lang>`
+says so. The
 footer says when the page was prepared and nothing else: template versions,
 cache keys and token counts are kept in the object metadata, not shown.
 """
@@ -105,13 +109,10 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _babel_locale(locale: str) -> str:
-    from babel import Locale, UnknownLocaleError
+    """English words, the user's conventions: the document is English throughout."""
+    from functions.timefmt import english_locale
 
-    tag = safe_locale(locale).replace("-", "_")
-    try:
-        return str(Locale.parse(tag))
-    except (UnknownLocaleError, ValueError):
-        return "en_US"
+    return english_locale(safe_locale(locale))
 
 
 class DateFormatter:
@@ -434,7 +435,7 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
     body = "".join(sections)
     if ctx.description:  # quoted as written by the organizer, as text
         body += _section("From the invitation", f"<blockquote>{_h(ctx.description)}</blockquote>")
-    lang = safe_locale(ctx.locale)
+    lang = fmt.locale.replace("_", "-")  # English with the user's conventions
     return f"""<!DOCTYPE html>
 <html lang="{_h(lang)}">
 <head>

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from functions.web import Handler, bound
 
 if TYPE_CHECKING:
-    from functions.materials.deps import MaterialsDeps
+    from functions.materials.deps import MaterialsDeps, ReaderDeps
 
 GENERATE_PATH = "/tasks/generate"
 LOCAL_MATERIALS_PATH = "/materials"
@@ -22,6 +22,16 @@ def task_routes(services: MaterialsDeps) -> dict[str, Handler]:
     from functions.tasks.endpoint import task_endpoint
 
     return {GENERATE_PATH: task_endpoint("generate", handle_generate, services)}
+
+
+def reader_routes(services: ReaderDeps) -> dict[str, Handler]:
+    """The stable links in messages and their Google sign-in (browser-facing, public)."""
+    from functions.materials.reader import READER_PATH, SIGNIN_PATH, reader_page, signin_callback
+
+    return {
+        READER_PATH: bound(reader_page, services),
+        SIGNIN_PATH: bound(signin_callback, services),
+    }
 
 
 def dev_routes(services: MaterialsDeps) -> dict[str, Handler]:

@@ -28,9 +28,7 @@ from functions.notify.content import Notice, NoticeKind
 #: Subjects longer than this are cut: mail clients show ~80 characters anyway.
 MAX_SUBJECT = 150
 
-_LINK_EXPIRES = (
-    "The link works for a limited time; the Meeting prep panel in Calendar always has a fresh one."
-)
+_LINK_EXPIRES = "The link asks you to sign in with Google and always opens the newest materials."
 
 #: Longest URL the text part shows; a signed Cloud Storage URL is far longer.
 MAX_TEXT_URL = 200

@@ -38,9 +38,13 @@ def send_ready(
     if meeting.user_id != user.user_id:
         raise ValueError("the meeting belongs to another user")
     if materials_url is None:
-        from functions.materials.links import signed_url_for
+        # A stable link on our own service, not a signed URL: the message may be read
+        # days after a signed URL would have expired (functions/materials/reader.py).
+        from functions.materials.reader import stable_url
+        from functions.oauth.sealing import keyring_from_settings
 
-        materials_url = signed_url_for(services, meeting)
+        keyring = keyring_from_settings(services.settings)
+        materials_url = stable_url(services.settings, keyring, meeting)
     label = services.classifier.rules.label_of(meeting.meeting_type)
     notice = build_notice(
         NoticeKind.PREP_READY, user, meeting, type_label=label, materials_url=materials_url

@@ -26,6 +26,7 @@ import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Request, Response
 
@@ -49,6 +50,8 @@ class _Code:
     challenge: str
     redirect_uri: str
     expires: float
+    #: OpenID Connect sign-in: echoed in the ID token, as Google does.
+    nonce: str | None = None
 
 
 class _Authority:
@@ -99,12 +102,22 @@ def authorize(services: OAuthDeps, request: Request) -> Response:
     refused = local_only(request)
     if refused is not None:
         return refused
+    from functions.materials.reader import signin_redirect_uri
+    from functions.sync.local import LOCAL_USER_ID
+
     client = services.credentials.client
     params = request.args if request.method == "GET" else request.form
-    problem = _check_authorization_request(client, params)
+    signin_uri = signin_redirect_uri(services.settings)
+    signin = params.get("redirect_uri") == signin_uri
+    problem = _check_authorization_request(
+        client, params, signin_uri, subject_needed=request.method == "POST" or not signin
+    )
     if problem:
         return pages.page(400, "Invalid request", problem)
     if request.method == "GET":
+        if signin:
+            # Google knows who is signed in; the stand-in asks (the local user by default).
+            return _consent_page(params, who=(LOCAL_USER_ID, services.settings.local_user_email))
         return _consent_page(params)
     redirect_uri = params["redirect_uri"]
     answer: dict[str, str] = {"state": params.get("state", "")}
@@ -121,27 +134,32 @@ def authorize(services: OAuthDeps, request: Request) -> Response:
                 challenge=params.get("code_challenge", ""),
                 redirect_uri=redirect_uri,
                 expires=time.monotonic() + _CODE_TTL,
+                nonce=params.get("nonce") or None,
             )
         answer.update(code=code, scope=" ".join(scopes))
     location = f"{redirect_uri}?{urllib.parse.urlencode(answer)}"
     return Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
-def _check_authorization_request(client: OAuthClient, params: Mapping[str, str]) -> str | None:
+def _check_authorization_request(
+    client: OAuthClient, params: Mapping[str, str], signin_uri: str, *, subject_needed: bool
+) -> str | None:
     get = params.get
     if get("client_id") != client.client_id:
         return "unknown client"
-    if get("redirect_uri") != client.redirect_uri:
-        return "redirect_uri does not match the client's registered one"
+    if get("redirect_uri") not in (client.redirect_uri, signin_uri):
+        return "redirect_uri does not match the client's registered ones"
     if get("response_type") != "code" or get("code_challenge_method") != "S256":
         return "only the code flow with PKCE S256 is supported"
-    if not get("code_challenge") or not get("dev_subject"):
+    if not get("code_challenge") or (subject_needed and not get("dev_subject")):
         return "missing code_challenge or dev_subject"
     return None
 
 
-def _consent_page(params: Mapping[str, str]) -> Response:
+def _consent_page(params: Mapping[str, str], who: tuple[str, str] | None = None) -> Response:
+    """The consent page; `who` (sign-in) asks which local account signs in, prefilled."""
     get = params.get
+    asked = ("dev_subject", "login_hint") if who is not None else ()
     hidden = "".join(
         f'<input type=hidden name="{html.escape(k)}" value="{html.escape(get(k) or "")}">'
         for k in (
@@ -155,13 +173,24 @@ def _consent_page(params: Mapping[str, str]) -> Response:
             "login_hint",
             "dev_subject",
             "access_type",
+            "nonce",
         )
+        if k not in asked
     )
     scopes = "".join(f"<li>{html.escape(s)}</li>" for s in (get("scope") or "").split())
+    if who is not None:
+        subject, email = who
+        account = (
+            "<p>Sign in as (a Google account id and its address; another id plays "
+            "somebody else):</p>"
+            f'<p><input name=dev_subject value="{html.escape(subject)}" aria-label="Account id"> '
+            f'<input name=login_hint value="{html.escape(email)}" aria-label="Address"></p>'
+        )
+    else:
+        account = f"<p>Signed in as {html.escape(get('login_hint') or 'the local user')}.</p>"
     body = (
-        f"<p>Signed in as {html.escape(get('login_hint') or 'the local user')}. "
-        f"Requested access:</p><ul>{scopes}</ul>"
-        f'<form method=post action="{AUTHORIZE_PATH}">{hidden}'
+        f"<p>Requested access:</p><ul>{scopes}</ul>"
+        f'<form method=post action="{AUTHORIZE_PATH}">{hidden}{account}'
         "<button name=decision value=allow>Allow</button>"
         "<button name=decision value=deny>Cancel</button></form>"
     )
@@ -215,7 +244,10 @@ def token(services: OAuthDeps, request: Request) -> Response:
                 "scope": " ".join(code.scopes),
                 "token_type": "Bearer",
                 "id_token": services.dev_signer.id_token(
-                    audience=client.client_id, subject=code.subject, email=code.email or None
+                    audience=client.client_id,
+                    subject=code.subject,
+                    email=code.email or None,
+                    **_nonce_claim(code.nonce),
                 ),
             }
         )
@@ -246,3 +278,8 @@ def revoke(services: OAuthDeps, request: Request) -> Response:
     with _Authority.lock:
         _Authority.revoked.add(value)
     return json_response({})
+
+
+def _nonce_claim(nonce: str | None) -> dict[str, Any]:
+    """OpenID Connect: the ID token echoes the authorization request's nonce, if it had one."""
+    return {"nonce": nonce} if nonce else {}

@@ -58,9 +58,10 @@ def test_a_stored_meeting_shows_type_state_and_trigger_in_the_users_zone_and_loc
     assert "Weekly 1:1 with Bob" in shown
     assert "1:1" in shown and "Why: keyword '1:1', 2 people" in shown
     assert "Scheduled" in shown
-    # 1:1 prep starts 24 h before: 2026-12-02 15:00 UTC is 16:00 in Berlin, German style.
-    assert "Mi., 2. Dez., 16:00" in shown
-    assert "Mitteleuropäische Normalzeit" in shown
+    # 1:1 prep starts 24 h before: 2026-12-02 15:00 UTC is 16:00 in Berlin, German
+    # conventions (day before month, 24-hour clock) in the card's language, English.
+    assert "Wed, 2 Dec, 16:00" in shown
+    assert "Central European Standard Time" in shown
     assert button_ops(card)["Generate prep"] == {"op": "generate", "eventId": "ev1"}
 
     card = _open(client, signer, "ev1", time_zone="America/New_York", locale="en-US")

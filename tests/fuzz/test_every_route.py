@@ -46,6 +46,8 @@ ROUTE_KINDS = {
     "/calendar/webhook": "json",
     "/oauth/callback": "page",
     "/followup": "page",
+    "/m": "page",
+    "/m/signin": "page",
     "/chat": "chat",
     "/dev/oauth/authorize": "page",
     "/dev/oauth/token": "oauth",
@@ -96,7 +98,7 @@ def _unchanged_if_refused(app: App, before: str, status: int) -> None:
     ),
     authorization=header_values,
     query=st.dictionaries(
-        st.sampled_from(("state", "code", "error", "user", "name", "eid", "X-Goog-Signature")),
+        st.sampled_from(("state", "code", "error", "user", "name", "eid", "k", "X-Goog-Signature")),
         edge_text.filter(lambda s: s.isprintable()),
         max_size=3,
     ),

@@ -151,9 +151,47 @@ def test_dates_and_times_read_well_in_the_users_locale(services: Bootstrap) -> N
     text = " ".join(s.text for s in content.summary)
     md = render_markdown(ctx, content, _info(ctx.template_version))
 
-    assert "am Freitag, 20. November 2026" in text or "Freitag, 20. November 2026" in text
-    assert "2026-11-20" not in text
-    assert "Prepared 30\\.11\\.2026, 10:00\n" in md  # to the minute, German order
+    # English words in German order and with the 24-hour clock: the sentence is English.
+    assert "it was on Friday, 20 November 2026" in text
+    assert "Freitag" not in text and "2026-11-20" not in text
+    assert "Prepared 30 Nov 2026, 10:00\n" in md  # to the minute, day before month
+
+
+@pytest.mark.parametrize(
+    ("locale", "day", "foreign"),
+    [
+        ("de-DE", "Tuesday, 1 December 2026 · 10:00 – 10:30", ("Dienstag", "Dezember")),
+        ("fr-FR", "Tuesday, 1 December 2026 · 10:00 – 10:30", ("mardi", "décembre")),
+        ("ja-JP", "Tuesday, 1 December 2026 · 10:00 – 10:30", ("火", "月")),
+        ("ko-KR", "Tuesday, 1 December 2026 · 10:00\u202fam – 10:30\u202fam", ("화요일",)),
+        ("en-US", "Tuesday, December 1, 2026 · 10:00\u202fAM – 10:30\u202fAM", ()),
+    ],
+)
+def test_the_document_is_english_with_the_users_date_conventions(
+    services: Bootstrap, locale: str, day: str, foreign: tuple[str, ...]
+) -> None:
+    """Headings, sentences and dates in one language: no German weekday in an English line."""
+    user = make_user(locale=locale, time_zone="Europe/Berlin")
+    services.store.put_user(user)
+    meeting = make_meeting(user, "intl", start=NOW.replace(hour=9) + timedelta(days=1))
+    ctx = prepare(services, user, meeting).context
+    content = offline_materials(ctx)
+    info = _info(ctx.template_version)
+    page = render_html(ctx, content, info)
+    md = render_markdown(ctx, content, info)
+    assert day in page
+    assert 'lang="en-' in page
+    for word in foreign:
+        assert word not in page and word not in md, (locale, word)
+    assert all(ord(c) < 0x2200 for c in md.replace(ctx.title, "")), locale
+
+
+def test_the_model_is_asked_for_english_whatever_the_locale(services: Bootstrap) -> None:
+    user = make_user(locale="de-DE")
+    services.store.put_user(user)
+    prompt = prepare(services, user, make_meeting(user, "de")).prompt
+    assert "Write in English" in prompt.user
+    assert "language of locale" not in prompt.user
 
 
 def test_a_models_odd_time_boxes_are_shown_in_fives(
@@ -194,3 +232,20 @@ def test_rounding_keeps_order_sources_and_total() -> None:
     ]
     assert sum(a.minutes for a in rounded) == 47
     assert [a.minutes for a in rounded] == [10, 32, 5]  # the 2 left over go to the longest
+
+
+@pytest.mark.parametrize("locale", ["de-DE", "ja-JP", "fr-FR"])
+def test_messages_and_cards_show_english_dates_and_zone_names(locale: str) -> None:
+    """The message says "(Wed, 2 Dec, 16:00, Central European Standard Time)", not German."""
+    from functions.notify.content import NoticeKind, build_notice
+    from functions.notify.email_message import subject_of
+    from functions.timefmt import TimeFormat
+
+    user = make_user(locale=locale, time_zone="Europe/Berlin")
+    meeting = make_meeting(user, start=NOW + timedelta(days=2, hours=6))
+    notice = build_notice(NoticeKind.PREP_DUE, user, meeting, type_label="1:1")
+    assert notice.when == "Wed, 2 Dec, 16:00"
+    assert notice.zone == "Central European Standard Time"
+    assert notice.when in subject_of(notice)
+    fmt = TimeFormat.for_user("Europe/Berlin", locale)
+    assert fmt.day(meeting.start) == "Wed, 2 Dec"

@@ -71,6 +71,8 @@ class _Code:
     challenge: str
     issued_at: float
     used: bool = False
+    #: OpenID Connect: the request's `nonce`, echoed in the ID token of this code's answer.
+    nonce: str | None = None
 
 
 @dataclass
@@ -97,11 +99,19 @@ class FakeGoogleOAuth:
     CODE_LIFETIME = 600.0
 
     def __init__(
-        self, *, client_id: str, client_secret: str, redirect_uri: str, signer: DevSigner
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        signer: DevSigner,
+        other_redirect_uris: tuple[str, ...] = (),
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.redirect_uri = redirect_uri
+        #: Every redirect URI registered for the client (Google refuses any other).
+        self.redirect_uris = frozenset({redirect_uri, *other_redirect_uris})
         self.signer = signer
         self.base_url = ""
         self.token_requests: list[TokenRequest] = []
@@ -150,8 +160,9 @@ class FakeGoogleOAuth:
         self.authorization_requests.append(query)
         if query.get("client_id") != self.client_id:
             raise AssertionError("Error 401: invalid_client")
-        if query.get("redirect_uri") != self.redirect_uri:
+        if query.get("redirect_uri") not in self.redirect_uris:
             raise AssertionError("Error 400: redirect_uri_mismatch")
+        back_to = query["redirect_uri"]
         if query.get("response_type") != "code":
             raise AssertionError("Error 400: unsupported_response_type")
         if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
@@ -160,7 +171,7 @@ class FakeGoogleOAuth:
         back: dict[str, str] = {"state": state} if state is not None else {}
         if deny:
             back["error"] = "access_denied"
-            return f"{self.redirect_uri}?{urllib.parse.urlencode(back)}"
+            return f"{back_to}?{urllib.parse.urlencode(back)}"
         requested = query.get("scope", "").split()
         granted = tuple(grant if grant is not None else requested)
         if query.get("include_granted_scopes") == "true":
@@ -186,10 +197,14 @@ class FakeGoogleOAuth:
         with self._lock:
             self.grants.append(record)
             self._codes[code] = _Code(
-                record, query["redirect_uri"], query["code_challenge"], time.monotonic()
+                record,
+                query["redirect_uri"],
+                query["code_challenge"],
+                time.monotonic(),
+                nonce=query.get("nonce"),
             )
         back.update(code=code, scope=" ".join(granted))
-        return f"{self.redirect_uri}?{urllib.parse.urlencode(back)}"
+        return f"{back_to}?{urllib.parse.urlencode(back)}"
 
     # ------------------------------------------------------------------ test controls
 
@@ -243,7 +258,7 @@ class FakeGoogleOAuth:
         if _b64url(hashlib.sha256(verifier.encode()).digest()) != code.challenge:
             return 400, {"error": "invalid_grant", "error_description": "Invalid code verifier."}
         grant = code.grant
-        body = self._access(grant)
+        body = self._access(grant, nonce=code.nonce)
         if grant.refresh_token:
             body["refresh_token"] = grant.refresh_token
         return 200, body
@@ -260,7 +275,7 @@ class FakeGoogleOAuth:
             return 400, {"error": "invalid_scope", "error_description": "Bad Request"}
         return 200, self._access(grant)
 
-    def _access(self, grant: Grant) -> dict[str, Any]:
+    def _access(self, grant: Grant, *, nonce: str | None = None) -> dict[str, Any]:
         token = "ya29.fake-" + secrets.token_urlsafe(24)
         grant.access_tokens.add(token)
         body: dict[str, Any] = {
@@ -275,6 +290,7 @@ class FakeGoogleOAuth:
                 subject=grant.account.subject,
                 email=grant.account.email,
                 azp=self.client_id,
+                **_nonce_claim(nonce),
             )
         return body
 
@@ -326,10 +342,19 @@ class FakeGoogleOAuth:
 
 @contextmanager
 def fake_google_oauth(
-    *, client_id: str, client_secret: str, redirect_uri: str, signer: DevSigner
+    *,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    signer: DevSigner,
+    other_redirect_uris: tuple[str, ...] = (),
 ) -> Iterator[FakeGoogleOAuth]:
     fake = FakeGoogleOAuth(
-        client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri, signer=signer
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
+        signer=signer,
+        other_redirect_uris=other_redirect_uris,
     )
 
     class Handler(BaseHTTPRequestHandler):
@@ -365,3 +390,8 @@ def fake_google_oauth(
     with serve_loopback(Handler, "fake-oauth") as url:
         fake.base_url = url
         yield fake
+
+
+def _nonce_claim(nonce: str | None) -> dict[str, Any]:
+    """OpenID Connect: the ID token echoes the authorization request's nonce, if it had one."""
+    return {"nonce": nonce} if nonce else {}

@@ -93,12 +93,23 @@ def test_other_locales_and_unknown_zones_still_go_to_babel() -> None:
     when = datetime(2026, 12, 1, 14, 30, tzinfo=UTC)
     assert "de-AT" not in COMPILED_LOCALES
     assert "fr-CA" not in COMPILED_LOCALES
-    assert _ours("fr-CA", "America/Toronto", when) == _babel("fr-CA", "America/Toronto", when)
-    assert TimeFormat.for_user("Europe/Vienna", "de-AT").day_time(when) == "Di., 1. Dez., 15:30"
-    assert TimeFormat.for_user("Europe/Berlin", "de-DE").day_time(when) == "Di., 1. Dez., 15:30"
+    english = timefmt.english_locale("fr-CA").replace("_", "-")
+    assert _ours("fr-CA", "America/Toronto", when) == _babel(english, "America/Toronto", when)
+    # English words, the region's conventions: Austria's through Babel, Germany's compiled.
+    assert _ours("de-AT", "Europe/Vienna", when) == _babel("en-AT", "Europe/Vienna", when)
+    assert TimeFormat.for_user("Europe/Berlin", "de-DE").day_time(when) == "Tue, 1 Dec, 15:30"
     assert valid_locale("en_US") == "en-US"
     assert valid_locale("xx-YY") is None
     assert valid_locale("de_AT") == "de-AT"
+
+
+def test_the_shortcut_to_english_is_what_english_locale_answers() -> None:
+    """`ENGLISH_OF` spares the first card Babel; it must name what Babel would choose."""
+    from functions.timefmt import ENGLISH_OF, english_locale
+
+    for tag, english in ENGLISH_OF.items():
+        assert english == english_locale(tag).replace("_", "-"), tag
+        assert english in COMPILED_LOCALES, tag
 
 
 def test_the_shipped_file_is_what_the_pinned_babel_gives() -> None:
