@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import Request, Response
+
 from functions.web import Handler
 
 
@@ -13,8 +15,18 @@ def addon_routes() -> dict[str, Handler]:
 
 
 def local_routes() -> dict[str, Handler]:
-    """In the local server: the endpoint and the card preview (which refuses outside local mode)."""
+    """In the local server: the endpoint, the card preview and the shared-agenda stand-in
+    (both refuse outside local mode)."""
     from addon import preview
     from addon.endpoint import handle
+    from functions.share.local import SHARED_PATH
 
-    return {"/addon": handle, **preview.routes()}
+    return {"/addon": handle, **preview.routes(), SHARED_PATH: shared_agenda}
+
+
+def shared_agenda(request: Request) -> Response:
+    """The local Drive stand-in's document page ("Share agenda with guests", local mode)."""
+    from functions.bootstrap import get_services
+    from functions.share.local import serve_shared_agenda
+
+    return serve_shared_agenda(request, get_services().settings)
