@@ -295,6 +295,16 @@ def test_the_shared_doc_holds_the_agenda_and_none_of_the_private_sections(env: E
     assert answer["renderActions"]["action"]["link"]["url"] == doc.web_view_link
 
 
+def test_a_guest_without_a_google_account_is_skipped_not_mailed(env: Env) -> None:
+    env.drive.google_accounts.discard(CAROL)
+    env.seed()
+    env.prepare()
+    assert "Agenda shared" in _note(env.click())
+    (doc,) = env.drive.owned_by(ALICE)
+    assert set(doc.readers) == {BOB}
+    assert len(env.event()["attachments"]) == 1
+
+
 def test_a_hostile_title_and_agenda_are_text_in_the_shared_doc(env: Env) -> None:
     env.seed(title=HOSTILE, description=f"Agenda:\n- {HOSTILE}\n")
     env.prepare()
