@@ -455,3 +455,31 @@ def _never_called() -> tuple[AgendaCalendar, AgendaDocs]:
 
     refuse = Refuse()
     return refuse, refuse
+
+
+# ---------------------------------------------------------------- the fake is as strict as Calendar
+
+
+def test_the_fake_ignores_attachments_without_supports_attachments_and_caps_them(
+    env: Env,
+) -> None:
+    from functions.calendar.port import CalendarError
+
+    env.seed()
+    calendar = GoogleAgendaCalendar(
+        Credentials(token=env.token()), api_endpoint=env.fake.api_endpoint
+    )
+    body = {"attachments": [{"fileUrl": "https://docs.google.com/document/d/x1/edit"}]}
+    # The raw call the adapter never makes: attachments without supportsAttachments.
+    calendar._execute(lambda s: s.events().patch(calendarId="primary", eventId="ev1", body=body))
+    assert "attachments" not in env.event()
+    too_many = [
+        {"fileUrl": f"https://docs.google.com/document/d/f{i}/edit"}
+        for i in range(MAX_ATTACHMENTS + 1)
+    ]
+    with pytest.raises(CalendarError):
+        calendar.attach("primary", "ev1", attachments=too_many, private={})
+    assert "attachments" not in env.event()
+    calendar.attach("primary", "ev1", attachments=too_many[:MAX_ATTACHMENTS], private={})
+    assert len(env.event()["attachments"]) == MAX_ATTACHMENTS
+    assert env.event()["attachments"][0]["fileId"] == "f0"
