@@ -19,12 +19,16 @@ from functions.calendar.port import CalendarError, Event
 DOC_MIME = "application/vnd.google-apps.document"
 
 
-class DocGone(Exception):
-    """The document is no longer there (deleted or trashed by its owner): make a new one."""
-
-
 class DocsError(Exception):
     """Drive did not do what was asked (refused, or did not answer)."""
+
+
+class DocGone(DocsError):
+    """The document is no longer there (deleted or trashed by its owner): make a new one.
+
+    A `DocsError` too: gone between two calls of one share, it fails that share
+    (the user tries again), and the next share replaces it.
+    """
 
 
 @dataclass(frozen=True, slots=True)

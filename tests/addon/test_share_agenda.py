@@ -483,3 +483,47 @@ def test_the_fake_ignores_attachments_without_supports_attachments_and_caps_them
     calendar.attach("primary", "ev1", attachments=too_many[:MAX_ATTACHMENTS], private={})
     assert len(env.event()["attachments"]) == MAX_ATTACHMENTS
     assert env.event()["attachments"][0]["fileId"] == "f0"
+
+
+def test_a_document_deleted_mid_share_fails_that_click_and_the_next_replaces_it(
+    env: Env, sidebar: Sidebar
+) -> None:
+    env.seed()
+    env.prepare()
+    env.click()
+    (doc,) = env.drive.owned_by(ALICE)
+    ports = sidebar.share_ports
+    assert ports is not None
+
+    class DeletedAfterUpdate(AgendaDocs):
+        def __init__(self, inner: AgendaDocs) -> None:
+            self.inner = inner
+
+        def create(self, name: str, html: str) -> Any:
+            return self.inner.create(name, html)
+
+        def update(self, file_id: str, name: str, html: str) -> Any:
+            got = self.inner.update(file_id, name, html)
+            env.drive.delete(file_id)  # the owner deletes it right now
+            return got
+
+        def grant_readers(self, file_id: str, emails: Sequence[str]) -> None:
+            self.inner.grant_readers(file_id, emails)
+
+    def racing(call: Call, token: str) -> tuple[AgendaCalendar, AgendaDocs]:
+        calendar, docs = ports(call, token)
+        return calendar, DeletedAfterUpdate(docs)
+
+    racy = Client(dataclasses.replace(sidebar, share_ports=racing))
+    answer = racy.post(
+        event_body(
+            env.signer, op="share_agenda", params={"eventId": "ev1"}, oauth_token=env.token()
+        )
+    )
+    assert "try again" in _note(answer)
+    assert env.drive.files == {}
+    # The claim was released: the next click shares a new document in its place.
+    assert "Agenda shared" in _note(env.click())
+    (fresh,) = env.drive.owned_by(ALICE)
+    assert fresh.file_id != doc.file_id
+    assert [a["fileId"] for a in env.event()["attachments"]] == [fresh.file_id]
