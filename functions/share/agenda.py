@@ -18,7 +18,12 @@ request or a share after "Regenerate" updates the same document in place
 (files.update) and finds its attachment already there. A document the user
 deleted is replaced, and its stale attachment with it. Two clicks at the
 same moment are kept apart by a short store claim: the second is told the
-share is under way instead of creating a second document.
+share is under way instead of creating a second document. A share that
+created the document but failed before the event recorded it (Calendar did
+not answer the patch) leaves it findable: the document carries a Drive app
+property naming its event (hashed), and the next share finds it
+(files.list, `drive.file` sees only this app's files) instead of creating
+another.
 
 Calendar allows at most 25 attachments per event; an event that already has
 25 others is refused rather than losing one of them.
@@ -26,6 +31,7 @@ Calendar allows at most 25 attachments per event; an event that already has
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import unicodedata
 from collections.abc import Mapping
@@ -35,7 +41,13 @@ from typing import Any
 
 from functions.calendar.port import EventNotFound, PermissionDenied, SyncTokenExpired
 from functions.logs import log
-from functions.share.port import DOC_MIME, AgendaCalendar, AgendaDocs, DocGone, SharedDoc
+from functions.share.port import (
+    DOC_MIME,
+    AgendaCalendar,
+    AgendaDocs,
+    DocGone,
+    SharedDoc,
+)
 from functions.store.port import Store
 
 _log = logging.getLogger(__name__)
@@ -44,6 +56,7 @@ _log = logging.getLogger(__name__)
 MAX_ATTACHMENTS = 25
 #: Private extended property holding the shared document's Drive file id.
 SHARED_DOC_KEY = "meetingPrepAgendaDoc"
+
 #: Longest meeting title carried into the document's name.
 MAX_TITLE = 100
 #: How long a share in flight keeps a second one out; an abandoned claim is taken over.
@@ -65,7 +78,7 @@ TOO_MANY = (
 @dataclass(frozen=True, slots=True)
 class Shared:
     url: str
-    #: False when an earlier share's document was updated in place.
+    #: False when the event's recorded document was updated in place.
     created: bool
 
 
@@ -101,6 +114,11 @@ def doc_name(title: str) -> str:
     if len(line) > MAX_TITLE:
         line = line[: MAX_TITLE - 1] + "…"
     return f"Agenda: {line or '(no title)'}"
+
+
+def doc_marker(calendar_id: str, event_id: str) -> str:
+    """The app property naming the event a document is for (hashed: no ids in Drive)."""
+    return hashlib.sha256(f"agenda\n{calendar_id}\n{event_id}".encode()).hexdigest()[:40]
 
 
 def guest_emails(event: Mapping[str, Any]) -> list[str]:
@@ -184,17 +202,21 @@ def _share(
             doc = docs.update(previous, name, html)
         except DocGone:
             doc = None
-    created = doc is None
     gone = {previous} if previous else set()
     if doc is None:
         if sum(not _is_ours(a, gone, set()) for a in existing) >= MAX_ATTACHMENTS:
             return Refused(TOO_MANY)
-        doc = docs.create(name, html)
+        marker = doc_marker(calendar_id, event_id)
+        # A share that created the document but failed before the event recorded it.
+        found = docs.find(marker)
+        doc = docs.update(found.file_id, name, html) if found else docs.create(name, html, marker)
     # Every share: guests added since the last one can open the document too.
     docs.grant_readers(doc.file_id, guest_emails(event))
     mine = [a for a in existing if _is_ours(a, {doc.file_id}, {doc.url})]
     others = [a for a in existing if not _is_ours(a, gone | {doc.file_id}, {doc.url})]
-    if len(mine) == 1 and len(others) == len(existing) - 1 and previous == doc.file_id:
+    # New to this event (first share, or the recorded document was replaced).
+    created = previous != doc.file_id
+    if len(mine) == 1 and len(others) == len(existing) - 1 and not created:
         log(_log, logging.INFO, "shared agenda updated", created=False)
         return Shared(doc.url, created=False)
     if len(others) >= MAX_ATTACHMENTS:

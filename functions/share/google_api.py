@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from functions.calendar.google_api import DEFAULT_TIMEOUT_S, GoogleCalendarSource
 from functions.calendar.port import CalendarUnavailable, Event
 from functions.share.port import (
+    DOC_MARKER_KEY,
     DOC_MIME,
     AgendaCalendar,
     AgendaDocs,
@@ -153,8 +154,25 @@ class GoogleAgendaDocs(AgendaDocs):
 
         return MediaInMemoryUpload(html.encode("utf-8"), mimetype="text/html", resumable=False)
 
-    def create(self, name: str, html: str) -> SharedDoc:
-        body = {"name": name, "mimeType": DOC_MIME}
+    def find(self, marker: str) -> SharedDoc | None:
+        if not marker.isalnum():  # the query is built from it: hex digits only
+            raise ValueError("a marker is letters and digits")
+        query = (
+            f"appProperties has {{ key='{DOC_MARKER_KEY}' and value='{marker}' }} "
+            "and trashed = false"
+        )
+        got = self._execute(
+            lambda s: s.files().list(
+                q=query, spaces="drive", pageSize=10, fields="files(id,webViewLink)"
+            )
+        )
+        files = got.get("files")
+        if not isinstance(files, list) or not files:
+            return None
+        return self._doc(files[0])
+
+    def create(self, name: str, html: str, marker: str) -> SharedDoc:
+        body = {"name": name, "mimeType": DOC_MIME, "appProperties": {DOC_MARKER_KEY: marker}}
         media = self._media(html)
         return self._doc(
             self._execute(lambda s: s.files().create(body=body, media_body=media, fields=_FIELDS))

@@ -61,16 +61,26 @@ class LocalAgendaDocs(AgendaDocs):
     def url(self, file_id: str) -> str:
         return f"{self._base}{SHARED_PATH}?doc={file_id}"
 
-    def _write(self, file_id: str, name: str, html: str) -> SharedDoc:
+    def _write(self, file_id: str, name: str, html: str, marker: str = "") -> SharedDoc:
         self._folder.mkdir(parents=True, exist_ok=True)
         meta = self.meta(file_id) or {"readers": []}
         meta["name"] = name
+        if marker:
+            meta["marker"] = marker
         self._path(file_id, ".json").write_text(json.dumps(meta), encoding="utf-8")
         self._path(file_id, ".html").write_text(html, encoding="utf-8")
         return SharedDoc(file_id, self.url(file_id))
 
-    def create(self, name: str, html: str) -> SharedDoc:
-        return self._write(secrets.token_urlsafe(18), name, html)
+    def find(self, marker: str) -> SharedDoc | None:
+        for meta_path in sorted(self._folder.glob("*.json")):
+            file_id = meta_path.stem
+            meta = self.meta(file_id)
+            if meta is not None and meta.get("marker") == marker:
+                return SharedDoc(file_id, self.url(file_id))
+        return None
+
+    def create(self, name: str, html: str, marker: str) -> SharedDoc:
+        return self._write(secrets.token_urlsafe(18), name, html, marker)
 
     def update(self, file_id: str, name: str, html: str) -> SharedDoc:
         if not self._path(file_id, ".html").exists():

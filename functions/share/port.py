@@ -17,6 +17,8 @@ from functions.calendar.port import CalendarError, Event
 
 #: Google Docs' MIME type: the uploaded HTML is converted, so guests read a Doc.
 DOC_MIME = "application/vnd.google-apps.document"
+#: Drive app property on a shared document: the (hashed) event it is for.
+DOC_MARKER_KEY = "meetingPrepAgendaFor"
 
 
 class DocsError(Exception):
@@ -62,8 +64,12 @@ class AgendaDocs(ABC):
     """Documents this app created in the user's Drive (`drive.file` reaches no other)."""
 
     @abstractmethod
-    def create(self, name: str, html: str) -> SharedDoc:
-        """files.create with the HTML converted to a Google Doc the user owns."""
+    def find(self, marker: str) -> SharedDoc | None:
+        """files.list of this app's untrashed document carrying `marker` (an app property)."""
+
+    @abstractmethod
+    def create(self, name: str, html: str, marker: str) -> SharedDoc:
+        """files.create with the HTML converted to a Google Doc the user owns, marked."""
 
     @abstractmethod
     def update(self, file_id: str, name: str, html: str) -> SharedDoc:
@@ -75,6 +81,7 @@ class AgendaDocs(ABC):
 
 
 __all__ = [
+    "DOC_MARKER_KEY",
     "DOC_MIME",
     "AgendaCalendar",
     "AgendaDocs",

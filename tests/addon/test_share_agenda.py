@@ -444,7 +444,10 @@ def _never_called() -> tuple[AgendaCalendar, AgendaDocs]:
         def attach(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
             raise AssertionError("no call expected")
 
-        def create(self, name: str, html: str) -> Any:
+        def find(self, marker: str) -> Any:
+            raise AssertionError("no call expected")
+
+        def create(self, name: str, html: str, marker: str) -> Any:
             raise AssertionError("no call expected")
 
         def update(self, file_id: str, name: str, html: str) -> Any:
@@ -499,8 +502,11 @@ def test_a_document_deleted_mid_share_fails_that_click_and_the_next_replaces_it(
         def __init__(self, inner: AgendaDocs) -> None:
             self.inner = inner
 
-        def create(self, name: str, html: str) -> Any:
-            return self.inner.create(name, html)
+        def find(self, marker: str) -> Any:
+            return self.inner.find(marker)
+
+        def create(self, name: str, html: str, marker: str) -> Any:
+            return self.inner.create(name, html, marker)
 
         def update(self, file_id: str, name: str, html: str) -> Any:
             got = self.inner.update(file_id, name, html)
@@ -527,3 +533,19 @@ def test_a_document_deleted_mid_share_fails_that_click_and_the_next_replaces_it(
     (fresh,) = env.drive.owned_by(ALICE)
     assert fresh.file_id != doc.file_id
     assert [a["fileId"] for a in env.event()["attachments"]] == [fresh.file_id]
+
+
+def test_a_share_whose_event_patch_failed_reuses_its_document_on_the_next_click(
+    env: Env,
+) -> None:
+    """The document was made, Calendar did not answer the patch: the retry finds it in Drive."""
+    env.seed()
+    env.prepare()
+    env.fake.fail("events.patch", 503)
+    assert "try again" in _note(env.click())
+    (doc,) = env.drive.owned_by(ALICE)
+    assert "attachments" not in env.event()
+    assert "Agenda shared" in _note(env.click())
+    assert env.drive.owned_by(ALICE) == [doc]
+    assert [a["fileId"] for a in env.event()["attachments"]] == [doc.file_id]
+    assert "drive.files.list" in env.drive.calls

@@ -9,6 +9,9 @@ For the real google-api-python-client, with Drive's documented semantics
   HTML so tests can read what guests would see.
 - PATCH /upload/drive/v3/files/{fileId}?uploadType=multipart (files.update with
   media): new content in place, same id and link.
+- GET /drive/v3/files?q=appProperties has { key='K' and value='V' } and
+  trashed = false (files.list): this app's untrashed files with that property;
+  any other query is refused here (400), so a change of query shows up.
 - POST /drive/v3/files/{fileId}/permissions (permissions.create): a reader.
   The same address twice keeps one permission. With sendNotificationEmail=false
   an address that has no Google account is refused with 400
@@ -28,6 +31,7 @@ import email
 import email.policy
 import itertools
 import json
+import re
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
@@ -45,6 +49,10 @@ DOC_MIME = "application/vnd.google-apps.document"
 _G = "https://www.googleapis.com/auth/"
 _UPLOAD = "/upload/drive/v3/files"
 _JSON = "application/json; charset=UTF-8"
+#: Drive's query language, the one form the product uses (key and value in quotes).
+_APP_PROPERTY_QUERY = re.compile(
+    r"appProperties has \{ key='([^'\\]+)' and value='([^'\\]+)' \} and trashed = false"
+)
 
 
 @dataclass
@@ -57,6 +65,7 @@ class DriveFile:
     trashed: bool = False
     #: email -> permission id
     readers: dict[str, str] = field(default_factory=dict)
+    app_properties: dict[str, str] = field(default_factory=dict)
     versions: int = 1
 
     @property
@@ -122,6 +131,9 @@ class FakeDrive:
             method_id, file_id = "drive.files.create", ""
         elif path.startswith(_UPLOAD + "/") and method == "PATCH":
             method_id, file_id = "drive.files.update", unquote(path[len(_UPLOAD) + 1 :])
+        elif path == "/drive/v3/files" and method == "GET":
+            self.calls.append("drive.files.list")
+            return self._list(self._owner(headers, "drive.files.list"), params)
         elif path.startswith("/drive/v3/files/") and path.endswith("/permissions"):
             method_id = "drive.permissions.create"
             file_id = unquote(path[len("/drive/v3/files/") : -len("/permissions")])
@@ -181,6 +193,22 @@ class FakeDrive:
             raise _Error(400, "badContent", "This fake converts HTML only.")
         return meta, media.decode("utf-8")
 
+    def _list(self, owner: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """files.list: only the one query form the product sends is understood (else 400)."""
+        found = _APP_PROPERTY_QUERY.fullmatch(params.get("q", ""))
+        if found is None:
+            raise _Error(400, "invalid", "This fake understands one appProperties query.")
+        key, value = found.groups()
+        hits = [
+            f
+            for f in self.files.values()
+            if f.owner == owner and not f.trashed and f.app_properties.get(key) == value
+        ]
+        inner = re.fullmatch(r"files\(([a-zA-Z,]+)\)", params.get("fields", ""))
+        if inner is None:
+            return {"files": [self._answer(f, {}) for f in hits]}
+        return {"files": [self._answer(f, {"fields": inner.group(1)}) for f in hits]}
+
     def _visible(self, owner: str, file_id: str) -> DriveFile:
         found = self.files.get(file_id)
         if found is None or found.owner != owner:
@@ -208,6 +236,7 @@ class FakeDrive:
         created = DriveFile(
             file_id, owner, str(meta.get("name", "Untitled")), str(meta.get("mimeType")), content
         )
+        created.app_properties = dict(meta.get("appProperties") or {})
         self.files[file_id] = created
         return self._answer(created, params)
 
@@ -300,6 +329,7 @@ def fake_drive(state: FakeDrive | None = None) -> Iterator[FakeDrive]:
             self.end_headers()
             self.wfile.write(payload)
 
+        do_GET = _serve
         do_POST = _serve
         do_PATCH = _serve
 
