@@ -306,13 +306,17 @@ def test_a_guest_without_a_google_account_is_skipped_not_mailed(env: Env) -> Non
 
 
 def test_a_hostile_title_and_agenda_are_text_in_the_shared_doc(env: Env) -> None:
-    env.seed(title=HOSTILE, description=f"Agenda:\n- {HOSTILE}\n")
+    title = HOSTILE + "\n\u202eexe.txt " + "x" * 300
+    env.seed(title=title, description=f"Agenda:\n- {HOSTILE}\n")
     env.prepare()
     env.click()
     (doc,) = env.drive.owned_by(ALICE)
     assert "<script" not in doc.content and "<img" not in doc.content
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in doc.content
-    assert "\n" not in doc.name and len(doc.name) <= len("Agenda: ") + 100
+    # The document's name (shown in Drive and on the attachment) is one bounded line.
+    assert "\n" not in doc.name and "\u202e" not in doc.name
+    assert len(doc.name) <= len("Agenda: ") + 100
+    assert env.event()["attachments"][0]["title"] == doc.name
     assert "Content-Security-Policy" in doc.content
 
 

@@ -100,3 +100,13 @@ def test_locally_only_the_organizer_may_share(app: App) -> None:
 def test_the_local_document_route_refuses_unknown_ids_and_other_hosts(app: App) -> None:
     assert app.call("GET", "/dev/shared-agenda", query="doc=../../etc/passwd").status_code == 404
     assert app.call("GET", "/dev/shared-agenda", query="doc=" + "a" * 24).status_code == 404
+    ready_meeting(app, "a-qbr")
+    url = _share(app, "a-qbr")["renderActions"]["action"]["link"]["url"]
+    query = urlsplit(url).query
+    assert app.call("GET", "/dev/shared-agenda", query=query).status_code == 200
+    # DNS rebinding: a page under another name that resolves here gets nothing.
+    rebound = app.call(
+        "GET", "/dev/shared-agenda", query=query, headers={"Host": "evil.example:8080"}
+    )
+    assert rebound.status_code == 403
+    assert app.call("POST", "/dev/shared-agenda", query=query).status_code == 405
