@@ -4,7 +4,8 @@ The two write scopes it needs (`calendar.events.owned` to patch the event's
 attachments, `drive.file` to create the document) are asked for at this
 click and nowhere else: when `authorizedScopes` lacks them the answer is
 Workspace's scope request, and Workspace re-runs the click after consent.
-Nothing is asked before the prep has an agenda to share.
+Nothing is asked before the prep is ready (a meeting without it gets a
+notification instead).
 
 The work itself is `functions.share.agenda.share_agenda` (who may share,
 one document per event, agenda only); this module picks the adapters (Google

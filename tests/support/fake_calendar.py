@@ -29,6 +29,11 @@ and errors guides; OAuth 2.0 for web-server apps):
   milliseconds as a string), channels.stop (204; unknown channel 404).
 - events.delete (owner only; 404 unknown id, 410 `deleted` when deleted
   before; a deleted event is then listed as cancelled).
+- events.patch (owner's calendar; arrays replace, extended properties merge
+  by key; `attachments` change only with `supportsAttachments=true`, at most
+  25, each with a `fileUrl`, `fileId` filled from a Drive link; a guest
+  changes shared fields only with `guestsCanModify`, else 403
+  `forbiddenForNonOrganizer`). `patches` records each one.
 - Per-user access: every request needs a bearer token this server issued;
   `primary` is the token owner's calendar, another user's calendar is 404,
   `self` flags are computed for the caller. A token issued with explicit
@@ -586,8 +591,8 @@ class FakeCalendar:
     ) -> None:
         """Answer `status` to `method` after `after` more successful calls, `times` times.
 
-        Methods: events.list, events.get, events.insert, events.watch, channels.stop,
-        freebusy.query, token.
+        Methods: events.list, events.get, events.insert, events.patch, events.watch,
+        channels.stop, freebusy.query, token.
         Status 0 drops the connection (note httplib2 retries a dropped request once).
         """
         with self._lock:
