@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
 _FIELDS = "id,webViewLink,trashed"
+#: permissions.list pages of 100 read at most (more readers are granted again: harmless).
+MAX_PERMISSION_PAGES = 20
 
 
 class GoogleAgendaCalendar(GoogleCalendarSource, AgendaCalendar):
@@ -192,9 +194,14 @@ class GoogleAgendaDocs(AgendaDocs):
         return self._doc(got)
 
     def grant_readers(self, file_id: str, emails: Sequence[str]) -> None:
+        """Reader access for each address that lacks it: one permissions.list (paged), then
+        permissions.create only for the missing ones, so a re-share costs one call."""
         from googleapiclient.errors import HttpError
 
+        have = self._reader_emails(file_id)
         for email in emails:
+            if email.strip().lower() in have:
+                continue
             body = {"type": "user", "role": "reader", "emailAddress": email}
             try:
                 self._execute_raw(self._grant(file_id, body))
@@ -204,6 +211,30 @@ class GoogleAgendaDocs(AgendaDocs):
                 if exc.resp.status == 404:
                     raise DocGone("document not found") from None
                 raise DocsError(f"drive answered {exc.resp.status}") from None
+
+    def _reader_emails(self, file_id: str) -> set[str]:
+        found: set[str] = set()
+        token: str | None = None
+        for _ in range(MAX_PERMISSION_PAGES):
+            page = token
+
+            def request(service: Any, page: str | None = page) -> Any:
+                return service.permissions().list(
+                    fileId=file_id,
+                    pageSize=100,
+                    pageToken=page,
+                    fields="nextPageToken,permissions(emailAddress)",
+                )
+
+            got = self._execute(request, gone_on_404=True)
+            for perm in got.get("permissions") or ():
+                if isinstance(perm, Mapping) and isinstance(perm.get("emailAddress"), str):
+                    found.add(perm["emailAddress"].strip().lower())
+            next_token = got.get("nextPageToken")
+            if not isinstance(next_token, str) or not next_token:
+                break
+            token = next_token
+        return found
 
     @staticmethod
     def _grant(file_id: str, body: Mapping[str, str]) -> Callable[[Any], Any]:

@@ -553,3 +553,25 @@ def test_a_share_whose_event_patch_failed_reuses_its_document_on_the_next_click(
     assert env.drive.owned_by(ALICE) == [doc]
     assert [a["fileId"] for a in env.event()["attachments"]] == [doc.file_id]
     assert "drive.files.list" in env.drive.calls
+
+
+def test_a_re_share_grants_only_guests_without_access_reading_every_page(env: Env) -> None:
+    env.drive.page_cap = 1  # the owner and each reader on a page of their own
+    env.seed()
+    env.prepare()
+    env.click()
+    assert env.drive.calls.count("drive.permissions.create") == 2  # bob and carol
+    env.drive.calls.clear()
+    assert "updated" in _note(env.click())
+    assert env.drive.calls.count("drive.permissions.create") == 0
+    assert env.drive.calls.count("drive.permissions.list") == 3  # owner, bob, carol
+    # A guest added since: only they are granted.
+    event = env.event()
+    event["attendees"] = [*event["attendees"], {"email": "dana@example.com"}]
+    env.fake.put_event(ALICE, event)
+    env.drive.google_accounts.add("dana@example.com")
+    env.drive.calls.clear()
+    env.click()
+    assert env.drive.calls.count("drive.permissions.create") == 1
+    (doc,) = env.drive.owned_by(ALICE)
+    assert set(doc.readers) == {BOB, CAROL, "dana@example.com"}

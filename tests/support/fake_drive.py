@@ -12,6 +12,8 @@ For the real google-api-python-client, with Drive's documented semantics
 - GET /drive/v3/files?q=appProperties has { key='K' and value='V' } and
   trashed = false (files.list): this app's untrashed files with that property;
   any other query is refused here (400), so a change of query shows up.
+- GET /drive/v3/files/{fileId}/permissions (permissions.list): the owner and
+  readers, `pageSize` (at most 100) per page with `nextPageToken`.
 - POST /drive/v3/files/{fileId}/permissions (permissions.create): a reader.
   The same address twice keeps one permission. With sendNotificationEmail=false
   an address that has no Google account is refused with 400
@@ -91,6 +93,8 @@ class FakeDrive:
     tokens: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     #: Addresses with a Google account (others cannot be shared with silently).
     google_accounts: set[str] = field(default_factory=set)
+    #: The server's own page size for permissions.list (tests lower it to force paging).
+    page_cap: int = 100
     #: Method ids of requests served, in order.
     calls: list[str] = field(default_factory=list)
     conformance: Conformance = field(
@@ -135,7 +139,7 @@ class FakeDrive:
             self.calls.append("drive.files.list")
             return self._list(self._owner(headers, "drive.files.list"), params)
         elif path.startswith("/drive/v3/files/") and path.endswith("/permissions"):
-            method_id = "drive.permissions.create"
+            method_id = "drive.permissions.list" if method == "GET" else "drive.permissions.create"
             file_id = unquote(path[len("/drive/v3/files/") : -len("/permissions")])
         else:
             raise _Error(404, "notFound", "Not Found")
@@ -144,6 +148,8 @@ class FakeDrive:
         m = _method(method_id)
         if method_id == "drive.permissions.create":
             return self._grant(owner, file_id, params, body)
+        if method_id == "drive.permissions.list":
+            return self._permissions(owner, file_id, params)
         metadata, content = self._multipart(headers, body, params)
         problems = check_parameters(m, {"fileId": file_id} if file_id else {}, query)
         problems += check_value("drive.v3", metadata, {"$ref": m.request}, m.request)
@@ -277,6 +283,28 @@ class FakeDrive:
         answer = {"kind": "drive#permission", "id": perm_id}
         wanted = params.get("fields")
         return {k: answer[k] for k in wanted.split(",")} if wanted else answer
+
+    def _permissions(self, owner: str, file_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """permissions.list: the owner and the readers, `pageSize` (at most 100) per page."""
+        found = self._visible(owner, file_id)
+        size = min(int(params.get("pageSize", "100")), 100, self.page_cap)
+        start = int(params.get("pageToken", "0") or "0")
+        everyone = [("owner", owner), *(("reader", e) for e in sorted(found.readers))]
+        page = everyone[start : start + size]
+        answer: dict[str, Any] = {
+            "permissions": [
+                {"kind": "drive#permission", "role": role, "type": "user", "emailAddress": e}
+                for role, e in page
+            ]
+        }
+        if start + size < len(everyone):
+            answer["nextPageToken"] = str(start + size)
+        wanted = params.get("fields", "")
+        if "permissions(emailAddress)" in wanted:
+            answer["permissions"] = [
+                {"emailAddress": p["emailAddress"]} for p in answer["permissions"]
+            ]
+        return answer
 
     def trash(self, file_id: str) -> None:
         self.files[file_id].trashed = True
