@@ -11,7 +11,7 @@ start never loads the click-only modules.
 from __future__ import annotations
 
 from addon import cards as c
-from addon import context_sources, delegates, feedback, prep_block
+from addon import context_sources, delegates, feedback, prep_block, share
 from addon import handlers as h
 from addon.event_object import MalformedEvent
 from addon.handlers import Action
@@ -39,6 +39,7 @@ ACTIONS: dict[str, Action] = {
     "allow_delegates": delegates.allow_delegates,
     "allow_sources": context_sources.allow_sources,
     "prep_block": prep_block.block_prep_time,
+    "share_agenda": share.share_agenda_action,
     "feedback": feedback.rate_prep,
     "wrong_type_form": feedback.wrong_type_form,
     "wrong_type": feedback.report_wrong_type,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flask import Request, Response
+
 from functions.web import Handler
 
 if TYPE_CHECKING:
@@ -24,8 +26,22 @@ def addon_routes(sidebar: SidebarSource) -> dict[str, Handler]:
 
 
 def local_routes(services: AddonDeps, sidebar: SidebarSource) -> dict[str, Handler]:
-    """In the local server: the endpoint and the card preview (which refuses outside local mode)."""
+    """In the local server: the endpoint, the card preview and the shared-agenda stand-in
+    (both refuse outside local mode)."""
     from addon import preview
     from addon.endpoint import make_endpoint
+    from functions.share.local import SHARED_PATH
+    from functions.web import bound
 
-    return {"/addon": make_endpoint(sidebar), **preview.routes(services)}
+    return {
+        "/addon": make_endpoint(sidebar),
+        **preview.routes(services),
+        SHARED_PATH: bound(shared_agenda, services),
+    }
+
+
+def shared_agenda(services: AddonDeps, request: Request) -> Response:
+    """The local Drive stand-in's document page ("Share agenda with guests", local mode)."""
+    from functions.share.local import serve_shared_agenda
+
+    return serve_shared_agenda(request, services.settings)

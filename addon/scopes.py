@@ -6,7 +6,7 @@ only what it is about to use, so a user who declined Calendar read access can
 still open the homepage, and is asked again exactly when an unseen event must
 be fetched. The request names exactly the scopes that are missing
 (`requesting_google_scopes.scopes`), so opening an event never asks for the
-prep-block write access up front.
+prep-block or agenda-sharing write access up front.
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ LOCALE = _G + "script.locale"
 EVENTS_WRITE = _G + "calendar.events.owned"
 #: Narrowest scope freeBusy.query accepts ("your availability"): where a prep block fits.
 FREEBUSY = _G + "calendar.freebusy"
+#: Narrowest Drive scope files.create/update and permissions.create accept: only files
+#: this app created or the user opened with it ("Share agenda with guests" only).
+DRIVE_FILE = _G + "drive.file"
 
-#: Declared in manifest/deployment.json, in this order. The last two are asked for
-#: only when a user clicks "Block 30 min to prepare" (granular consent lets a user
-#: leave them out at install; nothing else needs them).
+#: Declared in manifest/deployment.json, in this order. EVENTS_WRITE and FREEBUSY are
+#: asked for only when a user clicks "Block 30 min to prepare", EVENTS_WRITE and
+#: DRIVE_FILE only at "Share agenda with guests" (granular consent lets a user leave
+#: them out at install; nothing else needs them).
 MANIFEST_SCOPES = (
     EXECUTE,
     CURRENT_EVENT_READ,
@@ -37,6 +41,7 @@ MANIFEST_SCOPES = (
     LOCALE,
     EVENTS_WRITE,
     FREEBUSY,
+    DRIVE_FILE,
 )
 
 #: Broader grants that also satisfy a need (a user may have granted these earlier).
@@ -52,6 +57,7 @@ _SATISFIED_BY: dict[str, frozenset[str]] = {
         }
     ),
     USER_EMAIL: frozenset({USER_EMAIL, "email"}),
+    DRIVE_FILE: frozenset({DRIVE_FILE, _G + "drive"}),
     EVENTS_WRITE: frozenset({EVENTS_WRITE, _G + "calendar.events", _G + "calendar"}),
     FREEBUSY: frozenset(
         {
@@ -71,6 +77,8 @@ EVENT_OPEN = (*BASE, CURRENT_EVENT_READ)
 EVENT_FETCH = (*BASE, EVENTS_READ)
 #: Booking a prep block: read the meeting, find free time, insert the block.
 PREP_BLOCK = (*BASE, EVENTS_WRITE, FREEBUSY)
+#: Sharing the agenda: read and patch the event (attachments), create and share the doc.
+SHARE_AGENDA = (*BASE, EVENTS_WRITE, DRIVE_FILE)
 
 
 def missing(needed: Iterable[str], granted: Collection[str] | None) -> list[str]:

@@ -26,6 +26,7 @@ from functions.domain.classification import Classifier
 from functions.domain.users import User
 from functions.logs import log
 from functions.materials.lease import generation_lease
+from functions.share.port import AgendaCalendar, AgendaDocs
 from functions.store.port import Store
 from functions.tasks.port import TaskQueue
 from functions.timefmt import TimeFormat
@@ -37,6 +38,8 @@ _log = logging.getLogger(__name__)
 
 #: Builds a Calendar client that acts with the user's add-on OAuth token.
 CalendarFactory = Callable[[str], CalendarSource]
+#: Builds the event and Drive ports "Share agenda with guests" uses, from the user's token.
+SharePorts = Callable[["Call", str], tuple[AgendaCalendar, AgendaDocs]]
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Sidebar:
     task_queue: TaskQueue | None = None
     #: None in local mode: there is no Google to fetch unseen events from.
     calendar_for: CalendarFactory | None = None
+    #: The root hands in Google's adapters, or the local stand-ins in local mode.
+    share_ports: SharePorts | None = None
 
     @property
     def tasks(self) -> TaskQueue:

@@ -294,6 +294,10 @@ def event_card(
         # An executive's meeting (assistant mode) is not on a calendar the user owns.
         if can_block_time and owner is None and meeting.start > view.now:
             actions.append(c.button(BLOCK_TIME, view.act("prep_block", eventId=meeting.event_id)))
+        if _can_share_agenda(view, meeting, owner is None):
+            actions.append(
+                c.button(SHARE_AGENDA, view.act("share_agenda", eventId=meeting.event_id))
+            )
         if actions:
             prep.append(c.buttons(*actions))
 
@@ -352,6 +356,19 @@ def _invite(m: Meeting) -> list[c.Json]:
         shown[-1] = shown[-1].rstrip("…") + " …"
     markup = c.Html("<br>".join(c.esc(line) for line in shown))
     return [c.decorated(markup, top="Invitation", icon="DESCRIPTION")]
+
+
+def _can_share_agenda(view: View, meeting: Meeting, own_calendar: bool) -> bool:
+    """Ready materials of an upcoming meeting on the user's own calendar, with guests.
+
+    Whether the user may modify the event is Calendar's to say, at the click.
+    """
+    return (
+        own_calendar
+        and meeting.start > view.now
+        and meeting.prep_state in (PrepState.READY, PrepState.DELIVERED)
+        and any(a.is_human and not a.is_self for a in meeting.attendees)
+    )
 
 
 def _carried_over(view: View, note: CarryOverNote) -> c.Json:
@@ -422,6 +439,7 @@ def _type_form(view: View, m: Meeting, classification: Classification) -> list[c
 
 
 BLOCK_TIME = "Block 30 min to prepare"
+SHARE_AGENDA = "Share agenda with guests"
 
 
 def _feedback(view: View, m: Meeting) -> list[c.Json]:

@@ -43,6 +43,7 @@ APIS: tuple[str, ...] = (
     "aiplatform.googleapis.com",
     "calendar-json.googleapis.com",
     "gmail.googleapis.com",
+    "drive.googleapis.com",
     "chat.googleapis.com",
     "gsuiteaddons.googleapis.com",
 )

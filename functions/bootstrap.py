@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from flask import Request, Response
     from google.auth.credentials import Credentials
 
-    from addon.sidebar import CalendarFactory, Sidebar
+    from addon.sidebar import CalendarFactory, Call, Sidebar
     from functions.calendar.port import CalendarSource
     from functions.chat.auth import ChatVerifier
     from functions.domain.meetings import Meeting
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from functions.materials.templates import TemplateSet
     from functions.notify.port import Notifiers
     from functions.oauth.credentials import CredentialsProvider
+    from functions.share.port import AgendaCalendar, AgendaDocs
     from functions.tasks.local_queue import LocalTaskQueue
     from functions.tasks.port import TaskQueue
     from functions.web import Handler
@@ -294,6 +295,7 @@ class Bootstrap:
         return Sidebar(
             services=self,
             calendar_for=None if settings.is_local else google_calendar(settings),
+            share_ports=local_share_ports if settings.is_local else google_share_ports,
         )
 
 
@@ -579,6 +581,30 @@ def calendar_source(root: Bootstrap, user: User) -> CalendarSource:
 
     credentials = root.credentials.credentials_for(user.user_id)
     return GoogleCalendarSource(credentials, api_endpoint=settings.calendar_api_endpoint)
+
+
+def google_share_ports(call: Call, token: str) -> tuple[AgendaCalendar, AgendaDocs]:
+    """ "Share agenda with guests" as the user: Calendar and Drive with the click's token."""
+    from google.oauth2.credentials import Credentials
+
+    from functions.share.google_api import GoogleAgendaCalendar, GoogleAgendaDocs
+
+    credentials = Credentials(token=token)
+    return (
+        GoogleAgendaCalendar(credentials, api_endpoint=call.app.settings.calendar_api_endpoint),
+        GoogleAgendaDocs(credentials),
+    )
+
+
+def local_share_ports(call: Call, _token: str) -> tuple[AgendaCalendar, AgendaDocs]:
+    """The local stand-ins: the attachment recorded beside the database, the doc a local page."""
+    from functions.share.local import LocalAgendaCalendar, LocalAgendaDocs, local_folder
+
+    folder = local_folder(call.app.settings)
+    return (
+        LocalAgendaCalendar(folder, call.app.store, call.user_id, call.who.email),
+        LocalAgendaDocs(folder, call.app.settings.public_url),
+    )
 
 
 def google_calendar(settings: Settings) -> CalendarFactory:

@@ -216,6 +216,15 @@ class OpenItem(BaseModel):
     raised_at: datetime
 
 
+class SharedAgendaItem(BaseModel):
+    """One agenda line as guests may see it: the item and its time box, nothing private."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    minutes: int
+
+
 class SummaryRecord(BaseModel):
     """What the next generation for a related meeting reads back (stored beside the HTML).
 
@@ -241,6 +250,9 @@ class SummaryRecord(BaseModel):
     resolved: int = 0
     generator: str = ""
     generated_at: datetime | None = None
+    #: The agenda alone (no sources, notes, questions or talking points): what
+    #: "Share agenda with guests" renders. Empty in records written before sharing existed.
+    agenda: list[SharedAgendaItem] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod

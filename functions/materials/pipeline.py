@@ -38,7 +38,7 @@ from functions.materials.mail_context import MailFacts, gather_mail
 from functions.materials.model import GenerationInfo
 from functions.materials.offline import round_time_boxes
 from functions.materials.prompt import Prompt, build_prompt
-from functions.materials.render import render_html, render_markdown
+from functions.materials.render import render_html, render_markdown, shared_agenda
 from functions.materials.storage import (
     MaterialsObjects,
     MaterialsStorage,
@@ -161,7 +161,7 @@ def store_materials(
         meeting_start=meeting.start,
         generator=generator.generator_id,
         generated_at=info.generated_at,
-    )
+    ).model_copy(update={"agenda": shared_agenda(content)})
     storage.put(
         prepared.ref,
         MaterialsObjects(

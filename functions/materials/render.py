@@ -47,6 +47,7 @@ from functions.materials.model import (
     AgendaItem,
     GenerationInfo,
     MaterialsContent,
+    SharedAgendaItem,
     Statement,
 )
 from functions.materials.prompt import safe_locale
@@ -457,6 +458,71 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
 <main>
 {body}</main>
 <footer>Prepared {_h(fmt.moment(info.generated_at))}</footer>
+</body>
+</html>
+"""
+
+
+# --------------------------------------------------------------------------- shared agenda
+
+
+def shared_agenda(content: MaterialsContent) -> list[SharedAgendaItem]:
+    """The part of the materials guests may see: agenda titles and time boxes only.
+
+    Sources are left out too: a source label names an earlier meeting, which
+    is the organizer's history, not the guests'.
+    """
+    return [SharedAgendaItem(title=a.title, minutes=a.minutes) for a in content.agenda]
+
+
+def render_shared_agenda(
+    *,
+    title: str,
+    start: datetime,
+    end: datetime,
+    time_zone: str,
+    locale: str,
+    agenda: Sequence[SharedAgendaItem],
+) -> str:
+    """The agenda document guests get: the meeting's title, time and agenda, escaped.
+
+    Built from `shared_agenda`, never from the full materials, so the private
+    sections (summary, questions, talking points, risks, people, follow-ups,
+    the quoted invitation) cannot reach it by construction. Times are in the
+    event's own zone: guests live in many.
+    """
+    fmt = DateFormatter(locale, time_zone)
+    name = title or "(no title)"
+    if agenda:
+        rows = "".join(
+            f'<tr><td>{_h(a.title)}</td><td class="min">{int(a.minutes)} min</td></tr>'
+            for a in agenda
+        )
+        total = sum(int(a.minutes) for a in agenda)
+        body = (
+            "<table><thead><tr><th>Item</th><th>Time box</th></tr></thead>"
+            f'<tbody>{rows}<tr><th>Total</th><th class="min">{total} min</th></tr></tbody></table>'
+        )
+    else:
+        body = '<p class="empty">No agenda items yet.</p>'
+    lang = safe_locale(locale)
+    return f"""<!DOCTYPE html>
+<html lang="{_h(lang)}">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex, nofollow">
+<title>Agenda: {_h(name)}</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<header>
+<h1>{_h(name)}</h1>
+<p class="when">{_h(fmt.span(start, end))}</p>
+</header>
+<main>
+{_section("Agenda", body)}</main>
 </body>
 </html>
 """

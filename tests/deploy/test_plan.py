@@ -97,6 +97,7 @@ def test_every_api_is_enabled_first(plan: Plan) -> None:
         "aiplatform.googleapis.com",
         "calendar-json.googleapis.com",
         "gmail.googleapis.com",
+        "drive.googleapis.com",
         "chat.googleapis.com",
         "gsuiteaddons.googleapis.com",
         "iamcredentials.googleapis.com",

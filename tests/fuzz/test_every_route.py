@@ -63,6 +63,7 @@ ROUTE_KINDS = {
     "/preview/meetings": "json",
     "/preview/event-object": "json",
     "/preview/samples": "json",
+    "/dev/shared-agenda": "json",
 }
 ROUTES = sorted(ROUTE_KINDS)
 #: Routes whose POST body is JSON, with the credential that gets a request past auth.

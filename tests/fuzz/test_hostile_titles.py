@@ -73,3 +73,32 @@ def test_any_title_renders_as_text(app: App, title: str) -> None:
         shown = texts(resp.get_json())
         leftover = _OWN_TAGS.sub("", shown)
         assert "<" not in leftover, leftover
+
+
+#: The tags the shared agenda document is made of (everything else is escaped text).
+_AGENDA_TAGS = {
+    "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "header", "h1", "p",
+    "main", "section", "h2", "table", "thead", "tbody", "tr", "th", "td", "br",
+}  # fmt: skip
+
+
+@given(title=titles, items=st.lists(titles, max_size=4))
+@example(title="</title><script>alert(1)</script>", items=["</td></tr><iframe src=//x>"])
+@fuzz_settings(examples=60)
+def test_any_title_and_agenda_item_stay_text_in_the_shared_agenda(
+    title: str, items: list[str]
+) -> None:
+    """What guests receive ("Share agenda with guests"): only the document's own tags."""
+    from functions.materials.model import SharedAgendaItem
+    from functions.materials.render import render_shared_agenda
+
+    page = render_shared_agenda(
+        title=title,
+        start=NOW,
+        end=NOW + timedelta(minutes=30),
+        time_zone="Europe/Berlin",
+        locale="en-US",
+        agenda=[SharedAgendaItem(title=t, minutes=5) for t in items],
+    )
+    tags = set(re.findall(r"</?(!?[A-Za-z][A-Za-z0-9]*)", page))
+    assert tags <= _AGENDA_TAGS, tags - _AGENDA_TAGS

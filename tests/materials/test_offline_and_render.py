@@ -27,7 +27,14 @@ from functions.materials.offline import (
     scale_agenda,
 )
 from functions.materials.prompt import build_prompt
-from functions.materials.render import CSP, md_escape, render_html, render_markdown
+from functions.materials.render import (
+    CSP,
+    md_escape,
+    render_html,
+    render_markdown,
+    render_shared_agenda,
+    shared_agenda,
+)
 from functions.materials.settings import DEFAULT_TEMPLATES
 from functions.materials.templates import load_templates
 from functions.store.sqlite import SqliteStore
@@ -216,9 +223,32 @@ def test_markdown_document_has_every_section_escaped(db: SqliteStore) -> None:
     assert "- _&lt;iframe src=//evil&gt;_ — 10 min" in md
 
 
+def test_the_shared_agenda_carries_only_escaped_agenda_lines() -> None:
+    """What guests get: no summary, objectives, questions, notes or sources, and no markup."""
+    content = hostile_content()
+    items = shared_agenda(content)
+    assert [i.model_dump() for i in items] == [{"title": "<iframe src=//evil>", "minutes": 10}]
+    page = render_shared_agenda(
+        title="<script>alert(1)</script>",
+        start=NOW,
+        end=NOW + timedelta(minutes=30),
+        time_zone="Europe/Berlin",
+        locale="en-US",
+        agenda=items,
+    )
+    assert f'content="{CSP}"' in page
+    assert "&lt;iframe src=//evil&gt;" in page and "<iframe" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script" not in page
+    for private in ("Ignore previous", "onerror", "javascript:", "display:none", "pipes"):
+        assert private not in page
+    assert re.findall(r"<h2>([^<]*)</h2>", page) == ["Agenda"]
+    assert "Europe/Berlin" in page and "10 min" in page
+
+
 def test_summary_record_keeps_no_more_than_it_needs() -> None:
     record = SummaryRecord(meeting_start=NOW + timedelta(days=1), summary="s")
     assert set(record.model_dump()) == {
         "schema_version", "meeting_start", "summary", "open_items", "carried_from", "carried",
         "resolved", "generator", "generated_at",
+        "agenda",  # titles and time boxes only: what "Share agenda with guests" renders
     }  # fmt: skip

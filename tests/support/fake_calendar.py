@@ -29,6 +29,11 @@ and errors guides; OAuth 2.0 for web-server apps):
   milliseconds as a string), channels.stop (204; unknown channel 404).
 - events.delete (owner only; 404 unknown id, 410 `deleted` when deleted
   before; a deleted event is then listed as cancelled).
+- events.patch (owner's calendar; arrays replace, extended properties merge
+  by key; `attachments` change only with `supportsAttachments=true`, at most
+  25, each with a `fileUrl`, `fileId` filled from a Drive link; a guest
+  changes shared fields only with `guestsCanModify`, else 403
+  `forbiddenForNonOrganizer`). `patches` records each one.
 - Per-user access: every request needs a bearer token this server issued;
   `primary` is the token owner's calendar, another user's calendar is 404,
   `self` flags are computed for the caller. A token issued with explicit
@@ -168,6 +173,7 @@ _DISCOVERY_METHODS = {
     "events.get": ("events", "get"),
     "events.insert": ("events", "insert"),
     "events.delete": ("events", "delete"),
+    "events.patch": ("events", "patch"),
     "events.watch": ("events", "watch"),
     "channels.stop": ("channels", "stop"),
     "freebusy.query": ("freebusy", "query"),
@@ -398,6 +404,8 @@ class FakeCalendar:
         self.grants: dict[str, Grant] = {}  #: refresh token -> grant
         self.clients: dict[str, str] = {}  #: client id -> secret
         self.access_tokens: dict[str, str] = {}  #: access token -> email
+        #: (calendar, event id, body) of every events.patch that changed something.
+        self.patches: list[tuple[str, str, dict[str, Any]]] = []
         #: access token -> the scopes it carries; tokens not listed may call every method.
         self.token_scopes: dict[str, frozenset[str]] = {}
         self._token_of_refresh: dict[str, set[str]] = {}
@@ -583,8 +591,8 @@ class FakeCalendar:
     ) -> None:
         """Answer `status` to `method` after `after` more successful calls, `times` times.
 
-        Methods: events.list, events.get, events.insert, events.watch, channels.stop,
-        freebusy.query, token.
+        Methods: events.list, events.get, events.insert, events.patch, events.watch,
+        channels.stop, freebusy.query, token.
         Status 0 drops the connection (note httplib2 retries a dropped request once).
         """
         with self._lock:
@@ -693,6 +701,8 @@ class FakeCalendar:
                 return "events.get", parts[1], parts[3]
             if len(parts) == 4 and method == "DELETE":
                 return "events.delete", parts[1], parts[3]
+            if len(parts) == 4 and method == "PATCH":
+                return "events.patch", parts[1], parts[3]
         return "unknown", "", ""
 
     def _owner(self, headers: Mapping[str, str]) -> str | None:
@@ -748,7 +758,84 @@ class FakeCalendar:
         if api_method == "events.delete":
             self._delete(owner, self._calendar_for(owner, calendar_id), event_id)
             return None
+        if api_method == "events.patch":
+            cal = self._calendar_for(owner, calendar_id)
+            return self._patch(owner, cal, event_id, params, body)
         raise _ApiError(404)
+
+    def _patch(
+        self, owner: str, cal: str, event_id: str, params: dict[str, list[str]], body: bytes
+    ) -> dict[str, Any]:
+        """events.patch as Calendar documents it (Event.attachments, EventAttachment).
+
+        Arrays in the body replace the stored ones; `extendedProperties.private`
+        and `.shared` merge by key. `attachments` change only with
+        `supportsAttachments=true` (otherwise they are left as they were), at
+        most 25, each new one with a `fileUrl`; `fileId` is read-only and
+        Calendar fills it from a Drive URL. Shared fields of an event organized
+        by someone else change only when the organizer lets guests modify it
+        (`guestsCanModify`); a guest may always set their own private properties.
+        """
+        if cal != owner:
+            raise _ApiError(
+                403, "requiredAccessLevel", "You need to have writer access to this calendar."
+            )
+        stored = self.calendars[cal].get(event_id)
+        if stored is None or stored.event.get("status") == "cancelled":
+            raise _ApiError(404)
+        try:
+            change = json.loads(body or b"{}")
+        except ValueError:
+            raise _ApiError(400, "parseError", "Parse Error") from None
+        if not isinstance(change, dict):
+            raise _ApiError(400, "parseError", "Parse Error")
+        event = copy.deepcopy(stored.event)
+        organizer = event.get("organizer") or {}
+        organizes = str(organizer.get("email", "")).lower() == owner.lower()
+        supports = params.get("supportsAttachments", ["false"])[-1] == "true"
+        if not supports:
+            change.pop("attachments", None)
+        shared_change = {k for k in change if k not in ("extendedProperties", "reminders")} | (
+            {"extendedProperties.shared"}
+            if isinstance(change.get("extendedProperties"), dict)
+            and "shared" in change["extendedProperties"]
+            else set()
+        )
+        if shared_change and not organizes and event.get("guestsCanModify") is not True:
+            raise _ApiError(
+                403,
+                "forbiddenForNonOrganizer",
+                "Shared properties can only be changed by the organizer of the event.",
+            )
+        if "attachments" in change:
+            attachments = change["attachments"]
+            if len(attachments) > 25:
+                raise _ApiError(400, "invalid", "Too many attachments; the limit is 25.")
+            kept = []
+            for a in attachments:
+                url = a.get("fileUrl")
+                if not isinstance(url, str) or not url:
+                    raise _ApiError(400, "required", "Missing attachment file URL.")
+                entry = {k: v for k, v in a.items() if k != "fileId"}
+                drive_id = drive_file_id(url)
+                if drive_id is not None:
+                    entry["fileId"] = drive_id
+                    entry.setdefault("iconLink", DRIVE_ICON)
+                kept.append(entry)
+            event["attachments"] = kept
+        for key, value in change.items():
+            if key == "attachments":
+                continue
+            if key == "extendedProperties" and isinstance(value, dict):
+                props = event.setdefault("extendedProperties", {})
+                for part in ("private", "shared"):
+                    if isinstance(value.get(part), dict):
+                        props[part] = {**props.get(part, {}), **value[part]}
+                continue
+            event[key] = value
+        self.patches.append((cal, event_id, copy.deepcopy(change)))
+        updated = self.put_event(cal, event)
+        return self._for_caller(updated, owner)
 
     def _insert(self, owner: str, cal: str, body: bytes) -> dict[str, Any]:
         if cal != owner:
@@ -1199,6 +1286,21 @@ class FakeCalendar:
         return _oauth_error(400, "invalid_token", "Token expired or revoked")
 
 
+#: The icon Calendar shows for a Drive attachment (what its answers carry).
+DRIVE_ICON = (
+    "https://drive-thirdparty.googleusercontent.com/16/type/application/vnd.google-apps.document"
+)
+_DRIVE_URL = re.compile(
+    r"https://(?:docs|drive)\.google\.com/(?:document/d/|file/d/|open\?id=)([A-Za-z0-9_-]+)"
+)
+
+
+def drive_file_id(url: str) -> str | None:
+    """The Drive file id in an alternateLink/webViewLink-style URL, as Calendar reads it."""
+    found = _DRIVE_URL.match(url)
+    return found.group(1) if found else None
+
+
 def _oauth_error(status: int, error: str, description: str) -> tuple[int, bytes, str]:
     body = json.dumps({"error": error, "error_description": description}).encode()
     return status, body, "application/json; charset=utf-8"
@@ -1247,6 +1349,7 @@ def fake_calendar(fake: FakeCalendar | None = None) -> Iterator[FakeCalendar]:
         do_GET = _serve
         do_POST = _serve
         do_DELETE = _serve
+        do_PATCH = _serve
 
         def log_message(self, format: str, *args: object) -> None:
             return

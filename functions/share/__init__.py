@@ -1,0 +1,1 @@
+"""Sharing a meeting's agenda with its guests (a Drive document attached to the event)."""
