@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from functions.chat.auth import ChatVerifier
     from functions.domain.meetings import Meeting
     from functions.domain.users import User
+    from functions.materials.documents.standing import StandingContext
     from functions.materials.generator import Generator
     from functions.materials.storage import MaterialsStorage
     from functions.materials.templates import TemplateSet
@@ -72,6 +73,7 @@ _SHARED_ADAPTERS = frozenset(
         "generator",
         "materials_storage",
         "prep_templates",
+        "standing_context",
     }
 )
 
@@ -226,6 +228,16 @@ class Bootstrap:
         from functions.materials.templates import load_templates
 
         return load_templates(self.settings.materials.templates_path)
+
+    @cached_property
+    def standing_context(self) -> StandingContext:
+        """Documents an admin names per meeting type (config/standing_context.yaml)."""
+        from functions.materials.documents.standing import load_standing_context
+
+        return load_standing_context(
+            self.settings.materials.standing_context_path,
+            known_types=self.classifier.rules.type_names,
+        )
 
     def calendar_for(self, user: User) -> CalendarSource:
         """The calendar `user`'s background sync reads: the .ics locally, else the Calendar API."""

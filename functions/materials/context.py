@@ -7,7 +7,11 @@ fields (an HTML description read as text, its own agenda and links picked
 out, see `invite`), its attendees (internal or external by the user's domains), earlier
 occurrences of the same series and earlier meetings with the same people (with
 the summaries and open questions their materials left behind), and the
-meeting type's template.
+meeting type's template, and the documents it names (`documents.gather`:
+the event's attachments, the notes attached to the previous occurrence of the
+series, the meeting type's standing context), each with the id a statement
+cites (D1, D2, ...). The action items of the last meeting's notes are carried
+over like the open items of its materials, with a link back to the notes.
 
 History is only what has happened: an earlier meeting is one that ended
 before the moment the context is built (`now`) and started before this
@@ -26,7 +30,9 @@ their own, so the next materials show them whatever the generator writes.
 Size is bounded twice: every field has its own cap (description, titles,
 attendee count, number of earlier meetings, summary lengths), and the rendered
 prompt must fit `ContextBudget.max_prompt_chars`; if it does not, the least
-relevant earlier meetings go first, then attendees, then description text.
+relevant earlier meetings go first, then document text (the longest halved
+first, never a whole document, so document ids stay stable), then attendees,
+then description text.
 Tokens are estimated at 4 characters per token (Google's rule of thumb for
 Gemini on English text; other scripts use fewer characters per token, so the
 character budget is the bound that is actually enforced).
@@ -49,6 +55,7 @@ from functions.domain.html_text import description_text
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.users import User
 from functions.logs import log
+from functions.materials.documents.gather import DocumentFact, DocumentSources, gather_documents
 from functions.materials.invite import invite_agenda, invite_links
 from functions.materials.model import (
     ATTENDEES,
@@ -59,6 +66,7 @@ from functions.materials.model import (
     OpenItem,
     SummaryRecord,
     carried_id,
+    document_id,
     earlier_id,
 )
 from functions.materials.templates import PrepTemplate
@@ -78,8 +86,9 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ContextBudget:
-    #: The whole prompt (system + user text); 24,000 characters is about 6,000 tokens.
-    max_prompt_chars: int = 24_000
+    #: The whole prompt (system + user text); 36,000 characters is about 9,000 tokens,
+    #: of which documents take at most `DocumentBudget.total_chars` (12,000).
+    max_prompt_chars: int = 36_000
     title_chars: int = 200
     description_chars: int = 4_000
     max_attendees: int = 40
@@ -166,6 +175,8 @@ class CarriedItem(BaseModel):
     text: str
     #: When it was first raised (the start of that meeting), local ISO.
     raised_at: str
+    #: The id of the notes document it comes from (D1, ...), "" for open items of materials.
+    document: str = ""
 
 
 class MeetingContext(BaseModel):
@@ -204,6 +215,8 @@ class MeetingContext(BaseModel):
     carried: tuple[CarriedItem, ...] = ()
     #: The start (local ISO) of the occurrence they come from; "" when nothing is carried.
     carried_from: str = ""
+    #: Documents read for this meeting (ids D1, D2, ...), unreadable ones listed with why.
+    documents: tuple[DocumentFact, ...] = ()
 
     def canonical_json(self) -> str:
         return json.dumps(
@@ -220,6 +233,7 @@ class MeetingContext(BaseModel):
             self.conference_link,
             *self.invite_links,
             *(a.url for a in self.attachments),
+            *(d.url for d in self.documents),
         ]
         for p in self.prior:
             texts.extend([p.summary, *p.open_questions, *p.follow_ups])
@@ -232,6 +246,10 @@ class MeetingContext(BaseModel):
     def earlier(self) -> dict[str, PriorMeeting]:
         """Earlier meetings by citation id (M1 is the most relevant)."""
         return {earlier_id(i): p for i, p in enumerate(self.prior)}
+
+    def documents_by_id(self) -> dict[str, DocumentFact]:
+        """Every document by citation id (D1 is the first attachment, if any)."""
+        return {document_id(i): d for i, d in enumerate(self.documents)}
 
     def carried_items(self) -> dict[str, CarriedItem]:
         return {carried_id(i): c for i, c in enumerate(self.carried)}
@@ -248,6 +266,7 @@ class MeetingContext(BaseModel):
     def citable(self) -> frozenset[str]:
         """Every source id a statement about this meeting may cite."""
         ids = {EVENT, SUGGESTION, *self.earlier()}
+        ids.update(key for key, d in self.documents_by_id().items() if d.readable)
         if self.attendees or self.attendees_omitted:
             ids.add(ATTENDEES)
         return frozenset(ids)
@@ -466,10 +485,13 @@ def build_context(
     internal_domains: frozenset[str],
     now: datetime,
     budget: ContextBudget = DEFAULT_BUDGET,
+    documents: DocumentSources | None = None,
 ) -> MeetingContext:
     """Gather and bound the context for `meeting` as of `now` (reads the store and summaries).
 
     `now` decides what counts as history: only meetings that ended by then.
+    With `documents` the attachments, the last occurrence's notes and the
+    standing context are read too (`DocumentsUnavailable` when Drive fails).
     """
     zone = _zone(user.time_zone)
     own = user.email.lower()
@@ -502,6 +524,11 @@ def build_context(
         assert record is not None
         carried = _carried(record, meeting, zone, budget)
         carried_from = _local_iso(picked[source][1].start, zone) if carried else ""
+    previous = next((m for rel, m, _ in picked if rel == "series"), None)
+    docs: tuple[DocumentFact, ...] = ()
+    if documents is not None:
+        docs = gather_documents(documents, meeting=meeting, previous=previous, zone=zone)
+        carried, carried_from = _with_notes(carried, carried_from, docs, budget)
     prior = tuple(
         _prior_fact(
             relation=rel,
@@ -554,8 +581,37 @@ def build_context(
         template_version=template_version,
         carried=carried,
         carried_from=carried_from,
+        documents=docs,
     )
     return fit_to_budget(ctx, budget)
+
+
+def _with_notes(
+    carried: tuple[CarriedItem, ...],
+    carried_from: str,
+    docs: tuple[DocumentFact, ...],
+    budget: ContextBudget,
+) -> tuple[tuple[CarriedItem, ...], str]:
+    """The last meeting's action items join the carried-over items, linked to their notes.
+
+    They are the newest open items, so when the cap is reached the oldest
+    carried items go first; an item already carried (same words) is kept once.
+    """
+    notes = next(
+        ((document_id(i), d) for i, d in enumerate(docs) if d.kind == "notes" and d.readable),
+        None,
+    )
+    if notes is None or not notes[1].action_items or not budget.carry_max_items:
+        return carried, carried_from
+    key, fact = notes
+    seen = {c.text.casefold() for c in carried}
+    added = [
+        CarriedItem(kind="follow_up", text=t, raised_at=fact.meeting_start, document=key)
+        for t in fact.action_items
+        if t.casefold() not in seen
+    ]
+    merged = (*carried, *added)[-budget.carry_max_items :]
+    return merged, carried_from or fact.meeting_start
 
 
 def fit_to_budget(ctx: MeetingContext, budget: ContextBudget) -> MeetingContext:
@@ -570,6 +626,8 @@ def fit_to_budget(ctx: MeetingContext, budget: ContextBudget) -> MeetingContext:
                 # Carried items cite the occurrence they come from: they go with it.
                 update.update(carried=(), carried_from="")
             ctx = ctx.model_copy(update=update)
+        elif _longest_document(ctx) is not None:
+            ctx = _shorter_document(ctx)
         elif len(ctx.attendees) > 5:
             keep = len(ctx.attendees) // 2
             omitted = ctx.attendees_omitted + len(ctx.attendees) - keep
@@ -582,3 +640,28 @@ def fit_to_budget(ctx: MeetingContext, budget: ContextBudget) -> MeetingContext:
         else:
             break  # what is left is fixed text and configuration
     return ctx
+
+
+#: Document text is never shortened below this many characters (a title and a gist).
+MIN_DOCUMENT_CHARS = 400
+
+
+def _longest_document(ctx: MeetingContext) -> int | None:
+    sizes = [(len(d.text), i) for i, d in enumerate(ctx.documents) if d.readable]
+    longest = max(sizes, default=None)
+    return longest[1] if longest and longest[0] > MIN_DOCUMENT_CHARS else None
+
+
+def _shorter_document(ctx: MeetingContext) -> MeetingContext:
+    """Halve the longest document's text (it stays listed and citable)."""
+    index = _longest_document(ctx)
+    assert index is not None
+    doc = ctx.documents[index]
+    shorter = doc.model_copy(
+        update={
+            "text": clean_text(doc.text, max(MIN_DOCUMENT_CHARS, len(doc.text) // 2)),
+            "clipped": True,
+        }
+    )
+    docs = (*ctx.documents[:index], shorter, *ctx.documents[index + 1 :])
+    return ctx.model_copy(update={"documents": docs})

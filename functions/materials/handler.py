@@ -25,6 +25,9 @@ forever, since planning never moves a generating meeting). The state moves
 to `ready` only if the version is still the one generated for; if the
 meeting changed meanwhile the task retries and generates for the new one.
 
+Documents: a file that cannot be read is listed as such in the materials;
+Drive itself failing (5xx, 429, timeouts) answers 503 so the queue retries.
+
 Failures: quota, 5xx and timeouts (after the client's own retries) answer
 503 so the queue retries with backoff, until `max_transient_failures` such
 failures for the same input; then, like a schema mismatch or the daily cap,
@@ -49,6 +52,7 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import InvalidTransition, PrepState, can_advance
 from functions.domain.users import User
 from functions.logs import log
+from functions.materials.documents.port import DocumentsUnavailable
 from functions.materials.generator import GenerationFailed, TransientGenerationError
 from functions.materials.lease import generation_lease
 from functions.materials.pipeline import Prepared, prepare, store_materials
@@ -102,6 +106,10 @@ def handle_generate(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[
         cached = services.materials_storage.exists(prepared.ref)
     except (StorageError, StoreError):
         raise RetryLater("storage unavailable") from None
+    except DocumentsUnavailable:
+        # Drive failed for now (5xx, 429, token endpoint): an unreadable file would not
+        # retry, but a failing service does, so materials are not made without documents.
+        raise RetryLater("documents unavailable") from None
     if not cached:
         failure = _generate(services, user, meeting, prepared)
         if failure is not None:

@@ -2,11 +2,14 @@
 
 The cache key is sha256 of the canonical context, the template version and
 the generator id. Identical input finds the objects already stored and makes
-no model call. "Regenerate" must give new materials even when nothing
-changed, so when the meeting's current materials were made from this very
-input, the key gets a suffix derived from the previous ref: a new object
-set, yet deterministic, so a duplicate delivery of the same regenerate task
-still lands on the same key (and on the cache).
+no model call. Documents are part of the context (their text and content
+hash), so an edited attachment or new notes make new materials, and
+unchanged ones cost a Drive read but no model call. "Regenerate" must give
+new materials even when nothing changed, so when the meeting's current
+materials were made from this very input, the key gets a suffix derived
+from the previous ref: a new object set, yet deterministic, so a duplicate
+delivery of the same regenerate task still lands on the same key (and on
+the cache).
 
 Before anything is rendered, the answer is cleaned (control characters,
 unknown links) and checked against the context (`citations`): statements
@@ -67,7 +70,13 @@ def cache_key(ctx: MeetingContext, generator_id: str, previous_ref: str | None) 
 
 
 def prepare(services: Bootstrap, user: User, meeting: Meeting) -> Prepared:
-    """Build the bounded context and prompt and decide where the result lives."""
+    """Build the bounded context and prompt and decide where the result lives.
+
+    Documents are read here (as the user); `DocumentsUnavailable` means Drive
+    failed for now and the task retries.
+    """
+    from functions.materials.documents.wiring import document_sources
+
     templates = services.prep_templates
     storage = services.materials_storage
     rules = services.classifier.rules
@@ -81,6 +90,13 @@ def prepare(services: Bootstrap, user: User, meeting: Meeting) -> Prepared:
         type_label=rules.label_of(meeting.meeting_type),
         internal_domains=services.classifier.internal_domains_for(user.domains),
         now=services.clock.now(),
+        documents=document_sources(
+            services.settings.materials,
+            services.standing_context,
+            user,
+            meeting.meeting_type,
+            services.credentials.credentials_for,
+        ),
     )
     key = cache_key(ctx, services.generator.generator_id, meeting.materials_ref)
     return Prepared(

@@ -81,7 +81,8 @@ def meeting_to_doc(m: Meeting) -> Doc:
         "conference_link": m.conference_link,
         "html_link": m.html_link,
         "attachments": [
-            {"title": a.title, "url": a.url, "mime_type": a.mime_type} for a in m.attachments
+            {"title": a.title, "url": a.url, "mime_type": a.mime_type, "file_id": a.file_id}
+            for a in m.attachments
         ],
         "version": m.version,
         "transparency": m.transparency,
@@ -125,7 +126,7 @@ def meeting_from_doc(d: Doc) -> Meeting:
         conference_link=d.get("conference_link"),
         html_link=d.get("html_link"),
         attachments=tuple(
-            Attachment(a["title"], a["url"], a.get("mime_type") or "")
+            Attachment(a["title"], a["url"], a.get("mime_type") or "", a.get("file_id") or "")
             for a in d.get("attachments") or []
         ),
         version=d.get("version") or "",
@@ -174,6 +175,7 @@ def user_to_doc(u: User) -> Doc:
             "delegated_calendars": list(p.delegated_calendars),
             "type_keywords": {k: list(v) for k, v in p.type_keywords.items()},
             "working_days": sorted(p.working_days),
+            "documents_enabled": p.documents_enabled,
         },
     }
 
@@ -229,6 +231,7 @@ def user_from_doc(d: Doc) -> User:
                 str(k): tuple(str(w) for w in v) for k, v in (p.get("type_keywords") or {}).items()
             },
             working_days=_working_days(p.get("working_days")),
+            documents_enabled=bool(p.get("documents_enabled", False)),
         ),
     )
 

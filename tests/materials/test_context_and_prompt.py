@@ -59,7 +59,7 @@ def context(
         type_label="Meeting",
         internal_domains=frozenset({"example.com"}),
         now=NOW,
-        **({"budget": budget} if budget else {}),
+        budget=budget or ContextBudget(),
     )
 
 

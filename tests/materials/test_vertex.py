@@ -123,6 +123,7 @@ def test_a_valid_answer_is_parsed_with_usage_and_cost(
     assert agenda_item["properties"]["minutes"]["minimum"] == 1
     # Every statement carries its source, from a closed set of ids.
     sources = {"event", "attendees", "suggestion", *(f"M{i}" for i in range(1, 21))}
+    sources |= {f"D{i}" for i in range(1, 11)}  # documents the context read
     for name in ("summary", "objectives", "agenda", "questions", "talking_points", "risks",
                  "attendee_notes", "follow_ups"):  # fmt: skip
         item = schema["properties"][name]["items"]
