@@ -103,6 +103,9 @@ class Preferences:
     #: Days prep may start (`date.weekday()` numbers); a trigger on another day
     #: moves to the previous working day at the same local time.
     working_days: frozenset[int] = DEFAULT_WORKING_DAYS
+    #: Documents (attachments, last meeting's notes, standing context) are read from
+    #: Drive as this user: off until the user turns it on and grants `drive.readonly`.
+    documents_enabled: bool = False
 
     def __post_init__(self) -> None:
         for meeting_type, hours in self.lead_hours.items():
