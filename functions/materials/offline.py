@@ -195,10 +195,17 @@ def invite_led_agenda(ctx: MeetingContext) -> list[AgendaItem]:
 _GIST_CHARS = 25
 
 
+def _prose(line: str) -> bool:
+    """Mostly letters, digits and spaces: a sentence rather than markup or a marker."""
+    plain = sum(1 for ch in line if ch.isalnum() or ch.isspace())
+    return "<<<" not in line and ">>>" not in line and plain >= 0.8 * len(line)
+
+
 def _gist(text: str) -> str:
     for raw in text.splitlines():
         line = raw.strip().lstrip("#*-• ").strip()
-        if len(line) >= _GIST_CHARS and not addresses_the_assistant(line):
+        # A line of markup or markers ("<<<END ...>>>") is not a gist, whoever wrote it.
+        if len(line) >= _GIST_CHARS and not addresses_the_assistant(line) and _prose(line):
             return line
     return ""
 

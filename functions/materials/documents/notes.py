@@ -19,9 +19,7 @@ import re
 from functions.materials.invite import addresses_the_assistant
 from functions.materials.text import clean_text
 
-_NOTES_TITLE = re.compile(
-    r"(?i)(\bnotes by gemini\b|\bmeeting notes\b|(?:^|[-–—:|]\s*)notes\s*$|^notes\b)"
-)
+_NOTES_TITLE = re.compile(r"(?i)(\bnotes by gemini\b|\bmeeting notes\b|(?:^|[-–—:|]\s*)notes\s*$)")
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s*)?([A-Za-z][A-Za-z ]{2,40}?)\s*:?\s*$")
 _DECISION_HEADS = frozenset({"decisions", "decisions made", "key decisions", "decided"})
 _ACTION_HEADS = frozenset(
