@@ -13,12 +13,21 @@ and in estimated tokens (4 characters per token), each relative to the
 at the configured list prices (output size taken from an offline generation
 of the same meeting, serialised as the model would answer).
 
+A second table covers documents (attachments and standing context): the
+same meeting with 0, 2 and 8 attached documents of 50,000 characters each
+plus 2 standing documents, read through an in-memory reader behind the same
+port as Drive, so what is measured is the gathering, the per-document and
+total bounds and the budget fit. It prints the document characters that
+reach the prompt, the prompt size and tokens, and the build time, each
+relative to the no-document case of the same run.
+
 No thresholds (this is not a test); docs/materials.md records a run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -30,13 +39,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from functions.domain.clock import FixedClock
-from functions.domain.meetings import Attendee, Meeting, ResponseStatus
+from functions.domain.meetings import Attachment, Attendee, Meeting, ResponseStatus
 from functions.domain.users import User
 from functions.materials.context import (
     DEFAULT_BUDGET,
     build_context,
     estimate_tokens,
 )
+from functions.materials.documents.gather import DocumentSources
+from functions.materials.documents.port import Document, DocumentRef, text_hash
 from functions.materials.generator import Prices, Usage
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
 from functions.materials.model import OpenItem, SummaryRecord
@@ -63,6 +74,7 @@ class Result:
     chars: int
     tokens: int
     included: int
+    document_chars: int = 0
 
 
 def attendees(offset: int) -> tuple[Attendee, ...]:
@@ -142,7 +154,36 @@ def seed(store: SqliteStore, storage: LocalMaterialsStorage, prior: int) -> Meet
     return target
 
 
-def measure(prior: int, rounds: int, root: Path) -> tuple[Result, int]:
+#: A long document: a 50,000-character design doc, far past the per-document bound.
+DOCUMENT_TEXT = (
+    "Launch plan section. The beta moves to the second week of January; the owners of the "
+    "open risks report weekly and the rollback runbook is reviewed before each release.\n"
+) * 300
+
+
+class _Documents:
+    """Every file id reads as the same long document (the reader is not what is measured)."""
+
+    def read(self, ref: DocumentRef, *, max_chars: int) -> Document:
+        return Document(
+            title=f"Design doc {ref.file_id}",
+            url=ref.url,
+            mime_type="application/vnd.google-apps.document",
+            text=DOCUMENT_TEXT[:max_chars],
+            modified=NOW,
+            content_hash=text_hash(DOCUMENT_TEXT),
+            clipped=len(DOCUMENT_TEXT) > max_chars,
+        )
+
+
+def _link(file_id: str) -> str:
+    return f"https://docs.google.com/document/d/{file_id}/edit"
+
+
+def measure(
+    prior: int, rounds: int, root: Path, documents: int | None = None
+) -> tuple[Result, int]:
+    """One case; with `documents`, that many attachments plus 2 standing documents."""
     folder = root / f"prior-{prior}"
     store = SqliteStore(folder / "prep.db")
     store.put_user(USER)
@@ -153,6 +194,18 @@ def measure(prior: int, rounds: int, root: Path) -> tuple[Result, int]:
         FixedClock(NOW),
     )
     target = seed(store, storage, prior)
+    sources = None
+    if documents is not None:
+        files = tuple(
+            Attachment(f"Design doc {i}", _link(f"doc{i}"), "", f"doc{i}") for i in range(documents)
+        )
+        target = dataclasses.replace(target, attachments=files)
+        standing = (
+            tuple(DocumentRef(f"standing{i}", _link(f"standing{i}"), "Plan") for i in range(2))
+            if documents
+            else ()
+        )
+        sources = DocumentSources(_Documents(), standing)
     templates = load_templates(DEFAULT_TEMPLATES)
     timings = []
     prompt = None
@@ -169,6 +222,7 @@ def measure(prior: int, rounds: int, root: Path) -> tuple[Result, int]:
             type_label="Meeting",
             internal_domains=frozenset({"example.com"}),
             now=NOW,
+            documents=sources,
         )
         prompt = build_prompt(ctx)
         timings.append(time.perf_counter() - began)
@@ -181,6 +235,7 @@ def measure(prior: int, rounds: int, root: Path) -> tuple[Result, int]:
         chars=prompt.chars,
         tokens=prompt.estimated_tokens,
         included=len(ctx.prior),
+        document_chars=sum(len(d.text) for d in ctx.documents),
     )
     return result, output_tokens
 
@@ -206,6 +261,22 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.prior:>6} {r.included:>8} {r.seconds * 1000:>9.1f} "
             f"{r.seconds / base.seconds:>7.2f} {r.chars:>12} {r.tokens:>7} "
             f"{r.tokens / base.tokens:>7.2f} {cost:>9.5f}"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = [measure(20, args.rounds, Path(tmp), documents=n) for n in (0, 2, 8)]
+    print()
+    print("documents (attachments of 50,000 chars each, plus 2 standing documents from 2 on):")
+    print(
+        f"{'docs':>6} {'doc chars':>9} {'build ms':>9} {'x base':>7} "
+        f"{'prompt chars':>12} {'tokens':>7} {'x base':>7} {'est. USD':>9}"
+    )
+    first = docs[0][0]
+    for n, (r, output_tokens) in zip((0, 4, 10), docs, strict=True):
+        cost = prices.cost(Usage(r.tokens, output_tokens))
+        print(
+            f"{n:>6} {r.document_chars:>9} {r.seconds * 1000:>9.1f} "
+            f"{r.seconds / first.seconds:>7.2f} {r.chars:>12} {r.tokens:>7} "
+            f"{r.tokens / first.tokens:>7.2f} {cost:>9.5f}"
         )
     print(
         f"cost at {settings.vertex_model} list prices: ${prices.input_per_million}/M input, "
