@@ -73,6 +73,10 @@ def test_a_google_doc_is_exported_as_text_with_its_metadata(drive: FakeDrive) ->
     assert "fields=" in drive.requests[0] and "supportsAllDrives=true" in drive.requests[0]
     assert drive.requests[1].startswith("GET /drive/v3/files/doc1/export?")
     assert "mimeType=text%2Fplain" in drive.requests[1]
+    # Both requests, and the metadata answer, were checked against the discovery document.
+    assert {"drive.files.get", "drive.files.export", "drive.files.get -> 200"} <= set(
+        drive.conformance.checked
+    )
 
 
 def test_sheets_export_as_csv_and_slides_as_text(drive: FakeDrive) -> None:
