@@ -456,3 +456,19 @@ def test_the_documents_switch_is_stored_and_defaults_off() -> None:
     assert not user_from_doc(user_to_doc(user)).preferences.documents_enabled
     on = make_user(preferences=Preferences(documents_enabled=True))
     assert user_from_doc(user_to_doc(on)).preferences.documents_enabled
+
+
+def test_a_read_attachment_keeps_the_events_link_and_is_listed_once(db: SqliteStore) -> None:
+    """Drive's webViewLink may differ from the event's fileUrl: the event's link is kept."""
+
+    class OtherLink(MemoryReader):
+        def read(self, ref: DocumentRef, *, max_chars: int) -> Document:
+            doc = super().read(ref, max_chars=max_chars)
+            return dataclasses.replace(doc, url=ref.url + "?usp=drivesdk")
+
+    user = make_user()
+    meeting = make_meeting(user, attachments=attached("deck"))
+    ctx = context(db, user, meeting, DocumentSources(OtherLink({"deck": "Renewal terms."})))
+    assert ctx.documents[0].url == doc_link("deck")
+    html = render_html(ctx, offline_materials(ctx), info())
+    assert html.count(doc_link("deck")) == 1

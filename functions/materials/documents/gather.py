@@ -191,7 +191,8 @@ def gather_documents(
                 title=clean_text(
                     doc.title or ref.title or "(untitled)", budget.title_chars, multiline=False
                 ),
-                url=clean_text(doc.url or ref.url, 500, multiline=False),
+                # The link the event or the config gave (what the reader saw), else Drive's.
+                url=clean_text(ref.url or doc.url, 500, multiline=False),
                 readable=True,
                 text=text,
                 clipped=doc.clipped,
