@@ -239,6 +239,11 @@ class Bootstrap:
             known_types=self.classifier.rules.type_names,
         )
 
+    @cached_property
+    def document_credentials(self) -> Callable[[str], Credentials]:
+        """A user's own grant for reading documents, failing in the document port's terms."""
+        return document_credentials(self)
+
     def calendar_for(self, user: User) -> CalendarSource:
         """The calendar `user`'s background sync reads: the .ics locally, else the Calendar API."""
         return calendar_source(self, user)
@@ -418,6 +423,23 @@ def user_credentials(root: Bootstrap) -> Callable[[str], Credentials]:
             ) from None
         except CredentialsUnavailable:
             raise TransientDeliveryError(Channel.EMAIL, "token endpoint unavailable") from None
+
+    return credentials_for
+
+
+def document_credentials(root: Bootstrap) -> Callable[[str], Credentials]:
+    """The user's own grant for Drive, with the OAuth module's failures in document terms."""
+    from functions.materials.documents.port import DocumentsUnavailable, DocumentUnreadable
+
+    def credentials_for(user_id: str) -> Credentials:
+        from functions.oauth.credentials import CredentialsUnavailable, ReconnectNeeded
+
+        try:
+            return root.credentials.credentials_for(user_id)
+        except ReconnectNeeded:
+            raise DocumentUnreadable("no_access", "reconnect needed") from None
+        except CredentialsUnavailable:
+            raise DocumentsUnavailable("token endpoint unavailable") from None
 
     return credentials_for
 

@@ -95,7 +95,7 @@ def prepare(services: Bootstrap, user: User, meeting: Meeting) -> Prepared:
             services.standing_context,
             user,
             meeting.meeting_type,
-            services.credentials.credentials_for,
+            services.document_credentials,
         ),
     )
     key = cache_key(ctx, services.generator.generator_id, meeting.materials_ref)

@@ -161,3 +161,57 @@ def test_the_sample_calendar_attaches_documents_the_local_reader_has() -> None:
     for a in attached:
         ref = ref_for("", a["fileUrl"], a["title"])
         assert ref is not None and reader.read(ref, max_chars=200).text
+
+
+def test_a_lost_grant_lists_the_files_and_a_failing_token_endpoint_retries(
+    services: Bootstrap,
+) -> None:
+    """The root's document credentials speak the port's language (`document_credentials`)."""
+    from functions.oauth.credentials import CredentialsUnavailable, ReconnectNeeded
+
+    class _Failing:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def credentials_for(self, user_id: str) -> Credentials:
+            raise self.error
+
+    with fake_drive() as drive:
+        settings = dataclasses.replace(
+            services.settings,
+            materials=dataclasses.replace(
+                services.settings.materials, documents="drive", drive_api_endpoint=drive.url
+            ),
+        )
+        user = make_user(preferences=Preferences(documents_enabled=True))
+        services.store.put_user(user)
+        link = "https://docs.google.com/document/d/plan/edit"
+        meeting = make_meeting(
+            user, prep_state=PrepState.NOTIFIED, attachments=(Attachment("Acme plan", link),)
+        )
+        services.store.upsert_meetings([meeting])
+
+        unavailable = services.replaced(
+            settings=settings,
+            credentials=_Failing(CredentialsUnavailable("token endpoint 503")),  # type: ignore[arg-type]
+        )
+        set_services(unavailable)
+        (answer,) = _deliver(unavailable, meeting)
+        assert answer["http_status"] == 503
+
+        gone = services.replaced(
+            settings=settings,
+            credentials=_Failing(ReconnectNeeded(user.user_id, "revoked")),  # type: ignore[arg-type]
+        )
+        set_services(gone)
+        stack = Stack(services=gone, fake=FakeVertex(), key=LocalSigningKey.generate())
+        from functions.prep.queueing import generation_task
+
+        stored = gone.store.get_meeting(user.user_id, meeting.event_id)
+        assert stored is not None
+        resp = stack.deliver(generation_task(stored).payload)
+        assert (resp.get_json() or {})["outcome"] == "ready"
+        page = _page(gone, user.user_id, meeting.event_id)
+        assert f"Acme plan {link}; could not be read: you do not have access to it" in page
+        assert drive.requests == []  # nothing was sent without a grant
+        set_services(services)

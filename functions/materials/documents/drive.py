@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -100,7 +101,7 @@ class GoogleDriveReader:
 
     def __init__(
         self,
-        credentials: Credentials,
+        credentials: Credentials | Callable[[], Credentials],
         *,
         api_endpoint: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -122,8 +123,12 @@ class GoogleDriveReader:
                 import httplib2  # type: ignore[import-untyped]
                 from googleapiclient.discovery import build
 
+                # A factory is called only now, when there is a document to read: a user
+                # whose meetings attach nothing costs no token refresh. It raises the
+                # port's errors (a grant that is gone is `no_access` for every file).
+                creds = self._credentials() if callable(self._credentials) else self._credentials
                 http = google_auth_httplib2.AuthorizedHttp(
-                    self._credentials, http=httplib2.Http(timeout=self._timeout_s)
+                    creds, http=httplib2.Http(timeout=self._timeout_s)
                 )
                 options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
                 self._client = build(

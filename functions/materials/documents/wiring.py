@@ -4,6 +4,12 @@ Production reads Drive as the user, and only for a user who turned documents
 on (`Preferences.documents_enabled`, asked with the `drive.readonly` scope);
 everybody else gets no documents at all, not a failing read per file. The
 embedded default reads the local folder for everyone (no consent to ask).
+
+`credentials_for` is the root's (`Bootstrap.document_credentials`): it
+raises the port's errors, a grant that is gone as `DocumentUnreadable`
+(materials are made, every file listed as not readable) and a token
+endpoint that fails as `DocumentsUnavailable` (the task retries). It is
+called only when a document is actually read.
 """
 
 from __future__ import annotations
@@ -38,6 +44,6 @@ def document_sources(
     from functions.materials.documents.drive import GoogleDriveReader
 
     reader = GoogleDriveReader(
-        credentials_for(user.user_id), api_endpoint=settings.drive_api_endpoint
+        lambda: credentials_for(user.user_id), api_endpoint=settings.drive_api_endpoint
     )
     return DocumentSources(reader, refs)
