@@ -189,3 +189,16 @@ def test_the_fake_refuses_what_drive_refuses(drive: FakeDrive) -> None:
     status, body = get("files/d?notAParameter=1")
     assert status == 400
     assert drive.conformance.take()  # the unknown parameter was a discovery violation
+
+
+def test_the_pdf_reader_is_bounded_and_refuses_what_it_cannot_read() -> None:
+    from functions.materials.documents import pdf
+
+    bomb = zlib.compress(b"(A) Tj " * 400_000)  # 2.8 MB inflated, past the 2 MiB bound
+    data = b"%PDF-1.4\n<< /Filter /FlateDecode >>\nstream\n" + bomb + b"\nendstream\n"
+    text = pdf.pdf_text(data, 5_000)
+    assert text == "A" * 5_000
+    assert pdf.pdf_text(b"%PDF-1.4\n/Encrypt 5 0 R\n" + data[9:]) is None
+    assert pdf.pdf_text(b"not a pdf") is None
+    escaped = _pdf(r"Q3 \(draft\) totals")
+    assert pdf.pdf_text(escaped) == "Q3 (draft) totals"

@@ -179,7 +179,8 @@ class GoogleDriveReader:
             raise DocumentUnreadable("unsupported", mime[:80])
         raw = data if isinstance(data, bytes) else str(data).encode()
         if mime == PDF:
-            found = pdf_text(raw[: self._max_bytes])
+            # One character more than kept, so a longer text reads as clipped.
+            found = pdf_text(raw[: self._max_bytes], max_chars + 1)
             extracted = found is not None
             text = found or ""
         else:

@@ -8,8 +8,9 @@ encodings (CID fonts), scanned pages and encrypted files give nothing, and
 the caller then lists the file as "text not extracted" rather than guessing.
 
 Bounds: at most `MAX_STREAMS` streams, each inflated to at most
-`MAX_INFLATED` bytes, and `MAX_CHARS` characters of text in all, so a
-"zip bomb" stream costs a bounded amount of memory and time.
+`MAX_INFLATED` bytes, and at most `max_chars` (<= `MAX_CHARS`) characters
+of text in all, so a "zip bomb" stream costs a bounded amount of memory and
+time.
 """
 
 from __future__ import annotations
@@ -45,26 +46,35 @@ def _inflate(data: bytes) -> bytes | None:
     return out
 
 
-def _text_of(content: bytes) -> str:
+def _text_of(content: bytes, limit: int) -> str:
     parts: list[str] = []
+    size = 0
     for m in _TEXT_OP.finditer(content):
+        if size >= limit:
+            break
         op = m.group(0)
         if op in (b"T*", b"Td", b"TD", b"ET"):
             if parts and not parts[-1].endswith("\n"):
                 parts.append("\n")
             continue
-        parts.append("".join(_unescape(s) for s in _STRING.findall(op)))
+        piece = "".join(_unescape(s) for s in _STRING.findall(op))
+        parts.append(piece)
+        size += len(piece)
     return "".join(parts)
 
 
-def pdf_text(data: bytes) -> str | None:
-    """The text of a simple PDF, or None when none could be read (scanned, encrypted, CID)."""
+def pdf_text(data: bytes, max_chars: int = MAX_CHARS) -> str | None:
+    """The text of a simple PDF, or None when none could be read (scanned, encrypted, CID).
+
+    Reading stops once `max_chars` characters are found: the caller keeps no more.
+    """
+    max_chars = min(max_chars, MAX_CHARS)
     if not data.startswith(b"%PDF") or b"/Encrypt" in data[:4096]:
         return None
     texts: list[str] = []
     total = 0
     for count, m in enumerate(_STREAM.finditer(data)):
-        if count >= MAX_STREAMS or total >= MAX_CHARS:
+        if count >= MAX_STREAMS or total >= max_chars:
             break
         start = m.end()
         end = data.find(b"endstream", start)
@@ -78,9 +88,9 @@ def pdf_text(data: bytes) -> str | None:
             body = inflated
         elif b"/Filter" in m.group(1):
             continue  # other filters (images, LZW, ...) carry no text worth reading
-        text = _text_of(body).strip()
+        text = _text_of(body, max_chars - total).strip()
         if text:
             texts.append(text)
             total += len(text)
     joined = "\n".join(texts).strip()
-    return joined[:MAX_CHARS] if joined else None
+    return joined[:max_chars] if joined else None
