@@ -127,6 +127,7 @@ def test_a_pdf_without_readable_text_says_so(drive: FakeDrive) -> None:
         ("export_too_large", "too_large"),
         ("no_scope", "no_access"),
         ("image", "unsupported"),
+        ("download_restricted", "no_access"),
     ],
 )
 def test_permanent_failures_are_unreadable_for_that_file(
@@ -143,6 +144,8 @@ def test_permanent_failures_are_unreadable_for_that_file(
         token = "tok-file"
     elif setup == "image":
         drive.add("f", "Photo", "image/png", b"\x89PNG", readers={ME})
+    elif setup == "download_restricted":
+        drive.add("f", "Board memo", GOOGLE_DOC, "secret", readers={ME}).download_restricted = True
     with pytest.raises(DocumentUnreadable) as caught:
         reader(drive, token).read(ref("f"), max_chars=100)
     assert caught.value.reason == reason

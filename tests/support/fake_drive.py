@@ -17,6 +17,8 @@ library), with Drive's documented semantics as the document reader meets them:
   for their type (else 400 `badRequest`), and an export above 10 MB is 403
   `exportSizeLimitExceeded`. Other files are not exportable (403
   `fileNotExportable`).
+- A file whose owner turned off download and copy for viewers answers 403
+  `cannotDownloadFile` to an export or a download (its metadata still reads).
 - Failures (429, 500, 503, ...) can be queued with Google's error body.
 
 Every request is checked against the discovery document (`discovery.Conformance`),
@@ -61,6 +63,8 @@ class FakeFile:
     modified: datetime = field(default_factory=lambda: datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
     #: What an export would weigh (Drive refuses above 10 MB); defaults to the content's size.
     export_size: int | None = None
+    #: The owner disabled download, print and copy for viewers (`copyRequiresWriterPermission`).
+    download_restricted: bool = False
 
 
 @dataclass
@@ -186,6 +190,12 @@ def _make_handler(fake: FakeDrive) -> type[BaseHTTPRequestHandler]:
                 self._error(404, "notFound", f"File not found: {file_id}.")
                 return
             workspace = f.mime_type in EXPORT_FORMATS
+            wants_content = len(parts) == 3 or query.get("alt") == "media"
+            if wants_content and f.download_restricted:
+                self._error(
+                    403, "cannotDownloadFile", "The user does not have permission to download."
+                )
+                return
             if len(parts) == 3:
                 if parts[2] != "export":
                     self._error(404, "notFound", "no such method")

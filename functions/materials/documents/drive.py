@@ -11,7 +11,8 @@ or unusual PDF is listed as "text not extracted" instead). Other types are
 
 Errors are sorted the way the generation task needs them (see `port`): a
 missing file (404: Drive answers 404 also when the user may not see it), no
-access (other 403s, 401) and too large are permanent for that file; 429,
+access (other 403s, 401, and files whose owner turned off downloading for
+viewers: `cannotDownloadFile`) and too large are permanent for that file; 429,
 403 rate limits, 5xx, timeouts and a failing token endpoint are transient.
 No retries here (`num_retries=0`): the task queue backs off instead.
 """
@@ -48,7 +49,8 @@ FIELDS = "id,name,mimeType,webViewLink,modifiedTime,size"
 RATE_LIMIT_REASONS = frozenset(
     {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded"}
 )
-NOT_DOWNLOADABLE = frozenset({"fileNotDownloadable", "cannotDownloadFile", "cannotExportFile"})
+#: The owner turned off downloading and copying for viewers: readable in Drive's UI only.
+DOWNLOAD_RESTRICTED = frozenset({"cannotDownloadFile", "cannotExportFile"})
 
 
 def _reasons(content: bytes) -> set[str]:
@@ -80,7 +82,7 @@ def translate_http_error(status: int, content: bytes) -> DocumentError:
         return DocumentUnreadable("not_found", tag)
     if status == 403 and "exportSizeLimitExceeded" in reasons:
         return DocumentUnreadable("too_large", tag)
-    if status == 403 and reasons & NOT_DOWNLOADABLE:
+    if status == 403 and "fileNotDownloadable" in reasons:
         return DocumentUnreadable("unsupported", tag)
     if status in (401, 403):
         return DocumentUnreadable("no_access", tag)
