@@ -239,10 +239,12 @@ class Bootstrap:
             known_types=self.classifier.rules.type_names,
         )
 
-    @cached_property
-    def document_credentials(self) -> Callable[[str], Credentials]:
-        """A user's own grant for reading documents, failing in the document port's terms."""
-        return document_credentials(self)
+    def document_credentials(self, user_id: str) -> Credentials:
+        """A user's own grant for reading documents, failing in the document port's terms.
+
+        A method, not a built adapter: a replaced root reads its own credentials.
+        """
+        return document_credentials(self)(user_id)
 
     def calendar_for(self, user: User) -> CalendarSource:
         """The calendar `user`'s background sync reads: the .ics locally, else the Calendar API."""
