@@ -198,7 +198,9 @@ _GIST_CHARS = 25
 def _prose(line: str) -> bool:
     """Mostly letters, digits and spaces: a sentence rather than markup or a marker."""
     plain = sum(1 for ch in line if ch.isalnum() or ch.isspace())
-    return "<<<" not in line and ">>>" not in line and plain >= 0.8 * len(line)
+    # A CSV row (a Sheet's export) is data, not a sentence: "Area,FY26 actual,FY27 plan".
+    csv_row = line.count(",") >= 2 and ", " not in line
+    return "<<<" not in line and ">>>" not in line and not csv_row and plain >= 0.8 * len(line)
 
 
 def _gist(text: str) -> str:

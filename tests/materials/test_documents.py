@@ -472,3 +472,17 @@ def test_a_read_attachment_keeps_the_events_link_and_is_listed_once(db: SqliteSt
     assert ctx.documents[0].url == doc_link("deck")
     html = render_html(ctx, offline_materials(ctx), info())
     assert html.count(doc_link("deck")) == 1
+
+
+def test_a_sheets_csv_header_is_not_taken_for_a_documents_gist(db: SqliteStore) -> None:
+    user = make_user()
+    meeting = make_meeting(user, attachments=attached("budget", "memo"))
+    reader = MemoryReader(
+        {
+            "budget": "Area,FY26 actual,FY27 plan\nInfrastructure,2.4M,2.4M\n",
+            "memo": "Spend stays flat, with support growing by a quarter.",
+        }
+    )
+    ctx = context(db, user, meeting, DocumentSources(reader))
+    points = [s for s in offline_materials(ctx).talking_points if s.source.startswith("D")]
+    assert [p.source for p in points] == ["D2"]
