@@ -486,3 +486,11 @@ def test_a_sheets_csv_header_is_not_taken_for_a_documents_gist(db: SqliteStore) 
     ctx = context(db, user, meeting, DocumentSources(reader))
     points = [s for s in offline_materials(ctx).talking_points if s.source.startswith("D")]
     assert [p.source for p in points] == ["D2"]
+
+
+def test_the_document_budget_fits_the_schemas_citation_ids() -> None:
+    from functions.materials.model import MAX_DOCUMENTS
+
+    assert DocumentBudget().max_documents <= MAX_DOCUMENTS
+    with pytest.raises(ValueError, match="citation ids"):
+        DocumentBudget(max_documents=MAX_DOCUMENTS + 1)

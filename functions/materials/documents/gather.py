@@ -39,6 +39,7 @@ from functions.materials.documents.port import (
     DocumentUnreadable,
     ref_for,
 )
+from functions.materials.model import MAX_DOCUMENTS
 from functions.materials.text import clean_text
 
 _log = logging.getLogger(__name__)
@@ -90,6 +91,11 @@ class DocumentBudget:
     title_chars: int = 160
     notes_items: int = 8
     notes_item_chars: int = 200
+
+    def __post_init__(self) -> None:
+        # Citation ids are a closed set in the response schema (D1..D10).
+        if self.max_documents > MAX_DOCUMENTS:
+            raise ValueError(f"at most {MAX_DOCUMENTS} documents fit the citation ids")
 
 
 DEFAULT_DOCUMENT_BUDGET = DocumentBudget()
