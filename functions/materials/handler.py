@@ -26,7 +26,9 @@ to `ready` only if the version is still the one generated for; if the
 meeting changed meanwhile the task retries and generates for the new one.
 
 Documents: a file that cannot be read is listed as such in the materials;
-Drive itself failing (5xx, 429, timeouts) answers 503 so the queue retries.
+Drive itself failing (5xx, 429, timeouts) answers 503 so the queue retries,
+at most `max_transient_failures` times for the same meeting version, then
+the meeting is `failed` like a model that keeps failing.
 
 Failures: quota, 5xx and timeouts (after the client's own retries) answer
 503 so the queue retries with backoff, until `max_transient_failures` such
@@ -109,7 +111,7 @@ def handle_generate(services: Bootstrap, payload: Mapping[str, Any]) -> Mapping[
     except DocumentsUnavailable:
         # Drive failed for now (5xx, 429, token endpoint): an unreadable file would not
         # retry, but a failing service does, so materials are not made without documents.
-        raise RetryLater("documents unavailable") from None
+        return _documents_unavailable(services, user, meeting)
     if not cached:
         failure = _generate(services, user, meeting, prepared)
         if failure is not None:
@@ -147,6 +149,17 @@ def _start(services: Bootstrap, meeting: Meeting) -> Meeting:
     except InvalidTransition:
         current = services.store.get_meeting(meeting.user_id, meeting.event_id)
         return current or meeting
+
+
+def _documents_unavailable(services: Bootstrap, user: User, meeting: Meeting) -> Mapping[str, Any]:
+    """Retry while Drive fails, but only so often (like a failing model): then `failed`."""
+    limit = services.settings.materials.max_transient_failures
+    key = f"docs-retry:{meeting.event_id}:{meeting.version}"
+    if take_slot(services.store, user.user_id, key, limit) is None:
+        log(_log, logging.ERROR, "documents kept failing", user_id=user.user_id)
+        _fail(services.store, meeting)
+        return {"outcome": "failed"}
+    raise RetryLater("documents unavailable")
 
 
 def lock_key(key: str) -> str:

@@ -215,3 +215,36 @@ def test_a_lost_grant_lists_the_files_and_a_failing_token_endpoint_retries(
         assert f"Acme plan {link}; could not be read: you do not have access to it" in page
         assert drive.requests == []  # nothing was sent without a grant
         set_services(services)
+
+
+def test_a_drive_that_keeps_failing_ends_in_failed_not_preparing_for_good(
+    services: Bootstrap,
+) -> None:
+    with fake_drive() as drive:
+        drive.grant("tok-user-1", "me@example.com")
+        drive.add("plan", "Acme plan", GOOGLE_DOC, "Renewal terms.", readers={"me@example.com"})
+        settings = dataclasses.replace(
+            services.settings,
+            materials=dataclasses.replace(
+                services.settings.materials,
+                documents="drive",
+                drive_api_endpoint=drive.url,
+                max_transient_failures=2,
+            ),
+        )
+        root = services.replaced(settings=settings, credentials=_UserTokens())  # type: ignore[arg-type]
+        set_services(root)
+        user = make_user(preferences=Preferences(documents_enabled=True))
+        root.store.put_user(user)
+        link = "https://docs.google.com/document/d/plan/edit"
+        meeting = make_meeting(
+            user, prep_state=PrepState.NOTIFIED, attachments=(Attachment("Acme plan", link),)
+        )
+        root.store.upsert_meetings([meeting])
+        drive.fail(503, times=5)
+        answers = _deliver(root, meeting, times=3)
+        assert [a["http_status"] for a in answers[:2]] == [503, 503]
+        assert answers[2]["outcome"] == "failed"
+        stored = root.store.get_meeting(user.user_id, meeting.event_id)
+        assert stored is not None and stored.prep_state is PrepState.FAILED
+        set_services(services)
