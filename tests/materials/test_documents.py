@@ -494,3 +494,24 @@ def test_the_document_budget_fits_the_schemas_citation_ids() -> None:
     assert DocumentBudget().max_documents <= MAX_DOCUMENTS
     with pytest.raises(ValueError, match="citation ids"):
         DocumentBudget(max_documents=MAX_DOCUMENTS + 1)
+
+
+def test_no_read_starts_after_the_time_budget(db: SqliteStore) -> None:
+    """Slow reads: the documents not started in time are listed, the task's time stays bounded."""
+    now = [0.0]
+
+    class Slow(MemoryReader):
+        def read(self, ref: DocumentRef, *, max_chars: int) -> Document:
+            now[0] += 6.0  # each read takes 6 s
+            return super().read(ref, max_chars=max_chars)
+
+    user = make_user()
+    meeting = make_meeting(user, attachments=attached("a", "b", "c"))
+    reader = Slow({"a": "A text.", "b": "B text.", "c": "C text."})
+    sources = DocumentSources(
+        reader, budget=DocumentBudget(read_seconds=10.0), clock=lambda: now[0]
+    )
+    ctx = context(db, user, meeting, sources)
+    assert reader.reads == ["a", "b"]
+    assert [d.readable for d in ctx.documents] == [True, True, False]
+    assert "took too long" in ctx.documents[2].problem

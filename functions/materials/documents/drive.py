@@ -41,7 +41,11 @@ from functions.materials.documents.port import (
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
-DEFAULT_TIMEOUT_S = 20.0
+#: Seconds one HTTP call may take. A document is two calls (metadata, then the text), and
+#: the generate task's time budget counts them (tests/materials/test_deadline.py).
+DEFAULT_TIMEOUT_S = 5.0
+CALLS_PER_READ = 2
+READ_WORST_CASE_SECONDS = CALLS_PER_READ * DEFAULT_TIMEOUT_S
 #: A stored file (PDF, text) is downloaded only up to this size.
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 FIELDS = "id,name,mimeType,webViewLink,modifiedTime,size"

@@ -10,7 +10,9 @@ Three sources, read the same way through one `DocumentReader` (as the user):
 
 Bounds (docs/limits.md): at most `max_documents` documents, each at most
 `document_chars` characters of text, and `total_chars` in all; a document
-past the total is listed as not read rather than silently dropped. The same
+past the total is listed as not read rather than silently dropped. Time is
+bounded too: no read starts after `read_seconds`, so the generate task's
+worst case (tests/materials/test_deadline.py) holds with documents. The same
 file named twice (attached and standing) is read once.
 
 Failures: a file that cannot be read (missing, no access, too large, no text)
@@ -23,6 +25,8 @@ cleaned of control characters here and fenced in the prompt like the rest.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -55,6 +59,7 @@ PROBLEMS: dict[str, str] = {
     "no_id": "could not be read: the link is not a Drive file",
     "no_text": "could not be read: no text could be extracted from it (PDF text not extracted)",
     "over_budget": "not read: the size limit for documents in one prep was reached",
+    "over_time": "not read: reading the documents took too long",
 }
 
 
@@ -91,6 +96,9 @@ class DocumentBudget:
     title_chars: int = 160
     notes_items: int = 8
     notes_item_chars: int = 200
+    #: No new read starts after this many seconds of reading; with one read in flight
+    #: (`drive.READ_WORST_CASE_SECONDS`) documents cost at most `worst_case_seconds`.
+    read_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         # Citation ids are a closed set in the response schema (D1..D10).
@@ -108,6 +116,8 @@ class DocumentSources:
     reader: DocumentReader
     standing: tuple[DocumentRef, ...] = ()
     budget: DocumentBudget = DEFAULT_DOCUMENT_BUDGET
+    #: Seconds, monotonic (a test hands in its own).
+    clock: Callable[[], float] = time.monotonic
 
 
 def _local(at: datetime | None, zone: ZoneInfo) -> str:
@@ -160,6 +170,7 @@ def gather_documents(
     facts: list[DocumentFact] = []
     seen: set[str] = set()
     left = budget.total_chars
+    started = sources.clock()
     for kind, ref, title, url in wanted:
         if len(facts) >= budget.max_documents:
             break
@@ -171,6 +182,9 @@ def gather_documents(
         seen.add(ref.file_id)
         if left <= 0:
             facts.append(_unread(kind, ref, "over_budget", budget))
+            continue
+        if sources.clock() - started >= budget.read_seconds:
+            facts.append(_unread(kind, ref, "over_time", budget))
             continue
         try:
             doc = sources.reader.read(ref, max_chars=min(budget.document_chars, left))
