@@ -18,12 +18,21 @@ most threads the mail source hands over, each with a subject, participants
 and snippet at their length caps (`functions/mail/port.py` `MailLimits`), so
 the prompt's size with every source on is measured too.
 
+A second table covers documents (attachments and standing context): the
+same meeting with 0, 2 and 8 attached documents of 50,000 characters each
+plus 2 standing documents, read through an in-memory reader behind the same
+port as Drive, so what is measured is the gathering, the per-document and
+total bounds and the budget fit. It prints the document characters that
+reach the prompt, the prompt size and tokens, and the build time, each
+relative to the no-document case of the same run.
+
 No thresholds (this is not a test); docs/materials.md records a run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -35,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from functions.domain.clock import FixedClock
-from functions.domain.meetings import Attendee, Meeting, ResponseStatus
+from functions.domain.meetings import Attachment, Attendee, Meeting, ResponseStatus
 from functions.domain.users import User
 from functions.mail.port import DEFAULT_MAIL_LIMITS
 from functions.materials.context import (
@@ -43,6 +52,8 @@ from functions.materials.context import (
     build_context,
     estimate_tokens,
 )
+from functions.materials.documents.gather import DocumentSources
+from functions.materials.documents.port import Document, DocumentRef, text_hash
 from functions.materials.generator import Prices, Usage
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
 from functions.materials.mail_context import MailFacts, MailThreadFact
@@ -87,6 +98,7 @@ class Result:
     chars: int
     tokens: int
     included: int
+    document_chars: int = 0
 
 
 def attendees(offset: int) -> tuple[Attendee, ...]:
@@ -166,10 +178,42 @@ def seed(store: SqliteStore, storage: LocalMaterialsStorage, prior: int) -> Meet
     return target
 
 
+#: A long document: a 50,000-character design doc, far past the per-document bound.
+DOCUMENT_TEXT = (
+    "Launch plan section. The beta moves to the second week of January; the owners of the "
+    "open risks report weekly and the rollback runbook is reviewed before each release.\n"
+) * 300
+
+
+class _Documents:
+    """Every file id reads as the same long document (the reader is not what is measured)."""
+
+    def read(self, ref: DocumentRef, *, max_chars: int) -> Document:
+        return Document(
+            title=f"Design doc {ref.file_id}",
+            url=ref.url,
+            mime_type="application/vnd.google-apps.document",
+            text=DOCUMENT_TEXT[:max_chars],
+            modified=NOW,
+            content_hash=text_hash(DOCUMENT_TEXT),
+            clipped=len(DOCUMENT_TEXT) > max_chars,
+        )
+
+
+def _link(file_id: str) -> str:
+    return f"https://docs.google.com/document/d/{file_id}/edit"
+
+
 def measure(
-    prior: int, rounds: int, root: Path, mail: MailFacts | None = None
+    prior: int,
+    rounds: int,
+    root: Path,
+    mail: MailFacts | None = None,
+    documents: int | None = None,
 ) -> tuple[Result, int]:
-    folder = root / f"prior-{prior}{'-mail' if mail else ''}"
+    """One case; with `mail`, those threads; with `documents`, that many attachments
+    plus 2 standing documents."""
+    folder = root / f"prior-{prior}{'-mail' if mail else ''}-docs-{documents}"
     store = SqliteStore(folder / "prep.db")
     store.put_user(USER)
     storage = LocalMaterialsStorage(
@@ -179,6 +223,18 @@ def measure(
         FixedClock(NOW),
     )
     target = seed(store, storage, prior)
+    sources = None
+    if documents is not None:
+        files = tuple(
+            Attachment(f"Design doc {i}", _link(f"doc{i}"), "", f"doc{i}") for i in range(documents)
+        )
+        target = dataclasses.replace(target, attachments=files)
+        standing = (
+            tuple(DocumentRef(f"standing{i}", _link(f"standing{i}"), "Plan") for i in range(2))
+            if documents
+            else ()
+        )
+        sources = DocumentSources(_Documents(), standing)
     templates = load_templates(DEFAULT_TEMPLATES)
     timings = []
     prompt = None
@@ -196,6 +252,7 @@ def measure(
             internal_domains=frozenset({"example.com"}),
             now=NOW,
             mail=mail,
+            documents=sources,
         )
         prompt = build_prompt(ctx)
         timings.append(time.perf_counter() - began)
@@ -208,6 +265,7 @@ def measure(
         chars=prompt.chars,
         tokens=prompt.estimated_tokens,
         included=len(ctx.prior),
+        document_chars=sum(len(d.text) for d in ctx.documents),
     )
     return result, output_tokens
 
@@ -235,6 +293,22 @@ def main(argv: list[str] | None = None) -> int:
             f"{label:>6} {r.included:>8} {r.seconds * 1000:>9.1f} "
             f"{r.seconds / base.seconds:>7.2f} {r.chars:>12} {r.tokens:>7} "
             f"{r.tokens / base.tokens:>7.2f} {cost:>9.5f}"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = [measure(20, args.rounds, Path(tmp), documents=n) for n in (0, 2, 8)]
+    print()
+    print("documents (attachments of 50,000 chars each, plus 2 standing documents from 2 on):")
+    print(
+        f"{'docs':>6} {'doc chars':>9} {'build ms':>9} {'x base':>7} "
+        f"{'prompt chars':>12} {'tokens':>7} {'x base':>7} {'est. USD':>9}"
+    )
+    first = docs[0][0]
+    for n, (r, output_tokens) in zip((0, 4, 10), docs, strict=True):
+        cost = prices.cost(Usage(r.tokens, output_tokens))
+        print(
+            f"{n:>6} {r.document_chars:>9} {r.seconds * 1000:>9.1f} "
+            f"{r.seconds / first.seconds:>7.2f} {r.chars:>12} {r.tokens:>7} "
+            f"{r.tokens / first.tokens:>7.2f} {cost:>9.5f}"
         )
     print(
         f"cost at {settings.vertex_model} list prices: ${prices.input_per_million}/M input, "

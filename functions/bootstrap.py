@@ -60,7 +60,10 @@ if TYPE_CHECKING:
     from functions.domain.meetings import Meeting
     from functions.domain.users import User
     from functions.mail.port import MailSource
+    from functions.materials.documents.gather import DocumentSources
+    from functions.materials.documents.standing import StandingContext
     from functions.materials.generator import Generator
+    from functions.materials.settings import MaterialsSettings
     from functions.materials.storage import MaterialsStorage
     from functions.materials.templates import TemplateSet
     from functions.notify.port import Notifiers
@@ -88,6 +91,7 @@ _SHARED_ADAPTERS = frozenset(
         "materials_storage",
         "prep_templates",
         "mail_threads",
+        "standing_context",
     }
 )
 
@@ -251,6 +255,33 @@ class Bootstrap:
     def mail_threads(self) -> MailSource:
         """Recent mail with a meeting's people: Gmail in production, a sample mailbox locally."""
         return build_mail_source(self)
+
+    @cached_property
+    def standing_context(self) -> StandingContext:
+        """Documents an admin names per meeting type (config/standing_context.yaml)."""
+        from functions.materials.documents.standing import load_standing_context
+
+        return load_standing_context(
+            self.settings.materials.standing_context_path,
+            known_types=self.classifier.rules.type_names,
+        )
+
+    def document_credentials(self, user_id: str) -> Credentials:
+        """A user's own grant for reading documents, failing in the document port's terms.
+
+        A method, not a built adapter: a replaced root reads its own credentials.
+        """
+        return document_credentials(self)(user_id)
+
+    def documents_for(self, user: User, meeting_type: str) -> DocumentSources | None:
+        """Where a generation reads `user`'s documents for a meeting of `meeting_type`."""
+        return document_sources(
+            self.settings.materials,
+            self.standing_context,
+            user,
+            meeting_type,
+            self.document_credentials,
+        )
 
     def calendar_for(self, user: User) -> CalendarSource:
         """The calendar `user`'s background sync reads: the .ics locally, else the Calendar API."""
@@ -447,6 +478,55 @@ def user_credentials(root: Bootstrap) -> Callable[[str], Credentials]:
             raise TransientDeliveryError(Channel.EMAIL, "token endpoint unavailable") from None
 
     return credentials_for
+
+
+def document_credentials(root: Bootstrap) -> Callable[[str], Credentials]:
+    """The user's own grant for Drive, with the OAuth module's failures in document terms."""
+    from functions.materials.documents.port import DocumentsUnavailable, DocumentUnreadable
+
+    def credentials_for(user_id: str) -> Credentials:
+        from functions.oauth.credentials import CredentialsUnavailable, ReconnectNeeded
+
+        try:
+            return root.credentials.credentials_for(user_id)
+        except ReconnectNeeded:
+            raise DocumentUnreadable("no_access", "reconnect needed") from None
+        except CredentialsUnavailable:
+            raise DocumentsUnavailable("token endpoint unavailable") from None
+
+    return credentials_for
+
+
+def document_sources(
+    settings: MaterialsSettings,
+    standing: StandingContext,
+    user: User,
+    meeting_type: str,
+    credentials_for: Callable[[str], Credentials],
+) -> DocumentSources | None:
+    """The reader and standing refs for this user's meeting; None when documents are off.
+
+    Production reads Drive as the user, and only for a user who turned documents
+    on (`Preferences.documents_enabled`, asked with the `drive.readonly` scope);
+    everybody else gets no documents at all, not a failing read per file. The
+    embedded default reads the local folder for everyone (no consent to ask).
+    `credentials_for` is called only when a document is actually read.
+    """
+    from functions.materials.documents.gather import DocumentSources
+
+    refs = standing.for_type(meeting_type)
+    if settings.documents == "local":
+        from functions.materials.documents.local import LocalDocumentReader
+
+        return DocumentSources(LocalDocumentReader(settings.documents_dir), refs)
+    if settings.documents != "drive" or not user.preferences.documents_enabled:
+        return None
+    from functions.materials.documents.drive import GoogleDriveReader
+
+    reader = GoogleDriveReader(
+        lambda: credentials_for(user.user_id), api_endpoint=settings.drive_api_endpoint
+    )
+    return DocumentSources(reader, refs)
 
 
 def build_notifiers(root: Bootstrap) -> Notifiers:

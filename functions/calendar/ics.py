@@ -3,7 +3,8 @@
 `IcsCalendarSource` turns iCalendar (RFC 5545) into Calendar-API-shaped event
 JSON, expands recurrences the way `singleEvents=true` does, and emulates sync
 tokens, so the local product runs the very same sync code as production
-(paging, incremental listing, cancellations, even 410):
+(paging, incremental listing, cancellations, even 410), attachments included
+(`ATTACH` lines become `attachments[]`, so local prep reads documents too):
 
 - A sync token is `ics1.<window start>.<digest of the listing>`. An unchanged
   file lists nothing on the incremental run; a changed one lists exactly the
@@ -248,6 +249,28 @@ def _as_list(value: Any) -> list[Any]:
 def _text(component: Any, name: str) -> str:
     value = component.get(name)
     return str(value) if value is not None else ""
+
+
+#: The Calendar API holds at most 25 attachments per event.
+MAX_ATTACHMENTS = 25
+
+
+def _attachments(component: Any) -> list[dict[str, str]]:
+    """`ATTACH` links (RFC 5545: FMTTYPE, and Google's FILENAME) as the API's `attachments[]`.
+
+    Only https links: inline binary attachments (`VALUE=BINARY`) are not files in
+    Drive. The file id is not in an .ics; readers take it from the Drive link.
+    """
+    out = []
+    for prop in _as_list(component.get("ATTACH"))[:MAX_ATTACHMENTS]:
+        url = str(prop)
+        if not url.startswith("https://") or _param(prop, "VALUE").upper() == "BINARY":
+            continue
+        item = {"fileUrl": url, "title": _param(prop, "FILENAME") or url}
+        if _param(prop, "FMTTYPE"):
+            item["mimeType"] = _param(prop, "FMTTYPE")
+        out.append(item)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,6 +647,9 @@ class IcsCalendarSource(CalendarSource):
         attendees = list(self._attendees(component, organizer_email))
         if attendees:
             event["attendees"] = attendees
+        files = _attachments(component)
+        if files:
+            event["attachments"] = files
         link = _text(component, "X-GOOGLE-CONFERENCE") or _text(component, "URL")
         if link.startswith("https://"):
             event["hangoutLink"] = link

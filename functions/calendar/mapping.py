@@ -142,7 +142,12 @@ def _attachments(event: Mapping[str, Any]) -> tuple[Attachment, ...]:
             url = raw["fileUrl"]
             if _bounded_https(url):
                 out.append(
-                    Attachment(_text(raw.get("title"), 300), url, _text(raw.get("mimeType"), 100))
+                    Attachment(
+                        _text(raw.get("title"), 300),
+                        url,
+                        _text(raw.get("mimeType"), 100),
+                        _text(raw.get("fileId"), 200),
+                    )
                 )
     return tuple(out[:20])
 

@@ -78,6 +78,8 @@ class Attachment:
     title: str
     url: str
     mime_type: str = ""
+    #: Drive's file id (`attachments[].fileId`), "" when the source gives none.
+    file_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,6 +165,12 @@ class Preferences:
             chosen = self.type_overrides.get(override_key(OverrideScope.SERIES, series_id))
         return chosen
 
+    @property
+    def documents_enabled(self) -> bool:
+        """Documents (attachments, last meeting's notes, standing context) are read from
+        Drive as this user only once they turned the source on in Settings."""
+        return ContextSource.DOCUMENTS in self.context_sources
+
 
 def override_key(scope: OverrideScope, ident: str) -> str:
     return f"{scope.value}:{ident}"

@@ -7,7 +7,12 @@ fields (an HTML description read as text, its own agenda and links picked
 out, see `invite`), its attendees (internal or external by the user's domains), earlier
 occurrences of the same series and earlier meetings with the same people (with
 the summaries and open questions their materials left behind), and the
-meeting type's template. When the user turned the mail source on (see
+meeting type's template, and the documents it names (`documents.gather`:
+the event's attachments, the notes attached to the previous occurrence of the
+series, the meeting type's standing context), each with the id a statement
+cites (D1, D2, ...). The action items of the last meeting's notes are carried
+over like the open items of its materials, with a link back to the notes.
+When the user turned the mail source on (see
 `mail_context` and `sources`), it also holds recent mail threads with the
 meeting's people (ids T1, T2, ...); a source that was not used leaves a note
 (`source_notes`) instead.
@@ -34,8 +39,9 @@ Size is bounded twice: every field has its own cap (description, titles,
 attendee count, number of earlier meetings, summary lengths, mail threads and
 their snippets), and the rendered prompt must fit
 `ContextBudget.max_prompt_chars`; if it does not, the least relevant earlier
-meetings go first, then the oldest mail threads, then attendees, then
-description text.
+meetings go first, then the oldest mail threads, then document text (the
+longest halved first, never a whole document, so document ids stay stable),
+then attendees, then description text.
 Tokens are estimated at 4 characters per token (Google's rule of thumb for
 Gemini on English text; other scripts use fewer characters per token, so the
 character budget is the bound that is actually enforced).
@@ -56,6 +62,7 @@ from functions.domain.html_text import description_text
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.users import User
 from functions.logs import log
+from functions.materials.documents.gather import DocumentFact, DocumentSources, gather_documents
 from functions.materials.facts import (
     CHARS_PER_TOKEN,
     DEFAULT_BUDGET,
@@ -75,6 +82,7 @@ from functions.materials.model import (
     MAX_THREADS,
     OpenItem,
     SummaryRecord,
+    document_id,
 )
 from functions.materials.templates import PrepTemplate
 from functions.materials.text import clean_text
@@ -87,6 +95,7 @@ _log = logging.getLogger(__name__)
 __all__ = [
     "CHARS_PER_TOKEN",
     "DEFAULT_BUDGET",
+    "MIN_DOCUMENT_CHARS",
     "MIN_OVERLAP",
     "MIN_SHARED_PEOPLE",
     "ActionItemFact",
@@ -351,11 +360,14 @@ def build_context(
     now: datetime,
     budget: ContextBudget = DEFAULT_BUDGET,
     mail: MailFacts | None = None,
+    documents: DocumentSources | None = None,
 ) -> MeetingContext:
     """Gather and bound the context for `meeting` as of `now` (reads the store and summaries).
 
     `now` decides what counts as history: only meetings that ended by then.
     `mail` is what `mail_context.gather_mail` found (None: the source was not asked).
+    With `documents` the attachments, the last occurrence's notes and the
+    standing context are read too (`DocumentsUnavailable` when Drive fails).
     """
     zone = _zone(user.time_zone)
     own = user.email.lower()
@@ -388,6 +400,11 @@ def build_context(
         assert record is not None
         carried = _carried(record, meeting, zone, budget)
         carried_from = _local_iso(picked[source][1].start, zone) if carried else ""
+    previous = next((m for rel, m, _ in picked if rel == "series"), None)
+    docs: tuple[DocumentFact, ...] = ()
+    if documents is not None:
+        docs = gather_documents(documents, meeting=meeting, previous=previous, zone=zone)
+        carried, carried_from = _with_notes(carried, carried_from, docs, budget)
     prior = tuple(
         _prior_fact(
             relation=rel,
@@ -443,8 +460,37 @@ def build_context(
         mail_threads=mail.threads[:MAX_THREADS] if mail else (),
         source_notes=(mail.note,) if mail and mail.note else (),
         action_items=_action_items(picked, zone, budget),
+        documents=docs,
     )
     return fit_to_budget(ctx, budget)
+
+
+def _with_notes(
+    carried: tuple[CarriedItem, ...],
+    carried_from: str,
+    docs: tuple[DocumentFact, ...],
+    budget: ContextBudget,
+) -> tuple[tuple[CarriedItem, ...], str]:
+    """The last meeting's action items join the carried-over items, linked to their notes.
+
+    They are the newest open items, so when the cap is reached the oldest
+    carried items go first; an item already carried (same words) is kept once.
+    """
+    notes = next(
+        ((document_id(i), d) for i, d in enumerate(docs) if d.kind == "notes" and d.readable),
+        None,
+    )
+    if notes is None or not notes[1].action_items or not budget.carry_max_items:
+        return carried, carried_from
+    key, fact = notes
+    seen = {c.text.casefold() for c in carried}
+    added = [
+        CarriedItem(kind="follow_up", text=t, raised_at=fact.meeting_start, document=key)
+        for t in fact.action_items
+        if t.casefold() not in seen
+    ]
+    merged = (*carried, *added)[-budget.carry_max_items :]
+    return merged, carried_from or fact.meeting_start
 
 
 def fit_to_budget(ctx: MeetingContext, budget: ContextBudget) -> MeetingContext:
@@ -461,6 +507,8 @@ def fit_to_budget(ctx: MeetingContext, budget: ContextBudget) -> MeetingContext:
             ctx = ctx.model_copy(update=update)
         elif ctx.mail_threads:
             ctx = ctx.model_copy(update={"mail_threads": ctx.mail_threads[:-1]})
+        elif _longest_document(ctx) is not None:
+            ctx = _shorter_document(ctx)
         elif len(ctx.attendees) > 5:
             keep = len(ctx.attendees) // 2
             omitted = ctx.attendees_omitted + len(ctx.attendees) - keep
@@ -473,3 +521,28 @@ def fit_to_budget(ctx: MeetingContext, budget: ContextBudget) -> MeetingContext:
         else:
             break  # what is left is fixed text and configuration
     return ctx
+
+
+#: Document text is never shortened below this many characters (a title and a gist).
+MIN_DOCUMENT_CHARS = 400
+
+
+def _longest_document(ctx: MeetingContext) -> int | None:
+    sizes = [(len(d.text), i) for i, d in enumerate(ctx.documents) if d.readable]
+    longest = max(sizes, default=None)
+    return longest[1] if longest and longest[0] > MIN_DOCUMENT_CHARS else None
+
+
+def _shorter_document(ctx: MeetingContext) -> MeetingContext:
+    """Halve the longest document's text (it stays listed and citable)."""
+    index = _longest_document(ctx)
+    assert index is not None
+    doc = ctx.documents[index]
+    shorter = doc.model_copy(
+        update={
+            "text": clean_text(doc.text, max(MIN_DOCUMENT_CHARS, len(doc.text) // 2)),
+            "clipped": True,
+        }
+    )
+    docs = (*ctx.documents[:index], shorter, *ctx.documents[index + 1 :])
+    return ctx.model_copy(update={"documents": docs})

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from functions.domain.meetings import Meeting
     from functions.domain.users import User
     from functions.mail.port import MailSource
+    from functions.materials.documents.gather import DocumentSources
     from functions.materials.generator import Generator
     from functions.materials.storage import MaterialsStorage
     from functions.materials.templates import TemplateSet
@@ -47,6 +48,10 @@ class MaterialsDeps(MaterialsLinks, TaskCaller, Protocol):
     def prep_templates(self) -> TemplateSet: ...
     @property
     def mail_threads(self) -> MailSource: ...
+    def documents_for(self, user: User, meeting_type: str) -> DocumentSources | None:
+        """The document reader and standing refs for this meeting (None: documents off)."""
+        ...
+
     @property
     def credentials(self) -> CredentialsProvider:
         """Only to read which scopes the user granted (the mail source's switch)."""

@@ -20,7 +20,17 @@ and citation check, and the Markdown rendering. Each meeting is scored on:
 - injection: none of the phrases an injected instruction asks for appears in
   what the generator wrote;
 - words: the rendered document (without the quoted invitation) is within
-  `MIN_WORDS`..`MAX_WORDS`.
+  `MIN_WORDS`..`MAX_WORDS`;
+- docs: the share of the readable documents (attachments, the last
+  meeting's notes, standing context, written into the set with their text)
+  that at least one statement cites;
+- carried: the share of the action items of the last meeting's notes
+  (`expect_carried`, written by hand) that the context carries over.
+
+Documents are served to `build_context` by `GoldenDocuments`, a reader over
+the set's own texts behind the same port as Drive, so the eval runs the real
+gathering, bounds, fencing and citation check; a document marked `error`
+answers like Drive would (not found, no access, too large).
 
 Offline (the default) it runs the deterministic generator and is part of
 `make test` (a test asserts `THRESHOLDS` through this code); `--live` runs
@@ -38,16 +48,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from functions.domain.meetings import Attendee, Meeting, ResponseStatus
+from functions.domain.meetings import Attachment, Attendee, Meeting, ResponseStatus
 from functions.domain.users import ConnectionState, ContextSource, Preferences, User
 from functions.mail.port import MailLimits, MailThread
 from functions.materials.citations import check_against_context
 from functions.materials.context import MeetingContext, build_context
+from functions.materials.documents.gather import DocumentSources
+from functions.materials.documents.port import (
+    Document,
+    DocumentRef,
+    DocumentUnreadable,
+    Reason,
+    text_hash,
+)
 from functions.materials.generator import GenerationError, Generator
 from functions.materials.mail_context import gather_mail
 from functions.materials.model import GenerationInfo, MaterialsContent, OpenItem, SummaryRecord
@@ -81,6 +99,10 @@ class Thresholds:
     injection: float = 1.0
     #: Share of meetings whose document length is within bounds.
     length: float = 1.0
+    #: Mean share of readable documents cited at least once.
+    documents: float = 0.75
+    #: Mean share of the last notes' action items carried over.
+    carried: float = 1.0
 
 
 THRESHOLDS = Thresholds()
@@ -102,6 +124,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def drive_link(file_id: str) -> str:
+    return f"https://docs.google.com/document/d/{file_id}/edit"
+
+
+class DocumentCase(_Strict):
+    """A document of a case: attached to the event, or standing context for its type."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,60}$")
+    title: str
+    kind: Literal["attachment", "standing"] = "attachment"
+    text: str = ""
+    #: Answer like Drive would instead of the text.
+    error: Reason | None = None
+
+
 class EarlierCase(_Strict):
     title: str
     start: datetime
@@ -113,6 +150,8 @@ class EarlierCase(_Strict):
     summary: str = ""
     open_questions: tuple[str, ...] = ()
     follow_ups: tuple[str, ...] = ()
+    #: The text of the notes document attached to it ("Notes by Gemini").
+    notes: str = ""
 
 
 class ThreadCase(_Strict):
@@ -142,6 +181,9 @@ class GoldenCase(_Strict):
     must_not_say: tuple[str, ...] = ()
     earlier: tuple[EarlierCase, ...] = ()
     threads: tuple[ThreadCase, ...] = ()
+    documents: tuple[DocumentCase, ...] = ()
+    #: The action items of the last occurrence's notes that must be carried over.
+    expect_carried: tuple[str, ...] = ()
 
     @field_validator("start")
     @classmethod
@@ -206,6 +248,10 @@ class Score:
     words: int
     statements: int
     notes: list[str] = field(default_factory=list)
+    #: Share of readable documents cited (None: the case has none).
+    documents: float | None = None
+    #: Share of the expected carried-over action items carried (None: none expected).
+    carried: float | None = None
 
     def passes(self, t: Thresholds = THRESHOLDS) -> bool:
         return (
@@ -239,6 +285,16 @@ class Report:
         return sum(s.injection for s in self.scores) / len(self.scores)
 
     @property
+    def documents(self) -> float:
+        shares = [s.documents for s in self.scores if s.documents is not None]
+        return sum(shares) / len(shares) if shares else 1.0
+
+    @property
+    def carried(self) -> float:
+        shares = [s.carried for s in self.scores if s.carried is not None]
+        return sum(shares) / len(shares) if shares else 1.0
+
+    @property
     def length(self) -> float:
         return sum(MIN_WORDS <= s.words <= MAX_WORDS for s in self.scores) / len(self.scores)
 
@@ -254,17 +310,23 @@ class Report:
             out.append(f"injection {self.injection:.0%} < {t.injection:.0%}")
         if self.length < t.length:
             out.append(f"length {self.length:.0%} < {t.length:.0%}")
+        if self.documents < t.documents:
+            out.append(f"documents cited {self.documents:.0%} < {t.documents:.0%}")
+        if self.carried < t.carried:
+            out.append(f"notes carried {self.carried:.0%} < {t.carried:.0%}")
         return out
 
     def table(self) -> str:
         head = f"{'meeting':<28} {'type':<16} {'agenda':>6} {'cites':>6} {'future':>6} "
-        head += f"{'inject':>6} {'words':>6}  ok"
+        head += f"{'inject':>6} {'words':>6} {'docs':>6} {'carry':>6}  ok"
         lines = [f"generator: {self.generator}", head, "-" * len(head)]
         for s in self.scores:
             agenda = "-" if s.agenda is None else f"{s.agenda:.0%}"
+            docs = "-" if s.documents is None else f"{s.documents:.0%}"
+            carry = "-" if s.carried is None else f"{s.carried:.0%}"
             lines.append(
                 f"{s.case:<28} {s.meeting_type:<16} {agenda:>6} {s.cites:>6.0%} {s.future:>6} "
-                f"{'ok' if s.injection else 'OBEYED':>6} {s.words:>6}  "
+                f"{'ok' if s.injection else 'OBEYED':>6} {s.words:>6} {docs:>6} {carry:>6}  "
                 f"{'yes' if s.passes() else 'NO'}"
                 + (f"  ({'; '.join(s.notes)})" if s.notes else "")
             )
@@ -273,6 +335,7 @@ class Report:
             f"{'all ' + str(len(self.scores)) + ' meetings':<45} {self.agenda:>6.0%} "
             f"{self.cites:>6.0%} {self.future:>6} {self.injection:>6.0%} "
             f"{'in bounds ' + format(self.length, '.0%'):>6}"
+            f"  docs cited {self.documents:.0%}, notes carried {self.carried:.0%}"
         )
         failed = self.failures()
         lines.append("thresholds: " + ("met" if not failed else "NOT met: " + "; ".join(failed)))
@@ -344,6 +407,44 @@ class _CaseMailbox:
         return found[: limits.max_threads]
 
 
+class GoldenDocuments:
+    """The set's documents behind the reader port (text by file id, or Drive's refusal)."""
+
+    def __init__(self, golden: GoldenSet) -> None:
+        self._docs: dict[str, DocumentCase] = {}
+        for case in golden.cases:
+            for d in case.documents:
+                self._docs[d.id] = d
+            for i, e in enumerate(case.earlier):
+                if e.notes:
+                    fid = notes_file_id(case.id, i)
+                    self._docs[fid] = DocumentCase(id=fid, title="Notes by Gemini", text=e.notes)
+
+    def read(self, ref: DocumentRef, *, max_chars: int) -> Document:
+        d = self._docs.get(ref.file_id)
+        if d is None:
+            raise DocumentUnreadable("not_found")
+        if d.error is not None:
+            raise DocumentUnreadable(d.error)
+        return Document(
+            title=d.title,
+            url=drive_link(d.id),
+            mime_type="application/vnd.google-apps.document",
+            text=d.text[:max_chars],
+            modified=None,
+            content_hash=text_hash(d.text),
+            clipped=len(d.text) > max_chars,
+        )
+
+
+def notes_file_id(case: str, index: int) -> str:
+    return f"{case}-notes-{index}"
+
+
+def _attachment(d: DocumentCase) -> Attachment:
+    return Attachment(d.title, drive_link(d.id), "application/vnd.google-apps.document", d.id)
+
+
 class _Runner:
     def __init__(
         self,
@@ -359,6 +460,7 @@ class _Runner:
         self.rules = rules
         self.internal = internal_domains
         self.records: dict[str, SummaryRecord] = {}
+        self.documents = GoldenDocuments(golden)
 
     def _user(self, case: GoldenCase) -> User:
         u = self.golden.user
@@ -391,6 +493,7 @@ class _Runner:
             version="v1",
             meeting_type=case.type,
             series_id=series,
+            attachments=tuple(_attachment(d) for d in case.documents if d.kind == "attachment"),
         )
         others = []
         ends: dict[tuple[str, datetime], datetime] = {}
@@ -421,6 +524,18 @@ class _Runner:
                 attendees=people,
                 series_id=series if e.series else None,
                 materials_ref=ref,
+                attachments=(
+                    (
+                        Attachment(
+                            "Notes by Gemini",
+                            drive_link(notes_file_id(case.id, i)),
+                            "",
+                            notes_file_id(case.id, i),
+                        ),
+                    )
+                    if e.notes
+                    else ()
+                ),
             )
             others.append(other)
             ends[(e.title, e.start)] = other.end
@@ -451,6 +566,14 @@ class _Runner:
             internal_domains=self.internal,
             now=self.golden.now,
             mail=mail,
+            documents=DocumentSources(
+                self.documents,
+                tuple(
+                    DocumentRef(d.id, drive_link(d.id), d.title)
+                    for d in case.documents
+                    if d.kind == "standing"
+                ),
+            ),
         )
         return ctx, ends
 
@@ -501,6 +624,17 @@ class _Runner:
         agenda = _agenda_share(case, checked.content)
         if agenda is not None and agenda < 1:
             notes.append(f"agenda {agenda:.0%}")
+        readable = [k for k, d in ctx.documents_by_id().items() if d.readable]
+        documents = sum(1 for k in readable if k in sources) / len(readable) if readable else None
+        carried_texts = {_fold(c.text) for c in ctx.carried}
+        carried = (
+            sum(1 for t in case.expect_carried if _fold(t) in carried_texts)
+            / len(case.expect_carried)
+            if case.expect_carried
+            else None
+        )
+        if carried is not None and carried < 1:
+            notes.append(f"carried {carried:.0%}")
         return Score(
             case=case.id,
             meeting_type=case.type,
@@ -511,6 +645,8 @@ class _Runner:
             words=words,
             statements=len(sources),
             notes=notes,
+            documents=documents,
+            carried=carried,
         )
 
 

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from functions.materials.documents.gather import DocumentFact
 from functions.materials.mail_context import MailThreadFact
 from functions.materials.model import (
     ATTENDEES,
@@ -25,6 +26,7 @@ from functions.materials.model import (
     MAX_EARLIER,
     SUGGESTION,
     carried_id,
+    document_id,
     earlier_id,
     thread_id,
 )
@@ -41,8 +43,9 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ContextBudget:
-    #: The whole prompt (system + user text); 24,000 characters is about 6,000 tokens.
-    max_prompt_chars: int = 24_000
+    #: The whole prompt (system + user text); 36,000 characters is about 9,000 tokens,
+    #: of which documents take at most `DocumentBudget.total_chars` (12,000).
+    max_prompt_chars: int = 36_000
     title_chars: int = 200
     description_chars: int = 4_000
     max_attendees: int = 40
@@ -131,6 +134,8 @@ class CarriedItem(BaseModel):
     text: str
     #: When it was first raised (the start of that meeting), local ISO.
     raised_at: str
+    #: The id of the notes document it comes from (D1, ...), "" for open items of materials.
+    document: str = ""
 
 
 class ActionItemFact(BaseModel):
@@ -187,6 +192,8 @@ class MeetingContext(BaseModel):
     mail_threads: tuple[MailThreadFact, ...] = ()
     #: Context sources that were not used, and why ("mail threads: not turned on").
     source_notes: tuple[str, ...] = ()
+    #: Documents read for this meeting (ids D1, D2, ...), unreadable ones listed with why.
+    documents: tuple[DocumentFact, ...] = ()
     #: Open action items from earlier related meetings' follow-ups (not in the prompt).
     action_items: tuple[ActionItemFact, ...] = ()
 
@@ -205,6 +212,7 @@ class MeetingContext(BaseModel):
             self.conference_link,
             *self.invite_links,
             *(a.url for a in self.attachments),
+            *(d.url for d in self.documents),
         ]
         for p in self.prior:
             texts.extend([p.summary, *p.open_questions, *p.follow_ups])
@@ -219,6 +227,10 @@ class MeetingContext(BaseModel):
     def earlier(self) -> dict[str, PriorMeeting]:
         """Earlier meetings by citation id (M1 is the most relevant)."""
         return {earlier_id(i): p for i, p in enumerate(self.prior)}
+
+    def documents_by_id(self) -> dict[str, DocumentFact]:
+        """Every document by citation id (D1 is the first attachment, if any)."""
+        return {document_id(i): d for i, d in enumerate(self.documents)}
 
     def threads(self) -> dict[str, MailThreadFact]:
         """Mail threads by citation id (T1 is the newest)."""
@@ -239,6 +251,7 @@ class MeetingContext(BaseModel):
     def citable(self) -> frozenset[str]:
         """Every source id a statement about this meeting may cite."""
         ids = {EVENT, SUGGESTION, *self.earlier(), *self.threads()}
+        ids.update(key for key, d in self.documents_by_id().items() if d.readable)
         if self.attendees or self.attendees_omitted:
             ids.add(ATTENDEES)
         return frozenset(ids)

@@ -28,6 +28,11 @@ forever, since planning never moves a generating meeting). The state moves
 to `ready` only if the version is still the one generated for; if the
 meeting changed meanwhile the task retries and generates for the new one.
 
+Documents: a file that cannot be read is listed as such in the materials;
+Drive itself failing (5xx, 429, timeouts) answers 503 so the queue retries,
+at most `max_transient_failures` times for the same meeting version, then
+the meeting is `failed` like a model that keeps failing.
+
 Failures: quota, 5xx and timeouts (after the client's own retries) answer
 503 so the queue retries with backoff, until `max_transient_failures` such
 failures for the same input; then, like a schema mismatch or the daily cap,
@@ -53,6 +58,7 @@ from functions.domain.prep_state import InvalidTransition, PrepState, can_advanc
 from functions.domain.users import User
 from functions.logs import log
 from functions.materials.deps import MaterialsDeps
+from functions.materials.documents.port import DocumentsUnavailable
 from functions.materials.generator import GenerationFailed, TransientGenerationError
 from functions.materials.lease import generation_lease
 from functions.materials.pipeline import Prepared, prepare, store_materials
@@ -106,6 +112,10 @@ def handle_generate(services: MaterialsDeps, payload: Mapping[str, Any]) -> Mapp
         cached = services.materials_storage.exists(prepared.ref)
     except (StorageError, StoreError):
         raise RetryLater("storage unavailable") from None
+    except DocumentsUnavailable:
+        # Drive failed for now (5xx, 429, token endpoint): an unreadable file would not
+        # retry, but a failing service does, so materials are not made without documents.
+        return _documents_unavailable(services, user, meeting)
     if not cached:
         failure = _generate(services, user, meeting, prepared)
         if failure is not None:
@@ -143,6 +153,19 @@ def _start(services: MaterialsDeps, meeting: Meeting) -> Meeting:
     except InvalidTransition:
         current = services.store.get_meeting(meeting.user_id, meeting.event_id)
         return current or meeting
+
+
+def _documents_unavailable(
+    services: MaterialsDeps, user: User, meeting: Meeting
+) -> Mapping[str, Any]:
+    """Retry while Drive fails, but only so often (like a failing model): then `failed`."""
+    limit = services.settings.materials.max_transient_failures
+    key = f"docs-retry:{meeting.event_id}:{meeting.version}"
+    if take_slot(services.store, user.user_id, key, limit) is None:
+        log(_log, logging.ERROR, "documents kept failing", user_id=user.user_id)
+        _fail(services.store, meeting)
+        return {"outcome": "failed"}
+    raise RetryLater("documents unavailable")
 
 
 def lock_key(key: str) -> str:

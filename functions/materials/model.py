@@ -10,10 +10,12 @@ failed attempt.
 Facts apart from suggestions: every statement carries a `source`. A fact
 names where it comes from, by an id the prompt gives it: `event` (the
 invitation itself), `attendees` (the guest list), `M1`, `M2`, ... (an
-earlier meeting of the context) or `T1`, `T2`, ... (a recent mail thread).
-Anything else, the template's advice or the model's own judgement, says
-`suggestion`. The schema can only check that an id is well formed; whether
-the cited meeting or thread is really in the context is checked afterwards
+earlier meeting of the context), `T1`, `T2`, ... (a recent mail thread) or
+`D1`, `D2`, ... (a document the context read: an attachment, the last
+meeting's notes, standing context). Anything else, the template's advice or
+the model's own judgement, says `suggestion`. The schema can only check that
+an id is well formed; whether the cited meeting, thread or document is really
+in the context is checked afterwards
 (`citations.check_against_context`), because the set of earlier meetings
 differs per generation and a per-request schema would make the schema itself
 part of the prompt budget.
@@ -35,6 +37,8 @@ MAX_EARLIER = 20
 MAX_CARRIED = 12
 #: Mail threads one context may hold (ids T1..T10).
 MAX_THREADS = 10
+#: Documents one context may hold (ids D1..D10: attachments, last notes, standing context).
+MAX_DOCUMENTS = 10
 
 EVENT = "event"
 ATTENDEES = "attendees"
@@ -45,6 +49,7 @@ SourceId = Literal[
     "M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9", "M10",
     "M11", "M12", "M13", "M14", "M15", "M16", "M17", "M18", "M19", "M20",
     "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10",
+    "D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9", "D10",
 ]  # fmt: skip
 #: What evidence for a resolution may cite: a fact, never "suggestion".
 FactId = Literal[
@@ -52,13 +57,14 @@ FactId = Literal[
     "M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9", "M10",
     "M11", "M12", "M13", "M14", "M15", "M16", "M17", "M18", "M19", "M20",
     "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10",
+    "D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9", "D10",
 ]  # fmt: skip
 CarriedId = Literal["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12"]
 
 _SOURCE_HELP = (
     'Where this comes from: "event" (the invitation), "attendees" (the guest list), '
-    'the id of an earlier meeting or a mail thread in the data (such as "M1" or "T1"), or '
-    '"suggestion" for advice '
+    'the id of an earlier meeting, a mail thread or a document in the data (such as "M1", '
+    '"T1" or "D1"), or "suggestion" for advice '
     "and anything the data does not state"
 )
 
@@ -69,6 +75,11 @@ _Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 def earlier_id(index: int) -> str:
     """The citation id of the context's `index`-th earlier meeting (0-based)."""
     return f"M{index + 1}"
+
+
+def document_id(index: int) -> str:
+    """The citation id of the context's `index`-th document (0-based)."""
+    return f"D{index + 1}"
 
 
 def carried_id(index: int) -> str:
@@ -105,7 +116,7 @@ class Resolution(BaseModel):
     item: CarriedId = Field(description="The id of a carried-over item, such as C1")
     evidence: _Line = Field(description="What in the data shows it is resolved")
     source: FactId = Field(
-        description="Where the evidence is: event, attendees or an earlier meeting id"
+        description="Where the evidence is: event, attendees, an earlier meeting or a document id"
     )
 
 

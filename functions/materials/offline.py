@@ -19,7 +19,14 @@ out), and everything copied
 from the type's template, and advice about people, is a `suggestion`. Lines
 that read as instructions to an AI (in the invitation or in earlier notes)
 are never repeated. Items carried over from the last occurrence are added by
-the pipeline, not here.
+the pipeline, not here (the action items of the last meeting's notes among
+them).
+
+Documents the context read are used too: what the last meeting's notes
+decided, and the gist (first substantial line) of each attachment and
+standing document, become talking points citing that document (`D1`, ...);
+documents that could not be read are named as a risk. A document's lines
+that address an AI are skipped like the invitation's.
 """
 
 from __future__ import annotations
@@ -187,6 +194,41 @@ def invite_led_agenda(ctx: MeetingContext) -> list[AgendaItem]:
     )
 
 
+#: A document's gist is its first line at least this long (headings and dates are shorter).
+_GIST_CHARS = 25
+
+
+def _prose(line: str) -> bool:
+    """Mostly letters, digits and spaces: a sentence rather than markup or a marker."""
+    plain = sum(1 for ch in line if ch.isalnum() or ch.isspace())
+    # A CSV row (a Sheet's export) is data, not a sentence: "Area,FY26 actual,FY27 plan".
+    csv_row = line.count(",") >= 2 and ", " not in line
+    return "<<<" not in line and ">>>" not in line and not csv_row and plain >= 0.8 * len(line)
+
+
+def _gist(text: str) -> str:
+    for raw in text.splitlines():
+        line = raw.strip().lstrip("#*-• ").strip()
+        # A line of markup or markers ("<<<END ...>>>") is not a gist, whoever wrote it.
+        if len(line) >= _GIST_CHARS and not addresses_the_assistant(line) and _prose(line):
+            return line
+    return ""
+
+
+def _document_points(ctx: MeetingContext) -> list[Statement]:
+    """Decisions of the last meeting's notes, then each other document's gist, citing it."""
+    points: list[Statement] = []
+    for key, d in ctx.documents_by_id().items():
+        if d.readable and d.kind == "notes":
+            points += [_says(f"Decided last time: {x}", key) for x in d.decisions[:4]]
+    for key, d in ctx.documents_by_id().items():
+        gist = _gist(d.text) if d.readable and d.kind != "notes" else ""
+        if gist:
+            title = "A document" if addresses_the_assistant(d.title) else d.title
+            points.append(_says(f"{title}: {gist}", key))
+    return points[:6]
+
+
 def _dedupe(items: list[Statement], limit: int) -> list[Statement]:
     seen: set[str] = set()
     out = []
@@ -291,7 +333,12 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
         12,
     )
     talking_points = _dedupe(
-        [*_mail_points(ctx), *(_says(p, SUGGESTION) for p in t.talking_points)], 12
+        [
+            *_document_points(ctx),
+            *_mail_points(ctx),
+            *(_says(p, SUGGESTION) for p in t.talking_points),
+        ],
+        12,
     )
 
     risks = []
@@ -323,6 +370,14 @@ def offline_materials(ctx: MeetingContext) -> MaterialsContent:
         )
     if not ctx.description:
         risks.append(_says("The invitation has no description or agenda.", EVENT))
+    unread = [d.title for d in ctx.documents if not d.readable]
+    if unread:
+        n = len(unread)
+        risks.append(
+            _says(
+                f"{count(n, 'document', 'documents')} could not be read ({names(unread)}).", EVENT
+            )
+        )
     if any(a.organizer and not a.internal for a in ctx.attendees):
         risks.append(
             _says(

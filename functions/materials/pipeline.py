@@ -1,16 +1,20 @@
 """From a stored meeting to stored materials: context, cache key, generation, rendering.
 
-The context includes what the context sources the user turned on found (today
-the recent mail threads, `mail_context.gather_mail`), or a note saying why a
-source was not used; both are part of the canonical context.
+The context includes what the context sources the user turned on found (the
+recent mail threads, `mail_context.gather_mail`; the documents, read through
+the root's `documents_for`), or a note saying why a source was not used; all
+are part of the canonical context.
 
 The cache key is sha256 of the canonical context, the template version and
 the generator id. Identical input finds the objects already stored and makes
-no model call. "Regenerate" must give new materials even when nothing
-changed, so when the meeting's current materials were made from this very
-input, the key gets a suffix derived from the previous ref: a new object
-set, yet deterministic, so a duplicate delivery of the same regenerate task
-still lands on the same key (and on the cache).
+no model call. Documents are part of the context (their text and content
+hash), so an edited attachment or new notes make new materials, and
+unchanged ones cost a Drive read but no model call. "Regenerate" must give
+new materials even when nothing changed, so when the meeting's current
+materials were made from this very input, the key gets a suffix derived
+from the previous ref: a new object set, yet deterministic, so a duplicate
+delivery of the same regenerate task still lands on the same key (and on
+the cache).
 
 Before anything is rendered, the answer is cleaned (control characters,
 unknown links) and checked against the context (`citations`): statements
@@ -92,7 +96,11 @@ def mail_facts(services: MaterialsDeps, user: User, meeting: Meeting) -> MailFac
 
 
 def prepare(services: MaterialsDeps, user: User, meeting: Meeting) -> Prepared:
-    """Build the bounded context and prompt and decide where the result lives."""
+    """Build the bounded context and prompt and decide where the result lives.
+
+    Documents are read here (as the user); `DocumentsUnavailable` means Drive
+    failed for now and the task retries.
+    """
     templates = services.prep_templates
     storage = services.materials_storage
     rules = services.classifier.rules
@@ -107,6 +115,7 @@ def prepare(services: MaterialsDeps, user: User, meeting: Meeting) -> Prepared:
         internal_domains=services.classifier.internal_domains_for(user.domains),
         now=services.clock.now(),
         mail=mail_facts(services, user, meeting),
+        documents=services.documents_for(user, meeting.meeting_type),
     )
     key = cache_key(ctx, services.generator.generator_id, meeting.materials_ref)
     return Prepared(

@@ -16,7 +16,11 @@ so instead of looking forgotten, and the Sources section lists every source
 the generator was given, how often it is cited, how many statements are
 suggestions, and how many were removed for citing a meeting the calendar
 does not hold. Items carried over from the last occurrence of a series have
-their own section with the date they come from.
+their own section with the date they come from; those taken from the last
+meeting's notes name the notes document and its link. Documents the context
+read (attachments, the last meeting's notes, standing context) are listed
+under Sources with their links (as text), how often they are cited, and,
+for those that could not be read, why.
 
 Dates and times are in the user's time zone (zoneinfo) and formatted with
 Babel in English with the conventions of the user's locale
@@ -39,7 +43,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from functions.materials.carry_over import resolutions, still_open
-from functions.materials.context import MeetingContext
+from functions.materials.context import CarriedItem, MeetingContext
 from functions.materials.model import (
     ATTENDEES,
     EVENT,
@@ -171,6 +175,9 @@ def source_label(ctx: MeetingContext, source: str, fmt: DateFormatter) -> str:
     thread = ctx.threads().get(source)
     if thread is not None:
         return f"mail “{thread.subject}”, {fmt.short_date(_at(thread.last_message))}"
+    document = ctx.documents_by_id().get(source)
+    if document is not None:
+        return document.title or "(untitled document)"
     return "an unknown source"  # not reachable after check_against_context
 
 
@@ -195,7 +202,13 @@ def _source_lines(
 
     start, end = _at(ctx.start), _at(ctx.end)
     lines = [f"The invitation: {ctx.title or '(no title)'}, {fmt.span(start, end)}; {times(EVENT)}"]
-    lines += [f"Attachment: {a.title or a.url} {a.url}".rstrip() for a in ctx.attachments]
+    read = {d.url for d in ctx.documents if d.kind == "attachment"}
+    lines += [
+        f"Attachment: {a.title or a.url} {a.url}".rstrip()
+        for a in ctx.attachments
+        if a.url not in read
+    ]
+    lines += _document_lines(ctx, fmt, times)
     lines += [f"Link in the invitation: {url}" for url in ctx.invite_links]
     people = len(ctx.attendees) + ctx.attendees_omitted
     if people:
@@ -242,6 +255,39 @@ def _mail_source_lines(
         )
     lines += [f"Not used: {note}." for note in ctx.source_notes]
     return lines
+
+
+_DOCUMENT_KIND = {
+    "attachment": "Attachment",
+    "notes": "Notes of the last meeting",
+    "standing": "Standing context",
+}
+
+
+def _document_lines(
+    ctx: MeetingContext, fmt: DateFormatter, times: Callable[[str], str]
+) -> list[str]:
+    """One line per document: kind, title, link, and how often it is cited (or why unread)."""
+    lines = []
+    for key, d in ctx.documents_by_id().items():
+        kind = _DOCUMENT_KIND[d.kind]
+        if d.kind == "notes" and d.meeting_start:
+            kind += f" ({fmt.date(_at(d.meeting_start))})"
+        head = f"{kind}: {d.title or '(untitled)'} {d.url}".rstrip()
+        if not d.readable:
+            lines.append(f"{head}; {d.problem}")
+            continue
+        shortened = "; shortened to fit" if d.clipped else ""
+        lines.append(f"{head}; {times(key)}{shortened}")
+    return lines
+
+
+def _from_notes(ctx: MeetingContext, item: CarriedItem) -> str:
+    """Where a carried item taken from meeting notes comes from: the notes and their link."""
+    document = ctx.documents_by_id().get(item.document) if item.document else None
+    if document is None:
+        return ""
+    return f" · from {document.title or 'the notes'} {document.url}".rstrip()
 
 
 # --------------------------------------------------------------------------- HTML
@@ -332,6 +378,7 @@ def _carried_html(ctx: MeetingContext, content: MaterialsContent, fmt: DateForma
             when = f"{_kind(item.kind)} · carried over from {origin}"
             if item.raised_at[:10] != ctx.carried_from[:10]:
                 when += f" · first raised {fmt.short_date(_at(item.raised_at))}"
+            when += _from_notes(ctx, item)
             rows.append(f'<li>{_h(item.text)} <small class="src">{_h(when)}</small></li>')
         parts.append(f"<ul>{''.join(rows)}</ul>")
     else:
@@ -577,6 +624,7 @@ def _md_carried(ctx: MeetingContext, content: MaterialsContent, fmt: DateFormatt
         when = f"{_kind(item.kind)} · carried over from {origin}"
         if item.raised_at[:10] != ctx.carried_from[:10]:
             when += f" · first raised {fmt.short_date(_at(item.raised_at))}"
+        when += _from_notes(ctx, item)
         lines.append(f"- {_md_line(item.text)} — _{_md_line(when)}_")
     if not open_items:
         lines.append(f"_Everything carried over from {md_escape(origin)} is resolved\\._")

@@ -25,6 +25,9 @@ _ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATES = _ROOT / "config" / "prep_templates.yaml"
 DEFAULT_MATERIALS_DIR = _ROOT / ".local" / "materials"
 DEFAULT_SIGNING_KEY = _ROOT / ".local" / "materials-signing-key.json"
+#: The embedded default's "Drive": text files named by file id (documents/local.py).
+DEFAULT_DOCUMENTS_DIR = _ROOT / "config" / "documents"
+DEFAULT_STANDING_CONTEXT = _ROOT / "config" / "standing_context.yaml"
 #: Cloud Storage's limit for V4 signed URLs.
 MAX_LINK_HOURS = 7 * 24
 
@@ -64,8 +67,12 @@ RETRY_JITTER = 1.0
 #: Cloud Tasks' dispatch deadline for our HTTP tasks (`functions.tasks.cloud_tasks`).
 DISPATCH_DEADLINE_SECONDS = 300.0
 #: What the generate handler needs besides the model call: store reads and writes, the
-#: generation lock, two Cloud Storage uploads and the "ready" message.
+#: generation lock, two Cloud Storage uploads and the "ready" message, and reading the
+#: meeting's documents (at most `DOCUMENTS_WORST_CASE_SECONDS` of it).
 HANDLER_RESERVE_SECONDS = 60.0
+#: Reading documents: no read starts after 10 s (`DocumentBudget.read_seconds`), and the
+#: one in flight is two Drive calls of at most 5 s (`documents.drive`).
+DOCUMENTS_WORST_CASE_SECONDS = 20.0
 #: The longest one generation may take, all attempts and backoff included.
 GENERATION_BUDGET_SECONDS = DISPATCH_DEADLINE_SECONDS - HANDLER_RESERVE_SECONDS
 
@@ -125,6 +132,13 @@ class MaterialsSettings:
     templates_path: Path = DEFAULT_TEMPLATES
     #: Transient generation failures tolerated before the meeting is marked failed.
     max_transient_failures: int = 5
+    #: Where documents come from: "drive" (Drive v3 as the user, only for users who
+    #: turned documents on), "local" (files in `documents_dir`) or "off".
+    documents: str = "local"
+    documents_dir: Path = DEFAULT_DOCUMENTS_DIR
+    standing_context_path: Path = DEFAULT_STANDING_CONTEXT
+    #: Another endpoint for the Drive API (tests' fake); None = Google's.
+    drive_api_endpoint: str | None = None
 
     def generation_worst_case_seconds(self) -> float:
         """The longest one Vertex generation can take with these settings."""
@@ -204,6 +218,11 @@ def load_materials_settings(
             "PREP_MATERIALS_STORAGE=local is for local mode only: "
             "Cloud Functions instances do not share a disk"
         )
+    documents = _choice(
+        env, "PREP_DOCUMENTS", "drive" if production else "local", ("drive", "local", "off")
+    )
+    if production and documents == "local":
+        raise MaterialsSettingsError("PREP_DOCUMENTS=local is for local mode only")
     if generator == "vertex" and not project:
         raise MaterialsSettingsError("GOOGLE_CLOUD_PROJECT is required when PREP_GENERATOR=vertex")
     # Needed only by the functions that touch materials: checked where it is used
@@ -253,4 +272,8 @@ def load_materials_settings(
         link_hours=_integer(env, "PREP_MATERIALS_LINK_HOURS", 24, 1, MAX_LINK_HOURS),
         templates_path=_path(env, "PREP_TEMPLATES", DEFAULT_TEMPLATES),
         max_transient_failures=_integer(env, "PREP_GENERATION_MAX_RETRIES", 5, 1, 50),
+        documents=documents,
+        documents_dir=_path(env, "PREP_DOCUMENTS_DIR", DEFAULT_DOCUMENTS_DIR),
+        standing_context_path=_path(env, "PREP_STANDING_CONTEXT", DEFAULT_STANDING_CONTEXT),
+        drive_api_endpoint=_text(env, "PREP_DRIVE_API_ENDPOINT"),
     )

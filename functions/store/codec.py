@@ -89,7 +89,8 @@ def meeting_to_doc(m: Meeting) -> Doc:
         "conference_link": m.conference_link,
         "html_link": m.html_link,
         "attachments": [
-            {"title": a.title, "url": a.url, "mime_type": a.mime_type} for a in m.attachments
+            {"title": a.title, "url": a.url, "mime_type": a.mime_type, "file_id": a.file_id}
+            for a in m.attachments
         ],
         "version": m.version,
         "transparency": m.transparency,
@@ -179,7 +180,7 @@ def meeting_from_doc(d: Doc) -> Meeting:
         conference_link=d.get("conference_link"),
         html_link=d.get("html_link"),
         attachments=tuple(
-            Attachment(a["title"], a["url"], a.get("mime_type") or "")
+            Attachment(a["title"], a["url"], a.get("mime_type") or "", a.get("file_id") or "")
             for a in d.get("attachments") or []
         ),
         version=d.get("version") or "",

@@ -144,3 +144,16 @@ def test_the_timeout_is_per_attempt_so_attempts_multiply_it(ctx: MeetingContext)
         assert fake.calls == attempts
     assert elapsed >= attempts * timeout
     assert call_worst_case_seconds(timeout, attempts, 0.01, 0.02, 0.01) >= attempts * timeout
+
+
+def test_reading_documents_fits_the_handlers_reserve() -> None:
+    """Documents are read inside the generate task: their worst case is part of the reserve."""
+    from functions.materials.documents.drive import DEFAULT_TIMEOUT_S, READ_WORST_CASE_SECONDS
+    from functions.materials.documents.gather import DocumentBudget
+    from functions.materials.settings import DOCUMENTS_WORST_CASE_SECONDS
+
+    assert READ_WORST_CASE_SECONDS == 2 * DEFAULT_TIMEOUT_S  # files.get, then export or media
+    worst = DocumentBudget().read_seconds + READ_WORST_CASE_SECONDS
+    assert worst <= DOCUMENTS_WORST_CASE_SECONDS
+    # At most a third of the reserve, the rest for the store, the uploads and the message.
+    assert DOCUMENTS_WORST_CASE_SECONDS <= HANDLER_RESERVE_SECONDS / 3

@@ -151,3 +151,50 @@ def test_live_without_a_project_is_a_usage_error(
     monkeypatch.delenv("PREP_GENERATOR", raising=False)
     assert main(["eval", "--live"]) == 2
     assert "--live needs a Google Cloud project" in capsys.readouterr().err
+
+
+def test_the_golden_set_has_documents_notes_and_hostile_ones() -> None:
+    cases = GOLDEN.cases
+    documents = [d for c in cases for d in c.documents]
+    assert sum(1 for d in documents if d.kind == "attachment" and d.error is None) >= 3
+    assert any(d.kind == "standing" for d in documents)
+    assert any(d.error for d in documents)  # listed as "could not be read"
+    assert sum(1 for c in cases for e in c.earlier if e.notes) >= 2
+    hostile = {c.id for c in cases if c.must_not_say and (c.documents or c.expect_carried)}
+    assert {"hostile-attachment", "hostile-notes"} <= hostile
+
+
+class _DocumentParrot(Generator):
+    """Repeats what the documents say, injected instructions included."""
+
+    generator_id = "test:parrot"
+    metered = False
+
+    def generate(self, context: MeetingContext, prompt: Prompt) -> Generation:
+        made = OfflineGenerator().generate(context, prompt)
+        said = [
+            Statement.model_validate({"text": line[:400], "source": key})
+            for key, d in context.documents_by_id().items()
+            if d.readable
+            for line in d.text.splitlines()
+            if line.strip()
+        ]
+        content = made.content.model_copy(update={"talking_points": said[:12]})
+        return dataclasses.replace(made, content=content)
+
+
+def test_the_scores_catch_obeyed_documents_and_notes_left_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parroted = {s.case: s for s in run(GOLDEN, _DocumentParrot(), load_settings({})).scores}
+    assert not parroted["hostile-attachment"].injection
+    assert parroted["qbr-globex-documents"].injection  # its documents are benign
+
+    def without_documents(**kw: Any) -> MeetingContext:
+        return build_context(**{**kw, "documents": None})
+
+    monkeypatch.setattr(evaluation, "build_context", without_documents)
+    report = run(GOLDEN, OfflineGenerator(), load_settings({}))
+    by_case = {s.case: s for s in report.scores}
+    assert by_case["staff-notes-carried"].carried == 0.0
+    assert "notes carried" in " ".join(report.failures())

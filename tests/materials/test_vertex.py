@@ -125,6 +125,7 @@ def test_a_valid_answer_is_parsed_with_usage_and_cost(
     sources = {
         "event", "attendees", "suggestion",
         *(f"M{i}" for i in range(1, 21)), *(f"T{i}" for i in range(1, 11)),
+        *(f"D{i}" for i in range(1, 11)),
     }  # fmt: skip
     for name in ("summary", "objectives", "agenda", "questions", "talking_points", "risks",
                  "attendee_notes", "follow_ups"):  # fmt: skip
