@@ -506,21 +506,23 @@ def document_sources(
 ) -> DocumentSources | None:
     """The reader and standing refs for this user's meeting; None when documents are off.
 
-    Production reads Drive as the user, and only for a user who turned documents
-    on (`Preferences.documents_enabled`, asked with the `drive.readonly` scope);
-    everybody else gets no documents at all, not a failing read per file. The
-    embedded default reads the local folder for everyone (no consent to ask).
-    `credentials_for` is called only when a document is actually read.
+    Only for a user who turned documents on in Settings
+    (`Preferences.documents_enabled`; in production asked with the
+    `drive.readonly` scope then): everybody else gets no documents at all, not
+    a failing read per file, and the materials say the source is not turned on.
+    Production reads Drive as the user; the embedded default reads the local
+    folder (the same switch, no consent to ask). `credentials_for` is called
+    only when a document is actually read.
     """
     from functions.materials.documents.gather import DocumentSources
 
+    if settings.documents not in ("local", "drive") or not user.preferences.documents_enabled:
+        return None
     refs = standing.for_type(meeting_type)
     if settings.documents == "local":
         from functions.materials.documents.local import LocalDocumentReader
 
         return DocumentSources(LocalDocumentReader(settings.documents_dir), refs)
-    if settings.documents != "drive" or not user.preferences.documents_enabled:
-        return None
     from functions.materials.documents.drive import GoogleDriveReader
 
     reader = GoogleDriveReader(

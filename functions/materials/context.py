@@ -458,11 +458,25 @@ def build_context(
         carried=carried,
         carried_from=carried_from,
         mail_threads=mail.threads[:MAX_THREADS] if mail else (),
-        source_notes=(mail.note,) if mail and mail.note else (),
+        source_notes=_source_notes(user, meeting, mail, documents),
         action_items=_action_items(picked, zone, budget),
         documents=docs,
     )
     return fit_to_budget(ctx, budget)
+
+
+def _source_notes(
+    user: User, meeting: Meeting, mail: MailFacts | None, documents: DocumentSources | None
+) -> tuple[str, ...]:
+    """Why a source the meeting could have used was not: mail's own note, and documents
+    the event attaches while the user has not turned documents on."""
+    from functions.domain.users import ContextSource
+    from functions.materials.sources import STATE_NOTES, SourceState, source_note
+
+    notes = [mail.note] if mail and mail.note else []
+    if documents is None and meeting.attachments and not user.preferences.documents_enabled:
+        notes.append(source_note(ContextSource.DOCUMENTS, STATE_NOTES[SourceState.OFF]))
+    return tuple(notes)
 
 
 def _with_notes(

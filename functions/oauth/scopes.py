@@ -19,8 +19,9 @@ GMAIL_SEND = _G + "gmail.send"
 #: The mail-threads context source: threads.list needs `q`, which Gmail refuses to any
 #: token carrying gmail.metadata, so this is the narrowest scope that works (docs/materials.md).
 GMAIL_READONLY = _G + "gmail.readonly"
-#: The attached-documents context source. PLACEHOLDER until engineer "drive" sets the
-#: narrowest scope that reads Drive files attached to an event.
+#: The attached-documents context source: the narrowest scope that reads Drive files
+#: other people attached to an event in the background (drive.file never sees them;
+#: docs/materials.md). The document reader names the same scope (DRIVE_READONLY).
 DOCUMENTS_SOURCE = _G + "drive.readonly"
 #: Asked for on top of the configured scopes so the token response carries an ID
 #: token naming the Google account that consented (checked against the state's user).

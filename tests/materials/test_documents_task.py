@@ -55,7 +55,7 @@ def _deliver(services: Bootstrap, meeting: Any, times: int = 1) -> list[dict[str
 
 
 def test_local_materials_show_the_sample_documents(services: Bootstrap) -> None:
-    user = make_user()
+    user = make_user(preferences=DOCUMENTS_ON)
     services.store.put_user(user)
     link = "https://docs.google.com/document/d/sample-acme-renewal/edit"
     meeting = make_meeting(
@@ -71,6 +71,27 @@ def test_local_materials_show_the_sample_documents(services: Bootstrap) -> None:
     assert "Standing context: FY27 budget" in page  # config/standing_context.yaml, qbr
     assert "two-year term at 8% uplift" in page
 
+
+
+def test_documents_stay_unread_until_the_switch_is_on_and_the_materials_say_so(
+    services: Bootstrap,
+) -> None:
+    """Locally too the "Attached documents" switch decides: off, nothing is read."""
+    user = make_user()
+    services.store.put_user(user)
+    link = "https://docs.google.com/document/d/sample-acme-renewal/edit"
+    meeting = make_meeting(
+        user,
+        prep_state=PrepState.NOTIFIED,
+        meeting_type="qbr",
+        attachments=(Attachment("Acme renewal proposal", link),),
+    )
+    services.store.upsert_meetings([meeting])
+    assert _deliver(services, meeting)[0]["outcome"] == "ready"
+    page = _page(services, user.user_id, meeting.event_id)
+    assert "two-year term at 8% uplift" not in page
+    assert "Standing context" not in page
+    assert "attached documents: not turned on" in page
 
 class _UserTokens:
     """Each user's stored grant, as a bearer token the fake Drive knows."""

@@ -90,3 +90,27 @@ def test_only_the_entry_layer_imports_the_root() -> None:
     graph = _graph()
     importers = graph.find_modules_that_directly_import("functions.bootstrap")
     assert importers <= ENTRY_LAYER, sorted(importers - ENTRY_LAYER)
+
+
+def _layered() -> set[str]:
+    """Every module named in the layers contract of pyproject.toml."""
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "layers")
+    return {name.strip() for layer in contract["layers"] for name in layer.split(":")}
+
+
+def test_every_part_of_functions_sits_in_a_layer() -> None:
+    """A new feature folder (or top-level module) that no layer lists escapes the contract."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[2] / "functions"
+    parts = {
+        f"functions.{p.stem}"
+        for p in root.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists())
+        or (p.suffix == ".py" and p.stem != "__init__")
+    }
+    assert parts - _layered() == set()
