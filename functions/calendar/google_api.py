@@ -134,27 +134,19 @@ class GoogleCalendarSource(PushCalendarSource):
     def _service(self) -> Any:
         with self._lock:
             if self._client is None:
-                import google_auth_httplib2  # type: ignore[import-untyped]
-                import httplib2  # type: ignore[import-untyped]
-                from googleapiclient.discovery import build
+                from functions.google_clients import authorized_http, discovery_service
 
-                http = google_auth_httplib2.AuthorizedHttp(
-                    self._credentials, http=httplib2.Http(timeout=self._timeout_s)
-                )
-                options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
-                self._client = build(
+                self._client = discovery_service(
                     "calendar",
                     "v3",
-                    http=http,
-                    static_discovery=True,
-                    cache_discovery=False,
-                    client_options=options,
+                    http=authorized_http(self._credentials, timeout_s=self._timeout_s),
+                    api_endpoint=self._api_endpoint,
                 )
             return self._client
 
     def _execute(self, make_request: Callable[[Any], Any]) -> Any:
         """Run one API request, translating every failure into a `CalendarError`."""
-        import httplib2
+        import httplib2  # type: ignore[import-untyped, unused-ignore]
         from google.auth import exceptions as auth_exceptions
         from googleapiclient.errors import HttpError
 

@@ -74,17 +74,10 @@ class GmailThreads:
         """users.threads, built once per thread (building renders docstrings, ~50 ms)."""
         threads = getattr(self._local, "threads", None)
         if threads is None:
-            from googleapiclient.discovery import build
-            from googleapiclient.http import build_http
+            from functions.google_clients import discovery_service, plain_http
 
-            options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
-            service = build(
-                "gmail",
-                "v1",
-                http=build_http(),
-                client_options=options,
-                cache_discovery=False,
-                static_discovery=True,
+            service = discovery_service(
+                "gmail", "v1", http=plain_http(), api_endpoint=self._api_endpoint
             )
             threads = self._local.threads = service.users().threads()
         return threads
@@ -129,11 +122,9 @@ class GmailThreads:
         return found
 
     def _http(self, user_id: str) -> Any:
-        import google_auth_httplib2  # type: ignore[import-untyped, unused-ignore]
-        from googleapiclient.http import build_http
+        from functions.google_clients import authorized_http
 
-        credentials = self._credentials_for(user_id)
-        return google_auth_httplib2.AuthorizedHttp(credentials, http=build_http())
+        return authorized_http(self._credentials_for(user_id))
 
     def _call(self, request: Any, http: Any, *, missing_ok: bool = False) -> Any:
         import httplib2  # type: ignore[import-untyped, unused-ignore]

@@ -38,14 +38,6 @@ _log = logging.getLogger(__name__)
 CredentialsFor = Callable[[str], "Credentials"]
 
 
-def authorized_http(credentials: Credentials) -> Any:
-    """An httplib2 client that sends `credentials` (refreshing them on a 401)."""
-    import google_auth_httplib2  # type: ignore[import-untyped, unused-ignore]
-    from googleapiclient.http import build_http
-
-    return google_auth_httplib2.AuthorizedHttp(credentials, http=build_http())
-
-
 def raw_message(message: EmailMessage) -> str:
     """The base64url RFC 2822 text Gmail's `raw` field takes."""
     return base64.urlsafe_b64encode(message.as_bytes()).decode("ascii")
@@ -66,17 +58,10 @@ class GmailSender(EmailSender):
         """
         messages = getattr(self._local, "messages", None)
         if messages is None:
-            from googleapiclient.discovery import build
-            from googleapiclient.http import build_http
+            from functions.google_clients import discovery_service, plain_http
 
-            options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
-            service = build(
-                "gmail",
-                "v1",
-                http=build_http(),
-                client_options=options,
-                cache_discovery=False,
-                static_discovery=True,
+            service = discovery_service(
+                "gmail", "v1", http=plain_http(), api_endpoint=self._api_endpoint
             )
             messages = self._local.messages = service.users().messages()
         return messages
@@ -94,6 +79,8 @@ class GmailSender(EmailSender):
             ) from None
         try:
             request = self._messages().send(userId="me", body={"raw": raw_message(message)})
+            from functions.google_clients import authorized_http
+
             sent = request.execute(http=authorized_http(credentials))
         except HttpError as exc:
             err = api_error(exc)

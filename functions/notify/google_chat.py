@@ -82,22 +82,14 @@ class ChatAppSender(ChatSender):
         building a resource renders every method's docstring, ~50 ms)."""
         spaces = getattr(self._local, "spaces", None)
         if spaces is None:
-            from googleapiclient.discovery import build
-
-            from functions.notify.gmail import authorized_http
+            from functions.google_clients import authorized_http, discovery_service
 
             with self._lock:
                 if self._credentials is None:
                     self._credentials = self._credentials_factory()
                 credentials = self._credentials
-            options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
-            service = build(
-                "chat",
-                "v1",
-                http=authorized_http(credentials),
-                client_options=options,
-                cache_discovery=False,
-                static_discovery=True,
+            service = discovery_service(
+                "chat", "v1", http=authorized_http(credentials), api_endpoint=self._api_endpoint
             )
             spaces = self._local.spaces = service.spaces()
             self._local.messages = spaces.messages()

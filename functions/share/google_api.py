@@ -106,25 +106,18 @@ class GoogleAgendaDocs(AgendaDocs):
     def _service(self) -> Any:
         with self._lock:
             if self._client is None:
-                import google_auth_httplib2  # type: ignore[import-untyped]
-                import httplib2  # type: ignore[import-untyped]
-                from googleapiclient.discovery import build
+                from functions.google_clients import authorized_http, discovery_service
 
-                base = self._transport or httplib2.Http(timeout=self._timeout_s)
-                http = google_auth_httplib2.AuthorizedHttp(self._credentials, http=base)
-                options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
-                self._client = build(
-                    "drive",
-                    "v3",
-                    http=http,
-                    static_discovery=True,
-                    cache_discovery=False,
-                    client_options=options,
+                http = authorized_http(
+                    self._credentials, timeout_s=self._timeout_s, base=self._transport
+                )
+                self._client = discovery_service(
+                    "drive", "v3", http=http, api_endpoint=self._api_endpoint
                 )
             return self._client
 
     def _execute(self, make_request: Callable[[Any], Any], *, gone_on_404: bool = False) -> Any:
-        import httplib2
+        import httplib2  # type: ignore[import-untyped, unused-ignore]
         from google.auth import exceptions as auth_exceptions
         from googleapiclient.errors import HttpError
 

@@ -125,30 +125,22 @@ class GoogleDriveReader:
     def _service(self) -> Any:
         with self._lock:
             if self._client is None:
-                import google_auth_httplib2  # type: ignore[import-untyped]
-                import httplib2  # type: ignore[import-untyped]
-                from googleapiclient.discovery import build
+                from functions.google_clients import authorized_http, discovery_service
 
                 # A factory is called only now, when there is a document to read: a user
                 # whose meetings attach nothing costs no token refresh. It raises the
                 # port's errors (a grant that is gone is `no_access` for every file).
                 creds = self._credentials() if callable(self._credentials) else self._credentials
-                http = google_auth_httplib2.AuthorizedHttp(
-                    creds, http=httplib2.Http(timeout=self._timeout_s)
-                )
-                options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
-                self._client = build(
+                self._client = discovery_service(
                     "drive",
                     "v3",
-                    http=http,
-                    static_discovery=True,
-                    cache_discovery=False,
-                    client_options=options,
+                    http=authorized_http(creds, timeout_s=self._timeout_s),
+                    api_endpoint=self._api_endpoint,
                 )
             return self._client
 
     def _execute(self, request: Any) -> Any:
-        import httplib2
+        import httplib2  # type: ignore[import-untyped, unused-ignore]
         from google.auth import exceptions as auth_exceptions
         from googleapiclient.errors import HttpError
 
