@@ -4,9 +4,9 @@ A browser arrives at the form with no ID token, so everything the page may
 trust comes back through the token, as with the OAuth `state`
 (`functions.oauth.state`): a sealed record (`functions.oauth.sealed`: AES-GCM
 under a key derived from the credentials KEK for this purpose only) naming
-the user, the meeting and when it expires. It cannot be forged or altered, and the URL shows neither the
-user id nor the event id. Opening the page (GET, which mail scanners do on
-their own) uses nothing; submitting takes the store claim
+the user, the meeting and when it expires. It cannot be forged or altered,
+and the URL shows neither the user id nor the event id. Opening the page
+(GET, which mail scanners do on their own) uses nothing; submitting takes the store claim
 `followup-form:{event_id}` first, atomically, so a second submission (a
 replay, a second tab) finds it taken.
 """
