@@ -25,8 +25,8 @@ from functions.followup.task import FORM_PATH
 from functions.followup.token import FORM_TTL, issue
 from functions.notify.content import NoticeKind, build_notice
 from functions.web import dispatch
-from tests.followup.conftest import World, body
 from tests.support.factories import NOW, USER_ID, make_user
+from tests.support.google_world import World, body
 
 HOSTILE = '<img src=x onerror=alert(1)> "Q3" & <script>x</script>'
 

@@ -25,9 +25,10 @@ from functions.followup.token import open_token
 from functions.notify.delivery import deliver_outgoing
 from functions.notify.port import Notifiers
 from functions.tasks.endpoint import RetryLater
-from tests.followup.conftest import ENDED, World, body
+from tests.followup.conftest import ENDED
 from tests.support.factories import EMAIL, NOW, USER_ID, MemoryChat, MemoryEmail, make_user
 from tests.support.fake_google_apis import CHAT_CREATE
+from tests.support.google_world import World, body
 from tests.support.recording_queue import RecordingQueue
 from tests.support.roots import make_services
 from tests.support.threads import run_together
