@@ -483,7 +483,18 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
     body = "".join(sections)
     if ctx.description:  # quoted as written by the organizer, as text
         body += _section("From the invitation", f"<blockquote>{_h(ctx.description)}</blockquote>")
-    lang = fmt.locale.replace("_", "-")  # English with the user's conventions
+    header = f"""<p class="kind">{_h(ctx.type_label)}</p>
+<h1>{_h(title)}</h1>
+<p class="when">{_h(fmt.span(start, end))}</p>
+{_banner(info)}"""
+    footer = f"<footer>Prepared {_h(fmt.moment(info.generated_at))}</footer>\n"
+    return _page(fmt, f"Prep: {title}", header, body, footer)
+
+
+def _page(fmt: DateFormatter, title: str, header: str, main: str, footer: str = "") -> str:
+    """The one HTML shell of every document we write: inert (CSP, no referrer, not
+    indexed), its language English with the user's conventions, like its dates."""
+    lang = fmt.locale.replace("_", "-")
     return f"""<!DOCTYPE html>
 <html lang="{_h(lang)}">
 <head>
@@ -492,20 +503,16 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
 <meta name="referrer" content="no-referrer">
 <meta name="robots" content="noindex, nofollow">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Prep: {_h(title)}</title>
+<title>{_h(title)}</title>
 <style>{_STYLE}</style>
 </head>
 <body>
 <header>
-<p class="kind">{_h(ctx.type_label)}</p>
-<h1>{_h(title)}</h1>
-<p class="when">{_h(fmt.span(start, end))}</p>
-{_banner(info)}
+{header}
 </header>
 <main>
-{body}</main>
-<footer>Prepared {_h(fmt.moment(info.generated_at))}</footer>
-</body>
+{main}</main>
+{footer}</body>
 </html>
 """
 
@@ -552,27 +559,9 @@ def render_shared_agenda(
         )
     else:
         body = '<p class="empty">No agenda items yet.</p>'
-    lang = safe_locale(locale)
-    return f"""<!DOCTYPE html>
-<html lang="{_h(lang)}">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<meta name="referrer" content="no-referrer">
-<meta name="robots" content="noindex, nofollow">
-<title>Agenda: {_h(name)}</title>
-<style>{_STYLE}</style>
-</head>
-<body>
-<header>
-<h1>{_h(name)}</h1>
-<p class="when">{_h(fmt.span(start, end))}</p>
-</header>
-<main>
-{_section("Agenda", body)}</main>
-</body>
-</html>
-"""
+    header = f"""<h1>{_h(name)}</h1>
+<p class="when">{_h(fmt.span(start, end))}</p>"""
+    return _page(fmt, f"Agenda: {name}", header, _section("Agenda", body))
 
 
 # --------------------------------------------------------------------------- Markdown

@@ -249,3 +249,23 @@ def test_messages_and_cards_show_english_dates_and_zone_names(locale: str) -> No
     assert notice.when in subject_of(notice)
     fmt = TimeFormat.for_user("Europe/Berlin", locale)
     assert fmt.day(meeting.start) == "Wed, 2 Dec"
+
+
+def test_the_shared_agenda_is_english_with_the_organizers_conventions_too() -> None:
+    """Guests read the same English as the materials: its `lang` says so, not "de-DE"."""
+    from datetime import UTC, datetime
+
+    from functions.materials.model import SharedAgendaItem
+    from functions.materials.render import render_shared_agenda
+
+    start = datetime(2026, 12, 1, 14, 30, tzinfo=UTC)
+    page = render_shared_agenda(
+        title="Planung",
+        start=start,
+        end=start + timedelta(minutes=30),
+        time_zone="Europe/Berlin",
+        locale="de-DE",
+        agenda=[SharedAgendaItem(title="Budget", minutes=10)],
+    )
+    assert '<html lang="en-DE">' in page
+    assert "Tue" in page and "Di." not in page
