@@ -738,6 +738,7 @@ def task_routes(root: Bootstrap) -> dict[str, Handler]:
 
 def _followup_task(root: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, Any]:
     """After the meeting (functions/followup): the task bound to the ports it uses."""
+    from functions.followup.proposals import from_notes
     from functions.followup.task import form_url, handle_followup
     from functions.followup.token import issue
     from functions.notify.delivery import deliver_outgoing
@@ -755,18 +756,21 @@ def _followup_task(root: Bootstrap, payload: Mapping[str, Any]) -> Mapping[str, 
         label_of=root.classifier.rules.label_of,
         deliver=lambda out, prefix: deliver_outgoing(root, out, claim_prefix=prefix),
         form_url=url,
+        proposals=from_notes(root.documents_for),
     )
 
 
 def _followup_form(root: Bootstrap, request: Request) -> Response:
     """The email's follow-up form (public; trusted only through its signed token)."""
     from functions.followup.form import form_page
+    from functions.followup.proposals import from_notes
 
     return form_page(
         request,
         store=root.store,
         keyring=root.credentials.sealer.keyring,
         now=root.clock.now(),
+        proposals=from_notes(root.documents_for),
     )
 
 

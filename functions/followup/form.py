@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 
 from flask import Request, Response
@@ -21,6 +20,7 @@ from flask import Request, Response
 from functions.domain.followups import BadAnswer, parse_answers, proposed_lines
 from functions.domain.meetings import Meeting
 from functions.followup.answers import AlreadyAnswered, record_answer
+from functions.followup.proposals import Proposals, no_proposals
 from functions.followup.token import FormTokenRejected, open_token
 from functions.logs import log
 from functions.oauth.pages import page
@@ -83,7 +83,7 @@ def form_page(
     store: Store,
     keyring: Keyring,
     now: datetime,
-    proposed: Sequence[tuple[str, str]] = (),
+    proposals: Proposals = no_proposals,
 ) -> Response:
     if request.method not in ("GET", "POST"):
         return page(405, "Not allowed", "This address only takes the follow-up form.")
@@ -99,6 +99,8 @@ def form_page(
     if meeting.followup is not None and meeting.followup.answered:
         return _done("This meeting's outcomes are already recorded.")
     if request.method == "GET":
+        user = store.get_user(grant.user_id)
+        proposed = proposals(user, meeting) if user is not None else ()
         return _form(raw, meeting, items=proposed_lines(proposed))
 
     decisions = request.form.get("decisions", "")

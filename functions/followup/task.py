@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,7 @@ from functions.domain.meetings import Meeting
 from functions.domain.prep_state import PrepState
 from functions.domain.users import User
 from functions.followup.messages import chat_question, email_question
+from functions.followup.proposals import Proposals, no_proposals
 from functions.followup.scheduling import (
     FOLLOWUP_EXPIRY,
     deferred_followup_task,
@@ -67,13 +68,6 @@ Result = dict[str, Any]
 Deliver = Callable[[Outgoing, str], DeliveryReport]
 #: (user id, event id) -> the form page's URL with a fresh signed token.
 FormUrl = Callable[[str, str], str]
-#: (user, meeting) -> action items proposed from the meeting's notes: (text, owner).
-Proposals = Callable[[User, Meeting], Sequence[tuple[str, str]]]
-
-
-def no_proposals(user: User, meeting: Meeting) -> Sequence[tuple[str, str]]:
-    """The seam for the notes-document reader (issue 16's "drive"): fed nothing for now."""
-    return ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -278,3 +278,44 @@ def test_a_hostile_title_stays_out_of_headers_and_is_escaped_in_the_email(world:
     assert html_part is not None
     html = html_part.get_content()
     assert "<script>x" not in html and "&lt;script&gt;x" in html
+
+
+def _ended_with_notes(world: World, prefs: Preferences) -> None:
+    """The ended 1:1 with the notes document Meet attached (the sample staff notes)."""
+    from functions.domain.meetings import Attachment
+
+    notes = Attachment(
+        "Weekly staff meeting - Notes",
+        "https://docs.google.com/document/d/sample-staff-notes/edit",
+        "application/vnd.google-apps.document",
+        "sample-staff-notes",
+    )
+    world.services.store.put_user(make_user(preferences=prefs))
+    world.put(dataclasses.replace(world.meeting(), attachments=(notes,)))
+
+
+def _proposed_items(world: World) -> str:
+    card = world.fake.chat_posts[0].body["cardsV2"][0]["card"]
+    (items,) = [
+        w["textInput"]
+        for w in card["sections"][0]["widgets"]
+        if w.get("textInput", {}).get("name") == "action_items"
+    ]
+    return str(items.get("value", ""))
+
+
+def test_the_notes_action_items_are_proposed_in_the_question(world: World) -> None:
+    from functions.domain.users import ContextSource
+
+    _ended_with_notes(world, Preferences(context_sources=frozenset({ContextSource.DOCUMENTS})))
+    assert body(world.run(followup_task(world.meeting())))["outcome"] == "asked"
+    proposed = _proposed_items(world)
+    assert "Sam to share the revised hiring plan" in proposed
+    assert "Priya to draft the Q1 roadmap summary" in proposed
+    assert "Freeze new roadmap items" not in proposed  # a decision, not an action item
+
+
+def test_nothing_is_proposed_while_documents_are_off(world: World) -> None:
+    _ended_with_notes(world, Preferences())
+    assert body(world.run(followup_task(world.meeting())))["outcome"] == "asked"
+    assert _proposed_items(world) == ""
