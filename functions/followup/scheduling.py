@@ -9,7 +9,9 @@ later sync, when it comes near (the stored sweep covers what no listing
 returns). The task is named after the event, its version and its end, so:
 
 - a moved meeting (new version, new end) gets a new task, and the old one
-  finds the version changed and does nothing;
+  finds the meeting's end changed and does nothing; a change that did not
+  move it (a guest's reply, Meet attaching its notes after the meeting, both
+  new etags) leaves the task in force, since no later task would come;
 - a re-created task (every sync, every retry) is the same task.
 
 Only what the user wanted at sync time is scheduled (follow-ups on, a type
@@ -85,25 +87,28 @@ def followup_task(meeting: Meeting) -> Task:
             "user_id": meeting.user_id,
             "event_id": meeting.event_id,
             "version": meeting.version,
+            "at": at,
         },
         schedule_at=followup_at(meeting),
     )
 
 
-def deferred_followup_task(user_id: str, event_id: str, version: str, until: datetime) -> Task:
+def deferred_followup_task(
+    user_id: str, event_id: str, version: str, until: datetime, *, due: datetime | None = None
+) -> Task:
     """The same follow-up after quiet hours; named after that instant (every replay of
-    the deferring task asks for this very one)."""
+    the deferring task asks for this very one). `due` is the follow-up time the first
+    task was for, kept so a later edit of the event that did not move it is not taken
+    for a move (`functions.followup.task`)."""
     at = until.astimezone(UTC).isoformat()
+    payload = {"user_id": user_id, "event_id": event_id, "version": version, "not_before": at}
+    if due is not None:
+        payload["at"] = due.astimezone(UTC).isoformat()
     return Task(
         queue=FOLLOWUP_QUEUE,
         name=task_name("followup", user_id, event_id, version, at),
         path=FOLLOWUP_PATH,
-        payload={
-            "user_id": user_id,
-            "event_id": event_id,
-            "version": version,
-            "not_before": at,
-        },
+        payload=payload,
         schedule_at=until,
     )
 

@@ -277,3 +277,30 @@ def test_a_hostile_title_stays_out_of_headers_and_is_escaped_in_the_email(world:
     assert html_part is not None
     html = html_part.get_content()
     assert "<script>x" not in html and "&lt;script&gt;x" in html
+
+
+def test_an_edit_after_the_meeting_that_does_not_move_it_still_asks(world: World) -> None:
+    """A new etag after the end (Meet attaches its notes, a guest replies late) is no move:
+    no later task would come, so the one at the end still asks, once."""
+    task = followup_task(world.meeting())
+    world.put(dataclasses.replace(world.meeting(), version="v2", description="Notes attached"))
+    assert body(world.run(task))["outcome"] == "asked"
+    assert body(world.run(task))["outcome"] == "already_asked"
+    assert world.chats == 1
+
+
+def test_an_edit_during_quiet_hours_does_not_lose_the_deferred_question(world: World) -> None:
+    at = datetime(2026, 3, 16, 22, 30, tzinfo=UTC)
+    world.clock.set(at)
+    night = Preferences(quiet_hours=QuietHours(time(22, 0), time(7, 0)))
+    world.services.store.put_user(make_user(preferences=night))
+    meeting = dataclasses.replace(
+        world.meeting(), start=at - timedelta(hours=1, minutes=30), end=at - timedelta(hours=1)
+    )
+    world.put(meeting)
+    assert body(world.run(followup_task(meeting)))["outcome"] == "deferred"
+    [deferred] = world.queue.on_path(FOLLOWUP_PATH)
+    world.put(dataclasses.replace(world.meeting(), version="v2"))  # a guest replied overnight
+    world.clock.set(datetime(2026, 3, 17, 6, 0, tzinfo=UTC))
+    assert body(world.run(deferred))["outcome"] == "asked"
+    assert world.chats == 1
