@@ -16,8 +16,8 @@ repeated task converges on the truth instead of replaying a stale change):
   is gone is left gone. The record then shows the new facts.
 - Email: an email cannot be edited, so one short correction is sent only
   when the change matters (`change_matters`: cancelled, or moved by more
-  than the meeting's lead time), under a final claim per (email, new facts)
-  taken before the send, as every email is: a retry or a concurrent task
+  than the meeting's lead time), under a final claim per (email, meeting
+  version, new facts) taken before the send, as every email is: a retry or a concurrent task
   never sends it twice. A small move is left alone, and the record keeps
   the start the user was told, so small moves add up against it. Inside
   the user's quiet hours the email waits: the task queues itself again at
@@ -165,10 +165,13 @@ def _correct_email(
     """Send the one correction of `sent` for `facts` (claimed first, final like any email).
 
     False when another attempt holds the claim: that one sent it (or gives
-    the claim back and retries), and it alone updates the record.
+    the claim back and retries), and it alone updates the record. The claim
+    names the meeting's version too: facts can come back (moved to Thursday,
+    back, then to Thursday again), and the third email is owed as much as the
+    first, while retries and duplicates of one change share one claim.
     """
     uid = sent.user_id
-    key = f"fix:{sent.key}:{facts}"
+    key = f"fix:{sent.key}:{notice.meeting.version}:{facts}"
     if not store.claim(uid, key):
         return False
     try:

@@ -326,3 +326,19 @@ def test_an_email_correction_waits_for_the_end_of_quiet_hours(world: World) -> N
     assert len(world.mails) == 2
     assert str(world.mails[1]["Subject"]).startswith("Cancelled: 1:1 with Sam")
     assert len(world.google.chat_updates) == 1
+
+
+def test_a_meeting_moved_back_and_forth_gets_each_email_correction(world: World) -> None:
+    """Moved to Thursday, back, then to Thursday again: the third correction is owed too
+    (the user was last told "back on Tuesday"), and each is still sent once."""
+    subjects = []
+    for start in (START + timedelta(days=2), START, START + timedelta(days=2)):
+        world.put(start)
+        world.sync()
+        [result] = world.run_new(CORRECT_PATH)
+        assert result["email"] == 1
+        subjects.append(str(world.mails[-1]["Subject"]))
+    assert len(world.mails) == 4
+    assert all(s.startswith("Moved: 1:1 with Sam") for s in subjects)
+    [email] = [s for s in world.services.store.sent_messages("alice", EVENT) if s.channel == "email"]
+    assert email.start == START + timedelta(days=2)
