@@ -340,5 +340,6 @@ def test_a_meeting_moved_back_and_forth_gets_each_email_correction(world: World)
         subjects.append(str(world.mails[-1]["Subject"]))
     assert len(world.mails) == 4
     assert all(s.startswith("Moved: 1:1 with Sam") for s in subjects)
-    [email] = [s for s in world.services.store.sent_messages("alice", EVENT) if s.channel == "email"]
+    records = world.services.store.sent_messages("alice", EVENT)
+    [email] = [s for s in records if s.channel == "email"]
     assert email.start == START + timedelta(days=2)
