@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from functions.delegation.keys import is_delegated
 from functions.domain.followups import FollowupMode
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.prep_state import PrepState
@@ -47,10 +48,16 @@ def followup_at(meeting: Meeting) -> datetime:
 
 
 def wants_followup(user: User, meeting: Meeting) -> bool:
-    """The user follows up meetings of this type, and this one happened for them."""
+    """The user follows up meetings of this type, and this one happened for them.
+
+    Only meetings on the user's own calendar: one synced from an executive's
+    (assistant mode) was the executive's meeting, and the assistant who
+    prepared it was not necessarily there to say what came out of it.
+    """
     prefs = user.preferences
     return (
         prefs.followup_mode is not FollowupMode.OFF
+        and not is_delegated(meeting)
         and meeting.meeting_type in prefs.followup_types
         and meeting.skip_reason is None
         and meeting.status is not EventStatus.CANCELLED

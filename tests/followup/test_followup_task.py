@@ -304,3 +304,20 @@ def test_an_edit_during_quiet_hours_does_not_lose_the_deferred_question(world: W
     world.clock.set(datetime(2026, 3, 17, 6, 0, tzinfo=UTC))
     assert body(world.run(deferred))["outcome"] == "asked"
     assert world.chats == 1
+
+
+def test_an_assistant_is_not_asked_about_the_executives_meeting(world: World) -> None:
+    """A meeting synced from an executive's calendar (assistant mode) was the executive's:
+    the assistant was not there, so no "How did your 1:1 go?" reaches them."""
+    from functions.delegation.keys import delegated_key
+    from functions.followup.scheduling import wants_followup
+
+    executive = "exec@example.com"
+    theirs = dataclasses.replace(
+        world.meeting(), event_id=delegated_key(executive, "evt0001"), calendar_id=executive
+    )
+    world.put(theirs)
+    user = world.services.store.get_user(USER_ID)
+    assert user is not None and not wants_followup(user, theirs)
+    assert body(world.run(followup_task(theirs)))["outcome"] == "off"
+    assert (world.emails, world.chats) == (0, 0)
