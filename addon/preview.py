@@ -77,7 +77,7 @@ def asset(services: AddonDeps, request: Request) -> Response:
     name, mimetype = _ASSETS[request.path.rstrip("/")]
     return Response(
         _asset(name),
-        mimetype=mimetype,
+        content_type=mimetype,  # already names its charset (mimetype= would add a second)
         headers={
             "Content-Security-Policy": _CSP,
             "X-Content-Type-Options": "nosniff",

@@ -9,7 +9,9 @@ later sync, when it comes near (the stored sweep covers what no listing
 returns). The task is named after the event, its version and its end, so:
 
 - a moved meeting (new version, new end) gets a new task, and the old one
-  finds the version changed and does nothing;
+  finds the meeting's end changed and does nothing; a change that did not
+  move it (a guest's reply, Meet attaching its notes after the meeting, both
+  new etags) leaves the task in force, since no later task would come;
 - a re-created task (every sync, every retry) is the same task.
 
 Only what the user wanted at sync time is scheduled (follow-ups on, a type
@@ -22,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from functions.delegation.keys import is_delegated
 from functions.domain.followups import FollowupMode
 from functions.domain.meetings import EventStatus, Meeting
 from functions.domain.prep_state import PrepState
@@ -45,10 +48,16 @@ def followup_at(meeting: Meeting) -> datetime:
 
 
 def wants_followup(user: User, meeting: Meeting) -> bool:
-    """The user follows up meetings of this type, and this one happened for them."""
+    """The user follows up meetings of this type, and this one happened for them.
+
+    Only meetings on the user's own calendar: one synced from an executive's
+    (assistant mode) was the executive's meeting, and the assistant who
+    prepared it was not necessarily there to say what came out of it.
+    """
     prefs = user.preferences
     return (
         prefs.followup_mode is not FollowupMode.OFF
+        and not is_delegated(meeting)
         and meeting.meeting_type in prefs.followup_types
         and meeting.skip_reason is None
         and meeting.status is not EventStatus.CANCELLED
@@ -85,25 +94,28 @@ def followup_task(meeting: Meeting) -> Task:
             "user_id": meeting.user_id,
             "event_id": meeting.event_id,
             "version": meeting.version,
+            "at": at,
         },
         schedule_at=followup_at(meeting),
     )
 
 
-def deferred_followup_task(user_id: str, event_id: str, version: str, until: datetime) -> Task:
+def deferred_followup_task(
+    user_id: str, event_id: str, version: str, until: datetime, *, due: datetime | None = None
+) -> Task:
     """The same follow-up after quiet hours; named after that instant (every replay of
-    the deferring task asks for this very one)."""
+    the deferring task asks for this very one). `due` is the follow-up time the first
+    task was for, kept so a later edit of the event that did not move it is not taken
+    for a move (`functions.followup.task`)."""
     at = until.astimezone(UTC).isoformat()
+    payload = {"user_id": user_id, "event_id": event_id, "version": version, "not_before": at}
+    if due is not None:
+        payload["at"] = due.astimezone(UTC).isoformat()
     return Task(
         queue=FOLLOWUP_QUEUE,
         name=task_name("followup", user_id, event_id, version, at),
         path=FOLLOWUP_PATH,
-        payload={
-            "user_id": user_id,
-            "event_id": event_id,
-            "version": version,
-            "not_before": at,
-        },
+        payload=payload,
         schedule_at=until,
     )
 

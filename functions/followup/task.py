@@ -6,7 +6,7 @@ meeting and the user:
 | finding | outcome | effect |
 | --- | --- | --- |
 | user or meeting gone | `no_user` / `missing` | nothing |
-| version changed (the meeting moved) | `stale` | nothing: the new version has its task |
+| moved (its end is not the task's `at`) | `stale` | nothing: the new version has its task |
 | follow-ups off, or a type the user does not follow up | `off` | nothing |
 | cancelled or declined | `skipped` | nothing |
 | never prepared (no materials) | `not_prepared` | nothing |
@@ -45,6 +45,7 @@ from functions.followup.proposals import Proposals, no_proposals
 from functions.followup.scheduling import (
     FOLLOWUP_EXPIRY,
     deferred_followup_task,
+    followup_at,
     wants_followup,
 )
 from functions.logs import log
@@ -76,6 +77,9 @@ class FollowupJob:
     event_id: str
     version: str
     not_before: datetime | None = None
+    #: The follow-up time (`followup_at`) the task was made for; None in older tasks,
+    #: which then go by the version alone.
+    at: datetime | None = None
 
     @classmethod
     def parse(cls, payload: Mapping[str, Any]) -> FollowupJob:
@@ -84,22 +88,41 @@ class FollowupJob:
             raise BadTask("user_id and event_id must be non-empty strings")
         if not isinstance(version, str) or len(version) > MAX_ID:
             raise BadTask("version must be a string")
-        raw = payload.get("not_before")
-        not_before = None
-        if raw is not None:
-            try:
-                not_before = datetime.fromisoformat(str(raw))
-            except ValueError:
-                raise BadTask("not_before is not an ISO timestamp") from None
-            if not_before.tzinfo is None:
-                raise BadTask("not_before must carry a UTC offset")
-        return cls(str(uid), str(eid), version, not_before)
+        return cls(
+            str(uid),
+            str(eid),
+            version,
+            _instant(payload, "not_before"),
+            _instant(payload, "at"),
+        )
+
+
+def _instant(payload: Mapping[str, Any], key: str) -> datetime | None:
+    raw = payload.get(key)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise BadTask(f"{key} is not an ISO timestamp") from None
+    if value.tzinfo is None:
+        raise BadTask(f"{key} must carry a UTC offset")
+    return value
+
+
+def _moved(meeting: Meeting, job: FollowupJob) -> bool:
+    """Whether the meeting moved since the task was made (then the new version has its
+    own task). A new etag alone is no move: guests reply and Meet attaches its notes
+    after the meeting, and no later task would come for a meeting already over."""
+    if meeting.version == job.version:
+        return False
+    return job.at is None or followup_at(meeting) != job.at
 
 
 def _why_not(user: User, meeting: Meeting | None, job: FollowupJob, now: datetime) -> str | None:
     if meeting is None:
         return "missing"
-    if meeting.version != job.version:
+    if _moved(meeting, job):
         return "stale"
     if meeting.skip_reason is not None or meeting.prep_state is PrepState.CANCELLED:
         return "skipped"
@@ -114,7 +137,9 @@ def _why_not(user: User, meeting: Meeting | None, job: FollowupJob, now: datetim
     return None
 
 
-def _mark_asked(store: Store, job: FollowupJob, channel: str, now: datetime) -> Meeting | str:
+def _mark_asked(
+    store: Store, job: FollowupJob, version: str, channel: str, now: datetime
+) -> Meeting | str:
     """Record the question (and its one channel) before sending; a resume keeps both."""
 
     def ask(m: Meeting) -> Meeting:
@@ -126,7 +151,7 @@ def _mark_asked(store: Store, job: FollowupJob, channel: str, now: datetime) -> 
         )
 
     try:
-        return store.update_meeting(job.user_id, job.event_id, ask, expected_version=job.version)
+        return store.update_meeting(job.user_id, job.event_id, ask, expected_version=version)
     except NotFound:
         return "missing"
     except Conflict:
@@ -206,12 +231,16 @@ def run_followup(
     until = quiet_until(now, user.preferences.quiet_hours, user.time_zone)
     if until is not None:
         created = tasks.enqueue(
-            deferred_followup_task(job.user_id, job.event_id, job.version, until)
+            deferred_followup_task(
+                job.user_id, job.event_id, job.version, until, due=followup_at(meeting)
+            )
         )
         return {"outcome": "deferred", "until": until.isoformat(), "created": created}
 
     asked_before = meeting.followup is not None and meeting.followup.asked_at is not None
-    marked = _mark_asked(store, job, user.preferences.followup_mode.value, now)
+    marked = _mark_asked(store, job, meeting.version, user.preferences.followup_mode.value, now)
+    if marked == "stale":  # changed between our read and our write: judge it again
+        raise RetryLater("the meeting changed while the follow-up was being asked")
     if isinstance(marked, str):
         return {"outcome": marked}
     assert marked.followup is not None

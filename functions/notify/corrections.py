@@ -16,10 +16,13 @@ repeated task converges on the truth instead of replaying a stale change):
   is gone is left gone. The record then shows the new facts.
 - Email: an email cannot be edited, so one short correction is sent only
   when the change matters (`change_matters`: cancelled, or moved by more
-  than the meeting's lead time), under a final claim per (email, new facts)
-  taken before the send, as every email is: a retry or a concurrent task
+  than the meeting's lead time), under a final claim per (email, meeting
+  version, new facts) taken before the send, as every email is: a retry or a concurrent task
   never sends it twice. A small move is left alone, and the record keeps
-  the start the user was told, so small moves add up against it.
+  the start the user was told, so small moves add up against it. Inside
+  the user's quiet hours the email waits: the task queues itself again at
+  the window's end (named after that instant, with `not_before`; early
+  delivery answers 503) and patches only Chat now, which notifies nobody.
 
 A transient failure raises `RetryLater` after the other messages were
 handled; what already succeeded is not repeated. A crash between the sync's
@@ -34,7 +37,7 @@ import email.errors
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.domain.clock import Clock
@@ -53,9 +56,10 @@ from functions.notify.port import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from functions.notify.quiet_hours import quiet_until
 from functions.store.port import Store
 from functions.tasks.endpoint import BadTask, RetryLater
-from functions.tasks.port import Task, task_name
+from functions.tasks.port import Task, TaskQueue, task_name
 
 _log = logging.getLogger(__name__)
 
@@ -81,17 +85,41 @@ def correction_task(meeting: Meeting) -> Task:
     )
 
 
+def deferred_correction_task(job: CorrectionJob, until: datetime) -> Task:
+    """The same correction after quiet hours; named after that instant, so every replay
+    of the deferring task asks for this very one."""
+    at = until.astimezone(UTC).isoformat()
+    return Task(
+        queue=CORRECT_QUEUE,
+        name=task_name("fix", job.user_id, job.event_id, "after", at),
+        path=CORRECT_PATH,
+        payload={"user_id": job.user_id, "event_id": job.event_id, "not_before": at},
+        schedule_at=until,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CorrectionJob:
     user_id: str
     event_id: str
+    #: Set on a task deferred past quiet hours: it must not send before this.
+    not_before: datetime | None = None
 
     @classmethod
     def parse(cls, payload: Mapping[str, Any]) -> CorrectionJob:
         ids = [payload.get(k) for k in ("user_id", "event_id")]
         if not all(isinstance(v, str) and 0 < len(v) <= MAX_ID for v in ids):
             raise BadTask("user_id and event_id must be non-empty strings")
-        return cls(str(ids[0]), str(ids[1]))
+        raw = payload.get("not_before")
+        not_before = None
+        if raw is not None:
+            try:
+                not_before = datetime.fromisoformat(str(raw))
+            except ValueError:
+                raise BadTask("not_before is not an ISO timestamp") from None
+            if not_before.tzinfo is None:
+                raise BadTask("not_before must carry a UTC offset")
+        return cls(str(ids[0]), str(ids[1]), not_before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +165,13 @@ def _correct_email(
     """Send the one correction of `sent` for `facts` (claimed first, final like any email).
 
     False when another attempt holds the claim: that one sent it (or gives
-    the claim back and retries), and it alone updates the record.
+    the claim back and retries), and it alone updates the record. The claim
+    names the meeting's version too: facts can come back (moved to Thursday,
+    back, then to Thursday again), and the third email is owed as much as the
+    first, while retries and duplicates of one change share one claim.
     """
     uid = sent.user_id
-    key = f"fix:{sent.key}:{facts}"
+    key = f"fix:{sent.key}:{notice.meeting.version}:{facts}"
     if not store.claim(uid, key):
         return False
     try:
@@ -180,8 +211,12 @@ def run_correction(
     rules: RuleSet,
     mail: Mail,
     job: CorrectionJob,
+    tasks: TaskQueue,
 ) -> dict[str, Any]:
     """Bring every recorded message about the job's meeting in line with it (module doc)."""
+    now = clock.now()
+    if job.not_before is not None and now < job.not_before:
+        raise RetryLater("deferred correction ran before its time")
     user = store.get_user(job.user_id)
     meeting = store.get_meeting(job.user_id, job.event_id)
     if user is None or meeting is None:
@@ -194,6 +229,8 @@ def run_correction(
     lead = lead_time(rules, user, meeting)
     corrected: dict[str, int] = {"chat": 0, "email": 0}
     retry = False
+    quiet = quiet_until(now, user.preferences.quiet_hours, user.time_zone)
+    deferred: datetime | None = None
     for sent in wrong:
         try:
             kind = NoticeKind(sent.kind)
@@ -205,6 +242,9 @@ def run_correction(
             if sent.channel == Channel.CHAT.value:
                 _correct_chat(notifiers, notice, sent, facts, was)
             elif change_matters(sent, meeting, lead):
+                if quiet is not None:
+                    deferred = quiet  # the email waits for the window's end; its record too
+                    continue
                 if not _correct_email(
                     store,
                     notifiers,
@@ -228,7 +268,12 @@ def run_correction(
         else:
             corrected[sent.channel] += 1
         store.put_sent_message(dataclasses.replace(sent, start=meeting.start, shows=facts))
+    if deferred is not None:
+        tasks.enqueue(deferred_correction_task(job, deferred))
     log(_log, logging.INFO, "corrections", user_id=job.user_id, **corrected)
     if retry:
         raise RetryLater("a correction failed")
-    return {"outcome": "corrected", **corrected}
+    result: dict[str, Any] = {"outcome": "corrected", **corrected}
+    if deferred is not None:
+        result["email_deferred_until"] = deferred.isoformat()
+    return result

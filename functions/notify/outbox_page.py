@@ -80,6 +80,8 @@ _MAIL_DROP = frozenset(
      "svg", "math", "form", "textarea", "select", "button", "video", "audio"}
 )  # fmt: skip
 _VOID = frozenset({"br", "hr"})
+#: Dropped elements that never have an end tag: dropping one must not swallow what follows.
+_VOID_DROP = frozenset({"embed"})
 _MAIL_HREF = re.compile(r"(?i)^(?:https?://|mailto:)[^\s\"'<>`]+$")
 #: An inline style that could fetch or run something (url(), @import, old IE expressions).
 _FETCHING_STYLE = re.compile(r"(?i)url\s*\(|@import|expression\s*\(|\\|behavior\s*:")
@@ -99,6 +101,8 @@ class _MailHtml(HTMLParser):
         self._open: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID_DROP:
+            return
         if tag in _MAIL_DROP:
             self._dropping += 1
             return
@@ -128,6 +132,8 @@ class _MailHtml(HTMLParser):
             self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID_DROP:
+            return
         if tag in _MAIL_DROP:
             self._dropping = max(self._dropping - 1, 0)
             return

@@ -234,6 +234,7 @@ def handle_correction_task(services: PrepDeps, payload: Mapping[str, Any]) -> Re
             host=urlsplit(settings.public_url).hostname or "localhost",
         ),
         job=job,
+        tasks=services.tasks,
     )
     log(_log, logging.INFO, "correction task", user_id=job.user_id, outcome=result.get("outcome"))
     return result

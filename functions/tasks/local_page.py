@@ -30,6 +30,8 @@ KINDS = {
     "/tasks/digest": "Morning digest",
     "/tasks/sync": "Calendar sync",
     "/tasks/fanout": "Sync fan-out",
+    "/tasks/followup": "Follow-up question",
+    "/tasks/correct": "Message correction",
 }
 #: Longest meeting title or error shown in one cell.
 MAX_CELL = 120

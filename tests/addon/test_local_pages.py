@@ -158,3 +158,19 @@ def test_with_no_meetings_there_is_nothing_to_open(services: Bootstrap) -> None:
     assert _get("/preview/meetings").get_json()["next"] is None
     with pytest.raises(NoMeeting):
         pick_meeting(services, LOCAL_USER_ID, None)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/preview", "text/html; charset=utf-8"),
+        ("/preview/app.js", "text/javascript; charset=utf-8"),
+        ("/preview/app.css", "text/css; charset=utf-8"),
+    ],
+)
+def test_the_preview_assets_name_their_charset_once(
+    services: Bootstrap, path: str, expected: str
+) -> None:
+    resp = _get(path)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == expected

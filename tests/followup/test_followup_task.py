@@ -319,3 +319,47 @@ def test_nothing_is_proposed_while_documents_are_off(world: World) -> None:
     _ended_with_notes(world, Preferences())
     assert body(world.run(followup_task(world.meeting())))["outcome"] == "asked"
     assert _proposed_items(world) == ""
+
+
+def test_an_edit_after_the_meeting_that_does_not_move_it_still_asks(world: World) -> None:
+    """A new etag after the end (Meet attaches its notes, a guest replies late) is no move:
+    no later task would come, so the one at the end still asks, once."""
+    task = followup_task(world.meeting())
+    world.put(dataclasses.replace(world.meeting(), version="v2", description="Notes attached"))
+    assert body(world.run(task))["outcome"] == "asked"
+    assert body(world.run(task))["outcome"] == "already_asked"
+    assert world.chats == 1
+
+
+def test_an_edit_during_quiet_hours_does_not_lose_the_deferred_question(world: World) -> None:
+    at = datetime(2026, 3, 16, 22, 30, tzinfo=UTC)
+    world.clock.set(at)
+    night = Preferences(quiet_hours=QuietHours(time(22, 0), time(7, 0)))
+    world.services.store.put_user(make_user(preferences=night))
+    meeting = dataclasses.replace(
+        world.meeting(), start=at - timedelta(hours=1, minutes=30), end=at - timedelta(hours=1)
+    )
+    world.put(meeting)
+    assert body(world.run(followup_task(meeting)))["outcome"] == "deferred"
+    [deferred] = world.queue.on_path(FOLLOWUP_PATH)
+    world.put(dataclasses.replace(world.meeting(), version="v2"))  # a guest replied overnight
+    world.clock.set(datetime(2026, 3, 17, 6, 0, tzinfo=UTC))
+    assert body(world.run(deferred))["outcome"] == "asked"
+    assert world.chats == 1
+
+
+def test_an_assistant_is_not_asked_about_the_executives_meeting(world: World) -> None:
+    """A meeting synced from an executive's calendar (assistant mode) was the executive's:
+    the assistant was not there, so no "How did your 1:1 go?" reaches them."""
+    from functions.delegation.keys import delegated_key
+    from functions.followup.scheduling import wants_followup
+
+    executive = "exec@example.com"
+    theirs = dataclasses.replace(
+        world.meeting(), event_id=delegated_key(executive, "evt0001"), calendar_id=executive
+    )
+    world.put(theirs)
+    user = world.services.store.get_user(USER_ID)
+    assert user is not None and not wants_followup(user, theirs)
+    assert body(world.run(followup_task(theirs)))["outcome"] == "off"
+    assert (world.emails, world.chats) == (0, 0)

@@ -191,6 +191,7 @@ def test_a_correction_updates_the_earlier_chat_entry_and_the_page_shows_it(
         rules=services.classifier.rules,
         mail=Mail(sender_name="Meeting prep", host="localhost"),
         job=CorrectionJob(USER_ID, "evt0001"),
+        tasks=services.tasks,
     )
     assert result == {"outcome": "corrected", "chat": 1, "email": 1}
     chats = the_outbox(services).entries(channel=Channel.CHAT)

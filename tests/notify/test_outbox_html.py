@@ -116,6 +116,8 @@ def test_hostile_html_in_an_email_is_cut_down(services: Bootstrap) -> None:
         ("&lt;script&gt;", "&lt;script&gt;"),
         ('<body style="font-family:Arial">x</body>', '<div style="font-family:Arial">x</div>'),
         ("<body-div>x</body-div>", "x"),
+        # A dropped element that has no end tag (a void one) drops only itself.
+        ('<p>a</p><embed src="https://x.example/a.swf"><p>b</p>', "<p>a</p><p>b</p>"),
     ],
 )
 def test_the_sanitizer_keeps_only_harmless_markup(markup: str, expected: str) -> None:

@@ -124,3 +124,18 @@ def test_scripts_still_get_the_json(root: Bootstrap, path: str, headers: dict[st
 def test_an_empty_queue_says_so(root: Bootstrap) -> None:
     page = _get("/dev/tasks").get_data(as_text=True)
     assert "No tasks yet" in page
+
+
+def test_follow_up_and_correction_tasks_are_named_by_kind(root: Bootstrap) -> None:
+    from functions.followup.scheduling import followup_task
+    from functions.notify.corrections import correction_task
+
+    queue = root.tasks
+    assert isinstance(queue, LocalTaskQueue)
+    meeting = make_meeting(user_id=LOCAL_USER_ID, event_id="evt-done", title="1:1 with Sam")
+    root.store.upsert_meetings([meeting])
+    queue.enqueue(followup_task(meeting))
+    queue.enqueue(correction_task(meeting))
+    page = _get("/dev/tasks", Accept="text/html").get_data(as_text=True)
+    assert "Follow-up question" in page and "Message correction" in page
+    assert "/tasks/followup" not in page and "/tasks/correct" not in page

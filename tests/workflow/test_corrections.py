@@ -9,9 +9,10 @@ every task here is also delivered twice, and concurrently.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,7 +25,7 @@ from functions.bootstrap import Bootstrap, set_services
 from functions.config import Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.sent_messages import CANCELLED, DECLINED
-from functions.domain.users import ConnectionState, User
+from functions.domain.users import ConnectionState, QuietHours, User
 from functions.notify.corrections import CORRECT_PATH
 from functions.notify.gmail import GmailSender
 from functions.notify.google_chat import ChatAppSender
@@ -295,3 +296,50 @@ def test_a_meeting_nobody_was_told_about_queues_no_correction(world: World) -> N
     world.calendar.delete_event(ALICE, "ev00002")
     assert world.sync()["sync"] == "done"
     assert world.queue.on_path(CORRECT_PATH) == []
+
+
+def test_an_email_correction_waits_for_the_end_of_quiet_hours(world: World) -> None:
+    """Chat is patched at once (an edit notifies nobody); the email goes out once the
+    quiet window ends, exactly once however often the deferred task is delivered."""
+    store = world.services.store
+    user = store.get_user("alice")
+    assert user is not None
+    quiet = QuietHours(start=time(13, 0), end=time(15, 0))  # NOW is 14:00 UTC
+    store.put_user(
+        dataclasses.replace(
+            user, preferences=dataclasses.replace(user.preferences, quiet_hours=quiet)
+        )
+    )
+    world.calendar.delete_event(ALICE, EVENT)
+    world.sync()
+    [result] = world.run_new(CORRECT_PATH)
+    assert result["chat"] == 1 and result["email"] == 0
+    assert "was cancelled" in world.chat_body["text"]
+    assert len(world.mails) == 1  # nothing mailed inside quiet hours
+    [later] = [t for t in world.queue.on_path(CORRECT_PATH) if t.name not in world.done]
+    assert later.schedule_at == NOW.replace(hour=15)
+    assert world.deliver(later).status_code == 503  # delivered early: not yet
+    assert len(world.mails) == 1
+    world.services.clock.set(NOW.replace(hour=15))  # type: ignore[attr-defined]
+    [result] = world.run_new(CORRECT_PATH)
+    assert result == {"outcome": "corrected", "chat": 0, "email": 1}
+    assert len(world.mails) == 2
+    assert str(world.mails[1]["Subject"]).startswith("Cancelled: 1:1 with Sam")
+    assert len(world.google.chat_updates) == 1
+
+
+def test_a_meeting_moved_back_and_forth_gets_each_email_correction(world: World) -> None:
+    """Moved to Thursday, back, then to Thursday again: the third correction is owed too
+    (the user was last told "back on Tuesday"), and each is still sent once."""
+    subjects = []
+    for start in (START + timedelta(days=2), START, START + timedelta(days=2)):
+        world.put(start)
+        world.sync()
+        [result] = world.run_new(CORRECT_PATH)
+        assert result["email"] == 1
+        subjects.append(str(world.mails[-1]["Subject"]))
+    assert len(world.mails) == 4
+    assert all(s.startswith("Moved: 1:1 with Sam") for s in subjects)
+    records = world.services.store.sent_messages("alice", EVENT)
+    [email] = [s for s in records if s.channel == "email"]
+    assert email.start == START + timedelta(days=2)
