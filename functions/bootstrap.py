@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
     from addon.sidebar import CalendarFactory, Call, Sidebar
     from functions.calendar.port import CalendarSource
+    from functions.calendar.writer import CalendarWriter
     from functions.chat.auth import ChatVerifier
     from functions.domain.meetings import Meeting
     from functions.domain.users import User
@@ -320,13 +321,20 @@ class Bootstrap:
     @cached_property
     def sidebar(self) -> Sidebar:
         """What the add-on's handlers work with: these ports, and Calendar as the user."""
-        from addon.sidebar import Sidebar
+        from addon.sidebar import BlockWriter, Sidebar
+        from functions.sync.sources import uses_ics
 
         settings = self.settings
+        block_writer: BlockWriter | None = None  # local, on a Calendar API fake: nowhere
+        if uses_ics(settings):
+            block_writer = local_block_writer
+        elif not settings.is_local:
+            block_writer = google_block_writer
         return Sidebar(
             services=self,
             calendar_for=None if settings.is_local else google_calendar(settings),
             share_ports=local_share_ports if settings.is_local else google_share_ports,
+            block_writer=block_writer,
         )
 
 
@@ -687,6 +695,27 @@ def local_share_ports(call: Call, _token: str) -> tuple[AgendaCalendar, AgendaDo
         LocalAgendaCalendar(folder, call.app.store, call.user_id, call.who.email),
         LocalAgendaDocs(folder, call.app.settings.public_url),
     )
+
+
+def google_block_writer(call: Call, token: str) -> CalendarWriter:
+    """ "Block 30 min to prepare" in production: Google Calendar as the user (the click's token)."""
+    from google.oauth2.credentials import Credentials
+
+    from functions.calendar.google_api import GoogleCalendarWriter
+
+    return GoogleCalendarWriter(
+        Credentials(token=token), api_endpoint=call.app.settings.calendar_api_endpoint
+    )
+
+
+def local_block_writer(call: Call, _token: str) -> CalendarWriter:
+    """Locally: the .ics calendars are the busy time, the blocks kept beside the database."""
+    from functions.sync.local import LocalCalendars
+    from functions.sync.local_blocks import LocalCalendarWriter, blocks_path
+
+    settings = call.app.settings
+    calendars = LocalCalendars(settings, call.app.services.clock, call.user)
+    return LocalCalendarWriter(calendars, blocks_path(settings.sqlite_path), user_id=call.user_id)
 
 
 def google_calendar(settings: Settings) -> CalendarFactory:

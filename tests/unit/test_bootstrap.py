@@ -104,3 +104,21 @@ def test_a_route_table_serves_the_root_it_is_given_not_the_process_wide_one(
         other.store.close()
     assert answer.status_code == 200
     assert [t["name"] for t in answer.get_json()["pending"]] == ["only-mine"]
+
+
+def test_the_root_chooses_where_the_prep_time_block_is_written(tmp_path: Path) -> None:
+    """The sidebar's Calendar writer is the root's choice like every adapter: the .ics's
+    block file locally, Google Calendar as the user in production, and nothing for a local
+    root reading a Calendar API fake (no calendar of its own to write to)."""
+    local = Bootstrap(_settings(tmp_path), clock=FixedClock(NOW))
+    assert local.sidebar.block_writer is bootstrap.local_block_writer
+    on_a_fake = Bootstrap(
+        dataclasses.replace(local.settings, calendar_api_endpoint="http://127.0.0.1:9/"),
+        clock=FixedClock(NOW),
+    )
+    assert on_a_fake.sidebar.block_writer is None
+    production = Bootstrap(
+        dataclasses.replace(local.settings, mode=Mode.PRODUCTION), clock=FixedClock(NOW)
+    )
+    assert production.sidebar.block_writer is bootstrap.google_block_writer
+    assert production.sidebar.calendar_for is not None
