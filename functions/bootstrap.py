@@ -679,10 +679,12 @@ def google_share_ports(call: Call, token: str) -> tuple[AgendaCalendar, AgendaDo
 
     from functions.share.google_api import GoogleAgendaCalendar, GoogleAgendaDocs
 
+    settings = call.app.settings
     credentials = Credentials(token=token)
     return (
-        GoogleAgendaCalendar(credentials, api_endpoint=call.app.settings.calendar_api_endpoint),
-        GoogleAgendaDocs(credentials),
+        GoogleAgendaCalendar(credentials, api_endpoint=settings.calendar_api_endpoint),
+        # The one Drive API the deployment names (PREP_DRIVE_API_ENDPOINT), as documents use.
+        GoogleAgendaDocs(credentials, api_endpoint=settings.materials.drive_api_endpoint),
     )
 
 

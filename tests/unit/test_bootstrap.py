@@ -6,6 +6,7 @@ import dataclasses
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from functions import bootstrap
 from functions.bootstrap import Bootstrap
@@ -122,3 +123,22 @@ def test_the_root_chooses_where_the_prep_time_block_is_written(tmp_path: Path) -
     )
     assert production.sidebar.block_writer is bootstrap.google_block_writer
     assert production.sidebar.calendar_for is not None
+
+
+def test_the_shared_agendas_drive_is_the_one_the_settings_name(tmp_path: Path) -> None:
+    """PREP_DRIVE_API_ENDPOINT names the Drive API for every Drive call, the agenda's
+    included: a deployment pointed elsewhere never sends the user's token to Google's."""
+    from types import SimpleNamespace
+
+    from tests.support.fake_drive import fake_drive
+
+    with fake_drive() as drive:
+        base = dataclasses.replace(_settings(tmp_path), mode=Mode.PRODUCTION)
+        settings = dataclasses.replace(
+            base,
+            materials=dataclasses.replace(base.materials, drive_api_endpoint=drive.api_endpoint),
+        )
+        call: Any = SimpleNamespace(app=SimpleNamespace(settings=settings))
+        _, docs = bootstrap.google_share_ports(call, drive.token_for("alice@example.com"))
+        assert docs.find("nosuchmarker") is None
+        assert drive.calls == ["drive.files.list"]
