@@ -68,7 +68,9 @@ if TYPE_CHECKING:
     from functions.materials.storage import MaterialsStorage
     from functions.materials.templates import TemplateSet
     from functions.notify.port import Notifiers
+    from functions.oauth.client import OAuthClient
     from functions.oauth.credentials import CredentialsProvider
+    from functions.oauth.sealing import Keyring
     from functions.share.port import AgendaCalendar, AgendaDocs
     from functions.tasks.local_queue import LocalTaskQueue
     from functions.tasks.port import TaskQueue
@@ -93,6 +95,8 @@ _SHARED_ADAPTERS = frozenset(
         "prep_templates",
         "mail_threads",
         "standing_context",
+        "keyring",
+        "signin_client",
     }
 )
 
@@ -214,6 +218,24 @@ class Bootstrap:
     def credentials(self) -> CredentialsProvider:
         """Users' sealed OAuth credentials (or domain-wide delegation), refreshed on use."""
         return _credentials(self)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The credentials KEK (PREP_TOKEN_KEK; locally the key file under .local).
+
+        Seals refresh tokens, and keys the stable materials links and reader sessions.
+        """
+        from functions.oauth.sealing import keyring_from_settings
+
+        return keyring_from_settings(self.settings)
+
+    @cached_property
+    def signin_client(self) -> OAuthClient:
+        """The web OAuth client readers of a stable link sign in with (even under
+        domain-wide delegation, where the credentials provider has no client)."""
+        from functions.oauth.client import OAuthClient
+
+        return OAuthClient.from_settings(self.settings)
 
     @cached_property
     def tasks(self) -> TaskQueue:
@@ -378,10 +400,10 @@ def _credentials(root: Bootstrap) -> CredentialsProvider:
     """Sealed user grants through the OAuth client, or domain-wide delegation when keyed."""
     from functions.oauth.client import OAuthClient
     from functions.oauth.credentials import CredentialsProvider, Delegation
-    from functions.oauth.sealing import Sealer, keyring_from_settings
+    from functions.oauth.sealing import Sealer
 
     settings = root.settings
-    sealer = Sealer(keyring_from_settings(settings))
+    sealer = Sealer(root.keyring)
     if settings.dwd_key_path is not None:
         delegation = Delegation(settings.dwd_key_path, settings.oauth_scopes)
         return CredentialsProvider(
