@@ -777,7 +777,7 @@ def task_routes(root: Bootstrap) -> dict[str, Handler]:
     """
     from functions.followup.scheduling import FOLLOWUP_PATH
     from functions.materials.routes import task_routes as materials_task_routes
-    from functions.notify.routes import task_routes as prep_task_routes
+    from functions.prep.routes import task_routes as prep_task_routes
     from functions.sync.routes import task_routes as sync_task_routes
     from functions.tasks.endpoint import task_endpoint
 

@@ -142,3 +142,20 @@ def test_the_shared_agendas_drive_is_the_one_the_settings_name(tmp_path: Path) -
         _, docs = bootstrap.google_share_ports(call, drive.token_for("alice@example.com"))
         assert docs.find("nosuchmarker") is None
         assert drive.calls == ["drive.files.list"]
+
+
+def test_the_prep_tasks_are_mounted_from_the_prep_feature(tmp_path: Path) -> None:
+    """One vocabulary (issue 14): each feature's `routes.py` lists its own paths, so the
+    prep and digest tasks come from `functions/prep/routes.py`, and the `tasks` entry
+    point serves exactly those handlers there."""
+    from functions.prep import routes as prep_routes
+    from functions.prep.digest_task import DIGEST_PATH
+    from functions.prep.queueing import PREP_PATH
+
+    root = Bootstrap(_settings(tmp_path), clock=FixedClock(NOW))
+    mine = prep_routes.task_routes(root)
+    assert {PREP_PATH, DIGEST_PATH} <= set(mine)
+    served = bootstrap.task_routes(root)
+    assert {path: served[path].__name__ for path in mine} == {
+        path: handler.__name__ for path, handler in mine.items()
+    }
