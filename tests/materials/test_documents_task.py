@@ -72,7 +72,6 @@ def test_local_materials_show_the_sample_documents(services: Bootstrap) -> None:
     assert "two-year term at 8% uplift" in page
 
 
-
 def test_documents_stay_unread_until_the_switch_is_on_and_the_materials_say_so(
     services: Bootstrap,
 ) -> None:
@@ -92,6 +91,7 @@ def test_documents_stay_unread_until_the_switch_is_on_and_the_materials_say_so(
     assert "two-year term at 8% uplift" not in page
     assert "Standing context" not in page
     assert "attached documents: not turned on" in page
+
 
 class _UserTokens:
     """Each user's stored grant, as a bearer token the fake Drive knows."""
