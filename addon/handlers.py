@@ -117,10 +117,8 @@ def refresh_home(call: Call) -> c.Json:
 
 
 def can_block_time(call: Call) -> bool:
-    """Where a calendar can be written: Google's, or locally the .ics with its block file."""
-    from functions.sync.sources import uses_ics
-
-    return call.app.calendar_for is not None or uses_ics(call.app.settings)
+    """Whether the root handed a calendar to write to: Google's, or locally the .ics's."""
+    return call.app.block_writer is not None
 
 
 def meeting_card(call: Call, meeting: Meeting) -> c.Json:

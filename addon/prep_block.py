@@ -19,7 +19,9 @@ simultaneous clicks race on the id, which Calendar settles with a 409.
 Calendar keeps a deleted event's id taken; a user who deleted the block and
 clicks again gets the next id of a short deterministic sequence.
 
-Locally (the .ics default) the same booking runs against
+Which calendar is written is the root's choice (`Sidebar.block_writer`,
+`functions.bootstrap`): Google Calendar as the user in production; locally
+(the .ics default) the same booking runs against
 `functions.sync.local_blocks.LocalCalendarWriter`: the .ics meetings are the
 busy time and the blocks go to `prep-blocks.json` beside the database.
 """
@@ -302,28 +304,6 @@ def book_prep_block(
 # ---------------------------------------------------------------- the sidebar action
 
 
-def _writer(call: Call, token: str) -> CalendarWriter:
-    from functions.sync.sources import uses_ics
-
-    if uses_ics(call.app.settings):
-        # The embedded default: the .ics calendars, blocks kept beside the database.
-        from functions.sync.local import LocalCalendars
-        from functions.sync.local_blocks import LocalCalendarWriter, blocks_path
-
-        settings = call.app.settings
-        calendars = LocalCalendars(settings, call.app.services.clock, call.user)
-        return LocalCalendarWriter(
-            calendars, blocks_path(settings.sqlite_path), user_id=call.user_id
-        )
-    from google.oauth2.credentials import Credentials
-
-    from functions.calendar.google_api import GoogleCalendarWriter
-
-    return GoogleCalendarWriter(
-        Credentials(token=token), api_endpoint=call.app.settings.calendar_api_endpoint
-    )
-
-
 def _span(call: Call, slot: Busy) -> str:
     fmt = call.view.fmt
     return f"{fmt.day_time(slot.start)} – {fmt.time(slot.end)}"
@@ -333,7 +313,8 @@ def block_prep_time(call: Call) -> c.Json:
     meeting = handlers.stored_meeting(call)
     if meeting is None:
         return c.notify(handlers.GONE)
-    if not handlers.can_block_time(call):
+    writer_for = call.app.block_writer  # the root's choice: Google's or the local .ics
+    if writer_for is None:
         return c.notify("Booking prep time needs a calendar Meeting prep can write to.")
     if is_delegated(meeting):
         return c.notify("Prep time can be booked only for meetings on your own calendar.")
@@ -350,7 +331,7 @@ def block_prep_time(call: Call) -> c.Json:
     zone = ZoneInfo(valid_zone(call.user.time_zone) or "UTC")
     try:
         outcome = book_prep_block(
-            _writer(call, token),
+            writer_for(call, token),
             user_id=call.user_id,
             calendar_id=meeting.calendar_id,
             event_id=meeting.event_id,

@@ -1,8 +1,9 @@
 """What the sidebar's handlers work with: the ports, and one verified request.
 
 `Sidebar` names the dependencies the add-on needs beyond `AddonDeps` (a task
-queue, and a way to reach Calendar with the user's own token) so tests can
-hand in fakes without patching. `Call` is one verified request: the user id
+queue, and the adapters that act with the user's own token: Calendar to read,
+the prep-time block's writer, the shared agenda's ports), chosen by the root,
+so tests can hand in fakes without patching. `Call` is one verified request: the user id
 in it comes from the userIdToken and nowhere else.
 """
 
@@ -33,6 +34,7 @@ from functions.timefmt import TimeFormat
 
 if TYPE_CHECKING:
     from addon.deps import AddonDeps
+    from functions.calendar.writer import CalendarWriter
 
 _log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ _log = logging.getLogger(__name__)
 CalendarFactory = Callable[[str], CalendarSource]
 #: Builds the event and Drive ports "Share agenda with guests" uses, from the user's token.
 SharePorts = Callable[["Call", str], tuple[AgendaCalendar, AgendaDocs]]
+#: Builds the calendar "Block 30 min to prepare" writes to, from the user's token.
+BlockWriter = Callable[["Call", str], "CalendarWriter"]
 
 
 @dataclass
@@ -52,6 +56,9 @@ class Sidebar:
     calendar_for: CalendarFactory | None = None
     #: The root hands in Google's adapters, or the local stand-ins in local mode.
     share_ports: SharePorts | None = None
+    #: The root hands in Google Calendar as the user, or locally the .ics with its block
+    #: file; None: no calendar to write to, so the card offers no prep-time block.
+    block_writer: BlockWriter | None = None
 
     @property
     def tasks(self) -> TaskQueue:

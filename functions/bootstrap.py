@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
     from addon.sidebar import CalendarFactory, Call, Sidebar
     from functions.calendar.port import CalendarSource
+    from functions.calendar.writer import CalendarWriter
     from functions.chat.auth import ChatVerifier
     from functions.domain.meetings import Meeting
     from functions.domain.users import User
@@ -67,7 +68,9 @@ if TYPE_CHECKING:
     from functions.materials.storage import MaterialsStorage
     from functions.materials.templates import TemplateSet
     from functions.notify.port import Notifiers
+    from functions.oauth.client import OAuthClient
     from functions.oauth.credentials import CredentialsProvider
+    from functions.oauth.sealing import Keyring
     from functions.share.port import AgendaCalendar, AgendaDocs
     from functions.tasks.local_queue import LocalTaskQueue
     from functions.tasks.port import TaskQueue
@@ -92,6 +95,8 @@ _SHARED_ADAPTERS = frozenset(
         "prep_templates",
         "mail_threads",
         "standing_context",
+        "keyring",
+        "signin_client",
     }
 )
 
@@ -215,6 +220,24 @@ class Bootstrap:
         return _credentials(self)
 
     @cached_property
+    def keyring(self) -> Keyring:
+        """The credentials KEK (PREP_TOKEN_KEK; locally the key file under .local).
+
+        Seals refresh tokens, and keys the stable materials links and reader sessions.
+        """
+        from functions.oauth.sealing import keyring_from_settings
+
+        return keyring_from_settings(self.settings)
+
+    @cached_property
+    def signin_client(self) -> OAuthClient:
+        """The web OAuth client readers of a stable link sign in with (even under
+        domain-wide delegation, where the credentials provider has no client)."""
+        from functions.oauth.client import OAuthClient
+
+        return OAuthClient.from_settings(self.settings)
+
+    @cached_property
     def tasks(self) -> TaskQueue:
         """Cloud Tasks in production; locally an in-process queue with the same semantics.
 
@@ -320,13 +343,20 @@ class Bootstrap:
     @cached_property
     def sidebar(self) -> Sidebar:
         """What the add-on's handlers work with: these ports, and Calendar as the user."""
-        from addon.sidebar import Sidebar
+        from addon.sidebar import BlockWriter, Sidebar
+        from functions.sync.sources import uses_ics
 
         settings = self.settings
+        block_writer: BlockWriter | None = None  # local, on a Calendar API fake: nowhere
+        if uses_ics(settings):
+            block_writer = local_block_writer
+        elif not settings.is_local:
+            block_writer = google_block_writer
         return Sidebar(
             services=self,
             calendar_for=None if settings.is_local else google_calendar(settings),
             share_ports=local_share_ports if settings.is_local else google_share_ports,
+            block_writer=block_writer,
         )
 
 
@@ -370,10 +400,10 @@ def _credentials(root: Bootstrap) -> CredentialsProvider:
     """Sealed user grants through the OAuth client, or domain-wide delegation when keyed."""
     from functions.oauth.client import OAuthClient
     from functions.oauth.credentials import CredentialsProvider, Delegation
-    from functions.oauth.sealing import Sealer, keyring_from_settings
+    from functions.oauth.sealing import Sealer
 
     settings = root.settings
-    sealer = Sealer(keyring_from_settings(settings))
+    sealer = Sealer(root.keyring)
     if settings.dwd_key_path is not None:
         delegation = Delegation(settings.dwd_key_path, settings.oauth_scopes)
         return CredentialsProvider(
@@ -671,10 +701,12 @@ def google_share_ports(call: Call, token: str) -> tuple[AgendaCalendar, AgendaDo
 
     from functions.share.google_api import GoogleAgendaCalendar, GoogleAgendaDocs
 
+    settings = call.app.settings
     credentials = Credentials(token=token)
     return (
-        GoogleAgendaCalendar(credentials, api_endpoint=call.app.settings.calendar_api_endpoint),
-        GoogleAgendaDocs(credentials),
+        GoogleAgendaCalendar(credentials, api_endpoint=settings.calendar_api_endpoint),
+        # The one Drive API the deployment names (PREP_DRIVE_API_ENDPOINT), as documents use.
+        GoogleAgendaDocs(credentials, api_endpoint=settings.materials.drive_api_endpoint),
     )
 
 
@@ -687,6 +719,27 @@ def local_share_ports(call: Call, _token: str) -> tuple[AgendaCalendar, AgendaDo
         LocalAgendaCalendar(folder, call.app.store, call.user_id, call.who.email),
         LocalAgendaDocs(folder, call.app.settings.public_url),
     )
+
+
+def google_block_writer(call: Call, token: str) -> CalendarWriter:
+    """ "Block 30 min to prepare" in production: Google Calendar as the user (the click's token)."""
+    from google.oauth2.credentials import Credentials
+
+    from functions.calendar.google_api import GoogleCalendarWriter
+
+    return GoogleCalendarWriter(
+        Credentials(token=token), api_endpoint=call.app.settings.calendar_api_endpoint
+    )
+
+
+def local_block_writer(call: Call, _token: str) -> CalendarWriter:
+    """Locally: the .ics calendars are the busy time, the blocks kept beside the database."""
+    from functions.sync.local import LocalCalendars
+    from functions.sync.local_blocks import LocalCalendarWriter, blocks_path
+
+    settings = call.app.settings
+    calendars = LocalCalendars(settings, call.app.services.clock, call.user)
+    return LocalCalendarWriter(calendars, blocks_path(settings.sqlite_path), user_id=call.user_id)
 
 
 def google_calendar(settings: Settings) -> CalendarFactory:
@@ -724,7 +777,7 @@ def task_routes(root: Bootstrap) -> dict[str, Handler]:
     """
     from functions.followup.scheduling import FOLLOWUP_PATH
     from functions.materials.routes import task_routes as materials_task_routes
-    from functions.notify.routes import task_routes as prep_task_routes
+    from functions.prep.routes import task_routes as prep_task_routes
     from functions.sync.routes import task_routes as sync_task_routes
     from functions.tasks.endpoint import task_endpoint
 

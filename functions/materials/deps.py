@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from functions.materials.generator import Generator
     from functions.materials.storage import MaterialsStorage
     from functions.materials.templates import TemplateSet
+    from functions.oauth.client import OAuthClient
     from functions.oauth.credentials import CredentialsProvider
+    from functions.oauth.sealing import Keyring
     from functions.store.port import Store
 
 
@@ -73,3 +75,12 @@ class ReaderDeps(MaterialsLinks, Protocol):
     def store(self) -> Store: ...
     @property
     def id_tokens(self) -> IdTokenVerifier: ...
+    @property
+    def keyring(self) -> Keyring:
+        """Opens the link's sealed id and seals the reader's session."""
+        ...
+
+    @property
+    def signin_client(self) -> OAuthClient:
+        """The web OAuth client the reader signs in with."""
+        ...

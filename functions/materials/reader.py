@@ -340,14 +340,11 @@ def finish_signin(
 
 
 def _ports(services: ReaderDeps) -> ReaderPorts:
-    from functions.oauth.client import OAuthClient
-    from functions.oauth.sealing import keyring_from_settings
-
     settings = services.settings
-    # From the settings, not the credentials provider: with domain-wide delegation the
-    # provider has no OAuth client, yet readers still sign in with the web client.
-    keyring = keyring_from_settings(settings)
-    client = OAuthClient.from_settings(settings)
+    # The root's web client, not the credentials provider's: with domain-wide delegation
+    # the provider has no OAuth client, yet readers still sign in with the web client.
+    keyring = services.keyring
+    client = services.signin_client
     return ReaderPorts(
         settings=settings,
         store=services.store,

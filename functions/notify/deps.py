@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from functions.domain.classification import Classifier
     from functions.domain.clock import Clock
     from functions.notify.port import Notifiers
+    from functions.oauth.sealing import Keyring
     from functions.store.port import Store
 
 
@@ -26,3 +27,7 @@ class NotifyDeps(MaterialsLinks, Protocol):
     def classifier(self) -> Classifier: ...
     @property
     def notifiers(self) -> Notifiers: ...
+    @property
+    def keyring(self) -> Keyring:
+        """Seals the stable materials link a ready message carries."""
+        ...

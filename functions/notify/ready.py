@@ -41,10 +41,8 @@ def send_ready(
         # A stable link on our own service, not a signed URL: the message may be read
         # days after a signed URL would have expired (functions/materials/reader.py).
         from functions.materials.reader import stable_url
-        from functions.oauth.sealing import keyring_from_settings
 
-        keyring = keyring_from_settings(services.settings)
-        materials_url = stable_url(services.settings, keyring, meeting)
+        materials_url = stable_url(services.settings, services.keyring, meeting)
     label = services.classifier.rules.label_of(meeting.meeting_type)
     notice = build_notice(
         NoticeKind.PREP_READY, user, meeting, type_label=label, materials_url=materials_url

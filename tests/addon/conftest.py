@@ -10,7 +10,7 @@ import pytest
 
 from addon.sidebar import Sidebar
 from functions.auth.dev_keys import DevSigner
-from functions.bootstrap import Bootstrap
+from functions.bootstrap import Bootstrap, google_block_writer
 from functions.config import DEFAULT_MEETING_TYPES, Mode, Settings
 from functions.domain.clock import FixedClock
 from functions.domain.users import User
@@ -79,7 +79,14 @@ def calendar() -> StubCalendar:
 
 @pytest.fixture
 def sidebar(services: Bootstrap, queue: RecordingQueue, calendar: StubCalendar) -> Sidebar:
-    return Sidebar(services=services, task_queue=queue, calendar_for=calendar.as_user)
+    # Calendar as the user is the stub, so the prep-time block goes where production's
+    # would: the root's choice (the .ics locally), else Google's client (a fake's endpoint).
+    return Sidebar(
+        services=services,
+        task_queue=queue,
+        calendar_for=calendar.as_user,
+        block_writer=services.sidebar.block_writer or google_block_writer,
+    )
 
 
 @pytest.fixture

@@ -114,7 +114,11 @@ def test_the_front_page_answers_this_machine_only(services: Bootstrap) -> None:
 
 
 def test_the_front_page_is_a_404_outside_local_mode(services: Bootstrap) -> None:
-    services.settings = dataclasses.replace(services.settings, mode=Mode.PRODUCTION)
+    # A root of its own with the production setting, as a redeploy would build: the
+    # fixture's root is left as it was built (nothing patches a built root).
+    set_services(
+        services.replaced(settings=dataclasses.replace(services.settings, mode=Mode.PRODUCTION))
+    )
     resp = _get("/")
     assert resp.status_code == 404
     assert resp.get_json()["error"] == "not_found"

@@ -7,6 +7,7 @@ production runs against Google Calendar (tests/addon/test_prep_block.py).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,9 +17,10 @@ from typing import Any
 import pytest
 
 from addon.dev_event import event_object, local_email, pick_meeting
+from addon.sidebar import Call
 from addon.views import BLOCK_TIME
 from functions.bootstrap import Bootstrap, set_services
-from functions.calendar.writer import Busy, EventExists
+from functions.calendar.writer import Busy, CalendarWriter, EventExists
 from functions.domain.meetings import Meeting
 from functions.sync.local import LOCAL_USER_ID, LocalCalendars, sync_local
 from functions.sync.local_blocks import LocalCalendarWriter, blocks_path
@@ -66,6 +68,33 @@ def test_the_local_card_offers_the_block_and_books_it_once(root: Bootstrap) -> N
     again = note(_post(root, meeting, op="prep_block", eventId=meeting.event_id)) or ""
     assert again.startswith("Your prep time is already booked")
     assert len(json.loads(blocks_path(root.settings.sqlite_path).read_text())) == 1
+
+
+def test_the_click_books_through_the_writer_the_sidebar_is_handed(
+    root: Bootstrap, tmp_path: Path
+) -> None:
+    """Where the block goes is the root's choice (`Sidebar.block_writer`): the add-on
+    writes through what it is handed and never picks an adapter from the settings itself."""
+    elsewhere = tmp_path / "elsewhere.json"
+
+    def writer(call: Call, _token: str) -> CalendarWriter:
+        calendars = LocalCalendars(call.app.settings, root.clock, call.user)
+        return LocalCalendarWriter(calendars, elsewhere, user_id=call.user_id)
+
+    sidebar = dataclasses.replace(root.sidebar, block_writer=writer)
+    meeting = pick_meeting(root, LOCAL_USER_ID, None)
+    body = event_object(
+        root,
+        user_id=LOCAL_USER_ID,
+        email=local_email(root, LOCAL_USER_ID),
+        meeting=meeting,
+        parameters={"op": "prep_block", "eventId": meeting.event_id},
+        time_zone="America/New_York",
+    )
+    booked = note(Client(sidebar).post(body, authorization=None)) or ""
+    assert booked.startswith("Blocked ")
+    assert len(json.loads(elsewhere.read_text(encoding="utf-8"))) == 1
+    assert not blocks_path(root.settings.sqlite_path).exists()
 
 
 def test_the_local_writer_keeps_calendars_rules(root: Bootstrap, tmp_path: Path) -> None:

@@ -186,7 +186,7 @@ def test_no_button_for_past_or_declined_meetings_or_without_a_writable_calendar(
     for event_id in ("past", "declined"):
         card = only_card(env.client.post(event_body(env.signer, opened=opened_event(event_id))))
         assert views.BLOCK_TIME not in button_ops(card)
-    unwritable = Client(dataclasses.replace(sidebar, calendar_for=None))
+    unwritable = Client(dataclasses.replace(sidebar, calendar_for=None, block_writer=None))
     card = only_card(unwritable.post(event_body(env.signer, opened=opened_event("ev1"))))
     assert views.BLOCK_TIME not in button_ops(card)
     answer = unwritable.post(event_body(env.signer, op="prep_block", params={"eventId": "ev1"}))

@@ -37,13 +37,19 @@ HEAVY_MODULES = (
 #: it google.auth.credentials and asyncio; tokens are checked with
 #: cryptography directly) and the sync engine (the sidebar and settings need
 #: only `functions.sync.horizons`) and Babel (the card's en-US dates come
-#: from config/timefmt/).
+#: from config/timefmt/), nor the adapters the root hands the sidebar for
+#: clicks (the prep-time block's writer, the shared agenda's ports), which
+#: are functions that import them when a click runs.
 DEFERRED_MODULES = (
     "google.auth.jwt",
     "google.auth.credentials",
     "asyncio",
     "functions.sync.engine",
     "babel",
+    "functions.sync.local",
+    "functions.sync.local_blocks",
+    "functions.calendar.writer",
+    "functions.share.local",
 )
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from functions import bootstrap
 from functions.bootstrap import Bootstrap
@@ -104,3 +105,57 @@ def test_a_route_table_serves_the_root_it_is_given_not_the_process_wide_one(
         other.store.close()
     assert answer.status_code == 200
     assert [t["name"] for t in answer.get_json()["pending"]] == ["only-mine"]
+
+
+def test_the_root_chooses_where_the_prep_time_block_is_written(tmp_path: Path) -> None:
+    """The sidebar's Calendar writer is the root's choice like every adapter: the .ics's
+    block file locally, Google Calendar as the user in production, and nothing for a local
+    root reading a Calendar API fake (no calendar of its own to write to)."""
+    local = Bootstrap(_settings(tmp_path), clock=FixedClock(NOW))
+    assert local.sidebar.block_writer is bootstrap.local_block_writer
+    on_a_fake = Bootstrap(
+        dataclasses.replace(local.settings, calendar_api_endpoint="http://127.0.0.1:9/"),
+        clock=FixedClock(NOW),
+    )
+    assert on_a_fake.sidebar.block_writer is None
+    production = Bootstrap(
+        dataclasses.replace(local.settings, mode=Mode.PRODUCTION), clock=FixedClock(NOW)
+    )
+    assert production.sidebar.block_writer is bootstrap.google_block_writer
+    assert production.sidebar.calendar_for is not None
+
+
+def test_the_shared_agendas_drive_is_the_one_the_settings_name(tmp_path: Path) -> None:
+    """PREP_DRIVE_API_ENDPOINT names the Drive API for every Drive call, the agenda's
+    included: a deployment pointed elsewhere never sends the user's token to Google's."""
+    from types import SimpleNamespace
+
+    from tests.support.fake_drive import fake_drive
+
+    with fake_drive() as drive:
+        base = dataclasses.replace(_settings(tmp_path), mode=Mode.PRODUCTION)
+        settings = dataclasses.replace(
+            base,
+            materials=dataclasses.replace(base.materials, drive_api_endpoint=drive.api_endpoint),
+        )
+        call: Any = SimpleNamespace(app=SimpleNamespace(settings=settings))
+        _, docs = bootstrap.google_share_ports(call, drive.token_for("alice@example.com"))
+        assert docs.find("nosuchmarker") is None
+        assert drive.calls == ["drive.files.list"]
+
+
+def test_the_prep_tasks_are_mounted_from_the_prep_feature(tmp_path: Path) -> None:
+    """One vocabulary (issue 14): each feature's `routes.py` lists its own paths, so the
+    prep and digest tasks come from `functions/prep/routes.py`, and the `tasks` entry
+    point serves exactly those handlers there."""
+    from functions.prep import routes as prep_routes
+    from functions.prep.digest_task import DIGEST_PATH
+    from functions.prep.queueing import PREP_PATH
+
+    root = Bootstrap(_settings(tmp_path), clock=FixedClock(NOW))
+    mine = prep_routes.task_routes(root)
+    assert {PREP_PATH, DIGEST_PATH} <= set(mine)
+    served = bootstrap.task_routes(root)
+    assert {path: served[path].__name__ for path in mine} == {
+        path: handler.__name__ for path, handler in mine.items()
+    }
