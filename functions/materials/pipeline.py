@@ -199,7 +199,7 @@ def store_materials(
         meeting_start=meeting.start,
         generator=generator.generator_id,
         generated_at=info.generated_at,
-    ).model_copy(update={"agenda": shared_agenda(content)})
+    ).model_copy(update={"agenda": shared_agenda(content, ctx)})
     storage.put(
         prepared.ref,
         MaterialsObjects(

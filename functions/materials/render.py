@@ -513,13 +513,29 @@ def render_html(ctx: MeetingContext, content: MaterialsContent, info: Generation
 # --------------------------------------------------------------------------- shared agenda
 
 
-def shared_agenda(content: MaterialsContent) -> list[SharedAgendaItem]:
+def shared_agenda(
+    content: MaterialsContent, ctx: MeetingContext | None = None
+) -> list[SharedAgendaItem]:
     """The part of the materials guests may see: agenda titles and time boxes only.
 
     Sources are left out too: a source label names an earlier meeting, which
-    is the organizer's history, not the guests'.
+    is the organizer's history, not the guests'. With `ctx`, so are the items
+    drawn from what only the user can read: an earlier meeting, a mail thread
+    (it may be an internal one with one of the guests), the last meeting's
+    notes or the standing context (budgets, account plans). What the guests
+    already have stays: the invitation, the guest list, the event's own
+    attachments, and suggestions from the template.
     """
-    return [SharedAgendaItem(title=a.title, minutes=a.minutes) for a in content.agenda]
+    private: frozenset[str] = frozenset()
+    if ctx is not None:
+        public = {EVENT, ATTENDEES, SUGGESTION}
+        public.update(k for k, d in ctx.documents_by_id().items() if d.kind == "attachment")
+        private = ctx.citable() - public
+    return [
+        SharedAgendaItem(title=a.title, minutes=a.minutes)
+        for a in content.agenda
+        if a.source not in private
+    ]
 
 
 def render_shared_agenda(
