@@ -520,17 +520,16 @@ def shared_agenda(
 
     Sources are left out too: a source label names an earlier meeting, which
     is the organizer's history, not the guests'. With `ctx`, so are the items
-    drawn from what only the user can read: an earlier meeting, a mail thread
-    (it may be an internal one with one of the guests), the last meeting's
-    notes or the standing context (budgets, account plans). What the guests
-    already have stays: the invitation, the guest list, the event's own
-    attachments, and suggestions from the template.
+    drawn from what the user read as themselves: an earlier meeting, a mail
+    thread (it may be an internal one with one of the guests), a document
+    (the standing context holds budgets and account plans, and an attachment
+    is not necessarily shared with every guest, whoever attached it). What
+    the guests already have stays: the invitation and the guest list, and
+    suggestions from the template.
     """
     private: frozenset[str] = frozenset()
     if ctx is not None:
-        public = {EVENT, ATTENDEES, SUGGESTION}
-        public.update(k for k, d in ctx.documents_by_id().items() if d.kind == "attachment")
-        private = ctx.citable() - public
+        private = ctx.citable() - {EVENT, ATTENDEES, SUGGESTION}
     return [
         SharedAgendaItem(title=a.title, minutes=a.minutes)
         for a in content.agenda

@@ -10,7 +10,7 @@ What guests get: a Google Doc rendered from the agenda alone
 questions, talking points, risks, notes about people and follow-ups never
 leave the user's private materials: not for internal guests, not for
 external ones. Neither do agenda items drawn from the user's own sources
-(mail threads, earlier meetings, notes, standing context): the stored agenda
+(mail threads, earlier meetings, documents): the stored agenda
 leaves them out (`render.shared_agenda`).
 
 Exactly one document and one attachment per event, however often it is

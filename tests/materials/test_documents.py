@@ -336,8 +336,8 @@ def test_unicode_line_separators_cannot_open_a_line_in_the_fence(db: SqliteStore
 def test_the_shared_agenda_keeps_the_users_private_sources_from_the_guests(
     db: SqliteStore,
 ) -> None:
-    """Standing context (budgets, account plans) and mail are the user's, not the guests':
-    an agenda line drawn from them stays in the user's materials, out of the shared one."""
+    """Standing context (budgets, account plans), mail and documents read as the user are
+    the user's, not the guests': an agenda line drawn from them stays out of the shared one."""
     user = make_user()
     meeting = make_meeting(user, attachments=attached("deck"))
     reader = MemoryReader({"deck": "Renewal deck.", "budget": "Walk-away price: 5% uplift."})
@@ -369,7 +369,7 @@ def test_the_shared_agenda_keeps_the_users_private_sources_from_the_guests(
         attendee_notes=[], follow_ups=[],
     )  # fmt: skip
     shared = [i.title for i in shared_agenda(content, ctx)]
-    assert shared == ["Renewal terms", "The deck", "Next steps"]
+    assert shared == ["Renewal terms", "Next steps"]
 
 
 def test_statements_citing_an_unread_document_are_dropped(db: SqliteStore) -> None:
