@@ -48,3 +48,13 @@ def test_drive_documents_wait_for_drive_readonly() -> None:
     call = _call("drive", mail_needs_grant=True)
     user = dataclasses.replace(call.user, preferences=BOTH_ON)
     assert waiting_for_consent(call, user) == {ContextSource.MAIL, ContextSource.DOCUMENTS}
+
+
+def test_the_documents_line_names_everything_the_switch_reads() -> None:
+    """The switch reads attachments, the last meeting's notes and standing context
+    (`documents.gather`): the one line saying "attachments" alone would under-tell it."""
+    from functions.materials.sources import SOURCE_EXPLAINED
+
+    line = SOURCE_EXPLAINED[ContextSource.DOCUMENTS]
+    for read in ("attachments", "last meeting's notes", "admin's documents"):
+        assert read in line
