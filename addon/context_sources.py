@@ -6,7 +6,8 @@ whose scope the background grant lacks answers with Google's consent page
 for just that scope (`start_authorization(..., only_extra=True)`: the same
 state+PKCE flow, `include_granted_scopes=true`), opened as an overlay that
 reloads the card when closed. A user who is not connected yet gets the full
-connect (the configured scopes and the new one). With domain-wide delegation
+connect (the configured scopes and the new one). A source read without the
+grant (the local sample mailbox and documents folder) asks for nothing. With domain-wide delegation
 there is no consent to ask for: the card says the administrator must add the
 scope. Turning a switch off is saved like any setting and stops the source
 at the next generation; nothing is revoked (the scope is part of the one
@@ -56,9 +57,13 @@ def granted_scopes_of(call: Call) -> tuple[str, ...] | None:
 
 
 def _needs_grant(call: Call, source: ContextSource) -> bool:
+    """Whether the source's reader acts with the user's grant: Gmail and Drive do; the
+    local sample mailbox and documents folder (`make run`) need the switch alone, and
+    documents turned off for the deployment are never read, so nothing is asked."""
+    services = call.app.services
     if source is ContextSource.MAIL:
-        return bool(call.app.services.mail_threads.needs_grant)
-    return True
+        return bool(services.mail_threads.needs_grant)
+    return bool(services.settings.materials.documents == "drive")
 
 
 def waiting_for_consent(call: Call, user: User) -> frozenset[ContextSource]:

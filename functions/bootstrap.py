@@ -552,7 +552,7 @@ def document_sources(
     if settings.documents == "local":
         from functions.materials.documents.local import LocalDocumentReader
 
-        return DocumentSources(LocalDocumentReader(settings.documents_dir), refs)
+        return DocumentSources(LocalDocumentReader(settings.documents_dir), refs, needs_grant=False)
     from functions.materials.documents.drive import GoogleDriveReader
 
     reader = GoogleDriveReader(

@@ -19,8 +19,10 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+# Linear on any text: no two "\s*" meet around an optional character (that backtracks
+# quadratically over a long run of spaces), and a tag never spans another "<".
 _HTML_HINT = re.compile(
-    r"(?i)<\s*/?\s*(?:br|p|div|ul|ol|li|a|b|i|u|span|strong|em|h[1-6]|html|body|font)\b[^>]*>"
+    r"(?i)<\s*(?:/\s*)?(?:br|p|div|ul|ol|li|a|b|i|u|span|strong|em|h[1-6]|html|body|font)\b[^<>]*>"
 )
 _BLOCK = frozenset({"p", "div", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr"})
 _DROP = frozenset({"script", "style", "head", "title", "template", "noscript"})

@@ -10,9 +10,16 @@ matching the attendees in the last 14 days, `maxResults` = the thread cap,
 and per thread `format=metadata` with only Subject/From/To/Cc/Date: the
 bodies are never transferred.
 
+Time: the threads are read inside the generate task, whose worst case must
+end before Cloud Tasks' dispatch deadline (tests/materials/test_deadline.py).
+Every HTTP call has `DEFAULT_TIMEOUT_S` (the client library's default is 60 s,
+which six calls would turn into six minutes), and no threads.get starts after
+`READ_SECONDS`: the threads not read by then are left out (newest first still
+holds for those read). Reading mail costs at most `WORST_CASE_SECONDS`.
+
 Errors: 401/403 (not a rate limit) is `MailNotAllowed`; 429, 5xx, rate-limit
-403s and network failures are `MailUnavailable`; a 404 on threads.get (the
-thread was deleted between the two calls) skips that thread.
+403s and network failures (a timeout too) are `MailUnavailable`; a 404 on
+threads.get (the thread was deleted between the two calls) skips that thread.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import dataclasses
 import json
 import logging
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -44,6 +52,13 @@ _RATE_LIMITS = frozenset(
 
 CredentialsFor = Callable[[str], "Credentials"]
 
+#: Seconds one HTTP call (threads.list or one threads.get) may take.
+DEFAULT_TIMEOUT_S = 3.0
+#: No threads.get starts after this many seconds of reading.
+READ_SECONDS = 7.0
+#: Reading mail for one meeting, at most: the last call starts before `READ_SECONDS`.
+WORST_CASE_SECONDS = READ_SECONDS + DEFAULT_TIMEOUT_S
+
 
 def web_link(thread_id: str) -> str:
     """The thread in Gmail's web view (the API's hex thread id opens it in `#all/`)."""
@@ -65,9 +80,20 @@ class GmailThreads:
 
     needs_grant = True
 
-    def __init__(self, credentials_for: CredentialsFor, *, api_endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        credentials_for: CredentialsFor,
+        *,
+        api_endpoint: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        read_seconds: float = READ_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._credentials_for = credentials_for
         self._api_endpoint = api_endpoint
+        self._timeout_s = timeout_s
+        self._read_seconds = read_seconds
+        self._clock = clock
         self._local = threading.local()
 
     def _threads(self) -> Any:
@@ -88,6 +114,7 @@ class GmailThreads:
         query = search_query(people, limits)
         if query is None:
             return []
+        started = self._clock()
         http = self._http(user_id)
         threads = self._threads()
         listed = self._call(
@@ -98,7 +125,11 @@ class GmailThreads:
         )
         found: list[MailThread] = []
         oldest = now - timedelta(days=limits.days)
-        for item in (listed or {}).get("threads", [])[: limits.max_threads]:
+        items = (listed or {}).get("threads", [])[: limits.max_threads]
+        for read, item in enumerate(items):
+            if self._clock() - started >= self._read_seconds:
+                log(_log, logging.INFO, "mail threads left unread", left=len(items) - read)
+                break
             thread_id = str(item.get("id", ""))
             if not thread_id:
                 continue
@@ -124,7 +155,7 @@ class GmailThreads:
     def _http(self, user_id: str) -> Any:
         from functions.google_clients import authorized_http
 
-        return authorized_http(self._credentials_for(user_id))
+        return authorized_http(self._credentials_for(user_id), timeout_s=self._timeout_s)
 
     def _call(self, request: Any, http: Any, *, missing_ok: bool = False) -> Any:
         import httplib2  # type: ignore[import-untyped, unused-ignore]

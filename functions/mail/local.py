@@ -2,7 +2,11 @@
 
 Each thread in the file names its people, subject, snippet and how many days
 ago its last message was (`days_ago`), so the sample stays "recent" whatever
-day the demo runs. A thread matches when any of its people is one of the
+day the demo runs. Days are counted back from 09:00 UTC of the current day
+(never later than now), not from the current minute: a message's time then
+stays the same all day, so the context's hash does too, and generating an
+unchanged meeting again finds the materials already made (the cache) instead
+of making new ones every minute. A thread matches when any of its people is one of the
 meeting's people; the same bounds as Gmail apply (window, thread cap, sizes).
 There is no consent locally, so the user's switch alone turns it on.
 """
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
@@ -66,13 +70,18 @@ class LocalMailbox:
         return found[: limits.max_threads]
 
 
+def _anchor(now: datetime) -> datetime:
+    """The moment `days_ago` counts back from: 09:00 UTC today (one value all day)."""
+    return now.astimezone(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+
+
 def _as_messages(raw: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """The file's compact thread in the shape Gmail's threads.get (metadata) answers."""
     out: list[dict[str, Any]] = []
     for m in raw.get("messages") or ():
         if not isinstance(m, dict):
             continue
-        at = now - timedelta(days=float(m.get("days_ago", 0)))
+        at = min(now, _anchor(now) - timedelta(days=float(m.get("days_ago", 0))))
         headers = [
             {"name": "Subject", "value": str(raw.get("subject", ""))},
             {"name": "From", "value": str(m.get("from", ""))},

@@ -361,13 +361,15 @@ def build_context(
     budget: ContextBudget = DEFAULT_BUDGET,
     mail: MailFacts | None = None,
     documents: DocumentSources | None = None,
+    documents_note: str = "",
 ) -> MeetingContext:
     """Gather and bound the context for `meeting` as of `now` (reads the store and summaries).
 
     `now` decides what counts as history: only meetings that ended by then.
     `mail` is what `mail_context.gather_mail` found (None: the source was not asked).
     With `documents` the attachments, the last occurrence's notes and the
-    standing context are read too (`DocumentsUnavailable` when Drive fails).
+    standing context are read too (`DocumentsUnavailable` when Drive fails);
+    `documents_note` says why documents were not read when the switch is on.
     """
     zone = _zone(user.time_zone)
     own = user.email.lower()
@@ -458,7 +460,7 @@ def build_context(
         carried=carried,
         carried_from=carried_from,
         mail_threads=mail.threads[:MAX_THREADS] if mail else (),
-        source_notes=_source_notes(user, meeting, mail, documents),
+        source_notes=_source_notes(user, meeting, mail, documents, documents_note),
         action_items=_action_items(picked, zone, budget),
         documents=docs,
     )
@@ -466,15 +468,22 @@ def build_context(
 
 
 def _source_notes(
-    user: User, meeting: Meeting, mail: MailFacts | None, documents: DocumentSources | None
+    user: User,
+    meeting: Meeting,
+    mail: MailFacts | None,
+    documents: DocumentSources | None,
+    documents_note: str = "",
 ) -> tuple[str, ...]:
-    """Why a source the meeting could have used was not: mail's own note, and documents
-    the event attaches while the user has not turned documents on."""
+    """Why a source the meeting could have used was not: mail's own note, the documents'
+    (switched on, access not allowed yet), and documents the event attaches while the
+    user has not turned documents on."""
     from functions.domain.users import ContextSource
     from functions.materials.sources import STATE_NOTES, SourceState, source_note
 
     notes = [mail.note] if mail and mail.note else []
-    if documents is None and meeting.attachments and not user.preferences.documents_enabled:
+    if documents is None and documents_note:
+        notes.append(documents_note)
+    elif documents is None and meeting.attachments and not user.preferences.documents_enabled:
         notes.append(source_note(ContextSource.DOCUMENTS, STATE_NOTES[SourceState.OFF]))
     return tuple(notes)
 

@@ -9,7 +9,10 @@ directly, Gemini is told to), so "what the invite asked for" is decided once.
 Descriptions are hostile text. The caller reads them as plain text first
 (`functions.domain.html_text.description_text`: Calendar's HTML read with the
 standard library, never rendered); what is read here is ordinary untrusted
-text and is escaped wherever it is written.
+text and is escaped wherever it is written. Reading it takes time linear in
+its length whatever it holds: the patterns cannot backtrack over a long run
+of spaces (an 8,000-character line of no-break spaces took the generate task
+hours before), tests/materials/test_history_and_invite.py holds it.
 
 Lines that address an AI rather than the meeting ("ignore previous
 instructions", "you are now ...", "system prompt") are not agenda items: the
@@ -43,9 +46,12 @@ _NOT_AN_ITEM = re.compile(
 )
 #: A plain line of at most this many words, without sentence punctuation, reads as an item.
 _ITEM_WORDS = 8
+# Every pattern here runs on invitation text anyone can send (up to 8,000 characters on one
+# line): none may backtrack more than linearly, so no two "\s*" meet around an optional
+# character and an unanchored search never starts with "\s*".
 _MINUTES = re.compile(
-    r"(?i)\s*[(\[–-]?\s*(\d{1,3})\s*(?:min(?:ute)?s?|m|’|')\s*[)\]]?\s*$"
-    r"|^\s*[(\[]?\s*(\d{1,3})\s*(?:min(?:ute)?s?|m|’|')\s*[)\]:–-]?\s*"
+    r"(?i)(?:[(\[–-]\s*)?(\d{1,3})\s*(?:min(?:ute)?s?|m|’|')\s*(?:[)\]]\s*)?$"
+    r"|^\s*(?:[(\[]\s*)?(\d{1,3})\s*(?:min(?:ute)?s?|m|’|')\s*(?:[)\]:–-]\s*)?"
 )
 _INSTRUCTION = re.compile(
     r"(?i)(?:\b(?:ignore|disregard|forget|override)\b.{0,40}"
@@ -76,7 +82,7 @@ def _item(text: str) -> InviteItem | None:
     match = _MINUTES.search(text)
     if match:
         value = int(match.group(1) or match.group(2))
-        stripped = (text[: match.start()] + text[match.end() :]).strip(" :–-")
+        stripped = (text[: match.start()] + text[match.end() :]).strip().strip(" :–-")
         if stripped and 1 <= value <= 720:
             minutes, text = value, stripped
     if len(text) < 2 or addresses_the_assistant(text):
@@ -88,8 +94,8 @@ def _item(text: str) -> InviteItem | None:
 
 def _split_inline(rest: str) -> list[str]:
     """ "usage, renewal, roadmap asks" -> three items (semicolons or commas)."""
-    parts = re.split(r"\s*;\s*", rest) if ";" in rest else re.split(r"\s*,\s*", rest)
-    return [p for p in parts if p.strip()]
+    parts = rest.split(";") if ";" in rest else rest.split(",")
+    return [p.strip() for p in parts if p.strip()]
 
 
 def invite_agenda(description: str, limit: int = MAX_INVITE_ITEMS) -> list[InviteItem]:

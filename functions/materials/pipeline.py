@@ -2,7 +2,8 @@
 
 The context includes what the context sources the user turned on found (the
 recent mail threads, `mail_context.gather_mail`; the documents, read through
-the root's `documents_for`), or a note saying why a source was not used; all
+the root's `documents_for` and only while the grant covers their scope,
+`document_sources_for`), or a note saying why a source was not used; all
 are part of the canonical context.
 
 The cache key is sha256 of the canonical context, the template version and
@@ -37,6 +38,7 @@ from functions.logs import log
 from functions.materials.carry_over import summary_record
 from functions.materials.citations import check_against_context
 from functions.materials.context import MeetingContext, build_context
+from functions.materials.documents.gather import DocumentSources
 from functions.materials.generator import Generation, Generator
 from functions.materials.mail_context import MailFacts, gather_mail
 from functions.materials.model import GenerationInfo
@@ -95,6 +97,31 @@ def mail_facts(services: MaterialsDeps, user: User, meeting: Meeting) -> MailFac
     )
 
 
+def document_sources_for(
+    services: MaterialsDeps, user: User, meeting: Meeting
+) -> tuple[DocumentSources | None, str]:
+    """Where documents are read from, or None and the note saying why they are not.
+
+    The root's `documents_for` decides on the switch; a reader that needs the
+    user's grant (Drive) is used only when the grant covers `drive.readonly`
+    too, as for mail: a user who turned documents on but closed the consent
+    page gets the "access is not allowed yet" note, and Drive is never called
+    with a token that lacks the scope (each file would read as "no access").
+    """
+    from functions.delegation.access import granted_scopes
+    from functions.domain.users import ContextSource
+    from functions.materials.sources import STATE_NOTES, SourceState, source_note, source_state
+
+    sources = services.documents_for(user, meeting.meeting_type)
+    if sources is None or not sources.needs_grant:
+        return sources, ""
+    granted = granted_scopes(services.credentials, user.user_id)
+    state = source_state(user.preferences, ContextSource.DOCUMENTS, granted)
+    if state is SourceState.ON:
+        return sources, ""
+    return None, source_note(ContextSource.DOCUMENTS, STATE_NOTES[state])
+
+
 def prepare(services: MaterialsDeps, user: User, meeting: Meeting) -> Prepared:
     """Build the bounded context and prompt and decide where the result lives.
 
@@ -104,6 +131,7 @@ def prepare(services: MaterialsDeps, user: User, meeting: Meeting) -> Prepared:
     templates = services.prep_templates
     storage = services.materials_storage
     rules = services.classifier.rules
+    documents, documents_note = document_sources_for(services, user, meeting)
     ctx = build_context(
         store=services.store,
         read_summary=storage.read_summary,
@@ -115,7 +143,8 @@ def prepare(services: MaterialsDeps, user: User, meeting: Meeting) -> Prepared:
         internal_domains=services.classifier.internal_domains_for(user.domains),
         now=services.clock.now(),
         mail=mail_facts(services, user, meeting),
-        documents=services.documents_for(user, meeting.meeting_type),
+        documents=documents,
+        documents_note=documents_note,
     )
     key = cache_key(ctx, services.generator.generator_id, meeting.materials_ref)
     return Prepared(
@@ -170,7 +199,7 @@ def store_materials(
         meeting_start=meeting.start,
         generator=generator.generator_id,
         generated_at=info.generated_at,
-    ).model_copy(update={"agenda": shared_agenda(content)})
+    ).model_copy(update={"agenda": shared_agenda(content, ctx)})
     storage.put(
         prepared.ref,
         MaterialsObjects(

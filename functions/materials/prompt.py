@@ -5,8 +5,9 @@ Prompt injection defence, in layers:
 1. The system instruction is fixed text; nothing from a meeting is ever part of it.
 2. Everything other people wrote (title, description, names, emails, links,
    earlier summaries that were themselves derived from such text) goes into one
-   JSON document. JSON encoding quotes every string and escapes line breaks,
-   so hostile text cannot start a new line or close the block.
+   JSON document. JSON encoding quotes every string and escapes line breaks
+   (U+0085, U+2028 and U+2029 too, which `json.dumps` would leave raw), so
+   hostile text cannot start a new line or close the block.
 3. That document sits between BEGIN/END markers whose name is derived from a
    hash of the document itself, so the text inside cannot know (and forge)
    its own end marker; the instructions before and after say it is data.
@@ -44,6 +45,8 @@ from dataclasses import dataclass
 
 from functions.materials.facts import MeetingContext, estimate_tokens
 
+#: Line breaks `json.dumps(ensure_ascii=False)` leaves raw, as JSON escapes (same value).
+_RAW_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 _LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
 SYSTEM_INSTRUCTION = """\
@@ -146,7 +149,8 @@ def untrusted_document(ctx: MeetingContext) -> str:
         **_mail_document(ctx),
         "documents": _documents_data(ctx),
     }
-    return json.dumps(data, ensure_ascii=False, indent=1)
+    # JSON escapes "\n" but not the other characters readers take as line breaks.
+    return json.dumps(data, ensure_ascii=False, indent=1).translate(_RAW_BREAKS)
 
 
 def _mail_document(ctx: MeetingContext) -> dict[str, object]:

@@ -520,13 +520,28 @@ def _page(fmt: DateFormatter, title: str, header: str, main: str, footer: str = 
 # --------------------------------------------------------------------------- shared agenda
 
 
-def shared_agenda(content: MaterialsContent) -> list[SharedAgendaItem]:
+def shared_agenda(
+    content: MaterialsContent, ctx: MeetingContext | None = None
+) -> list[SharedAgendaItem]:
     """The part of the materials guests may see: agenda titles and time boxes only.
 
     Sources are left out too: a source label names an earlier meeting, which
-    is the organizer's history, not the guests'.
+    is the organizer's history, not the guests'. With `ctx`, so are the items
+    drawn from what the user read as themselves: an earlier meeting, a mail
+    thread (it may be an internal one with one of the guests), a document
+    (the standing context holds budgets and account plans, and an attachment
+    is not necessarily shared with every guest, whoever attached it). What
+    the guests already have stays: the invitation and the guest list, and
+    suggestions from the template.
     """
-    return [SharedAgendaItem(title=a.title, minutes=a.minutes) for a in content.agenda]
+    private: frozenset[str] = frozenset()
+    if ctx is not None:
+        private = ctx.citable() - {EVENT, ATTENDEES, SUGGESTION}
+    return [
+        SharedAgendaItem(title=a.title, minutes=a.minutes)
+        for a in content.agenda
+        if a.source not in private
+    ]
 
 
 def render_shared_agenda(

@@ -68,11 +68,15 @@ RETRY_JITTER = 1.0
 DISPATCH_DEADLINE_SECONDS = 300.0
 #: What the generate handler needs besides the model call: store reads and writes, the
 #: generation lock, two Cloud Storage uploads and the "ready" message, and reading the
-#: meeting's documents (at most `DOCUMENTS_WORST_CASE_SECONDS` of it).
+#: meeting's documents and mail (at most `DOCUMENTS_WORST_CASE_SECONDS` and
+#: `MAIL_WORST_CASE_SECONDS` of it).
 HANDLER_RESERVE_SECONDS = 60.0
 #: Reading documents: no read starts after 10 s (`DocumentBudget.read_seconds`), and the
 #: one in flight is two Drive calls of at most 5 s (`documents.drive`).
 DOCUMENTS_WORST_CASE_SECONDS = 20.0
+#: Reading mail threads: no threads.get starts after 7 s, each call at most 3 s
+#: (`functions.mail.gmail`).
+MAIL_WORST_CASE_SECONDS = 10.0
 #: The longest one generation may take, all attempts and backoff included.
 GENERATION_BUDGET_SECONDS = DISPATCH_DEADLINE_SECONDS - HANDLER_RESERVE_SECONDS
 

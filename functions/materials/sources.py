@@ -42,7 +42,8 @@ SOURCE_EXPLAINED: Mapping[ContextSource, str] = {
         "14 days; never whole messages."
     ),
     ContextSource.DOCUMENTS: (
-        "The text of Drive files attached to the invitation, shortened, with a link back."
+        "The text of the invitation's Drive attachments, the last meeting's notes and your "
+        "admin's documents for the meeting type, shortened, with a link back."
     ),
 }
 

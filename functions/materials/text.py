@@ -3,8 +3,10 @@
 Meeting titles and descriptions are written by whoever sent the invitation,
 and model output is shaped by them, so both pass through here. Control and
 bidirectional-override characters are removed because they can hide text
-from a human reader while a model still reads it; lengths are clipped so no
-single field can blow the prompt budget; and links in model output must be
+from a human reader while a model still reads it; the Unicode line and
+paragraph separators (U+2028, U+2029) are line breaks like "\n" (a space in
+single-line mode), because JSON encoding escapes "\n" but leaves them raw;
+lengths are clipped so no single field can blow the prompt budget; and links in model output must be
 links the context contained, so a prompt injection cannot plant a phishing URL
 in materials that carry our name.
 """
@@ -34,7 +36,14 @@ _TRAILING = ".,;:!?)]}'\""
 
 def clean_text(value: str, limit: int | None = None, *, multiline: bool = True) -> str:
     """Strip control/invisible characters, normalise whitespace, clip to `limit` characters."""
-    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    # U+2028/U+2029 are line breaks to readers and models, yet JSON leaves them raw: they
+    # become plain newlines here, so text fenced as one JSON string cannot open a line.
+    text = (
+        value.replace("\r\n", "\n")
+        .replace("\r", "\n")
+        .replace("\u2028", "\n")
+        .replace("\u2029", "\n")
+    )
     kept: list[str] = []
     for ch in text:
         if ch == "\n":

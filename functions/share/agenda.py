@@ -9,7 +9,9 @@ What guests get: a Google Doc rendered from the agenda alone
 (`render.render_shared_agenda` over `SummaryRecord.agenda`), so summary,
 questions, talking points, risks, notes about people and follow-ups never
 leave the user's private materials: not for internal guests, not for
-external ones.
+external ones. Neither do agenda items drawn from the user's own sources
+(mail threads, earlier meetings, documents): the stored agenda
+leaves them out (`render.shared_agenda`).
 
 Exactly one document and one attachment per event, however often it is
 shared: the document's id is kept in a private extended property of the

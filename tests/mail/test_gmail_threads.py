@@ -138,3 +138,42 @@ def test_unreachable_gmail_is_transient() -> None:
 
     with pytest.raises(MailUnavailable):
         source.recent_threads("u1", PEOPLE, NOW, LIMITS)
+
+
+def test_a_gmail_that_does_not_answer_is_given_up_within_the_timeout() -> None:
+    """The client library waits 60 s per call by default; the generate task cannot."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)  # accepts connections, never answers
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/"
+        source = GmailThreads(lambda uid: Credentials(token="t"), api_endpoint=url, timeout_s=0.5)
+        began = time.monotonic()
+        with pytest.raises(MailUnavailable):
+            source.recent_threads("u1", PEOPLE, NOW, LIMITS)
+        assert time.monotonic() - began < 5
+
+
+def test_the_default_timeout_is_the_one_the_deadline_counts(fake: FakeGoogle) -> None:
+    from functions.mail import gmail
+
+    assert adapter(fake)._http("u1").http.timeout == gmail.DEFAULT_TIMEOUT_S
+
+
+def test_no_thread_is_read_after_the_time_budget(fake: FakeGoogle) -> None:
+    """Each look at this clock is 4 s later: threads.get starts at 4 and 8 s, not at 12."""
+    for n in range(4):
+        fake.add_thread(f"T{n}", ("tom@acme.com", "you@example.com", ago(n + 1), "hi"))
+    ticks = iter(range(0, 400, 4))
+    source = GmailThreads(
+        lambda uid: Credentials(token="user"),
+        api_endpoint=fake.url,
+        read_seconds=9,
+        clock=lambda: float(next(ticks)),
+    )
+
+    threads = source.recent_threads("u1", PEOPLE, NOW, LIMITS)
+
+    assert fake.calls.count(GMAIL_THREADS_GET) == 2 and len(threads) == 2

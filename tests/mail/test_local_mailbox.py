@@ -26,6 +26,17 @@ def test_sample_mailbox_matches_the_sample_calendars_people_within_14_days() -> 
     assert staff == []  # Dana's only thread is 30 days old
 
 
+def test_sample_threads_keep_their_times_all_day_so_the_cache_holds() -> None:
+    """Counted back from the current minute, every generation would see new times, a new
+    context hash and new materials for an unchanged meeting (`make run`)."""
+    box = LocalMailbox(DEFAULT_MAILBOX)
+    people = ["tom.becker@acme.com"]
+    morning = box.recent_threads("u", people, NOW.replace(hour=9, minute=30), MailLimits())
+    evening = box.recent_threads("u", people, NOW.replace(hour=21, minute=47), MailLimits())
+    assert morning and morning == evening
+    assert all(t.last_message_at < NOW.replace(hour=9, minute=30) for t in morning)
+
+
 def test_a_missing_file_is_an_empty_mailbox_and_a_broken_one_is_unavailable(
     tmp_path: Path,
 ) -> None:

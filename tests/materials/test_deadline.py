@@ -157,3 +157,17 @@ def test_reading_documents_fits_the_handlers_reserve() -> None:
     assert worst <= DOCUMENTS_WORST_CASE_SECONDS
     # At most a third of the reserve, the rest for the store, the uploads and the message.
     assert DOCUMENTS_WORST_CASE_SECONDS <= HANDLER_RESERVE_SECONDS / 3
+
+
+def test_reading_mail_and_documents_together_fits_the_handlers_reserve() -> None:
+    """Mail is read in the generate task too; both sources on must leave room for the rest."""
+    from functions.mail import gmail
+    from functions.materials.settings import (
+        DOCUMENTS_WORST_CASE_SECONDS,
+        MAIL_WORST_CASE_SECONDS,
+    )
+
+    assert gmail.WORST_CASE_SECONDS == gmail.READ_SECONDS + gmail.DEFAULT_TIMEOUT_S
+    assert gmail.WORST_CASE_SECONDS <= MAIL_WORST_CASE_SECONDS
+    # Half of the reserve at most, the rest for the store, the uploads and the message.
+    assert DOCUMENTS_WORST_CASE_SECONDS + MAIL_WORST_CASE_SECONDS <= HANDLER_RESERVE_SECONDS / 2

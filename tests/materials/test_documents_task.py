@@ -17,8 +17,9 @@ from functions.calendar.mapping import meeting_from_event
 from functions.domain.meetings import Attachment
 from functions.domain.prep_state import PrepState
 from functions.domain.users import ContextSource, Preferences
-from functions.materials.documents.port import GOOGLE_DOC
+from functions.materials.documents.port import DRIVE_READONLY, GOOGLE_DOC
 from functions.materials.local_files import LocalMaterialsStorage, LocalSigningKey
+from functions.oauth.credentials import StoredGrant
 from functions.prep.queueing import queue_generation
 from tests.materials.conftest import make_meeting, make_user
 from tests.materials.test_generation_task import Stack
@@ -28,6 +29,7 @@ from tests.support.recording_queue import RecordingQueue
 
 #: A user who turned the documents source on in Settings.
 DOCUMENTS_ON = Preferences(context_sources=frozenset({ContextSource.DOCUMENTS}))
+CALENDAR_READONLY = "https://www.googleapis.com/auth/calendar.readonly"
 
 
 def _page(services: Bootstrap, user_id: str, event_id: str) -> str:
@@ -96,8 +98,49 @@ def test_documents_stay_unread_until_the_switch_is_on_and_the_materials_say_so(
 class _UserTokens:
     """Each user's stored grant, as a bearer token the fake Drive knows."""
 
+    delegation = None
+
+    def __init__(self, scopes: tuple[str, ...] = (DRIVE_READONLY,)) -> None:
+        self.scopes = scopes
+
+    def load(self, user_id: str) -> StoredGrant:
+        return StoredGrant(refresh_token=f"rt-{user_id}", scopes=self.scopes)
+
     def credentials_for(self, user_id: str) -> Credentials:
         return Credentials(token=f"tok-{user_id}")
+
+
+def test_documents_on_without_the_drive_scope_call_no_drive_and_say_so(
+    services: Bootstrap,
+) -> None:
+    """Switched on, consent page closed: Drive is not asked with a token lacking the scope."""
+    with fake_drive() as drive:
+        drive.grant("tok-user-1", "me@example.com", CALENDAR_READONLY)
+        drive.add("plan", "Acme plan", GOOGLE_DOC, "Renewal at 8%.", readers={"me@example.com"})
+        settings = dataclasses.replace(
+            services.settings,
+            materials=dataclasses.replace(
+                services.settings.materials, documents="drive", drive_api_endpoint=drive.url
+            ),
+        )
+        root = services.replaced(
+            settings=settings,
+            credentials=_UserTokens(scopes=(CALENDAR_READONLY,)),  # type: ignore[arg-type]
+        )
+        set_services(root)
+        user = make_user(preferences=DOCUMENTS_ON)
+        root.store.put_user(user)
+        link = "https://docs.google.com/document/d/plan/edit"
+        meeting = make_meeting(
+            user, prep_state=PrepState.NOTIFIED, attachments=(Attachment("Acme plan", link),)
+        )
+        root.store.upsert_meetings([meeting])
+        assert _deliver(root, meeting)[0]["outcome"] == "ready"
+        page = _page(root, user.user_id, meeting.event_id)
+        assert drive.requests == []
+        assert "attached documents: turned on, but access is not allowed yet" in page
+        assert "you do not have access to it" not in page
+        set_services(services)
 
 
 def test_drive_documents_end_to_end_and_a_failing_drive_retries(services: Bootstrap) -> None:
@@ -194,8 +237,13 @@ def test_a_lost_grant_lists_the_files_and_a_failing_token_endpoint_retries(
     from functions.oauth.credentials import CredentialsUnavailable, ReconnectNeeded
 
     class _Failing:
+        delegation = None
+
         def __init__(self, error: Exception) -> None:
             self.error = error
+
+        def load(self, user_id: str) -> StoredGrant:
+            return StoredGrant(refresh_token="rt", scopes=(DRIVE_READONLY,))
 
         def credentials_for(self, user_id: str) -> Credentials:
             raise self.error

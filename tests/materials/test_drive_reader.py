@@ -205,3 +205,48 @@ def test_the_pdf_reader_is_bounded_and_refuses_what_it_cannot_read() -> None:
     assert pdf.pdf_text(b"not a pdf") is None
     escaped = _pdf(r"Q3 \(draft\) totals")
     assert pdf.pdf_text(escaped) == "Q3 (draft) totals"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        # A Flate stream of unclosed strings or arrays: each "(" or "[" used to scan to the end.
+        b"%PDF-1.4\n<< /Filter /FlateDecode >>\nstream\n"
+        + zlib.compress(b"(" * 2_000_000)
+        + b"\nendstream\n",
+        b"%PDF-1.4\n<< /Filter /FlateDecode >>\nstream\n"
+        + zlib.compress(b"[" * 2_000_000)
+        + b"\nendstream\n",
+        # Unfiltered, in the file itself (within the 5 MB download bound).
+        b"%PDF-1.4\n<< >>\nstream\n" + b"(" * 4_000_000 + b"\nendstream\n",
+        # Dictionary openers with no stream: each "<<" used to look 2,000 bytes ahead.
+        b"%PDF-1.4\n" + b"<" * 4_000_000,
+        # Many stream keywords and one far "endstream": each used to search to the end.
+        b"%PDF-1.4\n" + b"<< >>\nstream\n" * 300_000 + b"endstream\n",
+    ],
+    ids=["open-strings", "open-arrays", "unfiltered", "dict-openers", "far-endstream"],
+)
+def test_a_hostile_pdf_is_read_in_bounded_time(hostile: bytes) -> None:
+    """Anyone can attach a PDF: reading it runs inside the generate task's deadline,
+    so a file built to make the reader's patterns backtrack costs a second, not hours."""
+    import time
+
+    from functions.materials.documents import pdf
+
+    began = time.monotonic()
+    pdf.pdf_text(hostile, 4_001)
+    assert time.monotonic() - began < 3
+
+
+def test_the_bytes_scanned_for_text_are_bounded_in_all() -> None:
+    """500 streams of 2 MiB each would be a gigabyte to scan: the total is bounded too."""
+    from functions.materials.documents import pdf
+
+    stream = zlib.compress(b" " * pdf.MAX_INFLATED)
+    data = (
+        b"%PDF-1.4\n"
+        + (b"<< /Filter /FlateDecode >>\nstream\n" + stream + b"\nendstream\n") * 40
+        + b"<< >>\nstream\nBT (late) Tj ET\nendstream\n"
+    )
+    assert 40 * pdf.MAX_INFLATED > pdf.MAX_SCANNED
+    assert pdf.pdf_text(data) is None  # the budget ran out before the last stream

@@ -287,3 +287,44 @@ def test_a_blank_line_written_as_br_br_ends_the_invitations_agenda() -> None:
         items = [item.title for item in invite_agenda(description_text(html))]
         assert items == [item.title for item in invite_agenda(plain)]
         assert items == ["Budget review", "Hiring plan"]
+
+
+_HOSTILE_LINES = {
+    # 8,000 characters is what the sync keeps of a description (calendar.mapping).
+    "bullet then spaces": "- a" + "\u00a0" * 8000 + "x",
+    "time box then spaces": "- 1m" + "\u00a0" * 8000 + "x",
+    "inline agenda of spaces": "Agenda: a" + "\u00a0" * 8000 + "x",
+    "bracket then spaces": "(1" + "\u00a0" * 8000 + "x",
+    "tag opener then spaces": "<" + "\u00a0" * 8000 + "x",
+    "unclosed tags": "<b " * 2700,
+}
+
+
+def test_hostile_invitation_lines_are_read_in_linear_time() -> None:
+    """Anyone can send an invitation: a line built to make the agenda and HTML patterns
+    backtrack (a run of no-break spaces) took minutes to hours before; now milliseconds."""
+    import time
+
+    from functions.domain.html_text import description_text
+    from functions.materials.invite import invite_agenda
+    from functions.materials.text import clean_text
+
+    for name, line in _HOSTILE_LINES.items():
+        began = time.monotonic()
+        invite_agenda(clean_text(description_text(line)))
+        assert time.monotonic() - began < 1, name
+
+
+def test_the_agenda_reading_keeps_its_time_boxes_and_inline_items() -> None:
+    from functions.materials.invite import invite_agenda
+
+    items = invite_agenda(
+        "Agenda: usage ; renewal (15 min);roadmap asks\n- 10 min: Welcome\n- Wrap-up (5 min)"
+    )
+    assert [(i.title, i.minutes) for i in items] == [
+        ("Usage", None),
+        ("Renewal", 15),
+        ("Roadmap asks", None),
+        ("Welcome", 10),
+        ("Wrap-up", 5),
+    ]

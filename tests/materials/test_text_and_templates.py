@@ -20,6 +20,12 @@ def test_control_and_invisible_characters_are_removed() -> None:
     assert clean_text(hostile) == "Review gnp.exe plan\nnext line"
 
 
+def test_unicode_line_separators_are_line_breaks_not_hidden_ones() -> None:
+    """U+2028/U+2029 survive JSON encoding raw: they become a plain newline (or a space)."""
+    assert clean_text("a\u2028b\u2029c") == "a\nb\nc"
+    assert clean_text("a\u2028b\u2029c", multiline=False) == "a b c"
+
+
 def test_single_line_mode_and_blank_runs() -> None:
     assert clean_text("a\n\n\n\n b\t\tc", multiline=False) == "a b c"
     assert clean_text("a\n\n\n\nb") == "a\n\nb"

@@ -118,6 +118,9 @@ class DocumentSources:
     budget: DocumentBudget = DEFAULT_DOCUMENT_BUDGET
     #: Seconds, monotonic (a test hands in its own).
     clock: Callable[[], float] = time.monotonic
+    #: Whether reading needs the user's `drive.readonly` grant (False for the local folder):
+    #: the generation reads nothing while the grant lacks it (`pipeline.document_sources_for`).
+    needs_grant: bool = True
 
 
 def _local(at: datetime | None, zone: ZoneInfo) -> str:

@@ -8,9 +8,15 @@ encodings (CID fonts), scanned pages and encrypted files give nothing, and
 the caller then lists the file as "text not extracted" rather than guessing.
 
 Bounds: at most `MAX_STREAMS` streams, each inflated to at most
-`MAX_INFLATED` bytes, and at most `max_chars` (<= `MAX_CHARS`) characters
-of text in all, so a "zip bomb" stream costs a bounded amount of memory and
-time.
+`MAX_INFLATED` bytes, at most `MAX_SCANNED` bytes of stream content looked
+at in all, and at most `max_chars` (<= `MAX_CHARS`) characters of text, so
+a "zip bomb" stream costs a bounded amount of memory and time. Time is
+linear in what is scanned: anyone can attach a PDF, and the file is read
+inside the generate task's deadline, so no pattern here may backtrack over
+the input (a string or array never spans a "(" or "[" that would start
+another, the stream's dictionary is looked for backwards from its `stream`
+keyword within `DICT_WINDOW` bytes, and the next stream is looked for after
+the last `endstream`).
 """
 
 from __future__ import annotations
@@ -20,11 +26,16 @@ import zlib
 
 MAX_STREAMS = 500
 MAX_INFLATED = 2 * 1024 * 1024
+MAX_SCANNED = 16 * 1024 * 1024
 MAX_CHARS = 200_000
+#: How far before its `stream` keyword a stream's dictionary may start.
+DICT_WINDOW = 2000
 
-_STREAM = re.compile(rb"<<(.{0,2000}?)>>\s*stream\r?\n", re.S)
-_TEXT_OP = re.compile(rb"\((?:\\.|[^\\)])*\)\s*(?:Tj|'|\")|\[(?:\\.|[^\]\\])*\]\s*TJ|T\*|Td|TD|ET")
-_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)")
+_STREAM_START = re.compile(rb">>[ \t\r\n\f\x00]{0,16}stream\r?\n")
+_TEXT_OP = re.compile(
+    rb"\((?:\\.|[^\\()])*\)\s{0,16}(?:Tj|'|\")|\[(?:\\.|[^\]\\\[])*\]\s{0,16}TJ|T\*|Td|TD|ET"
+)
+_STRING = re.compile(rb"\(((?:\\.|[^\\()])*)\)")
 _ESCAPES = {b"n": "\n", b"r": "", b"t": " ", b"b": "", b"f": "", b"(": "(", b")": ")", b"\\": "\\"}
 _OCTAL = re.compile(rb"\\([0-7]{1,3})|\\(.)", re.S)
 
@@ -72,22 +83,31 @@ def pdf_text(data: bytes, max_chars: int = MAX_CHARS) -> str | None:
     if not data.startswith(b"%PDF") or b"/Encrypt" in data[:4096]:
         return None
     texts: list[str] = []
-    total = 0
-    for count, m in enumerate(_STREAM.finditer(data)):
-        if count >= MAX_STREAMS or total >= max_chars:
+    total = scanned = streams = pos = 0
+    while streams < MAX_STREAMS and total < max_chars and scanned < MAX_SCANNED:
+        m = _STREAM_START.search(data, pos)
+        if m is None:
             break
+        streams += 1
         start = m.end()
         end = data.find(b"endstream", start)
         if end < 0:
             break
+        opener = data.find(b"<<", max(pos, m.start() - DICT_WINDOW), m.start())
+        pos = end + len(b"endstream")
+        if opener < 0:
+            continue
+        head = data[opener + 2 : m.start()]
         body = data[start:end]
-        if b"/FlateDecode" in m.group(1):
+        if b"/FlateDecode" in head:
             inflated = _inflate(body)
             if inflated is None:
                 continue
             body = inflated
-        elif b"/Filter" in m.group(1):
+        elif b"/Filter" in head:
             continue  # other filters (images, LZW, ...) carry no text worth reading
+        body = body[: MAX_SCANNED - scanned]
+        scanned += len(body)
         text = _text_of(body, max_chars - total).strip()
         if text:
             texts.append(text)
