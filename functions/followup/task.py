@@ -53,7 +53,7 @@ from functions.notify.content import NoticeKind, build_notice
 from functions.notify.delivery import DeliveryReport, Outcome, Outgoing
 from functions.notify.quiet_hours import quiet_until
 from functions.store.port import Conflict, NotFound, Store
-from functions.tasks.endpoint import BadTask, RetryLater
+from functions.tasks.endpoint import BadTask, RetryLater, payload_instant
 from functions.tasks.port import TaskQueue
 
 FORM_PATH = "/followup"
@@ -92,22 +92,9 @@ class FollowupJob:
             str(uid),
             str(eid),
             version,
-            _instant(payload, "not_before"),
-            _instant(payload, "at"),
+            payload_instant(payload, "not_before"),
+            payload_instant(payload, "at"),
         )
-
-
-def _instant(payload: Mapping[str, Any], key: str) -> datetime | None:
-    raw = payload.get(key)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise BadTask(f"{key} is not an ISO timestamp") from None
-    if value.tzinfo is None:
-        raise BadTask(f"{key} must carry a UTC offset")
-    return value
 
 
 def _moved(meeting: Meeting, job: FollowupJob) -> bool:

@@ -39,7 +39,7 @@ from functions.notify.quiet_hours import quiet_until
 from functions.prep.deps import PrepDeps
 from functions.prep.queueing import PREP_PATH, PREP_QUEUE, prep_task, queue_generation
 from functions.store.port import Conflict, NotFound, Store
-from functions.tasks.endpoint import BadTask, RetryLater
+from functions.tasks.endpoint import BadTask, RetryLater, payload_instant
 from functions.tasks.port import Task, task_name
 
 _log = logging.getLogger(__name__)
@@ -71,22 +71,9 @@ class PrepJob:
             str(ids[0]),
             str(ids[1]),
             str(ids[2]),
-            _instant(payload, "not_before"),
-            _instant(payload, "trigger_at"),
+            payload_instant(payload, "not_before"),
+            payload_instant(payload, "trigger_at"),
         )
-
-
-def _instant(payload: Mapping[str, Any], key: str) -> datetime | None:
-    raw = payload.get(key)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise BadTask(f"{key} is not an ISO timestamp") from None
-    if value.tzinfo is None:
-        raise BadTask(f"{key} must carry a UTC offset")
-    return value
 
 
 def deferred_prep_task(job: PrepJob, until: datetime) -> Task:

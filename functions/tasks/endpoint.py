@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from flask import Request, Response
@@ -95,3 +96,18 @@ def task_endpoint(
 
     endpoint.__name__ = f"task_{kind}"
     return endpoint
+
+
+def payload_instant(payload: Mapping[str, Any], key: str) -> datetime | None:
+    """An optional aware ISO timestamp of a task's payload; a malformed one is a `BadTask`
+    (the task can never succeed as sent, so it is acknowledged, not retried)."""
+    raw = payload.get(key)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise BadTask(f"{key} is not an ISO timestamp") from None
+    if value.tzinfo is None:
+        raise BadTask(f"{key} must carry a UTC offset")
+    return value
