@@ -43,6 +43,7 @@ from tests.support.addon_helpers import assert_valid_answer, texts
 from tests.support.fake_calendar import FakeCalendar, fake_calendar, timed_event
 from tests.support.fake_credentials import FakeProvider
 from tests.support.roots import make_services
+from tests.support.task_delivery import cloud_tasks_token
 
 if TYPE_CHECKING:
     from functions.oauth.credentials import CredentialsProvider
@@ -135,11 +136,7 @@ class Stack:
 
     def replay(self, task: Task) -> flask.Response:
         """Cloud Tasks delivering `task` once more (at-least-once), straight to the app."""
-        s = self.services.settings
-        token = self.services.dev_signer.id_token(
-            audience=s.tasks_audience, subject="cloud-tasks", email=s.tasks_sa_email
-        )
-        return self._post(task.path, dict(task.payload), token)
+        return self._post(task.path, dict(task.payload), cloud_tasks_token(self.services))
 
     def _post(self, path: str, body: Any, bearer: str) -> flask.Response:
         app = flask.Flask(__name__)

@@ -26,6 +26,7 @@ from tests.followup.conftest import ENDED
 from tests.support.factories import USER_ID, make_user
 from tests.support.recording_queue import RecordingQueue
 from tests.support.roots import make_services
+from tests.support.task_delivery import deliver_task
 
 HOSTILE = "<img src=x onerror=alert(1)> review"
 
@@ -49,18 +50,7 @@ def _local(method: str, path: str, data: dict[str, str] | None = None) -> flask.
 
 
 def _run(services: Bootstrap, task: Task) -> flask.Response:
-    settings = services.settings
-    bearer = services.dev_signer.id_token(
-        audience=settings.tasks_audience, subject="cloud-tasks", email=settings.tasks_sa_email
-    )
-    app = flask.Flask(__name__)
-    with app.test_request_context(
-        task.path,
-        method="POST",
-        data=task.body(),
-        headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
-    ):
-        return dispatch(bootstrap.local_routes(bootstrap.get_services()), flask.request)
+    return deliver_task(services, task, routes=bootstrap.local_routes)
 
 
 def test_the_outbox_shows_the_card_and_its_form_records_the_answer(services: Bootstrap) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 import flask
 from google.oauth2.credentials import Credentials
 
-from functions import bootstrap
 from functions.bootstrap import Bootstrap, set_services
 from functions.domain.clock import FixedClock
 from functions.domain.meetings import Meeting
@@ -24,11 +23,11 @@ from functions.notify.gmail import GmailSender
 from functions.notify.google_chat import ChatAppSender
 from functions.notify.port import Notifiers
 from functions.tasks.port import Task
-from functions.web import dispatch
 from tests.support.factories import NOW, USER_ID, make_user
 from tests.support.fake_google_apis import FakeGoogle
 from tests.support.recording_queue import RecordingQueue
 from tests.support.roots import make_services
+from tests.support.task_delivery import deliver_task
 
 
 @dataclass
@@ -48,22 +47,7 @@ class World:
 
     def run(self, task: Task, *, token: str | None = None) -> flask.Response:
         """Deliver `task` as Cloud Tasks would: POST with an OIDC token."""
-        settings = self.services.settings
-        bearer = token or self.services.dev_signer.id_token(
-            audience=settings.tasks_audience, subject="cloud-tasks", email=settings.tasks_sa_email
-        )
-        app = flask.Flask(__name__)
-        with app.test_request_context(
-            task.path,
-            method="POST",
-            data=task.body(),
-            headers={
-                "Authorization": f"Bearer {bearer}",
-                "Content-Type": "application/json",
-                "X-CloudTasks-TaskName": task.name,
-            },
-        ):
-            return dispatch(bootstrap.task_routes(self.services), flask.request)
+        return deliver_task(self.services, task, token=token)
 
     @property
     def emails(self) -> int:

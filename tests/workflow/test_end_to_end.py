@@ -41,6 +41,7 @@ from functions.tasks.port import Task
 from functions.web import dispatch
 from tests.support.fake_google_apis import FakeGoogle, fake_google_apis
 from tests.support.roots import make_services
+from tests.support.task_delivery import cloud_tasks_token
 
 #: Monday 2026-03-16, 09:00 in Berlin.
 NOW = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)
@@ -143,11 +144,7 @@ class App:
 
     def replay(self, task: Task) -> flask.Response:
         """Cloud Tasks delivering `task` once more (at-least-once), straight to the app."""
-        s = self.services.settings
-        token = self.services.dev_signer.id_token(
-            audience=s.tasks_audience, subject="cloud-tasks", email=s.tasks_sa_email
-        )
-        return self.post(task.path, dict(task.payload), token)
+        return self.post(task.path, dict(task.payload), cloud_tasks_token(self.services))
 
     def click(self, message: dict[str, Any]) -> flask.Response:
         """The user clicks Generate prep on `message`: Chat POSTs a CARD_CLICKED event."""
